@@ -23,9 +23,9 @@ $(STAMP): requirements.txt pyproject.toml
 demo: venv
 	$(BIN)/deeplight data demo --out $(DEEPLIGHT_HOME)/demo
 
-run: demo
-	$(BIN)/python -m streamlit run app/main.py --server.address $(HOST) --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false
+## Serve the dashboard (docker/entrypoint.sh prepares the demo first; the Docker image runs the same script).
+run: venv
+	HOST=$(HOST) PORT=$(PORT) PYTHON=$(CURDIR)/$(BIN)/python sh docker/entrypoint.sh
 
 test: demo
 	$(BIN)/python -m pytest
