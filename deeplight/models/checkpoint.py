@@ -118,7 +118,13 @@ def load_checkpoint(
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {weights} cannot be read as safetensors ({exc})") from exc
-    model = get_model(meta["model"], **meta.get("model_kwargs", {}))
+    try:
+        model = get_model(meta["model"], **meta.get("model_kwargs", {}))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {meta_path} describes a model this version cannot build "
+            f"({meta['model']!r} with {meta.get('model_kwargs')}): {exc}"
+        ) from exc
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -65,7 +65,7 @@ def test_wrong_model_and_missing_files_are_clear_errors(tmp_path):
     meta = json.loads(meta_path.read_text())
     meta["model_kwargs"] = {"no_such_argument": 1}
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises((CheckpointError, TypeError, ValueError)):
+    with pytest.raises(CheckpointError, match="cannot build"):
         load_checkpoint(path)
     meta_path.write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
