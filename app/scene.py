@@ -1,0 +1,163 @@
+"""A georeferenced LR/HR scene held in memory, and cropping it to a region.
+
+The grids follow docs/CONTRACTS.md: the HR grid is exactly 8x finer than the LR grid and shares its
+corners (``hr_transform = lr_transform * Affine.scale(1/8)``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import geopandas as gpd
+import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.features import geometry_mask
+from shapely.geometry.base import BaseGeometry
+
+from deeplight.data.norm import SCALE
+from deeplight.errors import RegionError
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Night-time light layers of one place (and year), on an LR grid and the 8x finer HR grid.
+
+    Attributes:
+        key: stable identifier (data set, product, year or upload hash) used for caching.
+        title: human-readable name shown in the UI.
+        lr: (h, w) float32 DMSP-like DN 0..63, NaN = nodata.
+        hr: (8h, 8w) float32 radiance in nW/cm^2/sr, NaN = nodata; None when no reference exists.
+        crs: coordinate reference system of both grids.
+        hr_transform: affine transform of the HR grid.
+        lr_simulated: True when ``lr`` was made from ``hr`` by the degradation model.
+        regions: named regions (column ``name``) in ``crs``.
+        dmo: (7, 8h, 8w) surface reflectance 0..1 or None.
+        dem: (8h, 8w) elevation in metres or None.
+        population: (8h, 8w) people per HR pixel or None.
+        year: acquisition year or None.
+        credits: data-source attributions shown on the maps and pages.
+        notes: honest remarks for the UI (what is simulated, what is missing).
+    """
+
+    key: str
+    title: str
+    lr: np.ndarray
+    hr: np.ndarray | None
+    crs: CRS
+    hr_transform: Affine
+    lr_simulated: bool
+    regions: gpd.GeoDataFrame
+    dmo: np.ndarray | None = None
+    dem: np.ndarray | None = None
+    population: np.ndarray | None = None
+    year: int | None = None
+    credits: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def lr_transform(self) -> Affine:
+        """Affine transform of the LR grid (HR pixels scaled by 8)."""
+        return self.hr_transform * Affine.scale(SCALE)
+
+    @property
+    def hr_shape(self) -> tuple[int, int]:
+        """(8h, 8w) of the HR grid."""
+        h, w = self.lr.shape
+        return h * SCALE, w * SCALE
+
+    def region_geometry(self, name: str) -> BaseGeometry:
+        """Geometry (in ``crs``) of the region called ``name``.
+
+        Raises:
+            RegionError: no region has that name (the message lists a few that exist).
+        """
+        match = self.regions[self.regions["name"] == name]
+        if match.empty:
+            known = ", ".join(map(str, self.regions["name"].head(8)))
+            raise RegionError(f"region {name!r} not found in {self.title}; known regions: {known}")
+        return match.geometry.union_all()
+
+
+@dataclass(frozen=True)
+class RegionCrop:
+    """A scene cropped to a region's bounding box (plus a margin), aligned on LR pixels.
+
+    Attributes:
+        scene: the cropped scene (same fields, smaller arrays).
+        mask: (8h, 8w) bool, True inside the region geometry.
+        geometry: the region geometry in the scene CRS.
+        name: the region name.
+    """
+
+    scene: Scene
+    mask: np.ndarray
+    geometry: BaseGeometry
+    name: str
+
+
+def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int = 2) -> RegionCrop:
+    """Crop ``scene`` to the bounding box of ``geometry`` plus ``margin_lr`` LR pixels.
+
+    The window is aligned on LR pixel edges, so the HR crop stays exactly 8x the LR crop.
+
+    Args:
+        scene: the full scene.
+        geometry: region geometry in the scene CRS.
+        name: region name (kept on the result).
+        margin_lr: LR pixels added on each side (context for the model), clipped to the scene.
+
+    Returns:
+        The crop with a (8h, 8w) mask of the region.
+
+    Raises:
+        RegionError: the geometry does not overlap the scene.
+    """
+    inv = ~scene.lr_transform
+    minx, miny, maxx, maxy = geometry.bounds
+    cols, rows = zip(*(inv * (x, y) for x, y in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))))
+    h, w = scene.lr.shape
+    c0 = max(0, math.floor(min(cols)) - margin_lr)
+    c1 = min(w, math.ceil(max(cols)) + margin_lr)
+    r0 = max(0, math.floor(min(rows)) - margin_lr)
+    r1 = min(h, math.ceil(max(rows)) + margin_lr)
+    if c1 - c0 < 1 or r1 - r0 < 1:
+        raise RegionError(
+            f"region {name!r} does not overlap the scene {scene.title}: pick a region inside the raster"
+        )
+    s = SCALE
+    hr_slice = (slice(r0 * s, r1 * s), slice(c0 * s, c1 * s))
+
+    def _hr(arr: np.ndarray | None) -> np.ndarray | None:
+        if arr is None:
+            return None
+        return arr[(..., *hr_slice)]
+
+    transform = scene.hr_transform * Affine.translation(c0 * s, r0 * s)
+    cropped = replace(
+        scene,
+        key=f"{scene.key}|{name}|{r0}:{r1},{c0}:{c1}",
+        lr=scene.lr[r0:r1, c0:c1],
+        hr=_hr(scene.hr),
+        dmo=_hr(scene.dmo),
+        dem=_hr(scene.dem),
+        population=_hr(scene.population),
+        hr_transform=transform,
+    )
+    out_shape = ((r1 - r0) * s, (c1 - c0) * s)
+    mask = geometry_mask([geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=False)
+    if not mask.any():
+        mask = geometry_mask([geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=True)
+    return RegionCrop(scene=cropped, mask=mask, geometry=geometry, name=name)
+
+
+def whole_scene_region(crs: CRS, hr_transform: Affine, hr_shape: tuple[int, int], name: str) -> gpd.GeoDataFrame:
+    """A one-row region table covering the whole raster (used when no region file is given)."""
+    from shapely.geometry import box
+
+    h, w = hr_shape
+    x0, y0 = hr_transform * (0, 0)
+    x1, y1 = hr_transform * (w, h)
+    geom = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    return gpd.GeoDataFrame({"name": [name]}, geometry=[geom], crs=crs)

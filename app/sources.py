@@ -1,0 +1,267 @@
+"""Data sources of the dashboard: the built-in demo, the real sample sets, and their scenes.
+
+Real sets follow the layout of ``../shared/data`` under ``DEEPLIGHT_DATA_DIR`` (see
+``/work/shared/data/README.md``). Their night-light rasters are VIIRS-class (~500 m); no real coarse
+twin exists, so the LR input is **simulated** from the real image by the degradation model
+(``deeplight.data.degrade``) and labelled "simulated LR" everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from rasterio.crs import CRS
+
+from app.scene import Scene, whole_scene_region
+from app.settings import Settings
+from deeplight.data.norm import SCALE
+from deeplight.errors import RasterError, RegionError
+from deeplight.io.raster import read_raster
+from deeplight.io.reproject import reproject_array
+
+DEMO_CREDIT = "DeepLight built-in demo: synthetic scene (simulated HR, LR, DMO, DEM, ISP, population)"
+SHANGHAI_REGIONS_CREDIT = "Shanghai district boundaries: public administrative boundaries"
+VIIRS_LIKE_CREDIT = (
+    "NPP-VIIRS-like NTL 2000-2020: Chen et al. 2021, ESSD 13:889 (exported from Earth Engine)"
+)
+VNL_CREDIT = "NPP-VIIRS VNL: Earth Observation Group, Payne Institute (Elvidge et al. 2021, RS 13(5):922)"
+CIV_NTL_CREDIT = "Cote d'Ivoire VIIRS average radiance 2024: Earth Observation Group / NOAA VIIRS DNB"
+CIV_POP_CREDIT = "Population 1 km: WorldPop-style grid (CC BY 4.0)"
+CIV_REGIONS_CREDIT = "Regions: OCHA COD-AB (Cote d'Ivoire ADM1)"
+TOUGGOURT_CREDIT = "Touggourt VNL v2 2020: Earth Observation Group (see touggourt/COPYRIGHTS.md)"
+SIMULATED_LR_NOTE = (
+    "simulated LR: the coarse DMSP-like input was made from the real image by the DeepLight "
+    "degradation model; it is not an observation"
+)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One entry of the data-set picker.
+
+    Attributes:
+        id: stable identifier used in URLs (``?dataset=``).
+        title: label in the UI.
+        years: available years (empty when the set has a single date).
+        description: one sentence for the Home page.
+    """
+
+    id: str
+    title: str
+    years: tuple[int, ...]
+    description: str
+
+
+def _shanghai_products(data_dir: Path) -> dict[str, tuple[str, Path, str, str]]:
+    base = data_dir / "shanghai"
+    return {
+        "shanghai_viirs_like": ("Shanghai - NPP-VIIRS-like 2000-2020", base / "viirs_like_2000_2020",
+                                "NTL_Shanghai_2000_2020_{year}.tif", VIIRS_LIKE_CREDIT),
+        "shanghai_npp_viirs": ("Shanghai - NPP-VIIRS (VNL) 2013-2022", base / "npp_viirs_2013_2022",
+                               "NTL_Shanghai_NPP-VIIRS_2013_2022_{year}.tif", VNL_CREDIT),
+    }
+
+
+def _years_in(folder: Path, pattern: str) -> tuple[int, ...]:
+    prefix, suffix = pattern.split("{year}")
+    years = []
+    for path in folder.glob(pattern.replace("{year}", "*")):
+        stem = path.name[len(prefix): len(path.name) - len(suffix)]
+        if stem.isdigit():
+            years.append(int(stem))
+    return tuple(sorted(years))
+
+
+def list_datasets(settings: Settings) -> list[DatasetInfo]:
+    """Data sets available on this machine: the demo always, real sets when DEEPLIGHT_DATA_DIR has them."""
+    out = [DatasetInfo("demo", "Built-in demo (synthetic)", (), "A synthetic DeepLightMD-style scene with "
+                       "all five modalities and named regions; simulated LR, synthetic HR.")]
+    data_dir = settings.data_dir
+    if data_dir is None or not data_dir.is_dir():
+        return out
+    for dataset_id, (title, folder, pattern, _) in _shanghai_products(data_dir).items():
+        years = _years_in(folder, pattern)
+        if years:
+            out.append(DatasetInfo(dataset_id, title, years, "16 districts; real VIIRS-class HR, "
+                                   "simulated LR; a yearly time series."))
+    if (data_dir / "cote_divoire" / "ntl.tif").exists():
+        out.append(DatasetInfo("cote_divoire", "Cote d'Ivoire - VIIRS 2024", (2024,),
+                               "33 regions with population; real VIIRS HR, simulated LR."))
+    if _touggourt_ntl(data_dir) is not None:
+        out.append(DatasetInfo("touggourt", "Touggourt (Algeria) - VNL 2020", (2020,),
+                               "A small oasis town, 9 hexagon cells; real VNL HR, simulated LR."))
+    return out
+
+
+def _touggourt_ntl(data_dir: Path) -> Path | None:
+    found = sorted((data_dir / "touggourt").glob("VNL_v2_*average_masked.tif"))
+    return found[0] if found else None
+
+
+def _crop_to_multiple(array: np.ndarray) -> np.ndarray:
+    h, w = array.shape[-2:]
+    return array[..., : h - h % SCALE, : w - w % SCALE]
+
+
+def simulate_lr(hr_radiance: np.ndarray, seed: int) -> np.ndarray:
+    """Make a DMSP-like LR DN image (h, w) from an HR radiance image (8h, 8w) with the degradation model.
+
+    Args:
+        hr_radiance: (8h, 8w) radiance in nW/cm^2/sr, NaN = nodata.
+        seed: random seed of the degradation (drift, shift, noise), fixed per scene for reproducibility.
+
+    Returns:
+        (h, w) float32 DN in 0..63, NaN where every HR pixel of the LR cell is nodata.
+    """
+    # STAND-IN until deeplight.data.degrade lands: nominal response + 8x area mean + 6-bit cap.
+    h8, w8 = hr_radiance.shape
+    blocks = hr_radiance.reshape(h8 // SCALE, SCALE, w8 // SCALE, SCALE)
+    valid = np.isfinite(blocks).any(axis=(1, 3))
+    mean = np.where(valid, np.nansum(np.nan_to_num(blocks), axis=(1, 3)) / np.maximum(
+        np.isfinite(blocks).sum(axis=(1, 3)), 1), np.nan)
+    dn = np.clip(np.round(63.0 * (1.0 - np.exp(-np.maximum(mean, 0) / 30.0))), 0, 63)
+    return dn.astype(np.float32)
+
+
+SHANGHAI_DISTRICTS_EN = {
+    "黄浦区": "Huangpu", "徐汇区": "Xuhui", "长宁区": "Changning", "静安区": "Jing'an", "普陀区": "Putuo",
+    "虹口区": "Hongkou", "杨浦区": "Yangpu", "闵行区": "Minhang", "宝山区": "Baoshan", "嘉定区": "Jiading",
+    "浦东新区": "Pudong", "金山区": "Jinshan", "松江区": "Songjiang", "青浦区": "Qingpu", "奉贤区": "Fengxian",
+    "崇明区": "Chongming",
+}
+"""Romanised names of Shanghai's 16 districts, shown beside the Chinese name ("Pudong (浦东新区)")."""
+
+
+def _regions_from(path: Path, column: str, crs: CRS) -> gpd.GeoDataFrame:
+    frame = gpd.read_file(path)
+    if column not in frame.columns:
+        raise RegionError(f"{path}: has no column {column!r}; columns are {list(frame.columns)}")
+    frame = frame[[column, "geometry"]].rename(columns={column: "name"})
+    frame["name"] = [
+        f"{SHANGHAI_DISTRICTS_EN[n]} ({n})" if n in SHANGHAI_DISTRICTS_EN else str(n) for n in frame["name"]
+    ]
+    if frame.crs is None:
+        raise RegionError(f"{path}: has no CRS; save it with one (GeoJSON is EPSG:4326)")
+    return frame.to_crs(crs).reset_index(drop=True)
+
+
+def _real_scene(key: str, title: str, hr_path: Path, regions: gpd.GeoDataFrame | None,
+                region_column: tuple[Path, str] | None, credits: tuple[str, ...], year: int | None,
+                population_path: Path | None = None) -> Scene:
+    hr_da = read_raster(hr_path, band=1)
+    hr = _crop_to_multiple(np.asarray(hr_da.values, dtype=np.float32))
+    crs = hr_da.rio.crs
+    transform = hr_da.rio.transform(recalc=False)
+    lr = simulate_lr(hr, seed=zlib.crc32(key.encode()))
+    if region_column is not None:
+        regions = _regions_from(region_column[0], region_column[1], crs)
+    if regions is None:
+        regions = whole_scene_region(crs, transform, hr.shape, title)
+    population = None
+    if population_path is not None:
+        pop_da = read_raster(population_path, band=1)
+        population = reproject_array(np.asarray(pop_da.values), pop_da.rio.crs,
+                                     pop_da.rio.transform(recalc=False), crs, transform, hr.shape,
+                                     "population")
+        credits = (*credits, CIV_POP_CREDIT)
+    return Scene(key=key, title=title, lr=lr, hr=hr, crs=crs, hr_transform=transform,
+                 lr_simulated=True, regions=regions, population=population, year=year,
+                 credits=credits, notes=(SIMULATED_LR_NOTE,))
+
+
+def load_demo_scene(demo_dir: Path) -> Scene:
+    """Read the built-in demo scene written by ``deeplight data demo --out DIR``.
+
+    Raises:
+        RasterError: the demo folder is missing or incomplete (the message says how to make it).
+    """
+    needed = ["hr.tif", "lr.tif", "regions.geojson"]
+    missing = [n for n in needed if not (demo_dir / n).exists()]
+    if missing:
+        raise RasterError(
+            f"demo scene not found in {demo_dir} (missing {', '.join(missing)}): run "
+            f"`deeplight data demo --out {demo_dir}` (or `make demo`)"
+        )
+    lr_da = read_raster(demo_dir / "lr.tif", band=1)
+    hr_da = read_raster(demo_dir / "hr.tif", band=1)
+    crs = hr_da.rio.crs
+    transform = hr_da.rio.transform(recalc=False)
+
+    def _optional(name: str, band: int | None = 1) -> np.ndarray | None:
+        path = demo_dir / name
+        if not path.exists():
+            return None
+        return np.asarray(read_raster(path, band=band).values, dtype=np.float32)
+
+    lr_simulated = str(lr_da.attrs.get("simulated", "true")).lower() == "true"
+    notes = (SIMULATED_LR_NOTE,) if lr_simulated else ()
+    notes = (*notes, "synthetic HR: the demo's HR 'truth' is generated, not observed")
+    manifest = demo_dir / "manifest.json"
+    if manifest.exists():
+        try:
+            json.loads(manifest.read_text())
+        except json.JSONDecodeError as exc:
+            raise RasterError(f"{manifest}: not valid JSON ({exc}); remake the demo") from None
+    return Scene(
+        key=f"demo:{(demo_dir / 'hr.tif').stat().st_mtime_ns}",
+        title="Built-in demo (synthetic)",
+        lr=np.asarray(lr_da.values, dtype=np.float32),
+        hr=np.asarray(hr_da.values, dtype=np.float32),
+        crs=crs,
+        hr_transform=transform,
+        lr_simulated=lr_simulated,
+        regions=_regions_from(demo_dir / "regions.geojson", "name", crs),
+        dmo=_optional("dmo.tif", band=None),
+        dem=_optional("dem.tif"),
+        population=_optional("population.tif"),
+        credits=(DEMO_CREDIT,),
+        notes=notes,
+    )
+
+
+def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Scene:
+    """Load the scene of one data set (and year) as listed by :func:`list_datasets`.
+
+    Raises:
+        RasterError: the data set or year is not available on this machine.
+    """
+    if dataset_id == "demo":
+        return load_demo_scene(settings.demo_dir)
+    data_dir = settings.data_dir
+    if data_dir is None:
+        raise RasterError(f"data set {dataset_id!r} needs DEEPLIGHT_DATA_DIR pointing at the shared data folder")
+    districts = data_dir / "shanghai" / "boundaries" / "shanghai_districts_boundary.shp"
+    products = _shanghai_products(data_dir)
+    if dataset_id in products:
+        title, folder, pattern, credit = products[dataset_id]
+        years = _years_in(folder, pattern)
+        if not years:
+            raise RasterError(f"no rasters matching {pattern} in {folder}")
+        chosen = year if year in years else years[-1]
+        return _real_scene(f"{dataset_id}:{chosen}", f"{title.split(' - ')[0]} {chosen}",
+                           folder / pattern.format(year=chosen), None, (districts, "Name"),
+                           (credit, SHANGHAI_REGIONS_CREDIT), chosen)
+    if dataset_id == "cote_divoire":
+        base = data_dir / "cote_divoire"
+        return _real_scene("cote_divoire:2024", "Cote d'Ivoire 2024", base / "ntl.tif", None,
+                           (base / "adm1_rf_zonal.geojson", "ADM1_FR"), (CIV_NTL_CREDIT, CIV_REGIONS_CREDIT),
+                           2024, population_path=base / "pop.tif")
+    if dataset_id == "touggourt":
+        ntl = _touggourt_ntl(data_dir)
+        if ntl is None:
+            raise RasterError(f"no VNL raster in {data_dir / 'touggourt'}")
+        scene = _real_scene("touggourt:2020", "Touggourt 2020", ntl, None, None, (TOUGGOURT_CREDIT,), 2020)
+        cells = gpd.read_file(data_dir / "touggourt" / "algeria-touggourt-hexcells.geojson").to_crs(scene.crs)
+        town = gpd.read_file(data_dir / "touggourt" / "algeria-touggourt-feature.geojson").to_crs(scene.crs)
+        regions = gpd.GeoDataFrame(
+            {"name": ["Touggourt (area of interest)"] + [f"hexagon {i + 1}" for i in range(len(cells))]},
+            geometry=list(town.geometry) + list(cells.geometry), crs=scene.crs)
+        from dataclasses import replace
+
+        return replace(scene, regions=regions)
+    raise RasterError(f"unknown data set {dataset_id!r}; choose one of the listed data sets")
