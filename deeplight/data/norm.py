@@ -66,3 +66,46 @@ def denormalize_dn(value: Array) -> Array:
 def normalize_dem(metres: Array) -> Array:
     """Elevation in metres -> metres / 1000."""
     return metres / DEM_SCALE_M
+
+
+# --- Nominal DMSP-like response (the noise-free radiometric part of deeplight/data/degrade.py) ---
+NOMINAL_DN_GAIN = 6.0
+"""DN per (nW/cm^2/sr)^gamma of the nominal DMSP-like response ``DN = gain * R**gamma``.
+
+Our choice (documented in docs/data.md): with ``NOMINAL_DN_GAMMA`` it puts saturation (DN 63) at
+about 50 nW/cm^2/sr and DN 6 at 1 nW/cm^2/sr, in line with the power-law DMSP/VIIRS cross-sensor
+relations (e.g. Zheng et al. 2019, Remote Sens. Environ.) and with DMSP saturating in urban cores
+(Elvidge et al. 1997). The exact coefficients of those papers were not verified here."""
+NOMINAL_DN_GAMMA = 0.6
+"""Exponent of the nominal DMSP-like response (compressive, < 1); see ``NOMINAL_DN_GAIN``."""
+
+
+def radiance_to_nominal_dn(radiance: Array) -> Array:
+    """Radiance (nW/cm^2/sr) -> nominal DMSP-like DN, noise-free, clipped to 0..63, not quantised.
+
+    This is the mean response of the degradation model without gain drift, blur, shift or noise;
+    use it to feed a real radiance raster (e.g. VIIRS) as LR input. NaN stays NaN.
+    """
+    if torch is not None and isinstance(radiance, torch.Tensor):
+        return (NOMINAL_DN_GAIN * radiance.clamp_min(0) ** NOMINAL_DN_GAMMA).clamp(0, DN_MAX)
+    with np.errstate(invalid="ignore"):
+        return np.clip(NOMINAL_DN_GAIN * np.maximum(radiance, 0) ** NOMINAL_DN_GAMMA, 0, DN_MAX)
+
+
+def nominal_dn_to_radiance(dn: Array) -> Array:
+    """Inverse of :func:`radiance_to_nominal_dn` for DN in 0..63 (DN 63 gives the saturation
+    radiance, a lower bound of the true one). NaN stays NaN."""
+    if torch is not None and isinstance(dn, torch.Tensor):
+        return (dn.clamp(0, DN_MAX) / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GAMMA)
+    with np.errstate(invalid="ignore"):
+        return (np.clip(dn, 0, DN_MAX) / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GAMMA)
+
+
+def normalize_isp(fraction: Array) -> Array:
+    """Impervious fraction (0..1) -> the same value (identity, kept for symmetry)."""
+    return fraction
+
+
+def normalize_dmo(reflectance: Array) -> Array:
+    """Surface reflectance (0..1) -> the same value (identity, see docs/CONTRACTS.md)."""
+    return reflectance

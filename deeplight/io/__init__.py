@@ -1,0 +1,33 @@
+"""Georeferenced raster I/O and the multi-modal scene model (see docs/data.md).
+
+Public API:
+    read_raster, raster_grid: read a GeoTIFF (float32, NaN nodata, CRS/transform kept).
+    write_cog: atomic Cloud-Optimized GeoTIFF writer with the project's tags.
+    reproject_to, reproject_array, pixel_area_m2: warping with per-modality resampling.
+    clip_to_region: clip to a bbox, geometry or GeoDataFrame.
+    read_netcdf_cube: NetCDF cubes.
+    load_scene, build_scene, scene_layer, scene_present, check_lr_hr_grids: scenes.
+"""
+
+from deeplight.io.clip import clip_to_region
+from deeplight.io.cog import write_cog
+from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES, SCENE_MODALITIES, get_modality
+from deeplight.io.netcdf import read_netcdf_cube
+from deeplight.io.raster import raster_grid, read_raster
+from deeplight.io.reproject import pixel_area_m2, reproject_array, reproject_to
+from deeplight.io.scene import (
+    build_scene,
+    check_lr_hr_grids,
+    hr_transform_from_lr,
+    load_scene,
+    lr_transform_from_hr,
+    scene_layer,
+    scene_present,
+)
+
+__all__ = [
+    "DMO_BAND_NAMES", "MODALITIES", "SCENE_MODALITIES", "build_scene", "check_lr_hr_grids",
+    "clip_to_region", "get_modality", "hr_transform_from_lr", "load_scene", "lr_transform_from_hr",
+    "pixel_area_m2", "raster_grid", "read_netcdf_cube", "read_raster", "reproject_array",
+    "reproject_to", "scene_layer", "scene_present", "write_cog",
+]
