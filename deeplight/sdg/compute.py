@@ -1,0 +1,367 @@
+"""Indicators per region for several night-light products (LR, SR, HR) -> one tidy table.
+
+The table has one row per region x product x year x indicator with the columns of
+:data:`TIDY_COLUMNS`. ``df.attrs["metadata"]`` carries what the CSV header and JSON sidecar need
+(thresholds, units, products with their simulated flags and model/checkpoint tags, sources, issues).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio.warp import Resampling
+
+from deeplight import __version__
+from deeplight.errors import DeepLightError, RasterError, RegionError
+from deeplight.sdg.coverage import RegionCoverage, region_coverage
+from deeplight.sdg.indicators import (
+    AREA_UNIT,
+    TNL_UNIT,
+    co2_disaggregation,
+    co2_power_law,
+    electricity_access_proxy,
+    lit_area,
+    lit_share,
+)
+from deeplight.sdg.pixel_area import EQUAL_AREA_CRS, pixel_area_m2
+from deeplight.sdg.population import population_on_grid
+from deeplight.sdg.rasters import GridRaster, RasterInput, dn_to_radiance, is_dn_product, read_grid_raster, reproject_grid
+from deeplight.sdg.regions import REGION_COLUMN, load_regions
+from deeplight.sdg.thresholds import (
+    DEFAULT_URBAN_THRESHOLD,
+    DMSP_LIT_THRESHOLD_DN,
+    URBAN_METHODS,
+    VIIRS_LIT_THRESHOLD,
+    calibrated_threshold,
+    lit_mask,
+    otsu_threshold,
+)
+from deeplight.sdg.zonal import STAT_UNITS, zonal_statistics
+
+TIDY_COLUMNS = ("region", "product", "year", "indicator", "value", "unit", "lower", "upper", "simulated", "method", "note")
+"""Columns of the tidy table, in order (documented in docs/sdg.md)."""
+
+SOURCES = {
+    "zonal statistics": "exactextract fractional coverage (Baston); cell areas on the ellipsoid (Snyder 1987)",
+    "lit threshold": "VIIRS R >= 1 nW/cm2/sr (Roman et al. 2018); DMSP DN > 7 (Li et al. 2020)",
+    "urban extent": "fixed / Otsu 1979 on log1p(R) / calibrated to a reference urban area",
+    "electricity access": "population in lit cells / population (NASA SEDAC SDG 7.1.1 proxy, 2023)",
+    "co2": "ODIAC-style disaggregation by radiance x area (Oda & Maksyutov 2011); optional user power law",
+    "economic activity": "sum of lights; GDP elasticity 0.3 is a PRIOR (Henderson, Storeygard & Weil 2012)",
+    "sdg 11.3.1": "LCR = ln(U2/U1)/y, PGR = ln(P2/P1)/y, LCRPGR = LCR/PGR (UN-Habitat 2018 metadata)",
+}
+
+
+@dataclass
+class _Product:
+    name: str
+    raster: GridRaster
+    radiance: np.ndarray
+    is_dn: bool
+    calibration: str
+    simulated: bool
+    area_km2: np.ndarray
+    std: np.ndarray | None
+
+
+def _as_mapping(value: Any, names: list[str], default: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return {name: value.get(name, default) for name in names}
+    return {name: (default if value is None else value) for name in names}
+
+
+def _grid_key(raster: GridRaster) -> tuple:
+    return (raster.crs.to_wkt(), raster.shape, tuple(round(v, 12) for v in tuple(raster.transform)[:6]))
+
+
+def _urban_threshold(product: _Product, method: str, fixed: float, reference: GridRaster | None) -> tuple[float, str]:
+    """Scene-level urban threshold (nW/cm2/sr) for a product and a description of how it was set."""
+    if method == "fixed":
+        return float(fixed), f"fixed: R >= {fixed:g} nW/cm2/sr"
+    if method == "otsu":
+        tau = otsu_threshold(product.radiance, product.area_km2)
+        return tau, f"otsu on log1p(R): R >= {tau:.3g} nW/cm2/sr"
+    if reference is None:
+        raise DeepLightError("urban_method='calibrated' needs urban_reference (a reference urban-extent raster)")
+    fraction = reproject_grid(reference, product.raster, Resampling.average).values
+    both = np.isfinite(fraction) & np.isfinite(product.radiance)
+    target = float(np.sum(np.clip(fraction[both], 0, 1) * product.area_km2[both]))
+    tau = calibrated_threshold(product.radiance[both], product.area_km2[both], target)
+    return tau, f"calibrated to reference urban area {target:.1f} km2: R >= {tau:.3g} nW/cm2/sr"
+
+
+def _reference_as_fraction(reference: RasterInput | None) -> GridRaster | None:
+    """Reference urban map as 0/1 float (values other than 0 and 1 become NaN)."""
+    if reference is None:
+        return None
+    raster = read_grid_raster(reference, name="urban reference")
+    values = np.where(np.isin(raster.values, (0.0, 1.0)), raster.values, np.nan)
+    return GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
+
+
+def _load_product(name: str, source: RasterInput, declared_units: str | None, simulated: bool | None,
+                  std_source: RasterInput | None) -> _Product:
+    raster = read_grid_raster(source, name=f"{name.upper()} raster")
+    is_dn = is_dn_product(raster, declared_units)
+    if is_dn:
+        radiance, calibration = dn_to_radiance(raster.values)
+    else:
+        radiance, calibration = raster.values, "radiance as given"
+    std = None
+    if std_source is not None:
+        if is_dn:
+            raise RasterError(f"uncertainty for product {name!r}: only radiance products (SR, HR) take an uncertainty layer")
+        std_raster = reproject_grid(read_grid_raster(std_source, name=f"{name.upper()} uncertainty"), raster)
+        std = np.abs(std_raster.values)
+    area_km2 = pixel_area_m2(raster.transform, raster.crs, raster.shape) / 1e6
+    flag = raster.simulated if simulated is None else bool(simulated) or raster.simulated
+    return _Product(name, raster, radiance, is_dn, calibration, flag, area_km2, std)
+
+
+def _indicator_values(
+    product: _Product,
+    cells: np.ndarray,
+    fraction: np.ndarray,
+    lit_tau: float,
+    urban_tau: float,
+    population: np.ndarray | None,
+    shift: float,
+) -> dict[str, float]:
+    """The threshold-based indicators for one region, with radiance shifted by ``shift`` x std."""
+    area = product.area_km2.ravel()[cells] * fraction
+    radiance = product.radiance.ravel()[cells]
+    if shift != 0.0 and product.std is not None:
+        radiance = np.maximum(radiance + shift * product.std.ravel()[cells], 0.0)
+    valid = np.isfinite(radiance)
+    valid_area = float(area[valid].sum())
+    if product.is_dn:
+        lit = lit_mask(product.raster.values.ravel()[cells], lit_tau, is_dn=True)
+    else:
+        lit = lit_mask(radiance, lit_tau)
+    urban = lit_mask(radiance, urban_tau)
+    out = {
+        "sum_of_lights": float(np.sum(radiance[valid] * area[valid])) if valid.any() else float("nan"),
+        "lit_area": lit_area(lit, area),
+        "urban_area": lit_area(urban, area),
+    }
+    out["mean_radiance"] = out["sum_of_lights"] / valid_area if valid_area > 0 else float("nan")
+    out["lit_share"] = lit_share(out["lit_area"], valid_area)
+    out["urban_share"] = lit_share(out["urban_area"], valid_area)
+    if population is not None:
+        people = population.ravel()[cells] * fraction
+        out["electricity_access"] = electricity_access_proxy(people, lit)
+        out["population"] = float(np.nansum(people))
+    return out
+
+
+def compute_indicators(
+    products: Mapping[str, RasterInput],
+    regions: gpd.GeoDataFrame | Any,
+    *,
+    population: RasterInput | None = None,
+    uncertainty: Mapping[str, RasterInput] | None = None,
+    year: int | None = None,
+    simulated: Mapping[str, bool] | bool | None = None,
+    units: Mapping[str, str] | None = None,
+    lit_threshold: float = VIIRS_LIT_THRESHOLD,
+    lit_threshold_dn: float = DMSP_LIT_THRESHOLD_DN,
+    urban_method: str = "otsu",
+    urban_threshold: float = DEFAULT_URBAN_THRESHOLD,
+    urban_reference: RasterInput | None = None,
+    co2_total: float | None = None,
+    co2_unit: str = "t CO2",
+    co2_power_law_coefficients: tuple[float, float] | None = None,
+    confidence_z: float = 1.96,
+    name_column: str | None = None,
+    model_info: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Zonal statistics and SDG indicators per region for each product.
+
+    Args:
+        products: product name ("lr", "sr", "hr" or any) -> GeoTIFF path or rioxarray DataArray.
+            Radiance in nW/cm2/sr; DMSP-like DN (tag ``units=DN``, declared in ``units``, or
+            integer 0..63) is converted to nominal radiance for sums (lit area uses DN > 7).
+        regions: output of :func:`load_regions`, or anything it accepts (path, "naturalearth", bbox).
+        population: people-per-cell raster in any CRS (reprojected onto each product grid with totals
+            conserved); adds ``population`` and ``electricity_access``.
+        uncertainty: product name -> per-pixel std raster (nW/cm2/sr); adds ``lower``/``upper``
+            (radiance -/+ ``confidence_z`` std, errors taken as fully correlated: conservative).
+        year: the year of the products (a column of the table).
+        simulated: product name -> True when made by the degradation model (also read from the
+            raster tag ``simulated=true``); a bool applies to every product.
+        units: product name -> "DN" or "nW/cm2/sr" to override detection.
+        lit_threshold: radiance threshold (nW/cm2/sr) for lit cells, ``R >= tau``.
+        lit_threshold_dn: DN threshold for DN products, ``DN > tau``.
+        urban_method: "fixed", "otsu" or "calibrated" (needs ``urban_reference``).
+        urban_threshold: threshold of the "fixed" method (nW/cm2/sr).
+        urban_reference: reference urban map (1 urban, 0 not, other values nodata) for "calibrated".
+        co2_total: emissions of all regions together; each region gets its share of the sum of lights.
+        co2_unit: unit of ``co2_total`` and of the power law's output.
+        co2_power_law_coefficients: (a, b) of ln CO2 = a + b ln TNL (TNL in nW/cm2/sr x km2).
+        confidence_z: z-score of the interval (1.96: about 95 % under a normal error).
+        name_column: region name column when ``regions`` is a path.
+        model_info: model name / checkpoint of the SR product, for the metadata.
+
+    Returns:
+        Tidy DataFrame (columns :data:`TIDY_COLUMNS`); ``attrs["metadata"]`` for the export.
+
+    Raises:
+        RegionError: no region overlaps any product; bad region input.
+        RasterError: unreadable rasters. DeepLightError: bad method/threshold arguments.
+    """
+    if not products:
+        raise DeepLightError("compute_indicators needs at least one product raster (e.g. {'hr': 'hr.tif'})")
+    if urban_method not in URBAN_METHODS:
+        raise DeepLightError(f"urban_method {urban_method!r} unknown: choose one of {', '.join(URBAN_METHODS)}")
+    if not isinstance(regions, gpd.GeoDataFrame) or REGION_COLUMN not in regions.columns:
+        regions = load_regions(regions, name_column=name_column)
+    names = list(products)
+    simulated_flags = _as_mapping(simulated, names, None)
+    declared_units = _as_mapping(units, names, None)
+    uncertainty = dict(uncertainty or {})
+    unknown = set(uncertainty) - set(names)
+    if unknown:
+        raise DeepLightError(f"uncertainty given for unknown product(s) {sorted(unknown)}: products are {names}")
+    issues: list[str] = list(regions.attrs.get("issues", []))
+    reference = _reference_as_fraction(urban_reference)
+    population_raster = read_grid_raster(population, name="population raster") if population is not None else None
+
+    region_area = regions.to_crs(EQUAL_AREA_CRS).geometry.area.to_numpy() / 1e6
+    coverage_cache: dict[tuple, list[RegionCoverage]] = {}
+    population_cache: dict[tuple, Any] = {}
+    rows: list[dict[str, Any]] = []
+    metadata_products: dict[str, Any] = {}
+    any_overlap = False
+
+    for name in names:
+        product = _load_product(name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name))
+        key = _grid_key(product.raster)
+        if key not in coverage_cache:
+            coverage_cache[key] = region_coverage(regions, product.raster)
+        coverages = coverage_cache[key]
+        lit_tau = lit_threshold_dn if product.is_dn else lit_threshold
+        lit_rule = f"DN > {lit_tau:g}" if product.is_dn else f"R >= {lit_tau:g} nW/cm2/sr"
+        urban_tau, urban_rule = _urban_threshold(product, urban_method, urban_threshold, reference)
+        pop_values = None
+        if population_raster is not None:
+            if key not in population_cache:
+                moved = population_on_grid(population_raster, product.raster)
+                population_cache[key] = moved
+                if moved.reprojected:
+                    issues.append(moved.message)
+            pop_values = population_cache[key].counts.values
+        metadata_products[name] = {
+            "source": product.raster.source,
+            "units": "DN" if product.is_dn else "nW/cm2/sr",
+            "calibration": product.calibration,
+            "simulated": product.simulated,
+            "crs": product.raster.crs.to_string(),
+            "shape": list(product.raster.shape),
+            "pixel_size": [product.raster.transform.a, -product.raster.transform.e],
+            "lit_threshold": lit_rule,
+            "urban_threshold": urban_rule,
+            "uncertainty": str(uncertainty[name]) if name in uncertainty and isinstance(uncertainty[name], (str,)) else (
+                "given" if name in uncertainty else None),
+            **{k: v for k, v in product.raster.tags.items() if k in ("model", "checkpoint", "provenance")},
+        }
+        base = {"product": name, "year": year, "simulated": product.simulated}
+        method_note = f"; {product.calibration}" if product.is_dn else ""
+        for index, coverage in enumerate(coverages):
+            region = coverage.region
+            note = coverage.note
+            if coverage.cells.size:
+                any_overlap = True
+            cells, fraction = coverage.cells, coverage.fraction
+            radiance = product.radiance.ravel()[cells]
+            area = product.area_km2.ravel()[cells]
+            stats = zonal_statistics(radiance, fraction, area)
+            if coverage.cells.size and stats["valid_fraction"] < 0.999:
+                note = (note + "; " if note else "") + f"valid data over {100 * stats['valid_fraction']:.1f}% of the covered area"
+
+            def add(indicator: str, value: float, unit: str, method: str = "", lower: float = np.nan,
+                    upper: float = np.nan) -> None:
+                rows.append({"region": region, **base, "indicator": indicator, "value": value, "unit": unit,
+                             "lower": lower, "upper": upper, "method": method, "note": note})
+
+            add("region_area", float(region_area[index]), AREA_UNIT, f"polygon area in {EQUAL_AREA_CRS}")
+            central = _indicator_values(product, cells, fraction, lit_tau, urban_tau, pop_values, 0.0)
+            bounds = None
+            if product.std is not None:
+                low = _indicator_values(product, cells, fraction, lit_tau, urban_tau, pop_values, -confidence_z)
+                high = _indicator_values(product, cells, fraction, lit_tau, urban_tau, pop_values, confidence_z)
+                bounds = (low, high)
+
+            def interval(indicator: str) -> tuple[float, float]:
+                if bounds is None:
+                    return np.nan, np.nan
+                return bounds[0][indicator], bounds[1][indicator]
+
+            stat_method = f"area-weighted, fractional coverage{method_note}"
+            for stat in ("sum_of_lights", "mean"):
+                indicator = "sum_of_lights" if stat == "sum_of_lights" else "mean_radiance"
+                add(indicator, stats[stat], STAT_UNITS[stat], stat_method, *interval(indicator))
+            for stat in ("min", "q25", "median", "q75", "max", "std"):
+                add(f"{stat}_radiance", stats[stat], STAT_UNITS[stat], stat_method)
+            add("valid_pixel_count", stats["count"], "cells", "sum of covered fractions of valid cells")
+            add("valid_fraction", stats["valid_fraction"], "1", "valid area / covered area")
+            add("lit_area", central["lit_area"], AREA_UNIT, lit_rule, *interval("lit_area"))
+            add("lit_share", central["lit_share"], "1", lit_rule, *interval("lit_share"))
+            add("urban_area", central["urban_area"], AREA_UNIT, urban_rule, *interval("urban_area"))
+            add("urban_share", central["urban_share"], "1", urban_rule, *interval("urban_share"))
+            if pop_values is not None:
+                add("population", central["population"], "people", "population raster on the product grid, totals conserved")
+                add("electricity_access", central["electricity_access"], "1",
+                    f"people in lit cells / people ({lit_rule}); SDG 7.1.1 proxy", *interval("electricity_access"))
+            if co2_power_law_coefficients is not None:
+                a, b = co2_power_law_coefficients
+                add("co2_power_law", co2_power_law(stats["sum_of_lights"], a, b), co2_unit,
+                    f"ln CO2 = {a:g} + {b:g} ln TNL (user coefficients)")
+
+        if co2_total is not None:
+            product_rows = [r for r in rows if r["product"] == name and r["indicator"] == "sum_of_lights"]
+            total_tnl = float(np.nansum([r["value"] for r in product_rows]))
+            for r in product_rows:
+                rows.append({**r, "indicator": "co2_emissions", "unit": co2_unit,
+                             "value": co2_disaggregation(r["value"], total_tnl, co2_total),
+                             "lower": np.nan, "upper": np.nan,
+                             "method": f"share of {co2_total:g} {co2_unit} by sum of lights"})
+
+    if not any_overlap:
+        bounds = regions.total_bounds
+        raise RegionError(
+            f"no region of {regions.attrs.get('source', 'the regions')} overlaps the product rasters "
+            f"(regions' bounds {np.round(bounds, 4).tolist()} in {regions.crs.to_string()}): check the CRS and extent"
+        )
+    for coverage in next(iter(coverage_cache.values())):
+        if coverage.note:
+            issues.append(f"region {coverage.region!r}: {coverage.note}; its indicators are NaN")
+    for message in issues:
+        warnings.warn(message, UserWarning, stacklevel=2)
+
+    table = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+    table["year"] = table["year"].astype("Int64")
+    table.attrs["metadata"] = {
+        "generator": f"deeplight {__version__} (deeplight.sdg.compute_indicators)",
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "year": year,
+        "regions": {"source": regions.attrs.get("source", "regions"), "name_column": regions.attrs.get("name_column"),
+                    "count": int(len(regions))},
+        "products": metadata_products,
+        "simulated_products": [n for n, p in metadata_products.items() if p["simulated"]],
+        "thresholds": {"lit_radiance_nW_cm2_sr": lit_threshold, "lit_dn_strictly_above": lit_threshold_dn,
+                       "urban_method": urban_method, "urban_fixed_nW_cm2_sr": urban_threshold},
+        "interval": f"radiance -/+ {confidence_z:g} x per-pixel std, errors fully correlated" if uncertainty else None,
+        "units": {"sum_of_lights": TNL_UNIT, "area": AREA_UNIT, "radiance": "nW/cm2/sr", "co2": co2_unit},
+        "model": dict(model_info or {}),
+        "population": population_raster.source if population_raster is not None else None,
+        "sources": SOURCES,
+        "issues": issues,
+    }
+    return table

@@ -1,0 +1,217 @@
+"""Night-light products as plain georeferenced arrays for the indicators.
+
+A product (LR, SR, HR, a population or a reference map) is read from a GeoTIFF path or a
+rioxarray ``DataArray`` into a :class:`GridRaster`: float64 values with NaN for nodata, the affine
+transform and CRS of a north-up grid, and the file's tags (``units``, ``simulated``, ``model``...).
+
+LR rasters from the DMSP-like sensor hold DN (0..63), not radiance. Sums of lights need radiance, so
+:func:`dn_to_radiance` converts DN with the noise-free inverse of the degradation model's nominal
+response (``deeplight.data.degrade.radiance_to_nominal_dn`` when that module provides it), and the
+result is flagged "nominal calibration" in the table's ``method`` column.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from pyproj import CRS
+from rasterio.warp import Resampling, reproject
+
+from deeplight.errors import RasterError
+
+RADIANCE_UNITS = "nW/cm2/sr"
+DN_UNITS = "DN"
+
+RasterInput = str | os.PathLike[str] | Any  # a path or an xarray.DataArray with rioxarray georeferencing
+
+
+@dataclass
+class GridRaster:
+    """A single-band raster on a north-up grid.
+
+    Attributes:
+        values: (H, W) float64, NaN where nodata.
+        transform: affine transform (pixel corner -> CRS coordinates).
+        crs: the grid's CRS.
+        source: the file path or "<array>" (for messages and metadata).
+        tags: the raster's tags (``units``, ``simulated``, ``model``, ``checkpoint``...).
+    """
+
+    values: np.ndarray
+    transform: Affine
+    crs: CRS
+    source: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) in pixels."""
+        return self.values.shape  # type: ignore[return-value]
+
+    @property
+    def units(self) -> str:
+        """The ``units`` tag, or "" when the file does not say."""
+        return str(self.tags.get("units", self.tags.get("UNITS", "")))
+
+    @property
+    def simulated(self) -> bool:
+        """True when the raster's ``simulated`` tag is "true" (made by the degradation model)."""
+        return str(self.tags.get("simulated", "false")).strip().lower() in ("true", "1", "yes")
+
+    def same_grid(self, other: GridRaster, tol: float = 1e-9) -> bool:
+        """Whether ``other`` has the same CRS, shape and transform (within ``tol``)."""
+        return (
+            self.shape == other.shape
+            and self.crs == other.crs
+            and np.allclose(tuple(self.transform)[:6], tuple(other.transform)[:6], atol=tol, rtol=0)
+        )
+
+
+def _north_up(values: np.ndarray, transform: Affine, source: str) -> tuple[np.ndarray, Affine]:
+    """Flip a south-up grid to north-up; reject rotated grids."""
+    if transform.b != 0 or transform.d != 0:
+        raise RasterError(f"{source}: rotated raster (transform {tuple(transform)[:6]}): warp it north-up first")
+    if transform.e > 0:
+        height = values.shape[0]
+        values = values[::-1]
+        transform = Affine(transform.a, 0, transform.c, 0, -transform.e, transform.f + transform.e * height)
+    return values, transform
+
+
+def read_grid_raster(source: RasterInput, *, band: int = 1, name: str = "raster") -> GridRaster:
+    """Read one band of a GeoTIFF path or a rioxarray DataArray.
+
+    Args:
+        source: path to a raster file, or an ``xarray.DataArray`` with ``.rio`` georeferencing
+            (2-D, or 3-D with a single band).
+        band: 1-based band index for files.
+        name: what the raster is (for messages), e.g. "HR raster" or "population".
+
+    Raises:
+        RasterError: missing file, unreadable file, no CRS, rotated grid or several bands in a DataArray.
+    """
+    if isinstance(source, GridRaster):
+        return source
+    if hasattr(source, "rio"):
+        da = source
+        if da.ndim == 3:
+            if da.shape[0] != 1:
+                raise RasterError(f"{name}: the DataArray has {da.shape[0]} bands; pass one band")
+            da = da[0]
+        if da.ndim != 2:
+            raise RasterError(f"{name}: expected a 2-D DataArray, got dims {da.dims}")
+        crs = da.rio.crs
+        if crs is None:
+            raise RasterError(f"{name}: the DataArray has no CRS; set it with da.rio.write_crs(...)")
+        values = np.asarray(da.values, dtype=np.float64)
+        nodata = da.rio.nodata
+        if nodata is not None and not np.isnan(nodata):
+            values = np.where(values == nodata, np.nan, values)
+        tags = {str(k): str(v) for k, v in da.attrs.items() if isinstance(v, (str, int, float, bool))}
+        values, transform = _north_up(values, da.rio.transform(), name)
+        return GridRaster(values, transform, CRS.from_user_input(crs), "<array>", tags)
+    path = Path(os.fspath(source))
+    if not path.exists():
+        raise RasterError(f"{name} {path} not found: give an existing GeoTIFF")
+    try:
+        with rasterio.open(path) as src:
+            if band < 1 or band > src.count:
+                raise RasterError(f"{name} {path} has {src.count} band(s); band {band} does not exist")
+            if src.crs is None:
+                raise RasterError(f"{name} {path} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:4326)")
+            data = src.read(band, masked=True)
+            values = np.ma.filled(data.astype(np.float64), np.nan)
+            tags = {**src.tags(), **src.tags(band)}
+            transform = src.transform
+            crs = CRS.from_user_input(src.crs.to_wkt())
+    except rasterio.errors.RasterioIOError as exc:
+        raise RasterError(f"cannot read {name} {path}: {exc}") from exc
+    values, transform = _north_up(values, transform, f"{name} {path}")
+    return GridRaster(values, transform, crs, str(path), tags)
+
+
+def reproject_grid(
+    raster: GridRaster, like: GridRaster, resampling: Resampling = Resampling.bilinear
+) -> GridRaster:
+    """Resample ``raster`` onto the grid of ``like`` (NaN outside the source's footprint)."""
+    if raster.same_grid(like):
+        return raster
+    dst = np.full(like.shape, np.nan, dtype=np.float64)
+    reproject(
+        source=raster.values,
+        destination=dst,
+        src_transform=raster.transform,
+        src_crs=raster.crs,
+        src_nodata=np.nan,
+        dst_transform=like.transform,
+        dst_crs=like.crs,
+        dst_nodata=np.nan,
+        resampling=resampling,
+    )
+    return GridRaster(dst, like.transform, like.crs, raster.source, dict(raster.tags))
+
+
+def _nominal_response():
+    """The degradation model's noise-free radiance -> DN response, or None while it is absent."""
+    for module_name in ("deeplight.data.degrade", "deeplight.data.norm"):
+        try:
+            module = __import__(module_name, fromlist=["radiance_to_nominal_dn"])
+        except ImportError:
+            continue
+        function = getattr(module, "radiance_to_nominal_dn", None)
+        if function is not None:
+            return function
+    return None
+
+
+FALLBACK_DN_GAIN = 63.0 / np.log1p(100.0)
+"""Fallback DMSP-like response ``DN = gain * ln(1 + R)`` (saturating at DN 63 near R = 100 nW/cm2/sr),
+used only when the degradation model's ``radiance_to_nominal_dn`` is not installed."""
+
+
+def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
+    """Convert DMSP-like DN (0..63) to nominal radiance (nW/cm2/sr).
+
+    Inverts the degradation model's noise-free response ``radiance_to_nominal_dn`` numerically
+    (monotone table over 0..10^4 nW/cm2/sr, linear interpolation). Saturated DN 63 maps to the lowest
+    radiance that saturates, so sums of lights on saturated cores are lower bounds.
+
+    Args:
+        dn: DN array (any shape), NaN for nodata.
+
+    Returns:
+        (radiance array of the same shape, a short description of the calibration used).
+    """
+    response = _nominal_response()
+    radiance_table = np.concatenate([[0.0], np.geomspace(1e-3, 1e4, 4000)])
+    if response is not None:
+        dn_table = np.asarray(response(radiance_table), dtype=np.float64)
+        how = "nominal calibration: inverse of deeplight.data.degrade radiance_to_nominal_dn"
+    else:
+        dn_table = FALLBACK_DN_GAIN * np.log1p(radiance_table)
+        how = "nominal calibration: fallback DN = 13.65 ln(1 + R)"
+    dn_table = np.maximum.accumulate(dn_table)
+    keep = np.concatenate([[True], np.diff(dn_table) > 0])
+    out = np.interp(dn, dn_table[keep], radiance_table[keep])
+    return np.where(np.isnan(dn), np.nan, out), how
+
+
+def is_dn_product(raster: GridRaster, declared_units: str | None = None) -> bool:
+    """Whether a product holds DMSP-like DN: declared, tagged ``units=DN``, or all values in 0..63 integers.
+
+    The last rule catches untagged DMSP files; a radiance raster whose values are all integers
+    below 64 would be misread, so tag or declare units when in doubt.
+    """
+    units = (declared_units or raster.units).strip().lower()
+    if units:
+        return units in ("dn", "digital number", "digital numbers")
+    finite = raster.values[np.isfinite(raster.values)]
+    if finite.size == 0:
+        return False
+    return bool(finite.max() <= 63 and finite.min() >= 0 and np.all(finite == np.round(finite)) and finite.max() > 1)
