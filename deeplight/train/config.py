@@ -1,0 +1,268 @@
+"""Typed training configuration loaded from YAML.
+
+The YAML maps one-to-one onto the dataclasses below (DESIGN.md rule 5). Unknown keys are rejected
+with their dotted name and the valid choices; wrong types name the field. ``yaml.safe_load`` only,
+no ``eval``. Relative paths in ``data.root`` and ``train.out_dir`` are resolved against the current
+working directory by the caller (the CLI), never against the YAML's folder, so a committed config
+works from the repository root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deeplight.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    """Which registered model to train.
+
+    Attributes:
+        name: registry name (``deeplight.models.list_models()``).
+        kwargs: constructor keyword arguments (e.g. ``preset: demo``).
+    """
+
+    name: str = "deeplightsr"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """The DeepLightMD-layout dataset to train on.
+
+    Attributes:
+        root: folder with ``<split>/<clip>/{lr,hr,dmo,dem,isp}.tif`` and ``manifest.json``.
+        train_split: split used for training.
+        val_split: split used for validation.
+        batch_size: GLOBAL batch size (divided among DDP ranks; must be divisible by the world size).
+        num_workers: DataLoader worker processes (0 = load in the main process; bit-exact resume).
+        drop_dmo: probability of hiding the daytime multispectral input of a training sample
+            (modality dropout: ``dmo`` zeroed, ``present[1]`` = 0) so the model works without it.
+        drop_dem: same for the elevation input (``present[2]``).
+        max_val_batches: at most this many validation batches per validation (0 = all).
+    """
+
+    root: str = "data/runtime/synth"
+    train_split: str = "train"
+    val_split: str = "val"
+    batch_size: int = 8
+    num_workers: int = 0
+    drop_dmo: float = 0.2
+    drop_dem: float = 0.2
+    max_val_batches: int = 0
+
+
+@dataclass
+class LossConfig:
+    """Keyword arguments of the DeepLight loss (``deeplight.train.losses``), passed through as-is."""
+
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay.
+
+    Attributes:
+        lr: peak learning rate.
+        weight_decay: AdamW decoupled weight decay.
+        betas: Adam betas.
+        warmup_steps: steps of linear warm-up from 0 to ``lr``.
+        min_lr_ratio: final learning rate as a fraction of ``lr`` at the end of the cosine.
+        grad_clip: max global gradient L2 norm (0 disables clipping).
+    """
+
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    """Length, logging, checkpointing and devices of a run.
+
+    Attributes:
+        steps: optimiser steps in total.
+        val_every: validate (and maybe keep the best checkpoint) every this many steps.
+        log_every: write a CSV/TensorBoard row every this many steps.
+        ckpt_every: save the resumable state every this many steps (and at the end).
+        seed: seed of model init, data order and modality dropout.
+        out_dir: run folder (logs, ``last``/``best`` checkpoints, ``state.pt``).
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        amp: bf16 autocast, used on CUDA only (ignored on CPU).
+        threads: torch CPU threads per process (0 = leave torch's default).
+        export: optional path stem; the best checkpoint is copied there at the end.
+    """
+
+    steps: int = 1000
+    val_every: int = 100
+    log_every: int = 10
+    ckpt_every: int = 100
+    seed: int = 0
+    out_dir: str = "runs/default"
+    device: str = "auto"
+    amp: bool = True
+    threads: int = 0
+    export: str = ""
+
+
+@dataclass
+class TrainConfig:
+    """The whole configuration: ``model``, ``data``, ``loss``, ``optim``, ``train`` sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), suitable for YAML/JSON."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _convert(value: Any, annotation: Any, where: str) -> Any:
+    """Check/convert one YAML value against a field annotation; raise ConfigError naming ``where``."""
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config section {where!r} must be a mapping, got {type(value).__name__}")
+        return _build(annotation, value, where)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config field {where!r} must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config field {where!r} must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config field {where!r} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config field {where!r} must be a string, got {value!r}")
+        return value
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"config field {where!r} must be a list of {len(args)} values, got {value!r}")
+        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config field {where!r} must be a mapping, got {value!r}")
+        return dict(value)
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"internal: union field {where!r} not supported")  # pragma: no cover
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str = "") -> Any:
+    """Instantiate dataclass ``cls`` from ``values``, rejecting unknown keys."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key {dotted!r}; valid keys{' in ' + repr(where) if where else ''}: "
+                f"{', '.join(names)}"
+            )
+        kwargs[key] = _convert(value, hints[key], dotted)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from a nested dict (e.g. parsed YAML)."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"a training config must be a mapping of sections, got {type(values).__name__}")
+    cfg = _build(TrainConfig, values)
+    validate_config(cfg)
+    return cfg
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    """Range checks that YAML types cannot express; each error names the field."""
+    checks = [
+        (cfg.data.batch_size >= 1, "data.batch_size must be >= 1"),
+        (0.0 <= cfg.data.drop_dmo <= 1.0, "data.drop_dmo must be a probability in [0, 1]"),
+        (0.0 <= cfg.data.drop_dem <= 1.0, "data.drop_dem must be a probability in [0, 1]"),
+        (cfg.data.num_workers >= 0, "data.num_workers must be >= 0"),
+        (cfg.optim.lr > 0, "optim.lr must be > 0"),
+        (cfg.optim.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
+        (0.0 <= cfg.optim.min_lr_ratio <= 1.0, "optim.min_lr_ratio must be in [0, 1]"),
+        (cfg.optim.grad_clip >= 0, "optim.grad_clip must be >= 0 (0 disables clipping)"),
+        (cfg.train.steps >= 1, "train.steps must be >= 1"),
+        (cfg.train.val_every >= 1, "train.val_every must be >= 1"),
+        (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
+        (cfg.train.ckpt_every >= 1, "train.ckpt_every must be >= 1"),
+        (cfg.train.device in {"auto", "cpu", "cuda"}, "train.device must be one of: auto, cpu, cuda"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"invalid config: {message}")
+
+
+def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML training config.
+
+    Args:
+        path: the YAML file.
+        overrides: optional ``{"section.key": value}`` applied after reading (CLI ``--set``).
+
+    Raises:
+        ConfigError: missing/unparsable file, unknown key (named, with the valid keys), bad value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found: pass an existing YAML file (see configs/)")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections (model, data, loss, optim, train)")
+    for dotted, value in (overrides or {}).items():
+        parts = dotted.split(".")
+        node = values
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {dotted!r}: {part!r} is not a section")
+        node[parts[-1]] = value
+    try:
+        return config_from_dict(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"train.steps=50"`` -> ``("train.steps", 50)`` (value parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
