@@ -1,0 +1,88 @@
+"""DeepLightSR stage 2: auxiliary-to-main multi-modality fusion (AMFF).
+
+Zhang et al. (DeepLight, IJCAI 2024): each auxiliary modality (DMO, the 7-band daytime
+multispectral image, and the DEM) has its own encoder; a fusion block decides which low-level
+auxiliary features are useful for the night-light stream and injects them, and the streams are
+fused again at a high level. The injection follows the spatial feature transform (SFT) of
+Wang et al., "Recovering Realistic Texture in Image Super-resolution by Deep Spatial Feature
+Transform", CVPR 2018: ``f' = f * (1 + gamma(c)) + beta(c)``, here with a learned per-modality
+gate ``sigmoid(W [f, a_m])`` that selects auxiliary channels before they condition gamma and beta.
+Absent modalities (``present`` = 0) contribute nothing, so with no auxiliary data the block is the
+identity (gamma and beta convolutions have no bias).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deeplight.models.blocks import activation, conv1x1, conv3x3
+
+
+class AuxEncoder(nn.Module):
+    """A feature pyramid of one auxiliary modality, from its full (HR) resolution down to LR.
+
+    Args:
+        in_channels: bands of the modality (7 for DMO, 1 for DEM).
+        widths: channels at HR, HR/2, HR/4 and LR (= HR/8) resolution.
+
+    Returns from forward:
+        dict ``{8: (B, w0, 8h, 8w), 4: (B, w1, 4h, 4w), 2: (B, w2, 2h, 2w), 1: (B, w3, h, w)}`` keyed by
+        the up-scaling factor relative to the LR grid.
+    """
+
+    def __init__(self, in_channels: int, widths: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        w8, w4, w2, w1 = widths
+        self.widths = {8: w8, 4: w4, 2: w2, 1: w1}
+        self.stem = nn.Sequential(conv3x3(in_channels, w8), activation())
+        self.down4 = nn.Sequential(conv3x3(w8, w4, stride=2), activation())
+        self.down2 = nn.Sequential(conv3x3(w4, w2, stride=2), activation())
+        self.down1 = nn.Sequential(conv3x3(w2, w1, stride=2), activation())
+
+    def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """(B, C_m, 8h, 8w) -> feature pyramid (see class docstring)."""
+        f8 = self.stem(x)
+        f4 = self.down4(f8)
+        f2 = self.down2(f4)
+        return {8: f8, 4: f4, 2: f2, 1: self.down1(f2)}
+
+
+class GatedSFTFusion(nn.Module):
+    """Gated SFT injection of several auxiliary feature maps into the main stream.
+
+    Args:
+        main_channels: width C of the main (night-light) features.
+        aux_channels: modality name -> width of its features at this resolution.
+        kernel_size: kernel of the gamma/beta convolutions (3 at coarse scales, 1 at fine ones).
+    """
+
+    def __init__(self, main_channels: int, aux_channels: dict[str, int], kernel_size: int = 3) -> None:
+        super().__init__()
+        self.names = list(aux_channels)
+        self.gates = nn.ModuleDict({m: conv1x1(main_channels + c, c) for m, c in aux_channels.items()})
+        self.select = nn.ModuleDict({m: conv1x1(c, main_channels) for m, c in aux_channels.items()})
+        self.act = activation()
+        pad = kernel_size // 2
+        self.gamma = nn.Conv2d(main_channels, main_channels, kernel_size, padding=pad, bias=False)
+        self.beta = nn.Conv2d(main_channels, main_channels, kernel_size, padding=pad, bias=False)
+
+    def forward(self, main: torch.Tensor, aux: dict[str, torch.Tensor], present: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Inject the present modalities' features.
+
+        Args:
+            main: (B, C, H, W).
+            aux: modality -> (B, C_m, H, W).
+            present: modality -> (B, 1, 1, 1) 0/1 presence.
+
+        Returns:
+            (B, C, H, W) modulated main features.
+        """
+        cond = None
+        for m in self.names:
+            a = aux[m].to(main.dtype)
+            gate = torch.sigmoid(self.gates[m](torch.cat([main, a], dim=1)))
+            term = present[m].to(main.dtype) * self.select[m](a * gate)
+            cond = term if cond is None else cond + term
+        cond = self.act(cond)
+        return main * (1 + self.gamma(cond)) + self.beta(cond)

@@ -1,0 +1,62 @@
+"""DeepLightSR stage 1b: global alignment of an auxiliary modality by a spatial transformer.
+
+Jaderberg et al., "Spatial Transformer Networks", NeurIPS 2015, used as the global step of the
+calibration-aware alignment of Zhang et al. (DeepLight, IJCAI 2024): a localisation network looks
+at the main night-light stream and the auxiliary image (area-averaged to the LR grid), predicts an
+affine transform per sample, and a grid generator plus bilinear sampler warps the auxiliary image.
+The last layer is zero-initialised with an identity bias, so at start the warp is the identity and
+returns its input exactly (pixel centres map onto pixel centres with ``align_corners=False``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from deeplight.models.blocks import activation, area_downsample, conv3x3
+
+IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+"""Row-major 2x3 affine matrix of the identity (normalised coordinates)."""
+
+
+def affine_warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Warp (B, C, H, W) by (B, 2, 3) affine matrices in normalised coordinates.
+
+    Outside samples repeat the border (aux layers have no "outside" value that means nothing).
+    """
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class SpatialTransformer(nn.Module):
+    """Predict an affine transform from (main LR, aux) and warp the auxiliary image with it.
+
+    Args:
+        aux_channels: channels of the auxiliary image.
+        scale: the auxiliary grid is ``scale`` times finer than the LR grid.
+        hidden: width of the localisation network.
+    """
+
+    def __init__(self, aux_channels: int, scale: int = 8, hidden: int = 16) -> None:
+        super().__init__()
+        self.scale = scale
+        self.localisation = nn.Sequential(
+            conv3x3(1 + aux_channels, hidden), activation(),
+            conv3x3(hidden, hidden, stride=2), activation(),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            nn.Linear(16 * hidden, 2 * hidden), activation(),
+            nn.Linear(2 * hidden, 6),
+        )
+        nn.init.zeros_(self.localisation[-1].weight)
+        with torch.no_grad():
+            self.localisation[-1].bias.copy_(torch.tensor(IDENTITY_THETA))
+
+    def predict_theta(self, main_lr: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        """(B, 1, h, w) main, (B, C, s h, s w) aux -> (B, 2, 3) float32 affine matrices."""
+        pooled = area_downsample(aux, self.scale).to(main_lr.dtype)
+        return self.localisation(torch.cat([main_lr, pooled], dim=1)).float().view(-1, 2, 3)
+
+    def forward(self, main_lr: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        """Return ``aux`` (B, C, s h, s w) warped onto the main stream's geometry."""
+        return affine_warp(aux, self.predict_theta(main_lr, aux))
