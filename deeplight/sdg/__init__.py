@@ -1,0 +1,44 @@
+"""SDG indicators from night-time lights: zonal statistics per region on LR, SR and HR, exported
+as a tidy CSV (with a metadata header), a JSON sidecar and GeoJSON/GeoPackage.
+
+See docs/sdg.md for usage and ../shared/docs/SCIENCE.md section 4 for the formulas.
+"""
+
+from deeplight.sdg.compute import TIDY_COLUMNS, compute_indicators
+from deeplight.sdg.export import (
+    indicators_to_csv_bytes,
+    indicators_to_geodataframe,
+    indicators_to_json_sidecar,
+    read_indicators_csv,
+    write_geo,
+    write_indicators,
+)
+from deeplight.sdg.indicators import (
+    co2_disaggregation,
+    co2_pixel_disaggregation,
+    co2_power_law,
+    electricity_access_proxy,
+    gdp_growth_from_lights,
+    land_consumption_rate,
+    lcr_pgr_ratio,
+    lit_area,
+    lit_share,
+    population_growth_rate,
+    sum_of_lights,
+)
+from deeplight.sdg.pixel_area import pixel_area_m2
+from deeplight.sdg.regions import load_regions, natural_earth_countries, regions_from_bbox
+from deeplight.sdg.thresholds import calibrated_threshold, otsu_threshold
+from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
+from deeplight.sdg.urban import confusion_scores, urban_extent_accuracy
+from deeplight.sdg.zonal import zonal_statistics
+
+__all__ = [
+    "TIDY_COLUMNS", "compute_indicators", "compute_time_series", "land_consumption_table",
+    "urban_extent_accuracy", "confusion_scores", "load_regions", "natural_earth_countries", "regions_from_bbox",
+    "indicators_to_csv_bytes", "indicators_to_json_sidecar", "write_indicators", "read_indicators_csv",
+    "indicators_to_geodataframe", "write_geo", "pixel_area_m2", "zonal_statistics", "otsu_threshold",
+    "calibrated_threshold", "sum_of_lights", "lit_area", "lit_share", "electricity_access_proxy",
+    "co2_disaggregation", "co2_pixel_disaggregation", "co2_power_law", "gdp_growth_from_lights",
+    "land_consumption_rate", "population_growth_rate", "lcr_pgr_ratio",
+]

@@ -117,9 +117,11 @@ def lcr_pgr_ratio(lcr: float, pgr: float, region: str = "") -> float:
     """SDG 11.3.1 ratio LCRPGR = LCR / PGR; NaN with a warning when PGR <= 0 (ratio undefined).
 
     A shrinking or stable population makes the ratio meaningless (UN-Habitat's metadata says to
-    report LCR and PGR separately then).
+    report LCR and PGR separately then). NaN without a warning when LCR or PGR is unknown (NaN).
     """
-    if not np.isfinite(pgr) or pgr <= 0:
+    if not np.isfinite(pgr) or not np.isfinite(lcr):
+        return float("nan")
+    if pgr <= 0:
         where = f" for {region}" if region else ""
         warnings.warn(
             f"LCRPGR undefined{where}: population growth rate {pgr:.4g} <= 0; reported as NaN "
