@@ -1,0 +1,252 @@
+"""A content-addressed disk cache of predictions, safe for concurrent readers and writers.
+
+Keys are SHA-256 digests of a canonical JSON description of everything the prediction depends on:
+the model's weights hash (a checkpoint's sha256), the content hashes of the inputs, the window and
+the parameters (self-ensemble, units, device type). Entries are written to a temporary file and
+renamed into place (readers never see a partial entry); each carries the SHA-256 of its payload, so a
+corrupt or truncated entry is detected on read, deleted and recomputed. A size limit is enforced by
+deleting the least recently used entries (file mtime, refreshed on every hit). ``get_or_compute``
+holds a lock keyed by the request, so N concurrent callers asking for the same thing trigger exactly
+one computation; the others wait and read the result.
+
+Layout under the root: ``entries/<k[:2]>/<k>.dlc``, ``locks/<k>.lock``, ``tmp/``.
+Entry format: ``b"DLCACHE1"`` + 32-byte SHA-256 of the payload + payload (safetensors, no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from deeplight.errors import ConfigError
+from deeplight.infer.locks import file_lock, is_locked
+
+MAGIC = b"DLCACHE1"
+DEFAULT_MAX_BYTES = 2 * 1024**3
+"""Default size limit: 2 GiB (override with ``DEEPLIGHT_CACHE_MAX_GB`` or the constructor)."""
+
+
+def default_cache_dir() -> Path:
+    """``$DEEPLIGHT_CACHE_DIR``, else ``$DEEPLIGHT_HOME/cache``, else ``<repo>/data/runtime/cache``."""
+    if os.environ.get("DEEPLIGHT_CACHE_DIR"):
+        return Path(os.environ["DEEPLIGHT_CACHE_DIR"])
+    home = os.environ.get("DEEPLIGHT_HOME")
+    if home:
+        return Path(home) / "cache"
+    return Path(__file__).resolve().parents[2] / "data" / "runtime" / "cache"
+
+
+def default_max_bytes() -> int:
+    """Size limit from ``DEEPLIGHT_CACHE_MAX_GB`` (float, GiB) or :data:`DEFAULT_MAX_BYTES`."""
+    value = os.environ.get("DEEPLIGHT_CACHE_MAX_GB", "").strip()
+    if not value:
+        return DEFAULT_MAX_BYTES
+    try:
+        gib = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"DEEPLIGHT_CACHE_MAX_GB must be a number of GiB (got {value!r})") from exc
+    if gib <= 0:
+        raise ConfigError(f"DEEPLIGHT_CACHE_MAX_GB must be positive (got {value!r})")
+    return int(gib * 1024**3)
+
+
+def cache_key(**parts: Any) -> str:
+    """SHA-256 hex digest of the canonical JSON of ``parts`` (sorted keys, no whitespace)."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """Summary of a cache folder."""
+
+    root: Path
+    entries: int
+    bytes: int
+    max_bytes: int
+
+    def describe(self) -> str:
+        """Human-readable one-paragraph summary."""
+        return (
+            f"cache folder: {self.root}\nentries: {self.entries}\n"
+            f"size: {self.bytes / 1024**2:.1f} MiB of {self.max_bytes / 1024**2:.0f} MiB limit"
+        )
+
+
+class TileCache:
+    """Content-addressed prediction cache on disk (see module docstring).
+
+    Args:
+        root: cache folder (created on first write).
+        max_bytes: size limit; least recently used entries are evicted beyond it.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, max_bytes: int | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
+        if self.max_bytes <= 0:
+            raise ConfigError(f"cache size limit must be positive (got {max_bytes!r} bytes)")
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+        self._stats_lock = threading.Lock()
+
+    # -- paths ---------------------------------------------------------------------------------
+    def entry_path(self, key: str) -> Path:
+        """File of entry ``key``."""
+        return self.root / "entries" / key[:2] / f"{key}.dlc"
+
+    def lock_path(self, key: str) -> Path:
+        """Lock file of request ``key``."""
+        return self.root / "locks" / f"{key}.lock"
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    # -- entries -------------------------------------------------------------------------------
+    def contains(self, key: str) -> bool:
+        """Whether an entry file exists for ``key`` (its integrity is checked by :meth:`get`)."""
+        return self.entry_path(key).exists()
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``key``; None when absent or corrupt (a corrupt entry is deleted)."""
+        path = self.entry_path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self._count("misses")
+            return None
+        arrays = self._decode(data)
+        if arrays is None:
+            self._count("corrupt")
+            self._count("misses")
+            path.unlink(missing_ok=True)
+            return None
+        try:
+            os.utime(path)  # least-recently-used bookkeeping
+        except FileNotFoundError:  # evicted meanwhile; the data we read is still valid
+            pass
+        self._count("hits")
+        return arrays
+
+    @staticmethod
+    def _decode(data: bytes) -> dict[str, np.ndarray] | None:
+        header = len(MAGIC) + 32
+        if len(data) < header or data[: len(MAGIC)] != MAGIC:
+            return None
+        payload = data[header:]
+        if hashlib.sha256(payload).digest() != data[len(MAGIC):header]:
+            return None
+        try:
+            return dict(st_load(payload))
+        except (SafetensorError, ValueError):
+            return None
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays`` under ``key`` atomically, then evict old entries beyond the size limit.
+
+        Raises:
+            OSError: the cache folder is not writable or the disk is full (nothing partial is left).
+        """
+        payload = st_save({name: np.ascontiguousarray(value) for name, value in arrays.items()})
+        data = MAGIC + hashlib.sha256(payload).digest() + payload
+        final = self.entry_path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{key[:16]}.", suffix=".tmp", dir=tmp_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.evict()
+
+    def get_or_compute(
+        self, key: str, compute: Callable[[], dict[str, np.ndarray]], timeout: float | None = None
+    ) -> tuple[dict[str, np.ndarray], bool]:
+        """Cached arrays for ``key``, computing and storing them under a lock when absent.
+
+        Concurrent callers (threads or processes) with the same key wait for the first one, so the
+        computation runs once.
+
+        Returns:
+            ``(arrays, hit)`` where ``hit`` is True when nothing was computed by this call.
+        """
+        arrays = self.get(key)
+        if arrays is not None:
+            return arrays, True
+        with file_lock(self.lock_path(key), timeout=timeout):
+            arrays = self.get(key)
+            if arrays is not None:
+                return arrays, True
+            arrays = compute()
+            self.put(key, arrays)
+            return arrays, False
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        found = []
+        for path in (self.root / "entries").glob("*/*.dlc"):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((stat.st_mtime, stat.st_size, path))
+        return found
+
+    def evict(self) -> int:
+        """Delete least recently used entries until the total size is within the limit.
+
+        Returns:
+            Number of entries deleted (0 when another process is evicting right now).
+        """
+        entries = self._entries()
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return 0
+        removed = 0
+        try:
+            with file_lock(self.root / "locks" / "_evict.lock", timeout=0):
+                for _, size, path in sorted(entries, key=lambda e: e[0]):
+                    if total <= self.max_bytes:
+                        break
+                    path.unlink(missing_ok=True)
+                    total -= size
+                    removed += 1
+        except TimeoutError:
+            return 0
+        return removed
+
+    def info(self) -> CacheInfo:
+        """Number and total size of the entries."""
+        entries = self._entries()
+        return CacheInfo(self.root, len(entries), sum(s for _, s, _ in entries), self.max_bytes)
+
+    def clear(self) -> int:
+        """Delete every entry, stale temporary file and unheld lock file; returns entries deleted."""
+        removed = 0
+        for _, _, path in self._entries():
+            path.unlink(missing_ok=True)
+            removed += 1
+        for tmp in (self.root / "tmp").glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        for lock in (self.root / "locks").glob("*.lock"):
+            if not is_locked(lock):
+                lock.unlink(missing_ok=True)
+        return removed

@@ -1,0 +1,94 @@
+"""Choosing the device, precision, batch size and CPU threads for inference.
+
+CUDA runs under ``torch.autocast(bfloat16)`` with larger batches; Apple MPS and CPU run in float32.
+Everything runs under ``torch.inference_mode``. ``device="auto"`` picks CUDA, then MPS, then CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+
+from deeplight.errors import ConfigError
+
+# Tiles per batch when the caller does not say; a 128x128 LR tile of DeepLightSR needs ~0.5 GB of
+# activations in float32, so CPUs get small batches and GPUs larger ones.
+DEFAULT_BATCH_SIZE = {"cpu": 2, "mps": 4, "cuda": 16}
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """The torch device for ``device`` ("auto", "cpu", "cuda", "cuda:N", "mps").
+
+    Raises:
+        ConfigError: an unknown name, or a device that this machine does not have.
+    """
+    if isinstance(device, torch.device):
+        name = str(device)
+    else:
+        name = (device or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} requested but CUDA is not available here: use --device cpu")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {name!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    elif resolved.type == "mps":
+        if not _mps_available():
+            raise ConfigError(f"device {name!r} requested but Apple MPS is not available here: use --device cpu")
+    elif resolved.type != "cpu":
+        raise ConfigError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+    return resolved
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Tiles per batch for ``device`` when the caller gives none."""
+    return DEFAULT_BATCH_SIZE.get(device.type, 2)
+
+
+@contextlib.contextmanager
+def inference_context(device: torch.device) -> Iterator[None]:
+    """``torch.inference_mode`` plus bf16 autocast on CUDA (float32 elsewhere)."""
+    with torch.inference_mode():
+        if device.type == "cuda":
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+
+
+def sensible_cpu_threads(workers: int = 1) -> int:
+    """CPU threads per process: ``OMP_NUM_THREADS`` if set, else the usable cores / ``workers``."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
+
+
+def configure_cpu_threads(threads: int | None = None, workers: int = 1) -> int:
+    """Set torch's intra-op threads (``threads`` or :func:`sensible_cpu_threads`); returns the count."""
+    count = threads if threads and threads > 0 else sensible_cpu_threads(workers)
+    torch.set_num_threads(count)
+    return count

@@ -1,0 +1,119 @@
+"""Running a model on a batch of tiles: normalisation, device transfer, self-ensemble, radiance.
+
+This is the only place that calls the model, so the single-process, cached and Dask paths produce
+bit-identical tiles for the same batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from deeplight.data.norm import SCALE, denormalize_radiance, normalize_dem, normalize_dn
+from deeplight.errors import ConfigError
+from deeplight.infer.devices import inference_context
+from deeplight.infer.self_ensemble import DIHEDRAL_GROUP, transform_batch
+
+DMO_BANDS = 7
+"""Landsat-8 surface-reflectance bands 1-7 (docs/CONTRACTS.md)."""
+
+
+@dataclass
+class TileBatch:
+    """Raw inputs of a batch of equally sized tiles (physical units, NaN = nodata).
+
+    Attributes:
+        lr_dn: (B, h, w) float32 DMSP-like DN 0..63.
+        dmo: (B, 7, 8h, 8w) float32 surface reflectance 0..1, or None when absent.
+        dem: (B, 8h, 8w) float32 elevation in metres, or None when absent.
+    """
+
+    lr_dn: np.ndarray
+    dmo: np.ndarray | None = None
+    dem: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return sum(a.nbytes for a in (self.lr_dn, self.dmo, self.dem) if a is not None)
+
+
+@dataclass
+class TileOutput:
+    """Model output for a :class:`TileBatch`.
+
+    Attributes:
+        radiance: (B, 8h, 8w) float32 nW/cm^2/sr (finite; nodata masking is the caller's job).
+        uncertainty: (B, 8h, 8w) float32 std over the self-ensemble (nW/cm^2/sr), or None.
+    """
+
+    radiance: np.ndarray
+    uncertainty: np.ndarray | None = None
+
+
+def model_batch(tiles: TileBatch, device: torch.device) -> dict[str, torch.Tensor]:
+    """The model's input dict (docs/CONTRACTS.md) on ``device``; NaN becomes 0, absent aux is zero."""
+    lr = np.nan_to_num(tiles.lr_dn.astype(np.float32, copy=False), nan=0.0)
+    b, h, w = lr.shape
+    hr_shape = (b, 1, h * SCALE, w * SCALE)
+    present = torch.zeros(b, 4, dtype=torch.float32)
+    batch = {"lr": torch.from_numpy(normalize_dn(lr)[:, None].astype(np.float32))}
+    if tiles.dmo is not None:
+        if tiles.dmo.shape != (b, DMO_BANDS, h * SCALE, w * SCALE):
+            raise ConfigError(f"dmo tiles have shape {tiles.dmo.shape}, expected {(b, DMO_BANDS) + hr_shape[2:]}")
+        batch["dmo"] = torch.from_numpy(np.nan_to_num(tiles.dmo.astype(np.float32, copy=False), nan=0.0))
+        present[:, 1] = 1.0
+    else:
+        batch["dmo"] = torch.zeros(b, DMO_BANDS, *hr_shape[2:])
+    if tiles.dem is not None:
+        if tiles.dem.shape != (b, h * SCALE, w * SCALE):
+            raise ConfigError(f"dem tiles have shape {tiles.dem.shape}, expected {(b,) + hr_shape[2:]}")
+        dem = normalize_dem(np.nan_to_num(tiles.dem.astype(np.float32, copy=False), nan=0.0))
+        batch["dem"] = torch.from_numpy(dem[:, None].astype(np.float32))
+        present[:, 2] = 1.0
+    else:
+        batch["dem"] = torch.zeros(hr_shape)
+    batch["present"] = present
+    non_blocking = device.type == "cuda"
+    return {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
+
+
+def _forward_sr(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    out = model(batch)
+    sr = out.get("sr") if isinstance(out, dict) else None
+    b, _, h, w = batch["lr"].shape
+    expected = (b, 1, h * SCALE, w * SCALE)
+    if sr is None or tuple(sr.shape) != expected:
+        got = tuple(sr.shape) if sr is not None else f"keys {sorted(out) if isinstance(out, dict) else type(out)}"
+        raise ConfigError(f"the model must return {{'sr': tensor of shape {expected}}}, got {got}")
+    return sr.float()
+
+
+def run_tile_batch(
+    model: torch.nn.Module, tiles: TileBatch, device: torch.device, self_ensemble: bool = False
+) -> TileOutput:
+    """Predict HR radiance for a batch of tiles.
+
+    Args:
+        model: in eval mode, on ``device``; ``model(batch)["sr"]`` on the normalised radiance scale.
+        tiles: raw inputs.
+        device: where the model lives.
+        self_ensemble: average the 8 dihedral members and return their std as uncertainty.
+
+    Returns:
+        :class:`TileOutput` with float32 numpy arrays on the CPU.
+    """
+    batch = model_batch(tiles, device)
+    with inference_context(device):
+        if not self_ensemble:
+            radiance = denormalize_radiance(_forward_sr(model, batch))[:, 0]
+            return TileOutput(radiance=radiance.float().cpu().numpy())
+        members = []
+        for member in DIHEDRAL_GROUP:
+            sr = _forward_sr(model, transform_batch(batch, member))
+            members.append(denormalize_radiance(member.inverse(sr))[:, 0].float())
+        stacked = torch.stack(members, dim=0)
+        std, mean = torch.std_mean(stacked, dim=0, correction=0)
+    return TileOutput(radiance=mean.cpu().numpy(), uncertainty=std.cpu().numpy())

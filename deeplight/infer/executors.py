@@ -1,0 +1,29 @@
+"""Running tile batches in this process (CPU, CUDA or MPS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import torch
+
+from deeplight.infer.engine import TileBatch, TileOutput, run_tile_batch
+
+
+class LocalExecutor:
+    """Runs each batch on ``model`` in this process, in order.
+
+    Args:
+        model: a model following docs/CONTRACTS.md; moved to ``device`` and set to eval mode.
+        device: resolved torch device.
+        self_ensemble: x8 self-ensemble with an uncertainty output.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, self_ensemble: bool = False) -> None:
+        self.model = model.to(device).eval()
+        self.device = device
+        self.self_ensemble = self_ensemble
+
+    def map_batches(self, batches: Iterable[TileBatch]) -> Iterator[TileOutput]:
+        """Outputs of ``batches`` in order (lazy: one batch in memory at a time)."""
+        for batch in batches:
+            yield run_tile_batch(self.model, batch, self.device, self.self_ensemble)

@@ -1,0 +1,266 @@
+"""File-level tiled prediction: :func:`predict_raster` streams an LR GeoTIFF to an 8x finer COG.
+
+Memory is bounded by the tile batch and one band of tile rows, not by the raster. The output is
+written by windows into a hidden partial GeoTIFF beside the final name, converted to a
+Cloud-Optimized GeoTIFF (with overviews), and renamed onto the final name only when complete; a lock
+beside the output keeps two runs from writing the same file. A killed run leaves only hidden partial
+files, which the next run removes; with the tile cache the next run resumes from the tiles already
+computed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+import torch
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from deeplight import __version__
+from deeplight.data.norm import SCALE
+from deeplight.errors import ConfigError, RasterError
+from deeplight.infer.cache import TileCache
+from deeplight.infer.devices import default_batch_size, resolve_device
+from deeplight.infer.executors import LocalExecutor
+from deeplight.infer.fingerprint import model_fingerprint
+from deeplight.infer.locks import LockTimeout, file_lock
+from deeplight.infer.raster_source import RasterSource
+from deeplight.infer.tiled import BatchExecutor, ProgressCallback, run_tiled
+from deeplight.infer.tiling import check_tiling
+
+SR_UNITS = "nW/cm2/sr"
+BLOCK = 512
+"""Internal tile size (pixels) of the partial GeoTIFF and of the COG."""
+
+
+@dataclass
+class PredictionOutput:
+    """What :func:`predict_raster` wrote.
+
+    Attributes:
+        path: the SR COG (float32 radiance, nW/cm2/sr).
+        uncertainty_path: the uncertainty COG beside it (self-ensemble only), else None.
+        tiles / computed / cached: tile counts of the run.
+        tags: the tags written on the SR raster.
+    """
+
+    path: Path
+    uncertainty_path: Path | None
+    tiles: int
+    computed: int
+    cached: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def uncertainty_path_for(out_path: str | os.PathLike[str]) -> Path:
+    """``sr.tif`` -> ``sr_uncertainty.tif`` (the self-ensemble spread written beside the SR)."""
+    out = Path(out_path)
+    return out.with_name(f"{out.stem}_uncertainty{out.suffix or '.tif'}")
+
+
+def _write_rows(dst: rasterio.io.DatasetWriter, row0: int, rows: np.ndarray) -> None:
+    """Write HR rows starting at ``row0`` (a seam for tests that simulate a full disk)."""
+    dst.write(rows, 1, window=Window(0, row0, rows.shape[1], rows.shape[0]))
+
+
+def _resolve_model(
+    checkpoint: str | os.PathLike[str] | None, model: torch.nn.Module | None, device: torch.device
+) -> tuple[torch.nn.Module, dict[str, str]]:
+    if (checkpoint is None) == (model is None):
+        raise ConfigError("give exactly one of checkpoint= (a .safetensors file) or model= (an nn.Module)")
+    if checkpoint is not None:
+        from deeplight.models.checkpoint import load_checkpoint
+
+        loaded, meta = load_checkpoint(checkpoint, device=device)
+        return loaded, {"model": str(meta["model"]), "checkpoint": Path(checkpoint).name,
+                        "checkpoint_sha256": str(meta.get("sha256", "")),
+                        "model_id": str(meta.get("sha256") or model_fingerprint(loaded))}
+    name = getattr(model, "registry_name", None) or type(model).__name__
+    fingerprint = model_fingerprint(model)
+    return model, {"model": str(name), "checkpoint": "none",
+                   "checkpoint_sha256": "none", "model_id": fingerprint}
+
+
+def _prepare_output(out: Path, inputs: list[Path]) -> None:
+    for path in inputs:
+        if path.resolve() == out.resolve() or path.resolve() == uncertainty_path_for(out).resolve():
+            raise RasterError(f"output {out} would overwrite the input {path}: choose another output path")
+    folder = out.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RasterError(f"cannot create the output folder {folder} ({exc.strerror or exc}): choose a writable folder") from exc
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise RasterError(f"cannot write to the output folder {folder}: choose a writable folder")
+
+
+def _hidden(out: Path, what: str) -> Path:
+    return out.with_name(f".{out.name}.{what}")
+
+
+def _write_error(out: Path, exc: BaseException) -> RasterError:
+    no_space = getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
+    if no_space:
+        return RasterError(f"no space left on the device while writing {out}: free some space or choose "
+                           f"another output folder ({exc})")
+    return RasterError(f"writing {out} failed ({exc}): check the output folder and free space")
+
+
+def _to_cog(partial: Path, tmp: Path) -> None:
+    rasterio.shutil.copy(
+        partial, tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=BLOCK,
+        OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER",
+    )
+    os.chmod(tmp, 0o644)
+
+
+def predict_raster(
+    lr_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    model: torch.nn.Module | None = None,
+    aux_paths: dict[str, str | os.PathLike[str] | None] | None = None,
+    tile: int = 128,
+    overlap: int = 16,
+    batch_size: int | None = None,
+    device: str | torch.device = "auto",
+    self_ensemble: bool = False,
+    cache: TileCache | None = None,
+    progress: ProgressCallback | None = None,
+    lr_units: str = "dn",
+    client: Any | None = None,
+) -> PredictionOutput:
+    """Super-resolve an LR GeoTIFF into a COG 8x finer, streaming by windows, atomically.
+
+    Args:
+        lr_path: single-band LR raster with CRS; DMSP-like DN 0..63 (``lr_units="dn"``) or radiance
+            in nW/cm2/sr (``lr_units="radiance"``, e.g. a VIIRS file, mapped by the nominal response).
+            Its nodata (or NaN) propagates to the 8x8 HR pixels below it.
+        out_path: the SR COG to write (float32 radiance nW/cm2/sr, transform = input's / 8).
+        checkpoint: a checkpoint (docs/CONTRACTS.md) - or ``model``, an in-memory nn.Module.
+        aux_paths: optional ``{"dmo": 7-band reflectance, "dem": metres}`` in any CRS; missing -> absent.
+        tile, overlap: LR pixels (see :mod:`deeplight.infer.tiling` for the exactness rule).
+        batch_size: tiles per model call (None: per-device default).
+        device: "auto", "cpu", "cuda", "cuda:N", "mps" (for the model on the Dask workers too).
+        self_ensemble: x8 self-ensemble; also writes ``<stem>_uncertainty.tif`` (std, nW/cm2/sr).
+        cache: optional per-tile cache (also lets a killed run resume).
+        progress: ``progress(done, total)`` after every batch of tiles.
+        lr_units: "dn" or "radiance".
+        client: a ``distributed.Client``: tiles run on its workers (see :mod:`deeplight.infer.distributed`).
+
+    Returns:
+        :class:`PredictionOutput`.
+
+    Raises:
+        RasterError: bad inputs (no CRS, aux not overlapping...), an unwritable folder, a full disk, or
+            another run writing the same output. ConfigError / CheckpointError: bad settings or checkpoint.
+    """
+    check_tiling(tile, overlap)
+    resolved = resolve_device(device)
+    size = batch_size if batch_size is not None else default_batch_size(resolved)
+    if size < 1:
+        raise ConfigError(f"batch_size must be at least 1 (got {batch_size})")
+    out = Path(out_path)
+    unc_out = uncertainty_path_for(out) if self_ensemble else None
+    with RasterSource(lr_path, aux_paths, lr_units=lr_units) as source:
+        _prepare_output(out, [source.lr_path, *source.aux_paths.values()])
+        net, identity = _resolve_model(checkpoint, model, resolved)
+        executor: BatchExecutor
+        if client is not None:
+            from deeplight.infer.distributed import DaskExecutor
+
+            executor = DaskExecutor(client, net, device=str(device), self_ensemble=self_ensemble)
+        else:
+            executor = LocalExecutor(net, resolved, self_ensemble)
+        tags = {
+            "units": SR_UNITS,
+            "modality": "sr",
+            "simulated": "true" if source.simulated else "false",
+            "provenance": (f"DeepLight x{SCALE} super-resolution of {source.lr_path.name} by model "
+                           f"{identity['model']} (deeplight {__version__})"
+                           + ("; LR input is simulated by the degradation model" if source.simulated else "")),
+            "model": identity["model"],
+            "checkpoint": identity["checkpoint"],
+            "checkpoint_sha256": identity["checkpoint_sha256"],
+            "inputs": json.dumps(source.describe_inputs(), sort_keys=True),
+            "lr_units": lr_units,
+            "self_ensemble": "true" if self_ensemble else "false",
+            "tile": str(tile),
+            "overlap": str(overlap),
+        }
+        try:
+            with file_lock(_hidden(out, "lock"), timeout=0):
+                try:
+                    return _run_and_write(source, executor, out, unc_out, tags, tile=tile, overlap=overlap,
+                                          batch_size=size, self_ensemble=self_ensemble, identity=identity,
+                                          device_type=resolved.type, cache=cache, progress=progress)
+                finally:
+                    _hidden(out, "lock").unlink(missing_ok=True)
+        except LockTimeout as exc:
+            raise RasterError(f"another run is writing {out} right now: wait for it or choose another output") from exc
+
+
+def _run_and_write(
+    source: RasterSource, executor: BatchExecutor, out: Path, unc_out: Path | None, tags: dict[str, str], *,
+    tile: int, overlap: int, batch_size: int, self_ensemble: bool, identity: dict[str, str], device_type: str,
+    cache: TileCache | None, progress: ProgressCallback | None,
+) -> PredictionOutput:
+    targets = [(out, tags)]
+    if unc_out is not None:
+        unc_tags = dict(tags, modality="sr_uncertainty",
+                        provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")
+        targets.append((unc_out, unc_tags))
+    hidden = [(_hidden(path, "partial.tif"), _hidden(path, "cog.tmp")) for path, _ in targets]
+    for partial, cog_tmp in hidden:  # leftovers of a killed run
+        partial.unlink(missing_ok=True)
+        cog_tmp.unlink(missing_ok=True)
+    profile = {
+        "driver": "GTiff", "dtype": "float32", "count": 1, "width": source.lr_width * SCALE,
+        "height": source.lr_height * SCALE, "crs": source.crs, "transform": source.hr_transform,
+        "nodata": np.nan, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
+        "predictor": 3, "BIGTIFF": "IF_SAFER",
+    }
+    datasets: list[rasterio.io.DatasetWriter] = []
+    try:
+        for (partial, _), (_, target_tags) in zip(hidden, targets):
+            datasets.append(rasterio.open(partial, "w", **profile))
+            datasets[-1].update_tags(**target_tags)
+
+        def write(row0: int, rows: np.ndarray, unc: np.ndarray | None) -> None:
+            _write_rows(datasets[0], row0, rows)
+            if len(datasets) > 1 and unc is not None:
+                _write_rows(datasets[1], row0, unc)
+
+        stats = run_tiled(
+            source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
+            self_ensemble=self_ensemble, model_id=identity["model_id"],
+            params={"device_type": device_type, "lr_units": source.lr_units}, cache=cache, progress=progress,
+        )
+        for ds in datasets:
+            ds.close()
+        for partial, cog_tmp in hidden:
+            _to_cog(partial, cog_tmp)
+        # the SR file is renamed last: its presence means the whole run is complete
+        for (partial, cog_tmp), (path, _) in reversed(list(zip(hidden, targets))):
+            os.replace(cog_tmp, path)
+            partial.unlink(missing_ok=True)
+    except (OSError, RasterioError) as exc:
+        raise _write_error(out, exc) from exc
+    finally:
+        for ds in datasets:
+            if not ds.closed:
+                ds.close()
+        for partial, cog_tmp in hidden:
+            partial.unlink(missing_ok=True)
+            cog_tmp.unlink(missing_ok=True)
+    return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
+                            cached=stats["cached"], tags=tags)
