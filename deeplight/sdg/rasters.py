@@ -6,7 +6,7 @@ transform and CRS of a north-up grid, and the file's tags (``units``, ``simulate
 
 LR rasters from the DMSP-like sensor hold DN (0..63), not radiance. Sums of lights need radiance, so
 :func:`dn_to_radiance` converts DN with the noise-free inverse of the degradation model's nominal
-response (``deeplight.data.degrade.radiance_to_nominal_dn`` when that module provides it), and the
+response (``deeplight.data.norm.nominal_dn_to_radiance``), and the
 result is flagged "nominal calibration" in the table's ``method`` column.
 """
 
@@ -23,6 +23,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.warp import Resampling, reproject
 
+from deeplight.data.norm import nominal_dn_to_radiance
 from deeplight.errors import RasterError
 
 RADIANCE_UNITS = "nW/cm2/sr"
@@ -157,30 +158,13 @@ def reproject_grid(
     return GridRaster(dst, like.transform, like.crs, raster.source, dict(raster.tags))
 
 
-def _nominal_response():
-    """The degradation model's noise-free radiance -> DN response, or None while it is absent."""
-    for module_name in ("deeplight.data.degrade", "deeplight.data.norm"):
-        try:
-            module = __import__(module_name, fromlist=["radiance_to_nominal_dn"])
-        except ImportError:
-            continue
-        function = getattr(module, "radiance_to_nominal_dn", None)
-        if function is not None:
-            return function
-    return None
-
-
-FALLBACK_DN_GAIN = 63.0 / np.log1p(100.0)
-"""Fallback DMSP-like response ``DN = gain * ln(1 + R)`` (saturating at DN 63 near R = 100 nW/cm2/sr),
-used only when the degradation model's ``radiance_to_nominal_dn`` is not installed."""
-
-
 def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
     """Convert DMSP-like DN (0..63) to nominal radiance (nW/cm2/sr).
 
-    Inverts the degradation model's noise-free response ``radiance_to_nominal_dn`` numerically
-    (monotone table over 0..10^4 nW/cm2/sr, linear interpolation). Saturated DN 63 maps to the lowest
-    radiance that saturates, so sums of lights on saturated cores are lower bounds.
+    Uses :func:`deeplight.data.norm.nominal_dn_to_radiance`, the exact inverse of the degradation
+    model's noise-free response ``DN = 6 R^0.6`` (docs/data.md). Saturated DN 63 maps to the
+    saturation radiance (about 50 nW/cm2/sr), so sums of lights over saturated cores are lower
+    bounds, and the per-scene gain drift of a simulated LR is not undone.
 
     Args:
         dn: DN array (any shape), NaN for nodata.
@@ -188,29 +172,21 @@ def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
     Returns:
         (radiance array of the same shape, a short description of the calibration used).
     """
-    response = _nominal_response()
-    radiance_table = np.concatenate([[0.0], np.geomspace(1e-3, 1e4, 4000)])
-    if response is not None:
-        dn_table = np.asarray(response(radiance_table), dtype=np.float64)
-        how = "nominal calibration: inverse of deeplight.data.degrade radiance_to_nominal_dn"
-    else:
-        dn_table = FALLBACK_DN_GAIN * np.log1p(radiance_table)
-        how = "nominal calibration: fallback DN = 13.65 ln(1 + R)"
-    dn_table = np.maximum.accumulate(dn_table)
-    keep = np.concatenate([[True], np.diff(dn_table) > 0])
-    out = np.interp(dn, dn_table[keep], radiance_table[keep])
-    return np.where(np.isnan(dn), np.nan, out), how
+    with np.errstate(invalid="ignore"):
+        radiance = np.asarray(nominal_dn_to_radiance(np.asarray(dn, dtype=np.float64)), dtype=np.float64)
+    return radiance, "nominal calibration: R = (DN/6)^(1/0.6), deeplight.data.norm.nominal_dn_to_radiance"
 
 
 def is_dn_product(raster: GridRaster, declared_units: str | None = None) -> bool:
-    """Whether a product holds DMSP-like DN: declared, tagged ``units=DN``, or all values in 0..63 integers.
+    """Whether a product holds DMSP-like DN: declared, tagged ``units=DN...`` (the LR writer's
+    "DN (0-63, DMSP-like 6-bit)"), or untagged with all values integers in 0..63.
 
     The last rule catches untagged DMSP files; a radiance raster whose values are all integers
     below 64 would be misread, so tag or declare units when in doubt.
     """
     units = (declared_units or raster.units).strip().lower()
     if units:
-        return units in ("dn", "digital number", "digital numbers")
+        return units.startswith("dn") or "digital number" in units
     finite = raster.values[np.isfinite(raster.values)]
     if finite.size == 0:
         return False
