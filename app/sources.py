@@ -19,6 +19,7 @@ from rasterio.crs import CRS
 
 from app.scene import Scene, whole_scene_region
 from app.settings import Settings
+from deeplight.data.degrade import degrade_dmsp_like
 from deeplight.data.norm import SCALE
 from deeplight.errors import RasterError, RegionError
 from deeplight.io.raster import read_raster
@@ -109,23 +110,20 @@ def _crop_to_multiple(array: np.ndarray) -> np.ndarray:
 
 
 def simulate_lr(hr_radiance: np.ndarray, seed: int) -> np.ndarray:
-    """Make a DMSP-like LR DN image (h, w) from an HR radiance image (8h, 8w) with the degradation model.
+    """Make a DMSP-like LR DN image (h, w) from an HR radiance image (8h, 8w).
+
+    Uses the project's realistic degradation model (``deeplight.data.degrade.degrade_dmsp_like``:
+    drift, blooming PSF, 8x aggregation, misregistration, noise, 6-bit saturation).
 
     Args:
         hr_radiance: (8h, 8w) radiance in nW/cm^2/sr, NaN = nodata.
-        seed: random seed of the degradation (drift, shift, noise), fixed per scene for reproducibility.
+        seed: seed of the degradation, fixed per scene so every session sees the same LR.
 
     Returns:
-        (h, w) float32 DN in 0..63, NaN where every HR pixel of the LR cell is nodata.
+        (h, w) float32 DN in 0..63, NaN where too few HR pixels are valid.
     """
-    # STAND-IN until deeplight.data.degrade lands: nominal response + 8x area mean + 6-bit cap.
-    h8, w8 = hr_radiance.shape
-    blocks = hr_radiance.reshape(h8 // SCALE, SCALE, w8 // SCALE, SCALE)
-    valid = np.isfinite(blocks).any(axis=(1, 3))
-    mean = np.where(valid, np.nansum(np.nan_to_num(blocks), axis=(1, 3)) / np.maximum(
-        np.isfinite(blocks).sum(axis=(1, 3)), 1), np.nan)
-    dn = np.clip(np.round(63.0 * (1.0 - np.exp(-np.maximum(mean, 0) / 30.0))), 0, 63)
-    return dn.astype(np.float32)
+    lr, _info = degrade_dmsp_like(hr_radiance, seed=seed)
+    return lr
 
 
 SHANGHAI_DISTRICTS_EN = {

@@ -1,0 +1,73 @@
+"""One shared logarithmic colour scale for LR, SR and HR radiance, its legend and PNG encoding.
+
+Night lights span four orders of magnitude, so colours follow ``log1p(r) / log1p(vmax)`` (the same
+shape as the project's normalised radiance scale), with ``vmax`` shared by every panel of a view.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image
+
+COLORMAP = "inferno"
+UNITS = "nW/cm²/sr"
+
+
+def shared_vmax(*arrays: np.ndarray | None, percentile: float = 99.5, floor: float = 1.0) -> float:
+    """Upper end (nW/cm^2/sr) of the shared scale: the ``percentile`` of all finite values, at least ``floor``."""
+    values = [a[np.isfinite(a)].ravel() for a in arrays if a is not None]
+    values = [v for v in values if v.size]
+    if not values:
+        return floor
+    return float(max(floor, np.percentile(np.concatenate(values), percentile)))
+
+
+def radiance_to_rgba(radiance: np.ndarray, vmax: float, colormap: str = COLORMAP) -> np.ndarray:
+    """Colour a (H, W) radiance image (nW/cm^2/sr) on the log scale; NaN becomes transparent.
+
+    Returns:
+        (H, W, 4) uint8 RGBA.
+    """
+    norm = np.log1p(np.clip(np.nan_to_num(radiance, nan=0.0), 0, None)) / math.log1p(vmax)
+    rgba = colormaps[colormap](np.clip(norm, 0, 1), bytes=True)
+    rgba[..., 3] = np.where(np.isfinite(radiance), 255, 0)
+    return rgba
+
+
+def rgba_to_png_data_url(rgba: np.ndarray) -> str:
+    """Encode (H, W, 4) uint8 RGBA as a ``data:image/png;base64,...`` URL (no file, no tile server)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buffer, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def legend_ticks(vmax: float) -> list[tuple[float, float]]:
+    """Tick values (nW/cm^2/sr) and their positions 0..1 on the log scale, 0 and vmax included."""
+    candidates = [0, 1, 3, 10, 30, 100, 300, 1000, 3000]
+    ticks = [v for v in candidates if v < vmax * 0.95] + [vmax]
+    return [(v, math.log1p(v) / math.log1p(vmax)) for v in ticks]
+
+
+def legend_html(vmax: float, colormap: str = COLORMAP, title: str = f"Radiance ({UNITS})") -> str:
+    """A horizontal colour bar with ticks, as an HTML fragment (inline styles only)."""
+    cmap = colormaps[colormap]
+    stops = ", ".join(
+        "rgb({},{},{}) {:.0f}%".format(*(int(255 * c) for c in cmap(i / 10)[:3]), i * 10) for i in range(11)
+    )
+    labels = "".join(
+        f'<span style="position:absolute;left:{100 * pos:.1f}%;transform:translateX(-50%)">'
+        f"{value:.3g}</span>"
+        for value, pos in legend_ticks(vmax)
+    )
+    return (
+        '<div class="deeplight-legend" style="font:12px sans-serif;color:#eee;padding:4px 16px 18px 16px;'
+        'background:#0e1117">'
+        f'<div style="margin-bottom:2px">{title} - log scale, shared by every panel</div>'
+        f'<div style="height:12px;background:linear-gradient(to right, {stops});border:1px solid #555"></div>'
+        f'<div style="position:relative;height:14px">{labels}</div></div>'
+    )

@@ -1,0 +1,22 @@
+"""Entry point of the DeepLight dashboard: ``python -m streamlit run app/main.py``.
+
+Navigation over the top-level ``pages/`` scripts; each page draws the shared sidebar from
+``app.layout`` and stays thin.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ (not the repo) on sys.path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="DeepLight", page_icon="🌃", layout="wide")
+
+from app.navigation import all_pages  # noqa: E402
+
+st.navigation(all_pages()).run()

@@ -1,0 +1,270 @@
+"""Offline Leaflet maps built with folium: region picker, synchronised LR/SR/HR panels, swipe map.
+
+Offline by construction: :class:`OfflineMap` loads Leaflet from ``/app/static`` (vendored, served by
+Streamlit with ``server.enableStaticServing``) instead of folium's CDNs, has no basemap unless asked,
+and rasters are in-memory PNG ``ImageOverlay``s. Plugins (Leaflet.draw, Leaflet.Sync,
+leaflet-side-by-side) are vendored too, see ``app/static/README.md``.
+
+Selecting on the map: the HTML runs in a same-origin iframe (``st.iframe``). A click on a region or a
+drawn rectangle/polygon rewrites the app's URL query parameters (``region=`` or ``aoi=``) and reloads
+the page, so the selection is kept in the URL and a view can be shared.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+
+import branca.element
+import folium
+import geopandas as gpd
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+
+from app.overlay import Overlay
+from app.settings import STATIC_URL
+
+LEAFLET_JS = [("leaflet", f"{STATIC_URL}/leaflet/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", f"{STATIC_URL}/leaflet/leaflet.css")]
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+
+class OfflineMap(folium.Map):
+    """A folium map whose Leaflet JS/CSS come from ``/app/static`` (set on the class: idempotent)."""
+
+    default_js = LEAFLET_JS
+    default_css = LEAFLET_CSS
+
+
+class _Script(JSCSSMixin, branca.element.MacroElement):
+    """A script with the vendored plugin files it needs, attached to a map."""
+
+    def __init__(self, script: str, js: list[tuple[str, str]] | None = None,
+                 css: list[tuple[str, str]] | None = None) -> None:
+        super().__init__()
+        self._name = "DeepLightScript"
+        self.default_js = js or []
+        self.default_css = css or []
+        self._template = Template("{% macro script(this, kwargs) %}" + script + "{% endmacro %}")
+
+
+NAVIGATE_JS = """
+function deeplightNavigate(updates) {
+  // Rewrite the Streamlit app's query parameters and reload it (the iframe is same-origin).
+  var top = window.parent;
+  var url = new URL(top.location.href);
+  Object.keys(updates).forEach(function (k) {
+    if (updates[k] === null) { url.searchParams.delete(k); } else { url.searchParams.set(k, updates[k]); }
+  });
+  try {
+    var s = top.document.createElement('script');
+    s.textContent = 'window.location.assign(' + JSON.stringify(url.toString()) + ');';
+    top.document.body.appendChild(s);
+  } catch (err) {
+    window.open(url.toString(), '_blank');
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One synchronised map panel.
+
+    Attributes:
+        title: caption drawn on the map (e.g. "SR - DeepLightSR").
+        overlay: the raster, or None to show the region outlines only.
+        element_id: DOM-friendly id used by tests (``panel-lr``...).
+    """
+
+    title: str
+    overlay: Overlay | None
+    element_id: str
+
+
+def _regions_geojson(regions: gpd.GeoDataFrame) -> dict:
+    frame = regions[["name", "geometry"]].to_crs("EPSG:4326")
+    frame = frame.assign(geometry=frame.geometry.simplify(0.0005, preserve_topology=True))
+    return json.loads(frame.to_json())
+
+
+def _add_regions(fmap: folium.Map, regions: gpd.GeoDataFrame, selected: str | None, clickable: bool) -> None:
+    geojson = json.dumps(_regions_geojson(regions))
+    sel = json.dumps(selected)
+    click = (
+        "layer.on('click', function () { deeplightNavigate({region: feature.properties.name, aoi: null}); });"
+        if clickable else ""
+    )
+    script = NAVIGATE_JS + f"""
+var regions_{{{{ this.get_name() }}}} = L.geoJSON({geojson}, {{
+  style: function (f) {{ return f.properties.name === {sel}
+      ? {{color: '#00e5ff', weight: 3, fill: false}}
+      : {{color: '#9aa0a6', weight: 1, fill: true, fillOpacity: 0.0, opacity: 0.8}}; }},
+  onEachFeature: function (feature, layer) {{
+    layer.bindTooltip(feature.properties.name, {{sticky: true}});
+    {click}
+  }}
+}}).addTo({{{{ this._parent.get_name() }}}});
+"""
+    fmap.add_child(_Script(script))
+
+
+def _add_title(fmap: folium.Map, title: str, element_id: str) -> None:
+    text = json.dumps(f'<b id="{html.escape(element_id)}">{html.escape(title)}</b>')
+    script = f"""
+var title_{{{{ this.get_name() }}}} = L.control({{position: 'topright'}});
+title_{{{{ this.get_name() }}}}.onAdd = function () {{
+  var d = L.DomUtil.create('div', 'deeplight-title');
+  d.style.cssText = 'background:rgba(14,17,23,0.85);color:#fff;padding:3px 8px;border-radius:4px;font:13px sans-serif';
+  d.innerHTML = {text}; return d; }};
+title_{{{{ this.get_name() }}}}.addTo({{{{ this._parent.get_name() }}}});
+"""
+    fmap.add_child(_Script(script))
+
+
+def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None) -> str:
+    """Add the PNG overlay; returns the JS variable name of the layer."""
+    element = _Script("")
+    name = f"overlay_{element.get_name()}"
+    pane_js = (
+        f"{{{{ this._parent.get_name() }}}}.createPane('{pane}');"
+        f"{{{{ this._parent.get_name() }}}}.getPane('{pane}').style.zIndex = 450;"
+        if pane else ""
+    )
+    opts = f"{{opacity: 1.0, interactive: false, className: 'deeplight-raster'{', pane: ' + json.dumps(pane) if pane else ''}}}"
+    element._template = Template(
+        "{% macro script(this, kwargs) %}" + pane_js +
+        f"var {name} = L.imageOverlay({json.dumps(overlay.url)}, {json.dumps(overlay.bounds)}, {opts})"
+        ".addTo({{ this._parent.get_name() }});{% endmacro %}"
+    )
+    fmap.add_child(element)
+    return name
+
+
+def _attribution(fmap: folium.Map, credits: list[str]) -> None:
+    text = json.dumps(" | ".join(html.escape(c) for c in credits))
+    fmap.add_child(_Script(
+        "{{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');"
+        f"{{{{ this._parent.get_name() }}}}.attributionControl.addAttribution({text});"
+    ))
+
+
+MAP_CSS = (
+    "<style>.leaflet-container{background:#1b1e25 !important}"
+    ".leaflet-control-attribution{font-size:10px !important;line-height:1.3 !important;max-width:75%;white-space:normal}"
+    "html,body{margin:0;background:#0e1117}</style>"
+)
+
+
+def _new_map(bounds: list[list[float]], basemap: bool, **kwargs) -> OfflineMap:
+    fmap = OfflineMap(location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
+                      tiles=None, control_scale=True, prefer_canvas=False, zoom_snap=0.25, **kwargs)
+    if basemap:
+        folium.TileLayer("OpenStreetMap", attr=OSM_ATTRIBUTION, opacity=0.6).add_to(fmap)
+    fmap.fit_bounds(bounds)
+    fmap.get_root().header.add_child(branca.element.Element(MAP_CSS), name="deeplight_css")
+    return fmap
+
+
+def picker_map(regions: gpd.GeoDataFrame, selected: str | None, credits: list[str], *,
+               overlay: Overlay | None = None, basemap: bool = False, allow_draw: bool = True,
+               height_px: int = 520) -> str:
+    """HTML of the region picker: region outlines (click selects), optional raster and draw tools.
+
+    Args:
+        regions: regions with a ``name`` column (any CRS).
+        selected: name of the selected region (highlighted).
+        credits: attributions shown on the map.
+        overlay: a raster shown under the outlines.
+        basemap: add the online OpenStreetMap basemap (only when reachable).
+        allow_draw: add Leaflet.draw rectangle/polygon tools; a drawing selects that area.
+        height_px: map height.
+    """
+    minx, miny, maxx, maxy = regions.to_crs("EPSG:4326").total_bounds
+    bounds = overlay.bounds if overlay is not None else [[miny, minx], [maxy, maxx]]
+    fmap = _new_map(bounds, basemap, height=f"{height_px}px")
+    if overlay is not None:
+        _add_overlay(fmap, overlay)
+    _add_regions(fmap, regions, selected, clickable=True)
+    if allow_draw:
+        fmap.add_child(_Script(
+            """
+var drawn_{{ this.get_name() }} = new L.FeatureGroup().addTo({{ this._parent.get_name() }});
+{{ this._parent.get_name() }}.addControl(new L.Control.Draw({
+  draw: {polyline: false, circle: false, marker: false, circlemarker: false,
+         polygon: {allowIntersection: false}, rectangle: {}},
+  edit: {featureGroup: drawn_{{ this.get_name() }}, edit: false, remove: false}}));
+{{ this._parent.get_name() }}.on(L.Draw.Event.CREATED, function (e) {
+  drawn_{{ this.get_name() }}.addLayer(e.layer);
+  var ring = e.layer.toGeoJSON().geometry.coordinates[0];
+  var aoi = ring.map(function (p) { return p[0].toFixed(5) + ',' + p[1].toFixed(5); }).join(';');
+  deeplightNavigate({aoi: aoi, region: null});
+});
+""",
+            js=[("leaflet_draw", f"{STATIC_URL}/leaflet-draw/leaflet.draw.js")],
+            css=[("leaflet_draw_css", f"{STATIC_URL}/leaflet-draw/leaflet.draw.css")],
+        ))
+    _attribution(fmap, credits)
+    return fmap.get_root().render()
+
+
+def compare_maps(panels: list[Panel], swipe: tuple[Panel, Panel] | None, regions: gpd.GeoDataFrame,
+                 selected: str | None, credits: list[str], legend: str, *, basemap: bool = False,
+                 panel_height_px: int = 380) -> str:
+    """HTML of the side-by-side synchronised panels plus an optional swipe map, one shared legend.
+
+    Args:
+        panels: 2-4 panels shown side by side (e.g. LR, SR, HR), all synchronised (Leaflet.Sync).
+        swipe: (left, right) panels for the swipe map under them (leaflet-side-by-side), or None.
+        regions: region outlines drawn on every panel (click selects).
+        selected: highlighted region name.
+        credits: attributions on every map.
+        legend: HTML of the shared colour legend (see :func:`app.colors.legend_html`).
+        basemap: add the online basemap to every panel.
+        panel_height_px: height of each row of maps.
+    """
+    figure = branca.element.Figure()
+    figure.header.add_child(branca.element.Element(MAP_CSS), name="deeplight_css")
+    bounds = next(p.overlay.bounds for p in panels if p.overlay is not None)
+    n = len(panels)
+    rows = 2 if swipe else 1
+    total = panel_height_px * rows + 4 * rows
+    maps: list[OfflineMap] = []
+    for index, panel in enumerate(panels):
+        fmap = _new_map(bounds, basemap, width=f"{100 / n:.4f}%", height=f"{panel_height_px}px",
+                        left=f"{100 * index / n:.4f}%", top="0px", position="absolute")
+        if panel.overlay is not None:
+            _add_overlay(fmap, panel.overlay)
+        _add_regions(fmap, regions, selected, clickable=True)
+        _add_title(fmap, panel.title, panel.element_id)
+        _attribution(fmap, credits)
+        figure.add_child(fmap)
+        maps.append(fmap)
+    if swipe:
+        left, right = swipe
+        fmap = _new_map(bounds, basemap, width="100%", height=f"{panel_height_px}px", left="0%",
+                        top=f"{panel_height_px + 4}px", position="absolute")
+        left_name = _add_overlay(fmap, left.overlay, pane="swipeLeft")
+        right_name = _add_overlay(fmap, right.overlay, pane="swipeRight")
+        _add_regions(fmap, regions, selected, clickable=False)
+        _add_title(fmap, f"Swipe: {left.title}  |  {right.title}", "panel-swipe")
+        _attribution(fmap, credits)
+        fmap.add_child(_Script(
+            # leaflet-side-by-side clips layer containers; an ImageOverlay's container is its pane.
+            f"{left_name}.getContainer = function () {{ return {{{{ this._parent.get_name() }}}}.getPane('swipeLeft'); }};"
+            f"{right_name}.getContainer = function () {{ return {{{{ this._parent.get_name() }}}}.getPane('swipeRight'); }};"
+            f"window.deeplightSwipe = L.control.sideBySide({left_name}, {right_name}).addTo({{{{ this._parent.get_name() }}}});",
+            js=[("side_by_side", f"{STATIC_URL}/leaflet-side-by-side/leaflet-side-by-side.js")],
+            css=[("side_by_side_layout", f"{STATIC_URL}/leaflet-side-by-side/layout.css"),
+                 ("side_by_side_range", f"{STATIC_URL}/leaflet-side-by-side/range.css")],
+        ))
+        figure.add_child(fmap)
+        maps.append(fmap)
+    names = [m.get_name() for m in maps]
+    pairs = "".join(f"{a}.sync({b});" for a in names for b in names if a != b)
+    maps[-1].add_child(_Script(
+        pairs, js=[("leaflet_sync", f"{STATIC_URL}/leaflet-sync/L.Map.Sync.js")]))
+    figure.html.add_child(branca.element.Element(
+        f'<div style="position:relative;height:{total}px"></div>{legend}'))
+    return figure.render()

@@ -1,0 +1,30 @@
+"""The pages of the dashboard (one list, used by app/main.py and by page links)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+PAGE_SPECS = [
+    # (file stem, title, icon, url path)
+    ("home", "Home", "🏠", "home"),
+    ("compare", "Compare", "🗺️", "compare"),
+    ("sdg", "SDG indicators", "📊", "sdg"),
+    ("models", "Models", "🧠", "models"),
+    ("data", "Upload data", "📤", "data"),
+]
+
+
+def page(stem: str) -> st.Page:
+    """The ``st.Page`` of a page file stem (e.g. ``"compare"``)."""
+    for name, title, icon, url in PAGE_SPECS:
+        if name == stem:
+            return st.Page(PAGES_DIR / f"{name}.py", title=title, icon=icon, url_path=url, default=name == "home")
+    raise KeyError(f"no page {stem!r}; pages are {[s[0] for s in PAGE_SPECS]}")
+
+
+def all_pages() -> list[st.Page]:
+    """Every page, Home first (the default)."""
+    return [page(spec[0]) for spec in PAGE_SPECS]

@@ -1,0 +1,35 @@
+"""Home: what DeepLight does, the data set, and the region picker map."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import services
+from app.colors import legend_html, shared_vmax
+from app.layout import page_setup, settings_summary, sidebar_context, simulated_badge
+from app.maps import picker_map
+from app.navigation import page
+
+page_setup("DeepLight - finer night-time lights")
+st.markdown(
+    "Reconstruct **8x finer night-time lights** from a coarse, degraded DMSP-like image plus daytime "
+    "multispectral, elevation and impervious-surface data (DeepLight, IJCAI 2024), compare the result "
+    "with the reference, and take SDG indicators home. Radiance is in **nW/cm²/sr**; the coarse input "
+    "is in DMSP-like DN (0-63), shown here as its nominal radiance."
+)
+ctx = sidebar_context()
+if ctx is not None:
+    simulated_badge(ctx.scene)
+    st.subheader(ctx.dataset.title)
+    st.caption(ctx.dataset.description)
+    lr_radiance = services.lr_nominal_radiance_on_hr_grid(ctx.scene.lr)
+    vmax = shared_vmax(lr_radiance)
+    overlay = services.overlay(f"{ctx.scene.key}|lr-full", lr_radiance, ctx.scene, vmax)
+    st.markdown(f"**Pick a region**: click it on the map, search it in the sidebar, or draw a rectangle / "
+                f"polygon with the tools on the left of the map. Selected: **{ctx.region}**.")
+    html = picker_map(ctx.scene.regions, ctx.region, list(ctx.scene.credits), overlay=overlay,
+                      basemap=ctx.basemap, allow_draw=True)
+    st.iframe(html, height=540)
+    st.html(legend_html(vmax, title="LR input as nominal radiance (nW/cm²/sr)"))
+    st.page_link(page("compare"), label="Reconstruct and compare this region", icon="🗺️")
+    st.caption(settings_summary())
