@@ -51,11 +51,12 @@ class PixelShuffleUp(nn.Module):
     Args:
         in_channels: C_in.
         out_channels: C_out after the shuffle.
+        kernel_size: 3, or 1 where the following layers give the spatial context (cheaper).
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
-        self.conv = conv3x3(in_channels, 4 * out_channels)
+        self.conv = nn.Conv2d(in_channels, 4 * out_channels, kernel_size, padding=kernel_size // 2)
         self.shuffle = nn.PixelShuffle(2)
         self.act = activation()
 

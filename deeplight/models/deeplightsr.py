@@ -49,23 +49,23 @@ class DeepLightSRSize:
         channels: LR-grid feature width C.
         num_blocks: residual blocks of the LR body.
         refine_channels: feature widths at x2, x4, x8.
-        aux_channels: auxiliary encoder widths at x8 (HR), x4, x2 (the LR level uses C).
-        isp_channels: ISP branch width.
+        aux_channels: auxiliary encoder widths at x4 and x2 of LR (the LR level uses C).
+        isp_channels: ISP feature width at x8.
         calibration_hidden: width of the calibration and localisation networks.
     """
 
     channels: int
     num_blocks: int
     refine_channels: tuple[int, int, int]
-    aux_channels: tuple[int, int, int]
+    aux_channels: tuple[int, int]
     isp_channels: int
     calibration_hidden: int
 
 
 PRESETS: dict[str, DeepLightSRSize] = {
-    "tiny": DeepLightSRSize(12, 2, (8, 8, 4), (4, 8, 8), 4, 8),
-    "demo": DeepLightSRSize(32, 6, (24, 16, 8), (8, 12, 16), 8, 16),
-    "paper": DeepLightSRSize(64, 16, (64, 32, 16), (16, 32, 48), 16, 32),
+    "tiny": DeepLightSRSize(12, 2, (8, 8, 4), (8, 8), 2, 8),
+    "demo": DeepLightSRSize(32, 6, (24, 16, 6), (12, 16), 2, 16),
+    "paper": DeepLightSRSize(64, 16, (64, 32, 16), (32, 48), 8, 32),
 }
 """``tiny``: tests; ``demo``: CPU-trainable, the shipped checkpoint; ``paper``: full width (GPU)."""
 
@@ -122,8 +122,8 @@ class DeepLightSR(nn.Module):
 
         self.calibration = SceneCalibration(calibration, hidden=size.calibration_hidden)
         self.head = conv3x3(2, c)
-        a8, a4, a2 = size.aux_channels
-        self.encoders = nn.ModuleDict({m: AuxEncoder(bands[m], (a8, a4, a2, c)) for m in self.modalities})
+        a4, a2 = size.aux_channels
+        self.encoders = nn.ModuleDict({m: AuxEncoder(bands[m], (a4, a2, c)) for m in self.modalities})
         self.global_align = nn.ModuleDict(
             {m: SpatialTransformer(bands[m], scale, size.calibration_hidden) for m in self.modalities}
             if global_alignment else {})
@@ -137,7 +137,7 @@ class DeepLightSR(nn.Module):
         self.high_fusion = GatedSFTFusion(c, lr_widths) if self.modalities else None
         self.body = nn.ModuleList([ResidualBlock(c) for _ in range(size.num_blocks)])
         self.body_tail = conv3x3(c, c)
-        aux_widths = {m: (a2, a4, a8) for m in self.modalities}
+        aux_widths = {m: (a2, a4) for m in self.modalities}
         self.refinement = ProgressiveRefinement(c, size.refine_channels, aux_widths,
                                                 size.isp_channels if isp_head else 0)
 
@@ -151,7 +151,7 @@ class DeepLightSR(nn.Module):
 
         pyramids: dict[str, dict[int, torch.Tensor]] = {}
         for m in self.modalities:
-            image = getattr(inputs, m) * present[m]
+            image = getattr(inputs, m)  # absent: zeros; fusion also gates every use by present[m]
             if m in self.global_align:
                 image = self.global_align[m](lr_cal.to(image.dtype), image)
             pyramid = self.encoders[m](image)

@@ -20,32 +20,34 @@ from deeplight.models.blocks import activation, conv1x1, conv3x3
 
 
 class AuxEncoder(nn.Module):
-    """A feature pyramid of one auxiliary modality, from its full (HR) resolution down to LR.
+    """A feature pyramid of one auxiliary modality, from HR/2 down to the LR grid.
+
+    The HR image is first rearranged losslessly by space-to-depth (pixel unshuffle by 2), so the
+    first convolution runs at half the HR resolution on 4x the channels: every HR pixel still
+    reaches the features, at a quarter of the memory traffic of an HR-resolution convolution.
 
     Args:
         in_channels: bands of the modality (7 for DMO, 1 for DEM).
-        widths: channels at HR, HR/2, HR/4 and LR (= HR/8) resolution.
+        widths: channels at HR/2 (x4 of LR), HR/4 (x2) and LR resolution.
 
     Returns from forward:
-        dict ``{8: (B, w0, 8h, 8w), 4: (B, w1, 4h, 4w), 2: (B, w2, 2h, 2w), 1: (B, w3, h, w)}`` keyed by
-        the up-scaling factor relative to the LR grid.
+        dict ``{4: (B, w4, 4h, 4w), 2: (B, w2, 2h, 2w), 1: (B, w1, h, w)}`` keyed by the up-scaling
+        factor relative to the LR grid.
     """
 
-    def __init__(self, in_channels: int, widths: tuple[int, int, int, int]) -> None:
+    def __init__(self, in_channels: int, widths: tuple[int, int, int]) -> None:
         super().__init__()
-        w8, w4, w2, w1 = widths
-        self.widths = {8: w8, 4: w4, 2: w2, 1: w1}
-        self.stem = nn.Sequential(conv3x3(in_channels, w8), activation())
-        self.down4 = nn.Sequential(conv3x3(w8, w4, stride=2), activation())
+        w4, w2, w1 = widths
+        self.widths = {4: w4, 2: w2, 1: w1}
+        self.stem = nn.Sequential(nn.PixelUnshuffle(2), conv3x3(4 * in_channels, w4), activation())
         self.down2 = nn.Sequential(conv3x3(w4, w2, stride=2), activation())
         self.down1 = nn.Sequential(conv3x3(w2, w1, stride=2), activation())
 
     def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """(B, C_m, 8h, 8w) -> feature pyramid (see class docstring)."""
-        f8 = self.stem(x)
-        f4 = self.down4(f8)
+        f4 = self.stem(x)
         f2 = self.down2(f4)
-        return {8: f8, 4: f4, 2: f2, 1: self.down1(f2)}
+        return {4: f4, 2: f2, 1: self.down1(f2)}
 
 
 class GatedSFTFusion(nn.Module):

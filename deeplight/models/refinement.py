@@ -6,10 +6,17 @@ and an impervious-surface (ISP) prediction head at every scale (the BCE term). T
 are embedded into the final x8 refinement, so knowledge of built-up surfaces shapes the detail
 where light is emitted.
 
-Each scale: sub-pixel x2 up-sampling of the features (Shi et al. 2016), gated SFT injection of
-the auxiliary encoders' features at that resolution (:mod:`deeplight.models.fusion`), an ISP
-branch and logit head, one residual refinement block and an output head predicting a residual
-over the bilinearly up-sampled previous output (the calibrated LR at the first scale).
+x2 and x4 (:class:`ScaleStage`): sub-pixel x2 up-sampling (Shi et al. 2016), gated SFT injection
+of the auxiliary features at that resolution (:mod:`deeplight.models.fusion`), an ISP logit head,
+a residual block and an output head predicting a residual over the bilinearly up-sampled previous
+output (the calibrated LR at the first scale).
+
+x8 (:class:`FinalStage`): on a CPU, every operation on full-resolution tensors costs tens of
+milliseconds per megapixel whatever its arithmetic (memory-bound), so the x8 stage does its work at
+x4 resolution: one convolution over the x4 features and the auxiliary x4 features (which hold every
+HR pixel, see :class:`~deeplight.models.fusion.AuxEncoder`) emits 4 x (image + ISP) channels that a
+pixel shuffle places on the HR grid. At HR there remain only the ISP logit head, one refinement
+convolution that reads image *and* ISP features (the ISP embedding), and the output head.
 """
 
 from __future__ import annotations
@@ -25,29 +32,22 @@ SCALES = (2, 4, 8)
 
 
 class ScaleStage(nn.Module):
-    """One x2 step of the progressive refinement.
+    """One intermediate x2 step (x2 or x4 of LR) of the progressive refinement.
 
     Args:
         in_channels: width of the incoming features.
         channels: width at this scale.
         aux_channels: modality -> auxiliary feature width at this scale ({} disables injection).
-        isp_channels: width of the ISP branch (0 disables the ISP head).
-        embed_isp: inject the ISP features back into the image features (final scale).
+        isp: add an ISP logit head.
+        up_kernel: kernel of the sub-pixel convolution and of the SFT convolutions (3 or 1).
     """
 
-    def __init__(self, in_channels: int, channels: int, aux_channels: dict[str, int], isp_channels: int,
-                 embed_isp: bool, sft_kernel: int) -> None:
+    def __init__(self, in_channels: int, channels: int, aux_channels: dict[str, int], isp: bool,
+                 up_kernel: int = 3) -> None:
         super().__init__()
-        self.up = PixelShuffleUp(in_channels, channels)
-        self.fusion = GatedSFTFusion(channels, aux_channels, sft_kernel) if aux_channels else None
-        self.isp_branch = (nn.Sequential(conv3x3(channels, isp_channels), activation())
-                           if isp_channels > 0 else None)
-        self.isp_head = conv1x1(isp_channels, 1) if isp_channels > 0 else None
-        if embed_isp and isp_channels > 0:
-            self.isp_gamma = conv1x1(isp_channels, channels, bias=False)
-            self.isp_beta = conv1x1(isp_channels, channels, bias=False)
-        else:
-            self.isp_gamma = self.isp_beta = None
+        self.up = PixelShuffleUp(in_channels, channels, up_kernel)
+        self.fusion = GatedSFTFusion(channels, aux_channels, up_kernel) if aux_channels else None
+        self.isp_head = conv3x3(channels, 1) if isp else None
         self.refine = ResidualBlock(channels)
         self.out = conv3x3(channels, 1)
         self.base_up = Interpolate(2, "bilinear")
@@ -58,12 +58,41 @@ class ScaleStage(nn.Module):
         x = self.up(feats)
         if self.fusion is not None:
             x = self.fusion(x, aux, present)
-        logits = None
-        if self.isp_branch is not None:
-            isp_feats = self.isp_branch(x)
-            logits = self.isp_head(isp_feats)
-            if self.isp_gamma is not None:
-                x = x * (1 + self.isp_gamma(isp_feats)) + self.isp_beta(isp_feats)
+        logits = self.isp_head(x) if self.isp_head is not None else None
+        x = self.refine(x)
+        out = self.base_up(previous).to(x.dtype) + self.out(x)
+        return x, out, logits
+
+
+class FinalStage(nn.Module):
+    """The x8 step: sub-pixel projection from x4 with auxiliary x4 features, ISP embedding at HR.
+
+    Args:
+        in_channels: width of the x4 features.
+        channels: image feature width at HR.
+        aux_channels: modality -> auxiliary x4 feature width ({} disables injection).
+        isp_channels: ISP feature width at HR (0: no ISP head and no embedding).
+    """
+
+    def __init__(self, in_channels: int, channels: int, aux_channels: dict[str, int], isp_channels: int) -> None:
+        super().__init__()
+        self.aux_names = list(aux_channels)
+        self.channels = channels
+        self.isp_channels = isp_channels
+        width = channels + isp_channels
+        self.project = nn.Sequential(conv3x3(in_channels + sum(aux_channels.values()), 4 * width),
+                                     nn.PixelShuffle(2), activation())
+        self.isp_head = conv3x3(isp_channels, 1) if isp_channels else None
+        self.refine = nn.Sequential(conv3x3(width, channels), activation())
+        self.out = conv3x3(channels, 1)
+        self.base_up = Interpolate(2, "bilinear")
+
+    def forward(self, feats: torch.Tensor, previous: torch.Tensor, aux: dict[str, torch.Tensor],
+                present: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits or None)."""
+        parts = [feats] + [aux[m].to(feats.dtype) * present[m].to(feats.dtype) for m in self.aux_names]
+        x = self.project(torch.cat(parts, dim=1) if len(parts) > 1 else feats)
+        logits = self.isp_head(x[:, self.channels :]) if self.isp_head is not None else None
         x = self.refine(x)
         out = self.base_up(previous).to(x.dtype) + self.out(x)
         return x, out, logits
@@ -75,29 +104,33 @@ class ProgressiveRefinement(nn.Module):
     Args:
         in_channels: width of the LR features.
         widths: feature width at x2, x4, x8.
-        aux_widths: modality -> (width at x2, x4, x8); empty disables auxiliary injection.
-        isp_channels: ISP branch width (0: no ISP heads, no embedding).
+        aux_widths: modality -> (auxiliary width at x2, at x4); empty disables auxiliary injection.
+        isp_channels: ISP feature width at x8 (0: no ISP heads at any scale, no embedding).
     """
 
-    def __init__(self, in_channels: int, widths: tuple[int, int, int], aux_widths: dict[str, tuple[int, int, int]],
+    def __init__(self, in_channels: int, widths: tuple[int, int, int], aux_widths: dict[str, tuple[int, int]],
                  isp_channels: int) -> None:
         super().__init__()
-        stages = []
-        prev = in_channels
-        for i, (scale, width) in enumerate(zip(SCALES, widths)):
-            aux = {m: w[i] for m, w in aux_widths.items()}
-            stages.append(ScaleStage(prev, width, aux, isp_channels, embed_isp=(scale == SCALES[-1]),
-                                     sft_kernel=3 if scale == 2 else 1))
-            prev = width
-        self.stages = nn.ModuleList(stages)
+        c2, c4, c8 = widths
+        isp = isp_channels > 0
+        self.stages = nn.ModuleList([
+            ScaleStage(in_channels, c2, {m: w[0] for m, w in aux_widths.items()}, isp, up_kernel=3),
+            ScaleStage(c2, c4, {m: w[1] for m, w in aux_widths.items()}, isp, up_kernel=1),
+            FinalStage(c4, c8, {m: w[1] for m, w in aux_widths.items()}, isp_channels),
+        ])
 
     def forward(self, feats: torch.Tensor, lr_calibrated: torch.Tensor, aux: dict[str, dict[int, torch.Tensor]],
                 present: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads)."""
+        """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads).
+
+        ``aux`` maps each modality to its pyramid ``{4: x4 features, 2: x2 features, ...}``; the x8
+        stage reads the x4 features.
+        """
         outputs, logits = [], []
         previous = lr_calibrated
         for scale, stage in zip(SCALES, self.stages):
-            feats, previous, isp = stage(feats, previous, {m: pyr[scale] for m, pyr in aux.items()}, present)
+            level = min(scale, 4)
+            feats, previous, isp = stage(feats, previous, {m: pyr[level] for m, pyr in aux.items()}, present)
             outputs.append(previous)
             if isp is not None:
                 logits.append(isp)
