@@ -365,7 +365,9 @@ def generate_scene(
     if hr_transform is None:
         hr_transform = place_grid(0, shape, cfg.pixel_size_m)
     return SyntheticScene(
-        lr=lr, hr=hr.astype(np.float32), dmo=dmo.astype(np.float32), dem=dem.astype(np.float32),
+        # reflectance kept to 1e-4 and elevation to 0.1 m (finer than the sensors; compresses well)
+        lr=lr, hr=hr.astype(np.float32), dmo=np.round(dmo, 4).astype(np.float32),
+        dem=np.round(dem, 1).astype(np.float32),
         isp=isp.astype(np.float32), water=water, builtup=builtup.astype(np.float32), roads=roads,
         landcover=landcover, population=population.astype(np.float32), settlements=settlements,
         degradation=info, hr_transform=hr_transform, crs=crs, seed=int(seed),

@@ -112,6 +112,8 @@ def write_cog(
         "transform": transform,
         "nodata": nodata,
         "compress": compress,
+        # floating-point predictor: 20-40 % smaller float rasters with DEFLATE
+        **({"predictor": 3} if np.issubdtype(np.dtype(dtype), np.floating) else {}),
         "blocksize": blocksize,
         "overviews": "AUTO" if min(height, width) > 2 * blocksize else "NONE",
         "overview_resampling": overview_resampling,
