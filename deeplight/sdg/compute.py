@@ -156,7 +156,8 @@ def _indicator_values(
     out["urban_share"] = lit_share(out["urban_area"], valid_area)
     if population is not None:
         people = population.ravel()[cells] * fraction
-        out["electricity_access"] = electricity_access_proxy(people, lit)
+        # people in cells without light data are unknown: left out of both sides of the ratio
+        out["electricity_access"] = electricity_access_proxy(np.where(valid, people, np.nan), lit)
         out["population"] = float(np.nansum(people))
     return out
 
