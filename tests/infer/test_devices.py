@@ -1,0 +1,57 @@
+"""Device selection, precision context and CPU threads."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deeplight.errors import ConfigError
+from deeplight.infer.devices import (
+    configure_cpu_threads,
+    default_batch_size,
+    inference_context,
+    resolve_device,
+    sensible_cpu_threads,
+)
+
+
+def test_auto_picks_what_exists():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if expected == "cpu" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        expected = "mps"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("CPU").type == "cpu"
+    assert resolve_device(torch.device("cpu")).type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_missing_cuda_is_a_clear_error():
+    with pytest.raises(ConfigError, match="CUDA is not available here: use --device cpu"):
+        resolve_device("cuda")
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    with pytest.raises(ConfigError, match="unsupported device 'meta'"):
+        resolve_device("meta")
+
+
+def test_batch_sizes_grow_with_the_device():
+    assert default_batch_size(torch.device("cpu")) < default_batch_size(torch.device("cuda"))
+
+
+def test_inference_context_disables_autograd_on_cpu():
+    layer = torch.nn.Linear(2, 2)
+    with inference_context(torch.device("cpu")):
+        y = layer(torch.ones(1, 2))
+        assert torch.is_inference_mode_enabled()
+    assert y.dtype == torch.float32 and not y.requires_grad
+
+
+def test_threads_follow_omp_num_threads_and_workers(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert sensible_cpu_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert sensible_cpu_threads(workers=1000) == 1
+    assert configure_cpu_threads(1) == 1 and torch.get_num_threads() == 1
