@@ -2,22 +2,22 @@
 
 The LR input is a DMSP-like 6-bit DN (normalised ``dn / 63``), the target a VIIRS/Luojia-like
 radiance (normalised ``log1p(r) / log1p(1000)``, see docs/CONTRACTS.md), so every method needs a
-DN -> radiance mapping. We take the classic power-law form of DMSP-vs-radiance relations
-(DN = 63 (r / R_sat)^gamma, e.g. the "DMSP-like" power transforms of Zheng et al. 2019 and the
-saturation at DN 63 of Elvidge et al. 1997) with nominal values chosen here: the learned
-calibrations (DeepLightSR stage 1, the calibration baselines) adapt them per scene or by fitting.
+DN -> radiance mapping. The models start from the same nominal power law as the degradation model
+(``deeplight.data.norm``: DN = gain * r^gamma, saturating at DN 63), rewritten on the normalised DN
+x = DN / 63 as ``r = R_sat * x^(1/gamma)``; the learned calibrations (DeepLightSR stage 1, the
+calibration baselines) adapt it per scene or by fitting.
 """
 
 from __future__ import annotations
 
 import torch
 
-from deeplight.data.norm import normalize_radiance
+from deeplight.data.norm import DN_MAX, NOMINAL_DN_GAIN, NOMINAL_DN_GAMMA, normalize_radiance
 
-NOMINAL_SATURATION_RADIANCE = 100.0
-"""Radiance (nW/cm^2/sr) at which the nominal DMSP-like sensor reaches DN 63 (our choice)."""
-NOMINAL_GAMMA = 0.6
-"""Exponent of the nominal response DN = 63 (r / R_sat)^gamma (our choice; < 1 compresses brights)."""
+NOMINAL_GAMMA = NOMINAL_DN_GAMMA
+"""Exponent of the nominal response (``deeplight.data.norm.NOMINAL_DN_GAMMA``)."""
+NOMINAL_SATURATION_RADIANCE = (DN_MAX / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GAMMA)
+"""Radiance (nW/cm^2/sr, about 50) at which the nominal response reaches DN 63."""
 
 
 def nominal_dn_to_radiance(dn_normalised: torch.Tensor, gain: torch.Tensor | float = 1.0,
