@@ -1,6 +1,6 @@
 """Tile inputs read from GeoTIFFs by windows; auxiliary layers warped onto the HR grid per window.
 
-The LR raster defines the grids: ``hr_transform = lr_transform * Affine.scale(1/8)``. An auxiliary
+The LR raster defines the grids: ``hr_transform = lr.transform @ Affine.scale(1/8)``. An auxiliary
 layer in any CRS and resolution is reprojected (bilinear) onto the HR window of each tile through a
 GDAL warped VRT, so only the window is read and warped, never the whole file.
 """
@@ -99,7 +99,7 @@ class RasterSource:
         self.lr_height, self.lr_width = lr.height, lr.width
         self.crs = lr.crs
         self.lr_transform = lr.transform
-        self.hr_transform = lr.transform * Affine.scale(1 / SCALE)
+        self.hr_transform = lr.transform @ Affine.scale(1 / SCALE)
         self.lr_tags = lr.tags()
 
     def _open_aux(self, name: str, path: Path) -> None:
