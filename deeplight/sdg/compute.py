@@ -109,7 +109,7 @@ def _reference_as_fraction(reference: RasterInput | None) -> GridRaster | None:
 def _load_product(name: str, source: RasterInput, declared_units: str | None, simulated: bool | None,
                   std_source: RasterInput | None) -> _Product:
     raster = read_grid_raster(source, name=f"{name.upper()} raster")
-    is_dn = is_dn_product(raster, declared_units)
+    is_dn = is_dn_product(raster, declared_units, name)
     if is_dn:
         radiance, calibration = dn_to_radiance(raster.values)
     else:

@@ -177,16 +177,19 @@ def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
     return radiance, "nominal calibration: R = (DN/6)^(1/0.6), deeplight.data.norm.nominal_dn_to_radiance"
 
 
-def is_dn_product(raster: GridRaster, declared_units: str | None = None) -> bool:
-    """Whether a product holds DMSP-like DN: declared, tagged ``units=DN...`` (the LR writer's
-    "DN (0-63, DMSP-like 6-bit)"), or untagged with all values integers in 0..63.
+def is_dn_product(raster: GridRaster, declared_units: str | None = None, product: str = "lr") -> bool:
+    """Whether a product holds DMSP-like DN rather than radiance.
 
-    The last rule catches untagged DMSP files; a radiance raster whose values are all integers
-    below 64 would be misread, so tag or declare units when in doubt.
+    DN when ``declared_units`` says so, or when the ``units`` tag starts with "DN" (the LR writer's
+    "DN (0-63, DMSP-like 6-bit)"). An untagged product named "lr" whose values are all integers in
+    0..63 is taken as DN too (DMSP files carry no units); products with other names are radiance
+    unless declared or tagged.
     """
     units = (declared_units or raster.units).strip().lower()
     if units:
         return units.startswith("dn") or "digital number" in units
+    if product.lower() != "lr":
+        return False
     finite = raster.values[np.isfinite(raster.values)]
     if finite.size == 0:
         return False

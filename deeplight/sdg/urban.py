@@ -92,7 +92,7 @@ def urban_extent_accuracy(
     if not isinstance(regions, gpd.GeoDataFrame) or REGION_COLUMN not in regions.columns:
         regions = load_regions(regions, name_column=name_column)
     raster = read_grid_raster(product, name=f"{product_name.upper()} raster")
-    radiance = dn_to_radiance(raster.values)[0] if is_dn_product(raster) else raster.values
+    radiance = dn_to_radiance(raster.values)[0] if is_dn_product(raster, product=product_name) else raster.values
     ref = read_grid_raster(reference, name="urban reference")
     ref_values = np.where(np.isin(ref.values, (0.0, 1.0)), ref.values, np.nan)
     ref_grid = GridRaster(ref_values, ref.transform, ref.crs, ref.source, ref.tags)
