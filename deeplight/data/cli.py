@@ -1,9 +1,172 @@
-"""Command group (filled in by the package that owns it)."""
+"""``deeplight data ...``: synthetic datasets, degradation of real rasters, raster info, the demo.
+
+Sub-commands:
+    synth    generate a synthetic DeepLightMD-style dataset (train/val/test clips + manifest)
+    degrade  make a simulated DMSP-like LR GeoTIFF from an HR radiance GeoTIFF
+    info     describe a raster, a NetCDF file or a dataset folder
+    demo     create the built-in demo scene (idempotent)
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from deeplight.data.degrade import preset_params
+    from deeplight.data.synth import SynthConfig
+    from deeplight.data.synth_writer import write_deeplightmd
+
+    config = SynthConfig(degradation=preset_params(args.preset))
+    start = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and (done == total or done % max(total // 20, 1) == 0):
+            print(f"\r{done}/{total} clips", end="" if done < total else "\n", file=sys.stderr)
+
+    manifest = write_deeplightmd(args.out, n_train=args.n_train, n_val=args.n_val,
+                                 n_test=args.n_test, lr_size=args.lr_size, seed=args.seed,
+                                 config=config, progress=progress)
+    total = args.n_train + args.n_val + args.n_test
+    print(f"wrote {total} synthetic clips (LR {args.lr_size}, HR {args.lr_size * 8}, simulated LR, "
+          f"preset {args.preset}) in {time.perf_counter() - start:.1f} s; manifest: {manifest}")
+    return 0
+
+
+def _cmd_degrade(args: argparse.Namespace) -> int:
+    from deeplight.data.degrade import preset_params
+    from deeplight.data.degrade_raster import degrade_raster
+
+    result = degrade_raster(args.hr, args.out, params=preset_params(args.preset), seed=args.seed,
+                            dmo=args.dmo, dem=args.dem, isp=args.isp)
+    info = result.info
+    print(f"wrote simulated DMSP-like LR {result.lr_path} ({args.preset} preset, seed {args.seed}): "
+          f"gain drift {info.gain_drift:.3f}, shift {info.shift_lr[0]:+.2f},{info.shift_lr[1]:+.2f} "
+          f"LR px, rotation {info.rotation_deg:+.2f} deg, saturated {info.saturated_fraction:.2%}")
+    for name, path in result.written.items():
+        if name != "lr":
+            print(f"  {name}: {path}")
+    return 0
+
+
+def _describe_raster(path: Path) -> dict:
+    from deeplight.io.raster import raster_grid, read_raster
+
+    grid = raster_grid(path)
+    da = read_raster(path, require_crs=False, allow_all_nodata=True)
+    values = np.asarray(da.values)
+    finite = values[np.isfinite(values)]
+    return {
+        "path": str(path),
+        "size": f"{grid['width']} x {grid['height']} px, {grid['count']} band(s), {grid['dtype']}",
+        "crs": grid["crs_name"] or "NONE (not georeferenced)",
+        "pixel_size": list(grid["res"]),
+        "transform": list(tuple(grid["transform"])[:6]),
+        "bounds": list(grid["bounds"]),
+        "nodata": grid["nodata"],
+        "valid_fraction": float(finite.size / max(values.size, 1)),
+        "min": float(finite.min()) if finite.size else None,
+        "mean": float(finite.mean()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "simulated": grid["tags"].get("simulated", "unknown"),
+        "tags": grid["tags"],
+        "band_descriptions": grid["band_descriptions"],
+    }
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from deeplight.errors import RasterError
+
+    path = Path(args.file)
+    if path.is_dir():
+        manifest = path / "manifest.json"
+        if not manifest.is_file():
+            raise RasterError(f"{path}: a folder without manifest.json; give a raster file or a "
+                              "dataset/demo folder")
+        data = json.loads(manifest.read_text())
+        data.pop("clips", None)
+        data.pop("config", None)
+        print(json.dumps(data, indent=2))
+        return 0
+    if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
+        from deeplight.io.netcdf import read_netcdf_cube
+
+        da = read_netcdf_cube(path, variable=args.variable)
+        print(json.dumps({"path": str(path), "variable": da.attrs.get("variable"),
+                          "dims": dict(da.sizes), "crs": str(da.rio.crs),
+                          "transform": list(tuple(da.rio.transform())[:6])}, indent=2))
+        return 0
+    description = _describe_raster(path)
+    if args.json:
+        print(json.dumps(description, indent=2, default=str))
+    else:
+        for key, value in description.items():
+            if key == "tags":
+                for tag, tag_value in value.items():
+                    text = tag_value if len(tag_value) < 100 else tag_value[:97] + "..."
+                    print(f"  tag {tag}: {text}")
+            else:
+                print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from deeplight.data.demo import make_demo
+
+    start = time.perf_counter()
+    result = make_demo(args.out, seed=args.seed, force=args.force)
+    state = "created" if result.generated else "up to date, skipped"
+    print(f"demo scene {state}: {result.folder} ({time.perf_counter() - start:.1f} s; synthetic, "
+          "LR simulated)")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's sub-commands to the ``deeplight`` parser."""
+    """Add ``deeplight data ...`` to the ``deeplight`` parser."""
+    from deeplight.data.demo import DEMO_SEED
+
+    data = subparsers.add_parser("data", help="synthetic data, degradation, raster info, demo",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    data.set_defaults(func=lambda _args: (data.print_help(), 1)[1])
+
+    synth = sub.add_parser("synth", help="generate a synthetic DeepLightMD-style dataset")
+    synth.add_argument("--out", required=True, help="output folder (created; resumable)")
+    synth.add_argument("--n-train", type=int, default=64)
+    synth.add_argument("--n-val", type=int, default=8)
+    synth.add_argument("--n-test", type=int, default=8)
+    synth.add_argument("--lr-size", type=int, default=32, help="LR clip size (HR is 8x)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--preset", choices=("realistic", "bicubic"), default="realistic",
+                       help="degradation model used to make the LR")
+    synth.add_argument("--quiet", action="store_true")
+    synth.set_defaults(func=_cmd_synth)
+
+    degrade = sub.add_parser("degrade", help="simulate a DMSP-like LR from an HR radiance raster")
+    degrade.add_argument("--hr", required=True, help="HR radiance GeoTIFF (nW/cm2/sr)")
+    degrade.add_argument("--out", required=True, help="LR GeoTIFF to write (tag simulated=true)")
+    degrade.add_argument("--dmo", help="7-band reflectance raster (warped onto the HR grid)")
+    degrade.add_argument("--dem", help="elevation raster, m (warped onto the HR grid)")
+    degrade.add_argument("--isp", help="impervious fraction raster (warped onto the HR grid)")
+    degrade.add_argument("--preset", choices=("realistic", "bicubic"), default="realistic")
+    degrade.add_argument("--seed", type=int, default=0)
+    degrade.set_defaults(func=_cmd_degrade)
+
+    info = sub.add_parser("info", help="describe a raster, NetCDF file or dataset folder")
+    info.add_argument("file")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--variable", help="NetCDF variable")
+    info.set_defaults(func=_cmd_info)
+
+    demo = sub.add_parser("demo", help="create the built-in demo scene (idempotent)")
+    demo.add_argument("--out", required=True)
+    demo.add_argument("--seed", type=int, default=DEMO_SEED)
+    demo.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    demo.set_defaults(func=_cmd_demo)

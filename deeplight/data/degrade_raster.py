@@ -25,6 +25,7 @@ from deeplight.io.cog import write_cog
 from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES
 from deeplight.io.raster import read_raster
 from deeplight.io.reproject import reproject_to
+from deeplight.io.value_ranges import check_value_range
 
 PathLike = str | os.PathLike[str]
 
@@ -121,6 +122,7 @@ def degrade_raster(
         if inputs[name] is None:
             continue
         da = read_raster(inputs[name], expected_bands=MODALITIES[name].bands)
+        check_value_range(name, da.values, str(inputs[name]))
         aux_arrays[name] = reproject_to(da, hr, name)
     lr, info = degrade_dmsp_like(hr_values, params, seed)
     provenance = (f"deeplight {__version__} degrade_dmsp_like(preset={params.preset}, seed={seed}) "

@@ -35,6 +35,7 @@ from deeplight.errors import RasterError
 from deeplight.io.modalities import MODALITIES, SCENE_MODALITIES
 from deeplight.io.raster import read_raster
 from deeplight.io.reproject import reproject_to
+from deeplight.io.value_ranges import check_value_range
 
 Layer = str | os.PathLike[str] | xr.DataArray
 
@@ -271,6 +272,7 @@ def load_scene(
         if layer is None:
             continue
         da = _read(layer, name)
+        check_value_range(name, da.values, _name(layer, name))
         on_grid = (da.rio.crs == lr_crs and da.shape[-2:] == hr_shape
                    and _close(da.rio.transform(recalc=False), hr_tf, hr_tf.a))
         if not on_grid:
