@@ -156,7 +156,7 @@ def simulated_badge(scene: Scene) -> None:
     """Say clearly when the LR input is simulated (and when HR is synthetic)."""
     if scene.lr_simulated:
         st.info("**Simulated LR**: the coarse input was made from the HR image by the DMSP-like degradation "
-                "model; it is not a real DMSP observation.", icon="ℹ️")
+                "model; it is not a real DMSP observation.", icon=":material/info:")
     if scene.key.startswith("demo"):
         st.caption("Synthetic demo scene: HR, auxiliary layers and regions are generated, not observed.")
 

@@ -9,11 +9,11 @@ import streamlit as st
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 PAGE_SPECS = [
     # (file stem, title, icon, url path)
-    ("home", "Home", "🏠", "home"),
-    ("compare", "Compare", "🗺️", "compare"),
-    ("sdg", "SDG indicators", "📊", "sdg"),
-    ("models", "Models", "🧠", "models"),
-    ("data", "Upload data", "📤", "data"),
+    ("home", "Home", ":material/home:", "home"),
+    ("compare", "Compare", ":material/compare:", "compare"),
+    ("sdg", "SDG indicators", ":material/bar_chart:", "sdg"),
+    ("models", "Models", ":material/model_training:", "models"),
+    ("data", "Upload data", ":material/upload_file:", "data"),
 ]
 
 

@@ -97,7 +97,7 @@ def load_model(choice: ModelChoice, device: str = "auto"):
     Raises:
         CheckpointError: the checkpoint is missing or corrupt.
     """
-    from deeplight.infer.devices import resolve_device
+    from deeplight.infer import resolve_device
 
     dev = resolve_device(device)
     if choice.checkpoint is not None:
@@ -117,7 +117,7 @@ def load_model(choice: ModelChoice, device: str = "auto"):
 
 
 def reconstruct(model, model_id: str, crop: Scene, *, self_ensemble: bool = False,
-                progress: Callable[[int, int], None] | None = None, cache_dir: Path | None = None) -> Reconstruction:
+                progress: Callable[[int, int], None] | None = None, cache=None) -> Reconstruction:
     """Reconstruct the HR radiance of a (cropped) scene from its LR DN and auxiliary layers.
 
     Args:
@@ -126,22 +126,18 @@ def reconstruct(model, model_id: str, crop: Scene, *, self_ensemble: bool = Fals
         crop: the scene to reconstruct; ``crop.lr`` (h, w) DN, ``crop.dmo``/``crop.dem`` optional.
         self_ensemble: average 8 flips/rotations and return their std as uncertainty.
         progress: called with (done, total) tiles.
-        cache_dir: the inference engine's cache folder (shared by every session), or None.
+        cache: the inference engine's ``TileCache`` (shared by every session), or None.
 
     Returns:
         The reconstruction, (8h, 8w) radiance in nW/cm^2/sr.
     """
-    try:
-        from deeplight.infer import TileCache, predict_array
-    except ImportError:  # STAND-IN until deeplight.infer.predict_array lands: one untiled forward pass
-        return _standin_forward(model, model_id, crop)
+    from deeplight.infer import predict_array
 
     aux = {}
     if crop.dmo is not None:
         aux["dmo"] = crop.dmo
     if crop.dem is not None:
         aux["dem"] = crop.dem
-    cache = TileCache(cache_dir) if cache_dir is not None else None
     result = predict_array(model, crop.lr, aux, self_ensemble=self_ensemble, progress=progress,
                            cache=cache, model_id=model_id)
     return Reconstruction(
@@ -151,19 +147,3 @@ def reconstruct(model, model_id: str, crop: Scene, *, self_ensemble: bool = Fals
         model_id=model_id,
     )
 
-
-def _standin_forward(model, model_id: str, crop: Scene) -> Reconstruction:
-    import torch
-
-    from deeplight.data.norm import SCALE, denormalize_radiance, normalize_dn
-
-    h, w = crop.lr.shape
-    lr = torch.from_numpy(np.nan_to_num(normalize_dn(crop.lr)).astype(np.float32))[None, None]
-    batch = {"lr": lr, "dmo": torch.zeros(1, 7, h * SCALE, w * SCALE), "dem": torch.zeros(1, 1, h * SCALE, w * SCALE),
-             "present": torch.tensor([[0.0, 0.0, 0.0, 0.0]])}
-    with torch.no_grad():
-        sr = model(batch)["sr"][0, 0].numpy()
-    radiance = denormalize_radiance(sr).astype(np.float32)
-    nodata = np.repeat(np.repeat(~np.isfinite(crop.lr), SCALE, 0), SCALE, 1)
-    radiance[nodata] = np.nan
-    return Reconstruction(radiance=radiance, uncertainty=None, from_cache=False, model_id=model_id)

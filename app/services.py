@@ -94,6 +94,14 @@ def region_crop(scene_obj: Scene, region: str, geometry) -> RegionCrop:
 
 
 @st.cache_resource(show_spinner=False)
+def tile_cache():
+    """The inference engine's content-addressed cache in DEEPLIGHT_HOME/cache (one per process)."""
+    from deeplight.infer import TileCache
+
+    return TileCache(get_settings().cache_dir)
+
+
+@st.cache_resource(show_spinner=False)
 def _results() -> tuple[dict, threading.Lock]:
     """Process-wide memo of reconstructions (key: crop, model, ensemble) and its lock."""
     return {}, threading.Lock()
@@ -122,7 +130,7 @@ def reconstruction(crop: RegionCrop, choice_id: str, self_ensemble: bool) -> Rec
 
     try:
         result = reconstruct(net, model_id, crop.scene, self_ensemble=self_ensemble, progress=_progress,
-                             cache_dir=get_settings().cache_dir)
+                             cache=tile_cache())
     finally:
         bar.empty()
     with lock:

@@ -31,5 +31,5 @@ if ctx is not None:
                       basemap=ctx.basemap, allow_draw=True)
     st.iframe(html, height=540)
     st.html(legend_html(vmax, title="LR input as nominal radiance (nW/cm²/sr)"))
-    st.page_link(page("compare"), label="Reconstruct and compare this region", icon="🗺️")
+    st.page_link(page("compare"), label="Reconstruct and compare this region", icon=":material/compare:")
     st.caption(settings_summary())

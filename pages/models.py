@@ -1,1 +1,51 @@
-import streamlit as st; st.write("todo")
+"""Models: the benchmark tables, ablations and the model card, read from the training outputs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.layout import page_setup
+from app.model_docs import benchmark_tables, checkpoint_metadata, model_card
+from app.settings import get_settings
+
+page_setup("Models and benchmarks")
+settings = get_settings()
+st.caption(f"Tables from `{settings.results_dir}`; checkpoints and model card from `{settings.checkpoint_dir}`.")
+tables = benchmark_tables(settings.results_dir)
+main_tables = [t for t in tables if not t.is_ablation]
+ablations = [t for t in tables if t.is_ablation]
+
+
+def _show(table) -> None:
+    st.markdown(f"**{table.title}** (`{table.path.name}`)")
+    if table.frame is not None:
+        st.dataframe(table.frame, hide_index=True)
+    elif table.markdown is not None:
+        st.markdown(table.markdown)
+
+
+st.subheader("Benchmark")
+if main_tables:
+    for table in main_tables:
+        _show(table)
+else:
+    st.info("No benchmark table yet: run the quality benchmark (`benchmarks/bench_quality.py`) to write "
+            "`benchmarks/results/quality*.md|csv`.")
+st.subheader("Ablations")
+if ablations:
+    for table in ablations:
+        _show(table)
+else:
+    st.info("No ablation table yet (`benchmarks/results/quality*ablation*.md|csv`).")
+st.subheader("Checkpoints")
+meta = checkpoint_metadata(settings.checkpoint_dir)
+if meta.empty:
+    st.info("No checkpoint in data/checkpoints/: only weight-free baselines can reconstruct.")
+else:
+    st.dataframe(meta, hide_index=True)
+st.subheader("Model card")
+card = model_card(settings.checkpoint_dir)
+if card is None:
+    st.info("No model card yet (data/checkpoints/README.md).")
+else:
+    st.markdown(card)

@@ -1,0 +1,76 @@
+"""The Models page's documents: benchmark tables, ablations and the model card (read from files)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """One benchmark table found on disk.
+
+    Attributes:
+        path: the file.
+        title: file stem in words.
+        markdown: text of a ``.md`` table, or None.
+        frame: the ``.csv`` table, or None.
+        is_ablation: the file name says it is an ablation.
+    """
+
+    path: Path
+    title: str
+    markdown: str | None
+    frame: pd.DataFrame | None
+    is_ablation: bool
+
+
+def benchmark_tables(results_dir: Path) -> list[ResultTable]:
+    """Every ``quality*.md`` / ``quality*.csv`` table in ``results_dir`` (CSV preferred when both exist)."""
+    tables: list[ResultTable] = []
+    if not results_dir.is_dir():
+        return tables
+    stems = sorted({p.stem for p in results_dir.glob("quality*") if p.suffix in (".md", ".csv")})
+    for stem in stems:
+        csv_path, md_path = results_dir / f"{stem}.csv", results_dir / f"{stem}.md"
+        frame = None
+        if csv_path.exists():
+            try:
+                frame = pd.read_csv(csv_path, comment="#")
+            except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError):
+                frame = None
+        markdown = md_path.read_text(encoding="utf-8", errors="replace") if md_path.exists() else None
+        if frame is None and markdown is None:
+            continue
+        tables.append(ResultTable(md_path if markdown else csv_path, stem.replace("_", " "), markdown, frame,
+                                  "ablation" in stem.lower()))
+    return tables
+
+
+def model_card(checkpoint_dir: Path) -> str | None:
+    """Text of ``data/checkpoints/README.md`` (the model card), or None when absent."""
+    path = checkpoint_dir / "README.md"
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+
+
+def checkpoint_metadata(checkpoint_dir: Path) -> pd.DataFrame:
+    """One row per checkpoint JSON: file, model, step, data, metrics (as text)."""
+    rows = []
+    if checkpoint_dir.is_dir():
+        for meta_path in sorted(checkpoint_dir.glob("*.json")):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                rows.append({"file": meta_path.name, "model": "(unreadable JSON)"})
+                continue
+            if not isinstance(meta, dict) or "model" not in meta:
+                continue
+            metrics = meta.get("metrics", {})
+            rows.append({"file": meta_path.with_suffix(".safetensors").name, "model": meta.get("model"),
+                         "step": meta.get("step"), "data": meta.get("data"),
+                         "metrics": ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                                              for k, v in metrics.items())})
+    return pd.DataFrame(rows)

@@ -1,0 +1,157 @@
+"""Scenes from a user's upload: an NTL GeoTIFF, optional auxiliary rasters and an optional region file.
+
+Safety: sizes are checked before anything is parsed; bytes are written into a fresh temporary
+folder under fixed names (the user's file name is never used as a path); every parse error becomes a
+:class:`~deeplight.errors.DeepLightError` with a message for the user, and the folder is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.scene import Scene, whole_scene_region
+from app.sources import SIMULATED_LR_NOTE, simulate_lr
+from deeplight.data.norm import SCALE, radiance_to_nominal_dn
+from deeplight.errors import DeepLightError, RasterError, RegionError
+from deeplight.io import read_raster
+from deeplight.io.reproject import reproject_array
+from deeplight.io.scene import hr_transform_from_lr
+
+RASTER_SUFFIXES = (".tif", ".tiff")
+REGION_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
+ROLES = ("hr", "lr")
+"""``hr``: the upload is the HR reference (LR simulated, metrics possible); ``lr``: a real LR to reconstruct."""
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """Bytes of one uploaded file and the name the user gave it (used for messages only)."""
+
+    name: str
+    data: bytes
+
+
+def _check(upload: UploadedFile, suffixes: tuple[str, ...], limit_mb: int, what: str) -> str:
+    suffix = Path(upload.name).suffix.lower()
+    if suffix not in suffixes:
+        raise DeepLightError(f"{what} {upload.name!r}: unsupported file type {suffix or '(none)'}; "
+                             f"upload one of {', '.join(suffixes)}")
+    if len(upload.data) > limit_mb * 1024 * 1024:
+        raise DeepLightError(f"{what} {upload.name!r} is {len(upload.data) / 1024**2:.1f} MiB, over the "
+                             f"{limit_mb} MiB limit (DEEPLIGHT_UPLOAD_MB); crop it to your region first")
+    if not upload.data:
+        raise DeepLightError(f"{what} {upload.name!r} is empty")
+    return suffix
+
+
+def _read_uploaded_raster(folder: Path, stem: str, upload: UploadedFile, limit_mb: int, what: str, band=1):
+    suffix = _check(upload, RASTER_SUFFIXES, limit_mb, what)
+    path = folder / f"{stem}{suffix}"
+    path.write_bytes(upload.data)
+    try:
+        return read_raster(path, band=band)
+    except RasterError as exc:
+        raise RasterError(f"{what} {upload.name!r}: " + str(exc).replace(str(path), "the file")) from None
+
+
+def upload_key(ntl: UploadedFile, role: str, lr_units: str, extra: list[UploadedFile]) -> str:
+    """``upload:<sha256 prefix>`` of every uploaded byte and option (same upload, same key)."""
+    digest = hashlib.sha256()
+    for part in (ntl, *extra):
+        digest.update(hashlib.sha256(part.data).digest())
+    digest.update(f"{role}|{lr_units}".encode())
+    return "upload:" + digest.hexdigest()[:16]
+
+
+def build_upload_scene(ntl: UploadedFile, *, role: str, lr_units: str = "radiance",
+                       dmo: UploadedFile | None = None, dem: UploadedFile | None = None,
+                       regions: UploadedFile | None = None, limit_mb: int = 50) -> Scene:
+    """Build a scene from uploaded files.
+
+    Args:
+        ntl: the night-light GeoTIFF (one band).
+        role: ``"hr"``: it is the HR reference in nW/cm^2/sr (LR is simulated from it by the degradation
+            model, metrics vs HR possible); ``"lr"``: it is a real coarse image to reconstruct.
+        lr_units: for ``role="lr"``: ``"radiance"`` (nW/cm^2/sr, mapped to nominal DN with
+            ``radiance_to_nominal_dn``) or ``"dn"`` (DMSP-like 0..63).
+        dmo: optional 7-band surface reflectance GeoTIFF (any CRS; warped onto the HR grid).
+        dem: optional elevation GeoTIFF in metres.
+        regions: optional region file (GeoJSON, GeoPackage, zipped Shapefile).
+        limit_mb: largest accepted file.
+
+    Returns:
+        The scene, keyed ``upload:<hash>``.
+
+    Raises:
+        DeepLightError (RasterError, RegionError): unsupported, oversized, corrupt or unusable files.
+    """
+    if role not in ROLES:
+        raise DeepLightError(f"role must be one of {ROLES}, got {role!r}")
+    if lr_units not in ("radiance", "dn"):
+        raise DeepLightError(f"LR units must be 'radiance' or 'dn', got {lr_units!r}")
+    extra = [f for f in (dmo, dem, regions) if f is not None]
+    key = upload_key(ntl, role, lr_units, extra)
+    with tempfile.TemporaryDirectory(prefix="deeplight-upload-") as tmp:
+        folder = Path(tmp)
+        da = _read_uploaded_raster(folder, "ntl", ntl, limit_mb, "night-light raster")
+        values = np.asarray(da.values, dtype=np.float32)
+        crs, transform = da.rio.crs, da.rio.transform(recalc=False)
+        notes: list[str] = []
+        if role == "hr":
+            h, w = values.shape
+            if h < SCALE or w < SCALE:
+                raise RasterError(f"night-light raster {ntl.name!r} is {h}x{w} pixels; as HR it needs at "
+                                  f"least {SCALE}x{SCALE} (upload it as LR instead)")
+            hr = values[: h - h % SCALE, : w - w % SCALE]
+            if np.nanmax(hr) <= 63 and np.nanmin(hr) >= 0 and np.allclose(hr[np.isfinite(hr)] % 1, 0):
+                notes.append("the HR values look like DN (integers 0..63); HR is expected in nW/cm²/sr")
+            lr = simulate_lr(hr, seed=int(key[7:15], 16))
+            hr_transform = transform
+            notes.insert(0, SIMULATED_LR_NOTE)
+        else:
+            lr = radiance_to_nominal_dn(values) if lr_units == "radiance" else np.clip(values, 0, 63)
+            lr = lr.astype(np.float32)
+            hr = None
+            hr_transform = hr_transform_from_lr(transform)
+            notes.append("real LR upload: no HR reference, so full-reference metrics are not available")
+            if lr_units == "radiance":
+                notes.append("LR radiance mapped to nominal DMSP-like DN (deeplight.data.norm.radiance_to_nominal_dn)")
+        hr_shape = (lr.shape[0] * SCALE, lr.shape[1] * SCALE)
+        aux = {}
+        for name, upload, band in (("dmo", dmo, None), ("dem", dem, 1)):
+            if upload is None:
+                continue
+            aux_da = _read_uploaded_raster(folder, name, upload, limit_mb, f"{name.upper()} raster", band=band)
+            if name == "dmo" and (aux_da.ndim != 3 or aux_da.shape[0] != 7):
+                raise RasterError(f"DMO raster {upload.name!r} must have 7 bands (Landsat-8 SR 1-7)")
+            aux[name] = reproject_array(np.asarray(aux_da.values), aux_da.rio.crs, aux_da.rio.transform(recalc=False),
+                                        crs, hr_transform, hr_shape, name)
+        if regions is not None:
+            region_frame = _read_regions(folder, regions, limit_mb, crs)
+        else:
+            region_frame = whole_scene_region(crs, hr_transform, hr_shape, "Whole upload")
+    return Scene(key=key, title=Path(ntl.name).name[:60], lr=lr, hr=hr, crs=crs, hr_transform=hr_transform,
+                 lr_simulated=role == "hr", regions=region_frame, dmo=aux.get("dmo"), dem=aux.get("dem"),
+                 credits=(f"User upload: {Path(ntl.name).name[:60]}",), notes=tuple(notes))
+
+
+def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
+    from deeplight.sdg import load_regions
+
+    suffix = _check(upload, REGION_SUFFIXES, limit_mb, "region file")
+    path = folder / f"regions{suffix}"
+    path.write_bytes(upload.data)
+    try:
+        frame = load_regions(path)
+    except (RegionError, DeepLightError) as exc:
+        raise RegionError(f"region file {upload.name!r}: " + str(exc).replace(str(path), "the file")) from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad upload, not a crash
+        raise RegionError(f"region file {upload.name!r} could not be read ({type(exc).__name__}); "
+                          "upload a GeoJSON, GeoPackage or zipped Shapefile with a CRS") from None
+    frame = frame.rename(columns={"region": "name"})[["name", "geometry"]].to_crs(crs)
+    return frame.reset_index(drop=True)
