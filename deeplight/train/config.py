@@ -49,6 +49,9 @@ class DataConfig:
             (modality dropout: ``dmo`` zeroed, ``present[1]`` = 0) so the model works without it.
         drop_dem: same for the elevation input (``present[2]``).
         max_val_batches: at most this many validation batches per validation (0 = all).
+        in_memory: load every clip of both splits into memory once (fast steps; needs RAM of about
+            clips x 44 bytes x HR pixels), else read windows from the GeoTIFFs at every step.
+        augment: random rot90/flip of training samples (seeded by seed, epoch and index).
     """
 
     root: str = "data/runtime/synth"
@@ -59,6 +62,8 @@ class DataConfig:
     drop_dmo: float = 0.2
     drop_dem: float = 0.2
     max_val_batches: int = 0
+    in_memory: bool = True
+    augment: bool = True
 
 
 @dataclass

@@ -112,14 +112,33 @@ def build_loss(cfg: TrainConfig, model: nn.Module) -> LossFn:
 
 
 def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
-    """Training and validation splits of the DeepLightMD folder ``cfg.data.root``."""
-    from deeplight.data.dataset import DeepLightMDDataset
+    """Training and validation splits of the DeepLightMD folder ``cfg.data.root``.
+
+    Raises:
+        RasterError: missing split folder, a clip lacking a modality file, or mismatched grids
+            (raised by :mod:`deeplight.data.datasets`, naming the folder).
+    """
+    from deeplight.data.datasets import DeepLightMDDataset, InMemoryClipDataset
 
     root = Path(cfg.data.root)
-    return (
-        DeepLightMDDataset(root, split=cfg.data.train_split),
-        DeepLightMDDataset(root, split=cfg.data.val_split),
-    )
+    seed = cfg.train.seed
+    if cfg.data.in_memory:
+        train = InMemoryClipDataset.from_folder(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
+        val = InMemoryClipDataset.from_folder(root, cfg.data.val_split, augment=False, seed=seed)
+    else:
+        train = DeepLightMDDataset(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
+        val = DeepLightMDDataset(root, cfg.data.val_split, augment=False, seed=seed)
+    description = f"DeepLightMD-layout folder {root} (splits {cfg.data.train_split}/{cfg.data.val_split})"
+    manifest = root / "manifest.json"
+    if manifest.is_file():
+        try:
+            info = json.loads(manifest.read_text(encoding="utf-8"))
+            keep = {k: info[k] for k in ("seed", "counts", "lr_size", "generator", "simulated") if k in info}
+            description += f"; manifest: {json.dumps(keep, sort_keys=True, default=str)}"
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    train.description = description  # type: ignore[attr-defined]
+    return train, val
 
 
 def batch_psnr(sr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -346,15 +365,35 @@ class Trainer:
             final_weights={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
         )
 
+    def _batches(self, sampler: StepBatchSampler):
+        """This rank's batches from the current step on, one DataLoader per epoch segment.
+
+        Datasets with ``set_epoch`` (random patches/augmentation seeded by epoch) are told the epoch
+        before each segment's loader (and its workers) start, so the data of step s never depends on
+        where the run was resumed.
+        """
+        step = self.step
+        while step < self.cfg.train.steps:
+            epoch = step // sampler.batches_per_epoch
+            end = min(self.cfg.train.steps, (epoch + 1) * sampler.batches_per_epoch)
+            if hasattr(self.train_set, "set_epoch"):
+                self.train_set.set_epoch(epoch)
+            segment = StepBatchSampler(
+                self.train_set, self.cfg.data.batch_size, self.ctx.rank, self.ctx.world_size, self.cfg.train.seed,
+                step, end,
+            )
+            loader = DataLoader(
+                self.train_set, batch_sampler=segment, num_workers=self.cfg.data.num_workers,
+                collate_fn=collate_samples, pin_memory=self.ctx.device.type == "cuda",
+            )
+            yield from loader
+            step = end
+
     def _loop(self, csv_fh: Any, tb: Any) -> None:
         cfg = self.cfg
         sampler = StepBatchSampler(
             self.train_set, cfg.data.batch_size, self.ctx.rank, self.ctx.world_size, cfg.train.seed,
             self.step, cfg.train.steps,
-        )
-        loader = DataLoader(
-            self.train_set, batch_sampler=sampler, num_workers=cfg.data.num_workers, collate_fn=collate_samples,
-            pin_memory=self.ctx.device.type == "cuda",
         )
         model = self._ddp_model()
         model.train()
@@ -366,7 +405,7 @@ class Trainer:
             bar = tqdm(total=cfg.train.steps, initial=self.step, desc=f"train {cfg.model.name}", dynamic_ncols=True)
         window_start, window_samples = time.perf_counter(), 0
         run_start = time.perf_counter()
-        for batch in loader:
+        for batch in self._batches(sampler):
             torch.manual_seed(cfg.train.seed * 7919 + self.step * 31 + self.ctx.rank)
             batch = modality_dropout(
                 to_device(batch, self.ctx.device), self.step, cfg.train.seed, drop, self.ctx.rank, self.ctx.world_size
