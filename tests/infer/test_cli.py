@@ -1,0 +1,86 @@
+"""``deeplight predict`` and ``deeplight cache`` from the command line (in process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from deeplight.cli import main
+from deeplight.models.checkpoint import save_checkpoint
+from deeplight.models.registry import get_model
+from tests.infer.test_raster import write_lr
+
+
+def _checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = get_model("deeplightsr", preset="tiny")
+    return save_checkpoint(model, tmp_path / "ckpt" / "tiny", {"model": "deeplightsr", "model_kwargs": {"preset": "tiny"},
+                                                                "step": 0})
+
+
+def test_predict_with_a_checkpoint_then_from_the_cache(tmp_path, capsys):
+    weights = _checkpoint(tmp_path)
+    write_lr(tmp_path / "lr.tif", h=12, w=20)
+    args = ["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--checkpoint", str(weights),
+            "--tile", "16", "--overlap", "4", "--device", "cpu", "--threads", "1", "--cache-dir", str(tmp_path / "c"),
+            "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 tiles: 2 computed, 0 from cache" in out and "tagged simulated" in out
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    with rasterio.open(tmp_path / "sr.tif") as ds:
+        assert ds.tags()["checkpoint_sha256"] == meta["sha256"] and ds.tags()["model"] == "deeplightsr"
+        first = ds.read(1)
+    assert np.isfinite(first[16:]).all()
+    assert main(args[:3] + [str(tmp_path / "sr2.tif")] + args[4:]) == 0
+    assert "0 computed, 2 from cache" in capsys.readouterr().out
+    assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "entries: 2" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "removed 2 entries" in capsys.readouterr().out
+
+
+def test_bad_input_exits_with_a_message(tmp_path, capsys):
+    write_lr(tmp_path / "lr.tif", h=8, w=8)
+    base = ["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--no-cache", "--quiet"]
+    assert main(base + ["--checkpoint", str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors not found" in capsys.readouterr().err
+    assert main(base + ["--model", "deeplightsr", "--model-kwargs", "{preset"]) == 2
+    assert "--model-kwargs is not valid JSON" in capsys.readouterr().err
+    assert main(base + ["--model", "bicubic", "--device", "tpu"]) == 2
+    assert "device 'tpu'" in capsys.readouterr().err
+    assert main(base + ["--model", "bicubic", "--tile", "8", "--overlap", "8"]) == 2
+    assert "must be smaller than tile" in capsys.readouterr().err
+    assert not (tmp_path / "sr.tif").exists()
+
+
+def test_random_weight_model_is_labelled(tmp_path, capsys):
+    write_lr(tmp_path / "lr.tif", h=8, w=8)
+    assert main(["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--model", "bicubic",
+                 "--no-cache", "--quiet", "--device", "cpu"]) == 0
+    assert "random weights" in capsys.readouterr().err
+    with rasterio.open(tmp_path / "sr.tif") as ds:
+        assert ds.tags()["model"] == "bicubic (random weights)"
+
+
+@pytest.mark.slow
+def test_workers_flag_runs_a_local_cluster_with_the_same_output(tmp_path):
+    """``python -m deeplight.infer`` is the __main__-guarded entry LocalCluster(processes=True) needs."""
+    weights = _checkpoint(tmp_path)
+    write_lr(tmp_path / "lr.tif", h=20, w=36)
+    common = [str(tmp_path / "lr.tif"), "--checkpoint", str(weights), "--tile", "16", "--overlap", "4",
+              "--device", "cpu", "--threads", "1", "--no-cache", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name, extra in (("single.tif", []), ("dask.tif", ["--workers", "2"])):
+        proc = subprocess.run([sys.executable, "-m", "deeplight.infer", *common, "--out", str(tmp_path / name), *extra],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+    with rasterio.open(tmp_path / "single.tif") as a, rasterio.open(tmp_path / "dask.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
