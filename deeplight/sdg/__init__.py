@@ -27,6 +27,7 @@ from deeplight.sdg.indicators import (
     sum_of_lights,
 )
 from deeplight.sdg.pixel_area import pixel_area_m2
+from deeplight.sdg.population import population_on_grid, population_per_region
 from deeplight.sdg.regions import load_regions, natural_earth_countries, regions_from_bbox
 from deeplight.sdg.thresholds import calibrated_threshold, otsu_threshold
 from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
@@ -37,7 +38,7 @@ __all__ = [
     "TIDY_COLUMNS", "compute_indicators", "compute_time_series", "land_consumption_table",
     "urban_extent_accuracy", "confusion_scores", "load_regions", "natural_earth_countries", "regions_from_bbox",
     "indicators_to_csv_bytes", "indicators_to_json_sidecar", "write_indicators", "read_indicators_csv",
-    "indicators_to_geodataframe", "write_geo", "pixel_area_m2", "zonal_statistics", "otsu_threshold",
+    "indicators_to_geodataframe", "write_geo", "pixel_area_m2", "population_on_grid", "population_per_region", "zonal_statistics", "otsu_threshold",
     "calibrated_threshold", "sum_of_lights", "lit_area", "lit_share", "electricity_access_proxy",
     "co2_disaggregation", "co2_pixel_disaggregation", "co2_power_law", "gdp_growth_from_lights",
     "land_consumption_rate", "population_growth_rate", "lcr_pgr_ratio",

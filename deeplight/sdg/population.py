@@ -88,3 +88,27 @@ def population_on_grid(population: GridRaster, like: GridRaster) -> PopulationOn
         GridRaster(counts, like.transform, like.crs, population.source, dict(population.tags)),
         source_total, resampled_total, True, message,
     )
+
+
+def population_per_region(population: GridRaster, regions: gpd.GeoDataFrame) -> dict[str, float]:
+    """People per region on the population raster's own grid: sum_i Pop_i c_i (c_i covered fraction).
+
+    The regions are reprojected to the raster's CRS; nothing is resampled, so this is the reference
+    against which the reprojected counts are checked. Regions without overlap give NaN.
+
+    Args:
+        population: people per cell (NaN nodata).
+        regions: output of ``load_regions``.
+
+    Returns:
+        region name -> people.
+    """
+    out: dict[str, float] = {}
+    values = population.values.ravel()
+    for coverage in region_coverage(regions, population):
+        if coverage.cells.size == 0:
+            out[coverage.region] = float("nan")
+            continue
+        people = values[coverage.cells] * coverage.fraction
+        out[coverage.region] = float(np.nansum(people))
+    return out
