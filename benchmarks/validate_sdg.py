@@ -146,7 +146,7 @@ def lr_vs_hr(data: Path) -> pd.DataFrame:
         hr_values = np.maximum(hr.values[:rows_hr, :cols_hr], 0.0)
         hr_crop = GridRaster(hr_values, hr.transform, hr.crs, f"{hr.source} (cropped to 8x8 blocks)", {})
         lr_dn, info = degrade_dmsp_like(hr_values, seed=0)
-        lr_transform = hr.transform * Affine.scale(8)
+        lr_transform = hr.transform @ Affine.scale(8)
         tags = {"simulated": "true"}
         products = {
             "HR (real VIIRS)": hr_crop,
