@@ -140,7 +140,7 @@ class DeepLightMDDataset(Dataset, _Epoch):
             reference = hr
         else:
             reference = {"width": lr["width"] * SCALE, "height": lr["height"] * SCALE,
-                         "transform": lr["transform"] * Affine.scale(1 / SCALE), "crs": lr["crs"]}
+                         "transform": lr["transform"] @ Affine.scale(1 / SCALE), "crs": lr["crs"]}
         for name in self.modalities:
             if name != "hr":
                 _check_aux_grid(folder / f"{name}.tif", name, reference, grids[name], str(folder))
@@ -166,7 +166,7 @@ class DeepLightMDDataset(Dataset, _Epoch):
             lr_window = hr_window = None
         arrays = {name: _read_window(folder / f"{name}.tif", hr_window) for name in self.modalities}
         lr = _read_window(folder / "lr.tif", lr_window)[0]
-        hr_transform = lr_grid["transform"] * Affine.scale(1 / SCALE) * Affine.translation(
+        hr_transform = lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(
             col * SCALE, row * SCALE)
         sample = make_sample(
             lr, hr_radiance=arrays.get("hr"), dmo=arrays.get("dmo"), dem_m=arrays.get("dem"),
@@ -225,7 +225,7 @@ class ScenePatchDataset(Dataset, _Epoch):
             raise RasterError(f"{self.paths['lr']}: patch_lr={patch_lr} does not fit the scene's LR "
                               f"size {height}x{width}")
         reference = {"width": width * SCALE, "height": height * SCALE,
-                     "transform": lr_grid["transform"] * Affine.scale(1 / SCALE),
+                     "transform": lr_grid["transform"] @ Affine.scale(1 / SCALE),
                      "crs": lr_grid["crs"]}
         if "hr" in grids:
             hr = grids["hr"]
@@ -265,7 +265,7 @@ class ScenePatchDataset(Dataset, _Epoch):
         hr_window = Window(col * SCALE, row * SCALE, p * SCALE, p * SCALE)
         arrays = {name: _read_window(path, hr_window) for name, path in self.paths.items()
                   if name != "lr"}
-        hr_transform = self.lr_grid["transform"] * Affine.scale(1 / SCALE) * Affine.translation(
+        hr_transform = self.lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(
             col * SCALE, row * SCALE)
         sample = make_sample(
             lr, hr_radiance=arrays.get("hr"), dmo=arrays.get("dmo"), dem_m=arrays.get("dem"),

@@ -1,6 +1,6 @@
 """Raster-level degradation: an HR radiance GeoTIFF -> a simulated DMSP-like LR GeoTIFF.
 
-The LR grid is the HR grid scaled by 8 (``lr_transform = hr_transform * Affine.scale(8)``), so both
+The LR grid is the HR grid scaled by 8 (``lr_transform = hr_transform @ Affine.scale(8)``), so both
 share their upper-left corner. An HR raster whose size is not a multiple of 8 is cropped at the
 bottom/right (the LR covers the whole 8x8 blocks only; the crop is recorded in the tags). Optional
 auxiliary layers (DMO, DEM, ISP) are warped onto the (cropped) HR grid and written beside the LR
@@ -115,7 +115,7 @@ def degrade_raster(
         raise RasterError(f"{hr_path}: negative radiance ({np.nanmin(hr_values):.3g}); the HR must be "
                           "radiance in nW/cm2/sr (clip negatives or use the right band)")
     hr_transform = hr.rio.transform(recalc=False)
-    lr_transform = hr_transform * Affine.scale(s)
+    lr_transform = hr_transform @ Affine.scale(s)
     crs = hr.rio.crs
     aux_arrays: dict[str, xr.DataArray] = {}
     for name in ("dmo", "dem", "isp"):

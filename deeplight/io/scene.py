@@ -15,7 +15,7 @@ variable   dims                   meaning (units)
 
 Attributes: ``crs`` (WKT), ``lr_transform`` and ``hr_transform`` (6 affine coefficients
 ``a, b, c, d, e, f``), ``scale`` (8), ``simulated_lr`` ("true"/"false"), ``sources``. The HR grid
-shares the LR grid's corners: ``hr_transform = lr_transform * Affine.scale(1/8)``
+shares the LR grid's corners: ``hr_transform = lr_transform @ Affine.scale(1/8)``
 (docs/CONTRACTS.md). :func:`scene_layer` returns any variable as a rioxarray-ready DataArray.
 """
 
@@ -42,12 +42,12 @@ Layer = str | os.PathLike[str] | xr.DataArray
 
 def hr_transform_from_lr(lr_transform: Affine, scale: int = SCALE) -> Affine:
     """HR transform of the grid ``scale`` times finer sharing the LR grid's corners."""
-    return lr_transform * Affine.scale(1.0 / scale)
+    return lr_transform @ Affine.scale(1.0 / scale)
 
 
 def lr_transform_from_hr(hr_transform: Affine, scale: int = SCALE) -> Affine:
     """LR transform of the grid ``scale`` times coarser sharing the HR grid's corners."""
-    return hr_transform * Affine.scale(scale)
+    return hr_transform @ Affine.scale(scale)
 
 
 def _close(a: Affine, b: Affine, pixel: float) -> bool:
