@@ -51,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--co2-unit", default="t CO2", help="unit of --co2-total (default 't CO2')")
     parser.add_argument("--co2-power-law", type=float, nargs=2, metavar=("A", "B"),
                         help="coefficients of ln CO2 = A + B ln TNL (TNL in nW/cm2/sr*km2)")
+    parser.add_argument("--drop-empty", action="store_true",
+                        help="leave out regions that do not overlap the rasters (e.g. world countries over one city)")
     parser.add_argument("--model", help="model name of the SR (metadata)")
     parser.add_argument("--checkpoint", help="checkpoint of the SR (metadata)")
     parser.set_defaults(func=run)
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             co2_unit=args.co2_unit,
             co2_power_law_coefficients=tuple(args.co2_power_law) if args.co2_power_law else None,
             model_info=model_info,
+            keep_empty_regions=not args.drop_empty,
         )
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)

@@ -48,6 +48,9 @@ from deeplight.sdg.zonal import STAT_UNITS, zonal_statistics
 TIDY_COLUMNS = ("region", "product", "year", "indicator", "value", "unit", "lower", "upper", "simulated", "method", "note")
 """Columns of the tidy table, in order (documented in docs/sdg.md)."""
 
+MAX_NAMED_REGIONS = 10
+"""Above this many regions with the same problem, one warning names the first ten."""
+
 SOURCES = {
     "zonal statistics": "exactextract fractional coverage (Baston); cell areas on the ellipsoid (Snyder 1987)",
     "lit threshold": "VIIRS R >= 1 nW/cm2/sr (Roman et al. 2018); DMSP DN > 7 (Li et al. 2020)",
@@ -182,6 +185,7 @@ def compute_indicators(
     confidence_z: float = 1.96,
     name_column: str | None = None,
     model_info: Mapping[str, Any] | None = None,
+    keep_empty_regions: bool = True,
 ) -> pd.DataFrame:
     """Zonal statistics and SDG indicators per region for each product.
 
@@ -209,6 +213,8 @@ def compute_indicators(
         confidence_z: z-score of the interval (1.96: about 95 % under a normal error).
         name_column: region name column when ``regions`` is a path.
         model_info: model name / checkpoint of the SR product, for the metadata.
+        keep_empty_regions: keep NaN rows (with a ``note``) for regions that have an empty geometry
+            or do not overlap any product; False drops them (e.g. world countries over one city).
 
     Returns:
         Tidy DataFrame (columns :data:`TIDY_COLUMNS`); ``attrs["metadata"]`` for the export.
@@ -340,9 +346,22 @@ def compute_indicators(
             f"no region of {regions.attrs.get('source', 'the regions')} overlaps the product rasters "
             f"(regions' bounds {np.round(bounds, 4).tolist()} in {regions.crs.to_string()}): check the CRS and extent"
         )
-    for coverage in next(iter(coverage_cache.values())):
-        if coverage.note:
-            issues.append(f"region {coverage.region!r}: {coverage.note}; its indicators are NaN")
+    empty: dict[str, list[str]] = {}
+    for coverages in coverage_cache.values():
+        for coverage in coverages:
+            if coverage.note:
+                empty.setdefault(coverage.note, [])
+                if coverage.region not in empty[coverage.note]:
+                    empty[coverage.note].append(coverage.region)
+    for note, names_without in empty.items():
+        if len(names_without) <= MAX_NAMED_REGIONS:
+            issues.extend(f"region {name!r}: {note}; its indicators are NaN" for name in names_without)
+        else:
+            shown = ", ".join(repr(n) for n in names_without[:MAX_NAMED_REGIONS])
+            issues.append(f"{len(names_without)} regions: {note} (e.g. {shown}); their indicators are NaN")
+    if not keep_empty_regions:
+        covered = {c.region for coverages in coverage_cache.values() for c in coverages if c.cells.size}
+        rows = [r for r in rows if r["region"] in covered]
     for message in issues:
         warnings.warn(message, UserWarning, stacklevel=2)
 

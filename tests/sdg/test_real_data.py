@@ -122,3 +122,14 @@ def test_lr_versus_hr_on_degraded_shanghai(shared_data):
     assert wide.loc[("scene", "lr_calibrated"), "sum_of_lights"] == pytest.approx(wide.loc[("scene", "hr"), "sum_of_lights"], rel=0.03)
     assert wide.loc[(city, "lr_calibrated"), "sum_of_lights"] == pytest.approx(wide.loc[(city, "hr"), "sum_of_lights"], rel=0.10)
     assert table.loc[table["product"] != "hr", "simulated"].all()
+
+
+def test_natural_earth_countries_over_shanghai(shared_data, tmp_path, capsys):
+    out = tmp_path / "countries.csv"
+    status = main(["sdg", "--raster", str(shared_data / SHANGHAI_2018["npp_viirs"]), "--regions", "naturalearth",
+                   "--out", str(out), "--drop-empty", "--urban-method", "fixed"])
+    assert status == 0
+    err = capsys.readouterr().err
+    assert "176 regions: no overlap with the raster" in err and err.count("no overlap") == 1
+    table = pd.read_csv(out, comment="#")
+    assert set(table["region"]) == {"China"}
