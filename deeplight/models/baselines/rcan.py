@@ -24,7 +24,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channels: int, reduction: int) -> None:
         super().__init__()
-        hidden = max(1, channels // reduction)
+        hidden = max(4, channels // reduction)
         self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(),
                                   nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
 
