@@ -80,6 +80,15 @@ def _as_mapping(value: Any, names: list[str], default: Any) -> dict[str, Any]:
     return {name: (default if value is None else value) for name in names}
 
 
+def _describe_source(source: Any) -> str:
+    """A path as text, or what an in-memory raster is (for the metadata)."""
+    if isinstance(source, GridRaster):
+        return source.source
+    if hasattr(source, "rio"):
+        return str(getattr(source, "attrs", {}).get("source_path", "<array>"))
+    return str(source)
+
+
 def _grid_key(raster: GridRaster) -> tuple:
     return (raster.crs.to_wkt(), raster.shape, tuple(round(v, 12) for v in tuple(raster.transform)[:6]))
 
@@ -274,8 +283,7 @@ def compute_indicators(
             "pixel_size": [product.raster.transform.a, -product.raster.transform.e],
             "lit_threshold": lit_rule,
             "urban_threshold": urban_rule,
-            "uncertainty": str(uncertainty[name]) if name in uncertainty and isinstance(uncertainty[name], (str,)) else (
-                "given" if name in uncertainty else None),
+            "uncertainty": _describe_source(uncertainty[name]) if name in uncertainty else None,
             **{k: v for k, v in product.raster.tags.items() if k in ("model", "checkpoint", "provenance")},
         }
         base = {"product": name, "year": year, "simulated": product.simulated}

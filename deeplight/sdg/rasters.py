@@ -116,7 +116,8 @@ def read_grid_raster(source: RasterInput, *, band: int = 1, name: str = "raster"
             values = np.where(values == nodata, np.nan, values)
         tags = {str(k): str(v) for k, v in da.attrs.items() if isinstance(v, (str, int, float, bool))}
         values, transform = _north_up(values, da.rio.transform(), name)
-        return GridRaster(values, transform, CRS.from_user_input(crs), "<array>", tags)
+        source_name = str(da.attrs.get("source_path", "<array>"))
+        return GridRaster(values, transform, CRS.from_user_input(crs), source_name, tags)
     path = Path(os.fspath(source))
     if not path.exists():
         raise RasterError(f"{name} {path} not found: give an existing GeoTIFF")
