@@ -14,9 +14,10 @@ import torch
 
 from deeplight.errors import ConfigError
 
-# Tiles per batch when the caller does not say; a 128x128 LR tile of DeepLightSR needs ~0.5 GB of
-# activations in float32, so CPUs get small batches and GPUs larger ones.
-DEFAULT_BATCH_SIZE = {"cpu": 2, "mps": 4, "cuda": 16}
+# Tiles per batch when the caller does not say. A 128x128 LR tile of DeepLightSR (demo preset) needs
+# ~0.33 GB of float32 activations (measured, docs/inference.md); on CPU a batch brings no speed-up
+# (convolutions already use every core), so CPUs get 1 and GPUs larger batches.
+DEFAULT_BATCH_SIZE = {"cpu": 1, "mps": 4, "cuda": 16}
 
 
 def _mps_available() -> bool:
@@ -61,7 +62,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 def default_batch_size(device: torch.device) -> int:
     """Tiles per batch for ``device`` when the caller gives none."""
-    return DEFAULT_BATCH_SIZE.get(device.type, 2)
+    return DEFAULT_BATCH_SIZE.get(device.type, 1)
 
 
 @contextlib.contextmanager

@@ -39,6 +39,8 @@ from deeplight.infer.tiling import check_tiling
 SR_UNITS = "nW/cm2/sr"
 BLOCK = 512
 """Internal tile size (pixels) of the partial GeoTIFF and of the COG."""
+GDAL_CACHE_MB = 256
+"""GDAL block cache while writing (the default, 5% of RAM, would let it grow with the machine)."""
 
 
 @dataclass
@@ -200,9 +202,12 @@ def predict_raster(
         try:
             with file_lock(_hidden(out, "lock"), timeout=0):
                 try:
-                    return _run_and_write(source, executor, out, unc_out, tags, tile=tile, overlap=overlap,
-                                          batch_size=size, self_ensemble=self_ensemble, identity=identity,
-                                          device_type=resolved.type, cache=cache, progress=progress)
+                    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+                        return _run_and_write(
+                            source, executor, out, unc_out, tags, tile=tile, overlap=overlap, batch_size=size,
+                            self_ensemble=self_ensemble, identity=identity, device_type=resolved.type,
+                            cache=cache, progress=progress,
+                        )
                 finally:
                     _hidden(out, "lock").unlink(missing_ok=True)
         except LockTimeout as exc:
