@@ -71,14 +71,20 @@ def shanghai_urban(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         "NPP-VIIRS (VNL) 2018": sh / "npp_viirs_2013_2022" / "NTL_Shanghai_NPP-VIIRS_2013_2022_2018.tif",
     }
     regions = load_regions(sh / "boundaries" / "shanghai_districts_boundary.shp", name_column="Name")
-    tables = [urban_extent_accuracy(path, sh / "real_sh_MGUP2018.tif", regions, product_name=name)
-              for name, path in products.items()]
+    tables = [
+        urban_extent_accuracy(path, sh / "real_sh_MGUP2018.tif", regions, product_name=name)
+        for name, path in products.items()
+    ]
     table = pd.concat(tables, ignore_index=True)
-    summary = table[table.region == "ALL"][["product", "method", "threshold", "urban_area_km2",
-                                            "reference_area_km2", "f1", "iou", "kappa"]]
+    summary = table[table.region == "ALL"][
+        ["product", "method", "threshold", "urban_area_km2", "reference_area_km2", "f1", "iou", "kappa"]
+    ]
     per_district = table[table.region != "ALL"].pivot_table(
-        index="region", columns=["product", "method"], values=["f1", "iou"], sort=False)
-    per_district.columns = [f"{metric} {product.split(' ')[0]} {method}" for metric, product, method in per_district.columns]
+        index="region", columns=["product", "method"], values=["f1", "iou"], sort=False
+    )
+    per_district.columns = [
+        f"{metric} {product.split(' ')[0]} {method}" for metric, product, method in per_district.columns
+    ]
     return summary.reset_index(drop=True), per_district.reset_index(), table
 
 
@@ -92,21 +98,25 @@ def cote_divoire_access(data: Path) -> tuple[pd.DataFrame, dict]:
         table = compute_indicators({"hr": civ / "ntl.tif"}, regions, population=population, year=2024)
     wide = table.pivot_table(index="region", columns="indicator", values="value", sort=False)
     native = population_per_region(population, regions)
-    out = pd.DataFrame({
-        "region": wide.index,
-        "population (own 1 km grid)": [native[r] for r in wide.index],
-        "population (on 15'' VIIRS grid)": wide["population"].to_numpy(),
-        "lit share": wide["lit_share"].to_numpy(),
-        "access proxy": wide["electricity_access"].to_numpy(),
-        "sum of lights (nW/cm2/sr*km2)": wide["sum_of_lights"].to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "region": wide.index,
+            "population (own 1 km grid)": [native[r] for r in wide.index],
+            "population (on 15'' VIIRS grid)": wide["population"].to_numpy(),
+            "lit share": wide["lit_share"].to_numpy(),
+            "access proxy": wide["electricity_access"].to_numpy(),
+            "sum of lights (nW/cm2/sr*km2)": wide["sum_of_lights"].to_numpy(),
+        }
+    )
     out["population diff %"] = 100 * (out.iloc[:, 2] / out.iloc[:, 1] - 1)
     national_people = float(out.iloc[:, 2].sum())
     national = {
         "raster total": float(np.nansum(population.values)),
         "regions, own grid": float(out.iloc[:, 1].sum()),
         "regions, VIIRS grid": national_people,
-        "access proxy (population-weighted)": float((out["access proxy"] * out.iloc[:, 2]).sum() / national_people),
+        "access proxy (population-weighted)": float(
+            (out["access proxy"] * out.iloc[:, 2]).sum() / national_people
+        ),
     }
     return out.sort_values("access proxy", ascending=False).reset_index(drop=True), national
 
@@ -119,32 +129,44 @@ def touggourt_crs(data: Path) -> pd.DataFrame:
     population = read_grid_raster(tg / "GHS_POP_E2015_GLOBE_R2019A_54009_1K_V1_0.tif", name="population")
     # the VIIRS raster warped onto a 250 m Mollweide grid over the GHS tile (area-weighted average)
     t = population.transform
-    mollweide = GridRaster(np.zeros((population.shape[0] * 4, population.shape[1] * 4)),
-                           Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f), population.crs, "mollweide grid")
+    mollweide = GridRaster(
+        np.zeros((population.shape[0] * 4, population.shape[1] * 4)),
+        Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f),
+        population.crs,
+        "mollweide grid",
+    )
     vnl_mollweide = reproject_grid(vnl, mollweide, Resampling.average)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        geo = compute_indicators({"viirs_epsg4326": vnl, "viirs_mollweide": vnl_mollweide}, regions,
-                                 population=population, urban_method="fixed")
+        geo = compute_indicators(
+            {"viirs_epsg4326": vnl, "viirs_mollweide": vnl_mollweide},
+            regions,
+            population=population,
+            urban_method="fixed",
+        )
     wide = geo.pivot_table(index="region", columns=["product", "indicator"], values="value", sort=False)
     native = population_per_region(population, regions)
-    out = pd.DataFrame({
-        "region": wide.index,
-        "area km2": wide[("viirs_epsg4326", "region_area")].to_numpy(),
-        "TNL EPSG:4326": wide[("viirs_epsg4326", "sum_of_lights")].to_numpy(),
-        "TNL Mollweide": wide[("viirs_mollweide", "sum_of_lights")].to_numpy(),
-        "pop own grid (Mollweide)": [native[r] for r in wide.index],
-        "pop on 4326 grid": wide[("viirs_epsg4326", "population")].to_numpy(),
-        "access proxy": wide[("viirs_epsg4326", "electricity_access")].to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "region": wide.index,
+            "area km2": wide[("viirs_epsg4326", "region_area")].to_numpy(),
+            "TNL EPSG:4326": wide[("viirs_epsg4326", "sum_of_lights")].to_numpy(),
+            "TNL Mollweide": wide[("viirs_mollweide", "sum_of_lights")].to_numpy(),
+            "pop own grid (Mollweide)": [native[r] for r in wide.index],
+            "pop on 4326 grid": wide[("viirs_epsg4326", "population")].to_numpy(),
+            "access proxy": wide[("viirs_epsg4326", "electricity_access")].to_numpy(),
+        }
+    )
     return out
 
 
 def lr_vs_hr(data: Path) -> pd.DataFrame:
     """Indicators on a SIMULATED LR (real HR degraded, seed 0) vs the real HR."""
     cases = {
-        "Shanghai city 2018": (data / "shanghai" / "viirs_like_2000_2020" / "NTL_Shanghai_2000_2020_2018.tif",
-                               data / "shanghai" / "boundaries" / "shanghai.shp"),
+        "Shanghai city 2018": (
+            data / "shanghai" / "viirs_like_2000_2020" / "NTL_Shanghai_2000_2020_2018.tif",
+            data / "shanghai" / "boundaries" / "shanghai.shp",
+        ),
         "Cote d'Ivoire 2024": (data / "cote_divoire" / "ntl.tif", data / "cote_divoire" / "cutline.geojson"),
     }
     rows = []
@@ -158,15 +180,23 @@ def lr_vs_hr(data: Path) -> pd.DataFrame:
         tags = {"simulated": "true"}
         products = {
             "HR (real VIIRS)": hr_crop,
-            "LR DN, nominal calibration": GridRaster(lr_dn.astype(float), lr_transform, hr.crs, "lr", {**tags, "units": "DN"}),
-            "LR DN, drift-corrected": GridRaster(lr_dn_to_radiance(lr_dn, info), lr_transform, hr.crs, "lr", tags),
-            "LR radiance before response": GridRaster(info.lr_radiance.astype(float), lr_transform, hr.crs, "lr", tags),
+            "LR DN, nominal calibration": GridRaster(
+                lr_dn.astype(float), lr_transform, hr.crs, "lr", {**tags, "units": "DN"}
+            ),
+            "LR DN, drift-corrected": GridRaster(
+                lr_dn_to_radiance(lr_dn, info), lr_transform, hr.crs, "lr", tags
+            ),
+            "LR radiance before response": GridRaster(
+                info.lr_radiance.astype(float), lr_transform, hr.crs, "lr", tags
+            ),
         }
         height, width = hr_crop.shape
         t = hr.transform
         scene = regions_from_bbox((t.c, t.f + t.e * height, t.c + t.a * width, t.f), crs=hr.crs, name="scene")
-        regions = pd.concat([load_regions(region_path).iloc[[0]][["region", "geometry"]].to_crs(hr.crs), scene],
-                            ignore_index=True)
+        regions = pd.concat(
+            [load_regions(region_path).iloc[[0]][["region", "geometry"]].to_crs(hr.crs), scene],
+            ignore_index=True,
+        )
         regions = load_regions(regions.set_crs(hr.crs, allow_override=True))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -174,15 +204,21 @@ def lr_vs_hr(data: Path) -> pd.DataFrame:
         wide = table.pivot_table(index=["region", "product"], columns="indicator", values="value", sort=False)
         for (region, product), values in wide.iterrows():
             reference = wide.loc[(region, "HR (real VIIRS)")]
-            rows.append({
-                "case": case, "region": "scene (raster extent)" if region == "scene" else "outline",
-                "product": product, "simulated": product != "HR (real VIIRS)",
-                "lit area km2": values["lit_area"], "urban area km2 (R>=10)": values["urban_area"],
-                "sum of lights": values["sum_of_lights"],
-                "TNL diff vs HR %": 100 * (values["sum_of_lights"] / reference["sum_of_lights"] - 1),
-                "lit area diff vs HR %": 100 * (values["lit_area"] / reference["lit_area"] - 1),
-                "gain drift": info.gain_drift, "saturated LR share": info.saturated_fraction,
-            })
+            rows.append(
+                {
+                    "case": case,
+                    "region": "scene (raster extent)" if region == "scene" else "outline",
+                    "product": product,
+                    "simulated": product != "HR (real VIIRS)",
+                    "lit area km2": values["lit_area"],
+                    "urban area km2 (R>=10)": values["urban_area"],
+                    "sum of lights": values["sum_of_lights"],
+                    "TNL diff vs HR %": 100 * (values["sum_of_lights"] / reference["sum_of_lights"] - 1),
+                    "lit area diff vs HR %": 100 * (values["lit_area"] / reference["lit_area"] - 1),
+                    "gain drift": info.gain_drift,
+                    "saturated LR share": info.saturated_fraction,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -195,26 +231,38 @@ def shanghai_series(data: Path) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         series = compute_time_series(products, regions, urban_method="fixed", urban_threshold=10.0)
-        lcr = pd.concat([land_consumption_table(series, a, b) for a, b in zip(years[:-1], years[1:], strict=True)])
+        lcr = pd.concat(
+            [land_consumption_table(series, a, b) for a, b in zip(years[:-1], years[1:], strict=True)]
+        )
     wide = series.pivot_table(index="year", columns="indicator", values="value")
-    out = pd.DataFrame({
-        "year": wide.index.astype(int),
-        "sum of lights (nW/cm2/sr*km2)": wide["sum_of_lights"].to_numpy(),
-        "urban area km2 (R>=10)": wide["urban_area"].to_numpy(),
-        "lit share": wide["lit_share"].to_numpy(),
-        "gdp growth PRIOR (0.3 x dln TNL)": wide["gdp_growth_prior"].reindex(wide.index).to_numpy(),
-        "LCR since previous (1/yr)": lcr[lcr.indicator == "lcr"].set_index("year")["value"].reindex(wide.index).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "year": wide.index.astype(int),
+            "sum of lights (nW/cm2/sr*km2)": wide["sum_of_lights"].to_numpy(),
+            "urban area km2 (R>=10)": wide["urban_area"].to_numpy(),
+            "lit share": wide["lit_share"].to_numpy(),
+            "gdp growth PRIOR (0.3 x dln TNL)": wide["gdp_growth_prior"].reindex(wide.index).to_numpy(),
+            "LCR since previous (1/yr)": lcr[lcr.indicator == "lcr"]
+            .set_index("year")["value"]
+            .reindex(wide.index)
+            .to_numpy(),
+        }
+    )
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get("DEEPLIGHT_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument(
+        "--data", default=os.environ.get("DEEPLIGHT_DATA_DIR", str(REPO.parent / "shared" / "data"))
+    )
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "shanghai").is_dir():
-        print(f"validate_sdg: shared data not found at {data}: pass --data or set DEEPLIGHT_DATA_DIR", file=sys.stderr)
+        print(
+            f"validate_sdg: shared data not found at {data}: pass --data or set DEEPLIGHT_DATA_DIR",
+            file=sys.stderr,
+        )
         return 2
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -224,10 +272,17 @@ def main() -> int:
     lr_hr = lr_vs_hr(data)
     series = shanghai_series(data)
     elapsed = time.perf_counter() - started
-    for name, frame in (("sdg_shanghai_urban", full), ("sdg_cote_divoire_access", access),
-                        ("sdg_touggourt_crs", crs_table), ("sdg_lr_vs_hr", lr_hr), ("sdg_shanghai_series", series)):
+    for name, frame in (
+        ("sdg_shanghai_urban", full),
+        ("sdg_cote_divoire_access", access),
+        ("sdg_touggourt_crs", crs_table),
+        ("sdg_lr_vs_hr", lr_hr),
+        ("sdg_shanghai_series", series),
+    ):
         atomic_write_text(RESULTS / f"{name}.csv", frame.to_csv(index=False))
-    national_md = "\n".join(f"- {k}: {v:,.3f}" if "proxy" in k else f"- {k}: {v:,.0f}" for k, v in national.items())
+    national_md = "\n".join(
+        f"- {k}: {v:,.3f}" if "proxy" in k else f"- {k}: {v:,.0f}" for k, v in national.items()
+    )
     text = f"""# SDG indicator validation on real data
 
 Machine: {MACHINE} ({platform.machine()}, Python {platform.python_version()}); run time {elapsed:.1f} s.
@@ -256,7 +311,8 @@ Population: 1 km grid reprojected onto the 15'' VIIRS grid as density and rescal
 
 ## 3. Touggourt: zonal statistics across CRSs (9 hexagons)
 
-VIIRS 2020 (EPSG:4326, 15'') and the same raster warped to a 250 m Mollweide grid; GHS-POP 2015 (Mollweide, 1 km)
+VIIRS 2020 (EPSG:4326, 15'') and the same raster warped to a 250 m Mollweide grid;
+GHS-POP 2015 (Mollweide, 1 km)
 counted on its own grid vs reprojected onto the VIIRS grid.
 
 {_md(crs_table)}

@@ -14,7 +14,12 @@ import warnings
 from pathlib import Path
 
 from deeplight.errors import DeepLightError
-from deeplight.sdg.thresholds import DEFAULT_URBAN_THRESHOLD, DMSP_LIT_THRESHOLD_DN, URBAN_METHODS, VIIRS_LIT_THRESHOLD
+from deeplight.sdg.thresholds import (
+    DEFAULT_URBAN_THRESHOLD,
+    DMSP_LIT_THRESHOLD_DN,
+    URBAN_METHODS,
+    VIIRS_LIT_THRESHOLD,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,31 +33,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", help="LR raster (DMSP-like DN 0..63, or radiance)")
     parser.add_argument("--sr", help="SR raster (reconstruction, radiance)")
     parser.add_argument("--sr-std", help="per-pixel std of the SR (nW/cm2/sr): adds lower/upper intervals")
-    parser.add_argument("--regions", required=True,
-                        help="polygon file (GeoJSON, GPKG, SHP, zipped SHP), 'naturalearth', or bbox:minx,miny,maxx,maxy")
+    parser.add_argument(
+        "--regions",
+        required=True,
+        help="polygon file (GeoJSON, GPKG, SHP, zipped SHP), 'naturalearth', or bbox:minx,miny,maxx,maxy",
+    )
     parser.add_argument("--name-column", help="column with region names (guessed when omitted)")
     parser.add_argument("--regions-crs", help="CRS of a region file that has none, e.g. EPSG:4326")
     parser.add_argument("--out", required=True, help="output CSV (a JSON sidecar is written beside it)")
     parser.add_argument("--geo", help="also write indicators joined to the polygons (.geojson or .gpkg)")
     parser.add_argument("--population", help="population raster (people per cell, any CRS)")
     parser.add_argument("--year", type=int, help="year of the products")
-    parser.add_argument("--lr-units", choices=("DN", "radiance"), help="units of --lr (detected when omitted)")
-    parser.add_argument("--simulated", nargs="*", default=[], choices=("lr", "sr", "hr"),
-                        help="products made by the degradation model (also read from the raster tag simulated=true)")
-    parser.add_argument("--lit-threshold", type=float, default=VIIRS_LIT_THRESHOLD,
-                        help=f"radiance lit threshold, R >= tau (default {VIIRS_LIT_THRESHOLD} nW/cm2/sr)")
-    parser.add_argument("--lit-threshold-dn", type=float, default=DMSP_LIT_THRESHOLD_DN,
-                        help=f"DN lit threshold, DN > tau (default {DMSP_LIT_THRESHOLD_DN:g})")
-    parser.add_argument("--urban-method", choices=URBAN_METHODS, default="otsu", help="urban threshold method")
-    parser.add_argument("--urban-threshold", type=float, default=DEFAULT_URBAN_THRESHOLD,
-                        help=f"tau of --urban-method fixed (default {DEFAULT_URBAN_THRESHOLD:g} nW/cm2/sr)")
-    parser.add_argument("--urban-reference", help="reference urban map (1 urban, 0 not) for --urban-method calibrated")
-    parser.add_argument("--co2-total", type=float, help="emissions of all regions together, shared by sum of lights")
+    parser.add_argument(
+        "--lr-units", choices=("DN", "radiance"), help="units of --lr (detected when omitted)"
+    )
+    parser.add_argument(
+        "--simulated",
+        nargs="*",
+        default=[],
+        choices=("lr", "sr", "hr"),
+        help="products made by the degradation model (also read from the raster tag simulated=true)",
+    )
+    parser.add_argument(
+        "--lit-threshold",
+        type=float,
+        default=VIIRS_LIT_THRESHOLD,
+        help=f"radiance lit threshold, R >= tau (default {VIIRS_LIT_THRESHOLD} nW/cm2/sr)",
+    )
+    parser.add_argument(
+        "--lit-threshold-dn",
+        type=float,
+        default=DMSP_LIT_THRESHOLD_DN,
+        help=f"DN lit threshold, DN > tau (default {DMSP_LIT_THRESHOLD_DN:g})",
+    )
+    parser.add_argument(
+        "--urban-method", choices=URBAN_METHODS, default="otsu", help="urban threshold method"
+    )
+    parser.add_argument(
+        "--urban-threshold",
+        type=float,
+        default=DEFAULT_URBAN_THRESHOLD,
+        help=f"tau of --urban-method fixed (default {DEFAULT_URBAN_THRESHOLD:g} nW/cm2/sr)",
+    )
+    parser.add_argument(
+        "--urban-reference", help="reference urban map (1 urban, 0 not) for --urban-method calibrated"
+    )
+    parser.add_argument(
+        "--co2-total", type=float, help="emissions of all regions together, shared by sum of lights"
+    )
     parser.add_argument("--co2-unit", default="t CO2", help="unit of --co2-total (default 't CO2')")
-    parser.add_argument("--co2-power-law", type=float, nargs=2, metavar=("A", "B"),
-                        help="coefficients of ln CO2 = A + B ln TNL (TNL in nW/cm2/sr*km2)")
-    parser.add_argument("--drop-empty", action="store_true",
-                        help="leave out regions that do not overlap the rasters (e.g. world countries over one city)")
+    parser.add_argument(
+        "--co2-power-law",
+        type=float,
+        nargs=2,
+        metavar=("A", "B"),
+        help="coefficients of ln CO2 = A + B ln TNL (TNL in nW/cm2/sr*km2)",
+    )
+    parser.add_argument(
+        "--drop-empty",
+        action="store_true",
+        help="leave out regions that do not overlap the rasters (e.g. world countries over one city)",
+    )
     parser.add_argument("--model", help="model name of the SR (metadata)")
     parser.add_argument("--checkpoint", help="checkpoint of the SR (metadata)")
     parser.set_defaults(func=run)
@@ -70,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     if args.sr_std and not args.sr:
         raise DeepLightError("--sr-std needs --sr (the uncertainty belongs to the SR product)")
     out = Path(args.out)
-    inputs = [p for p in (*products.values(), args.sr_std, args.population, args.urban_reference, args.regions) if p]
+    inputs = [
+        p for p in (*products.values(), args.sr_std, args.population, args.urban_reference, args.regions) if p
+    ]
     for candidate in (out, out.with_suffix(".json"), Path(args.geo) if args.geo else None):
         if candidate is not None and any(Path(p).resolve() == candidate.resolve() for p in inputs):
             raise DeepLightError(f"output {candidate} is one of the inputs: choose another --out/--geo path")
@@ -105,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
     if args.geo:
         written.append(write_geo(indicators_to_geodataframe(table, regions), args.geo))
     simulated = table.attrs["metadata"].get("simulated_products", [])
-    print(f"{len(table)} rows ({table['region'].nunique()} regions x {table['product'].nunique()} products) -> "
-          + ", ".join(str(p) for p in written))
+    print(
+        f"{len(table)} rows ({table['region'].nunique()} regions x {table['product'].nunique()} products) -> "
+        + ", ".join(str(p) for p in written)
+    )
     if simulated:
         print(f"SIMULATED products (made by the degradation model): {', '.join(simulated)}")
     return 0

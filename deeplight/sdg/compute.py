@@ -32,7 +32,14 @@ from deeplight.sdg.indicators import (
 )
 from deeplight.sdg.pixel_area import EQUAL_AREA_CRS, pixel_area_m2
 from deeplight.sdg.population import population_on_grid
-from deeplight.sdg.rasters import GridRaster, RasterInput, dn_to_radiance, is_dn_product, read_grid_raster, reproject_grid
+from deeplight.sdg.rasters import (
+    GridRaster,
+    RasterInput,
+    dn_to_radiance,
+    is_dn_product,
+    read_grid_raster,
+    reproject_grid,
+)
 from deeplight.sdg.regions import REGION_COLUMN, load_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
@@ -45,14 +52,27 @@ from deeplight.sdg.thresholds import (
 )
 from deeplight.sdg.zonal import STAT_UNITS, zonal_statistics
 
-TIDY_COLUMNS = ("region", "product", "year", "indicator", "value", "unit", "lower", "upper", "simulated", "method", "note")
+TIDY_COLUMNS = (
+    "region",
+    "product",
+    "year",
+    "indicator",
+    "value",
+    "unit",
+    "lower",
+    "upper",
+    "simulated",
+    "method",
+    "note",
+)
 """Columns of the tidy table, in order (documented in docs/sdg.md)."""
 
 MAX_NAMED_REGIONS = 10
 """Above this many regions with the same problem, one warning names the first ten."""
 
 SOURCES = {
-    "zonal statistics": "exactextract fractional coverage (Baston); cell areas on the ellipsoid (Snyder 1987)",
+    "zonal statistics": "exactextract fractional coverage (Baston); cell areas on the ellipsoid "
+    "(Snyder 1987)",
     "lit threshold": "VIIRS R >= 1 nW/cm2/sr (Roman et al. 2018); DMSP DN > 7 (Li et al. 2020)",
     "urban extent": "fixed / Otsu 1979 on log1p(R) / calibrated to a reference urban area",
     "electricity access": "population in lit cells / population (NASA SEDAC SDG 7.1.1 proxy, 2023)",
@@ -93,7 +113,9 @@ def _grid_key(raster: GridRaster) -> tuple:
     return (raster.crs.to_wkt(), raster.shape, tuple(round(v, 12) for v in tuple(raster.transform)[:6]))
 
 
-def _urban_threshold(product: _Product, method: str, fixed: float, reference: GridRaster | None) -> tuple[float, str]:
+def _urban_threshold(
+    product: _Product, method: str, fixed: float, reference: GridRaster | None
+) -> tuple[float, str]:
     """Scene-level urban threshold (nW/cm2/sr) for a product and a description of how it was set."""
     if method == "fixed":
         return float(fixed), f"fixed: R >= {fixed:g} nW/cm2/sr"
@@ -101,7 +123,9 @@ def _urban_threshold(product: _Product, method: str, fixed: float, reference: Gr
         tau = otsu_threshold(product.radiance, product.area_km2)
         return tau, f"otsu on log1p(R): R >= {tau:.3g} nW/cm2/sr"
     if reference is None:
-        raise DeepLightError("urban_method='calibrated' needs urban_reference (a reference urban-extent raster)")
+        raise DeepLightError(
+            "urban_method='calibrated' needs urban_reference (a reference urban-extent raster)"
+        )
     fraction = reproject_grid(reference, product.raster, Resampling.average).values
     both = np.isfinite(fraction) & np.isfinite(product.radiance)
     target = float(np.sum(np.clip(fraction[both], 0, 1) * product.area_km2[both]))
@@ -118,8 +142,13 @@ def _reference_as_fraction(reference: RasterInput | None) -> GridRaster | None:
     return GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
 
 
-def _load_product(name: str, source: RasterInput, declared_units: str | None, simulated: bool | None,
-                  std_source: RasterInput | None) -> _Product:
+def _load_product(
+    name: str,
+    source: RasterInput,
+    declared_units: str | None,
+    simulated: bool | None,
+    std_source: RasterInput | None,
+) -> _Product:
     raster = read_grid_raster(source, name=f"{name.upper()} raster")
     is_dn = is_dn_product(raster, declared_units, name)
     if is_dn:
@@ -129,7 +158,9 @@ def _load_product(name: str, source: RasterInput, declared_units: str | None, si
     std = None
     if std_source is not None:
         if is_dn:
-            raise RasterError(f"uncertainty for product {name!r}: only radiance products (SR, HR) take an uncertainty layer")
+            raise RasterError(
+                f"uncertainty for product {name!r}: only radiance products (SR, HR) take an uncertainty layer"
+            )
         std_raster = reproject_grid(read_grid_raster(std_source, name=f"{name.upper()} uncertainty"), raster)
         std = np.abs(std_raster.values)
     area_km2 = pixel_area_m2(raster.transform, raster.crs, raster.shape) / 1e6
@@ -172,6 +203,94 @@ def _indicator_values(
         out["electricity_access"] = electricity_access_proxy(np.where(valid, people, np.nan), lit)
         out["population"] = float(np.nansum(people))
     return out
+
+
+def _region_rows(
+    product: _Product,
+    coverage: RegionCoverage,
+    region_area_km2: float,
+    *,
+    year: int | None,
+    thresholds: tuple[float, str, float, str],
+    population: np.ndarray | None,
+    confidence_z: float,
+    co2_power_law_coefficients: tuple[float, float] | None,
+    co2_unit: str,
+) -> list[dict[str, Any]]:
+    """Tidy rows of one product in one region (see :data:`TIDY_COLUMNS`)."""
+    lit_tau, lit_rule, urban_tau, urban_rule = thresholds
+    cells, fraction = coverage.cells, coverage.fraction
+    stats = zonal_statistics(product.radiance.ravel()[cells], fraction, product.area_km2.ravel()[cells])
+    note = coverage.note
+    if cells.size and stats["valid_fraction"] < 0.999:
+        partial = f"valid data over {100 * stats['valid_fraction']:.1f}% of the covered area"
+        note = f"{note}; {partial}" if note else partial
+    central = _indicator_values(product, cells, fraction, lit_tau, urban_tau, population, 0.0)
+    bounds = None
+    if product.std is not None:
+        bounds = tuple(
+            _indicator_values(product, cells, fraction, lit_tau, urban_tau, population, shift)
+            for shift in (-confidence_z, confidence_z)
+        )
+    rows: list[dict[str, Any]] = []
+
+    def add(indicator: str, value: float, unit: str, method: str, with_interval: bool = False) -> None:
+        lower = bounds[0][indicator] if with_interval and bounds is not None else np.nan
+        upper = bounds[1][indicator] if with_interval and bounds is not None else np.nan
+        rows.append(
+            {
+                "region": coverage.region,
+                "product": product.name,
+                "year": year,
+                "indicator": indicator,
+                "value": value,
+                "unit": unit,
+                "lower": lower,
+                "upper": upper,
+                "simulated": product.simulated,
+                "method": method,
+                "note": note,
+            }
+        )
+
+    stat_method = "area-weighted, fractional coverage" + (f"; {product.calibration}" if product.is_dn else "")
+    add("region_area", region_area_km2, AREA_UNIT, f"polygon area in {EQUAL_AREA_CRS}")
+    add("sum_of_lights", stats["sum_of_lights"], STAT_UNITS["sum_of_lights"], stat_method, True)
+    add("mean_radiance", stats["mean"], STAT_UNITS["mean"], stat_method, True)
+    for stat in ("min", "q25", "median", "q75", "max", "std"):
+        add(f"{stat}_radiance", stats[stat], STAT_UNITS[stat], stat_method)
+    add("valid_pixel_count", stats["count"], "cells", "sum of covered fractions of valid cells")
+    add("valid_fraction", stats["valid_fraction"], "1", "valid area / covered area")
+    for indicator, unit, rule in (
+        ("lit_area", AREA_UNIT, lit_rule),
+        ("lit_share", "1", lit_rule),
+        ("urban_area", AREA_UNIT, urban_rule),
+        ("urban_share", "1", urban_rule),
+    ):
+        add(indicator, central[indicator], unit, rule, True)
+    if population is not None:
+        add(
+            "population",
+            central["population"],
+            "people",
+            "population raster on the product grid, totals conserved",
+        )
+        add(
+            "electricity_access",
+            central["electricity_access"],
+            "1",
+            f"people in lit cells / people ({lit_rule}); SDG 7.1.1 proxy",
+            True,
+        )
+    if co2_power_law_coefficients is not None:
+        a, b = co2_power_law_coefficients
+        add(
+            "co2_power_law",
+            co2_power_law(stats["sum_of_lights"], a, b),
+            co2_unit,
+            f"ln CO2 = {a:g} + {b:g} ln TNL (user coefficients)",
+        )
+    return rows
 
 
 def compute_indicators(
@@ -235,7 +354,9 @@ def compute_indicators(
     if not products:
         raise DeepLightError("compute_indicators needs at least one product raster (e.g. {'hr': 'hr.tif'})")
     if urban_method not in URBAN_METHODS:
-        raise DeepLightError(f"urban_method {urban_method!r} unknown: choose one of {', '.join(URBAN_METHODS)}")
+        raise DeepLightError(
+            f"urban_method {urban_method!r} unknown: choose one of {', '.join(URBAN_METHODS)}"
+        )
     if not isinstance(regions, gpd.GeoDataFrame) or REGION_COLUMN not in regions.columns:
         regions = load_regions(regions, name_column=name_column)
     names = list(products)
@@ -244,10 +365,14 @@ def compute_indicators(
     uncertainty = dict(uncertainty or {})
     unknown = set(uncertainty) - set(names)
     if unknown:
-        raise DeepLightError(f"uncertainty given for unknown product(s) {sorted(unknown)}: products are {names}")
+        raise DeepLightError(
+            f"uncertainty given for unknown product(s) {sorted(unknown)}: products are {names}"
+        )
     issues: list[str] = list(regions.attrs.get("issues", []))
     reference = _reference_as_fraction(urban_reference)
-    population_raster = read_grid_raster(population, name="population raster") if population is not None else None
+    population_raster = (
+        read_grid_raster(population, name="population raster") if population is not None else None
+    )
 
     region_area = regions.to_crs(EQUAL_AREA_CRS).geometry.area.to_numpy() / 1e6
     coverage_cache: dict[tuple, list[RegionCoverage]] = {}
@@ -257,7 +382,9 @@ def compute_indicators(
     any_overlap = False
 
     for name in names:
-        product = _load_product(name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name))
+        product = _load_product(
+            name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name)
+        )
         key = _grid_key(product.raster)
         if key not in coverage_cache:
             coverage_cache[key] = region_coverage(regions, product.raster)
@@ -286,73 +413,44 @@ def compute_indicators(
             "uncertainty": _describe_source(uncertainty[name]) if name in uncertainty else None,
             **{k: v for k, v in product.raster.tags.items() if k in ("model", "checkpoint", "provenance")},
         }
-        base = {"product": name, "year": year, "simulated": product.simulated}
-        method_note = f"; {product.calibration}" if product.is_dn else ""
         for index, coverage in enumerate(coverages):
-            region = coverage.region
-            note = coverage.note
-            if coverage.cells.size:
-                any_overlap = True
-            cells, fraction = coverage.cells, coverage.fraction
-            radiance = product.radiance.ravel()[cells]
-            area = product.area_km2.ravel()[cells]
-            stats = zonal_statistics(radiance, fraction, area)
-            if coverage.cells.size and stats["valid_fraction"] < 0.999:
-                note = (note + "; " if note else "") + f"valid data over {100 * stats['valid_fraction']:.1f}% of the covered area"
-
-            def add(indicator: str, value: float, unit: str, method: str = "", lower: float = np.nan,
-                    upper: float = np.nan) -> None:
-                rows.append({"region": region, **base, "indicator": indicator, "value": value, "unit": unit,
-                             "lower": lower, "upper": upper, "method": method, "note": note})
-
-            add("region_area", float(region_area[index]), AREA_UNIT, f"polygon area in {EQUAL_AREA_CRS}")
-            central = _indicator_values(product, cells, fraction, lit_tau, urban_tau, pop_values, 0.0)
-            bounds = None
-            if product.std is not None:
-                low = _indicator_values(product, cells, fraction, lit_tau, urban_tau, pop_values, -confidence_z)
-                high = _indicator_values(product, cells, fraction, lit_tau, urban_tau, pop_values, confidence_z)
-                bounds = (low, high)
-
-            def interval(indicator: str) -> tuple[float, float]:
-                if bounds is None:
-                    return np.nan, np.nan
-                return bounds[0][indicator], bounds[1][indicator]
-
-            stat_method = f"area-weighted, fractional coverage{method_note}"
-            for stat in ("sum_of_lights", "mean"):
-                indicator = "sum_of_lights" if stat == "sum_of_lights" else "mean_radiance"
-                add(indicator, stats[stat], STAT_UNITS[stat], stat_method, *interval(indicator))
-            for stat in ("min", "q25", "median", "q75", "max", "std"):
-                add(f"{stat}_radiance", stats[stat], STAT_UNITS[stat], stat_method)
-            add("valid_pixel_count", stats["count"], "cells", "sum of covered fractions of valid cells")
-            add("valid_fraction", stats["valid_fraction"], "1", "valid area / covered area")
-            add("lit_area", central["lit_area"], AREA_UNIT, lit_rule, *interval("lit_area"))
-            add("lit_share", central["lit_share"], "1", lit_rule, *interval("lit_share"))
-            add("urban_area", central["urban_area"], AREA_UNIT, urban_rule, *interval("urban_area"))
-            add("urban_share", central["urban_share"], "1", urban_rule, *interval("urban_share"))
-            if pop_values is not None:
-                add("population", central["population"], "people", "population raster on the product grid, totals conserved")
-                add("electricity_access", central["electricity_access"], "1",
-                    f"people in lit cells / people ({lit_rule}); SDG 7.1.1 proxy", *interval("electricity_access"))
-            if co2_power_law_coefficients is not None:
-                a, b = co2_power_law_coefficients
-                add("co2_power_law", co2_power_law(stats["sum_of_lights"], a, b), co2_unit,
-                    f"ln CO2 = {a:g} + {b:g} ln TNL (user coefficients)")
+            any_overlap = any_overlap or bool(coverage.cells.size)
+            rows.extend(
+                _region_rows(
+                    product,
+                    coverage,
+                    float(region_area[index]),
+                    year=year,
+                    thresholds=(lit_tau, lit_rule, urban_tau, urban_rule),
+                    population=pop_values,
+                    confidence_z=confidence_z,
+                    co2_power_law_coefficients=co2_power_law_coefficients,
+                    co2_unit=co2_unit,
+                )
+            )
 
         if co2_total is not None:
             product_rows = [r for r in rows if r["product"] == name and r["indicator"] == "sum_of_lights"]
             total_tnl = float(np.nansum([r["value"] for r in product_rows]))
             for r in product_rows:
-                rows.append({**r, "indicator": "co2_emissions", "unit": co2_unit,
-                             "value": co2_disaggregation(r["value"], total_tnl, co2_total),
-                             "lower": np.nan, "upper": np.nan,
-                             "method": f"share of {co2_total:g} {co2_unit} by sum of lights"})
+                rows.append(
+                    {
+                        **r,
+                        "indicator": "co2_emissions",
+                        "unit": co2_unit,
+                        "value": co2_disaggregation(r["value"], total_tnl, co2_total),
+                        "lower": np.nan,
+                        "upper": np.nan,
+                        "method": f"share of {co2_total:g} {co2_unit} by sum of lights",
+                    }
+                )
 
     if not any_overlap:
         bounds = regions.total_bounds
         raise RegionError(
             f"no region of {regions.attrs.get('source', 'the regions')} overlaps the product rasters "
-            f"(regions' bounds {np.round(bounds, 4).tolist()} in {regions.crs.to_string()}): check the CRS and extent"
+            f"(regions' bounds {np.round(bounds, 4).tolist()} in {regions.crs.to_string()}): "
+            "check the CRS and extent"
         )
     empty: dict[str, list[str]] = {}
     for coverages in coverage_cache.values():
@@ -379,13 +477,22 @@ def compute_indicators(
         "generator": f"deeplight {__version__} (deeplight.sdg.compute_indicators)",
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "year": year,
-        "regions": {"source": regions.attrs.get("source", "regions"), "name_column": regions.attrs.get("name_column"),
-                    "count": int(len(regions))},
+        "regions": {
+            "source": regions.attrs.get("source", "regions"),
+            "name_column": regions.attrs.get("name_column"),
+            "count": int(len(regions)),
+        },
         "products": metadata_products,
         "simulated_products": [n for n, p in metadata_products.items() if p["simulated"]],
-        "thresholds": {"lit_radiance_nW_cm2_sr": lit_threshold, "lit_dn_strictly_above": lit_threshold_dn,
-                       "urban_method": urban_method, "urban_fixed_nW_cm2_sr": urban_threshold},
-        "interval": f"radiance -/+ {confidence_z:g} x per-pixel std, errors fully correlated" if uncertainty else None,
+        "thresholds": {
+            "lit_radiance_nW_cm2_sr": lit_threshold,
+            "lit_dn_strictly_above": lit_threshold_dn,
+            "urban_method": urban_method,
+            "urban_fixed_nW_cm2_sr": urban_threshold,
+        },
+        "interval": f"radiance -/+ {confidence_z:g} x per-pixel std, errors fully correlated"
+        if uncertainty
+        else None,
         "units": {"sum_of_lights": TNL_UNIT, "area": AREA_UNIT, "radiance": "nW/cm2/sr", "co2": co2_unit},
         "model": dict(model_info or {}),
         "population": population_raster.source if population_raster is not None else None,

@@ -51,7 +51,9 @@ def region_coverage(regions: gpd.GeoDataFrame, grid: GridRaster) -> list[RegionC
     xmin, ymax = t.c, t.f
     xmax, ymin = t.c + t.a * width, t.f + t.e * height
     projected = regions.to_crs(grid.crs)
-    out: list[RegionCoverage] = [RegionCoverage(name, np.empty(0, np.int64), np.empty(0)) for name in regions[REGION_COLUMN]]
+    out: list[RegionCoverage] = [
+        RegionCoverage(name, np.empty(0, np.int64), np.empty(0)) for name in regions[REGION_COLUMN]
+    ]
     usable = [i for i, g in enumerate(projected.geometry) if g is not None and not g.is_empty]
     for i, geom in enumerate(projected.geometry):
         if geom is None or geom.is_empty:

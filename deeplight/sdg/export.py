@@ -27,7 +27,8 @@ from deeplight.utils_io import atomic_path, atomic_write_bytes, atomic_write_tex
 
 COLUMN_DOCS = {
     "region": "region name (from the region file's name column)",
-    "product": "night-light product: lr (DMSP-like input), sr (reconstruction), hr (reference) or a user label",
+    "product": "night-light product: lr (DMSP-like input), sr (reconstruction), hr (reference) "
+    "or a user label",
     "year": "year of the product (empty when not given)",
     "indicator": "indicator name (see docs/sdg.md)",
     "value": "indicator value",
@@ -68,7 +69,8 @@ def _metadata_of(table: pd.DataFrame, metadata: Mapping[str, Any] | None) -> dic
         merged["simulated_products"] = simulated_products
         if simulated_products:
             merged["simulated_note"] = (
-                "SIMULATED: products " + ", ".join(simulated_products)
+                "SIMULATED: products "
+                + ", ".join(simulated_products)
                 + " were made by the degradation model, not observed by a sensor"
             )
     return _jsonable(merged)
@@ -155,7 +157,9 @@ def indicators_to_geodataframe(table: pd.DataFrame, regions: gpd.GeoDataFrame) -
     flags = frame.groupby("product")["simulated"].any()
     for product, flag in flags.items():
         wide[f"{product}_simulated"] = bool(flag)
-    joined = regions[[REGION_COLUMN, "geometry"]].merge(wide, left_on=REGION_COLUMN, right_index=True, how="left")
+    joined = regions[[REGION_COLUMN, "geometry"]].merge(
+        wide, left_on=REGION_COLUMN, right_index=True, how="left"
+    )
     return gpd.GeoDataFrame(joined, geometry="geometry", crs=regions.crs)
 
 

@@ -66,7 +66,9 @@ def co2_disaggregation(tnl_region: float, tnl_total: float, emissions_total: flo
     return float(emissions_total * tnl_region / tnl_total)
 
 
-def co2_pixel_disaggregation(radiance: np.ndarray, area_km2: np.ndarray, emissions_total: float) -> np.ndarray:
+def co2_pixel_disaggregation(
+    radiance: np.ndarray, area_km2: np.ndarray, emissions_total: float
+) -> np.ndarray:
     """Per-cell emissions E_i = E_total * R_i A_i / sum_j R_j A_j (same shape as ``radiance``, NaN kept)."""
     weights = np.where(np.isfinite(radiance), np.maximum(radiance, 0.0) * area_km2, 0.0)
     total = weights.sum()
@@ -85,7 +87,9 @@ def co2_power_law(tnl: float, intercept: float, slope: float) -> float:
     return float(np.exp(intercept + slope * np.log(tnl)))
 
 
-def gdp_growth_from_lights(tnl_start: float, tnl_end: float, elasticity: float = GDP_LIGHT_ELASTICITY_PRIOR) -> float:
+def gdp_growth_from_lights(
+    tnl_start: float, tnl_end: float, elasticity: float = GDP_LIGHT_ELASTICITY_PRIOR
+) -> float:
     """Implied change in ln GDP: elasticity * (ln TNL_end - ln TNL_start) (a PRIOR, not a measurement).
 
     Henderson, Storeygard & Weil 2012 estimate an elasticity of about 0.3; treat the result as a

@@ -58,7 +58,9 @@ def pixel_area_m2(transform: Affine, crs: CRS | str, shape: tuple[int, int]) -> 
         raise RasterError("the raster has no CRS: pixel areas cannot be computed; assign a CRS first")
     crs = CRS.from_user_input(crs)
     if transform.b != 0 or transform.d != 0:
-        raise RasterError(f"rotated rasters are not supported (transform {tuple(transform)[:6]}): warp it north-up first")
+        raise RasterError(
+            f"rotated rasters are not supported (transform {tuple(transform)[:6]}): warp it north-up first"
+        )
     height, width = shape
     if crs.is_geographic:
         ellipsoid = crs.ellipsoid

@@ -70,8 +70,13 @@ def population_on_grid(population: GridRaster, like: GridRaster) -> PopulationOn
         total = float(np.nansum(population.values))
         return PopulationOnGrid(population, total, total, False, "population on the same grid as the product")
     source_area = pixel_area_m2(population.transform, population.crs, population.shape) / 1e6
-    density = GridRaster(population.values / source_area, population.transform, population.crs,
-                         population.source, dict(population.tags))
+    density = GridRaster(
+        population.values / source_area,
+        population.transform,
+        population.crs,
+        population.source,
+        dict(population.tags),
+    )
     target_density = reproject_grid(density, like, Resampling.average)
     target_area = pixel_area_m2(like.transform, like.crs, like.shape) / 1e6
     counts = target_density.values * target_area
@@ -82,11 +87,15 @@ def population_on_grid(population: GridRaster, like: GridRaster) -> PopulationOn
     message = (
         f"population {population.source} ({population.crs.to_string()}) reprojected onto the "
         f"{like.crs.to_string()} product grid as density (average) and rescaled to conserve its total: "
-        f"{source_total:,.0f} people in the footprint (resampled total before rescaling {resampled_total:,.0f})"
+        f"{source_total:,.0f} people in the footprint "
+        f"(resampled total before rescaling {resampled_total:,.0f})"
     )
     return PopulationOnGrid(
         GridRaster(counts, like.transform, like.crs, population.source, dict(population.tags)),
-        source_total, resampled_total, True, message,
+        source_total,
+        resampled_total,
+        True,
+        message,
     )
 
 

@@ -77,7 +77,9 @@ class GridRaster:
 def _north_up(values: np.ndarray, transform: Affine, source: str) -> tuple[np.ndarray, Affine]:
     """Flip a south-up grid to north-up; reject rotated grids."""
     if transform.b != 0 or transform.d != 0:
-        raise RasterError(f"{source}: rotated raster (transform {tuple(transform)[:6]}): warp it north-up first")
+        raise RasterError(
+            f"{source}: rotated raster (transform {tuple(transform)[:6]}): warp it north-up first"
+        )
     if transform.e > 0:
         height = values.shape[0]
         values = values[::-1]
@@ -126,7 +128,9 @@ def read_grid_raster(source: RasterInput, *, band: int = 1, name: str = "raster"
             if band < 1 or band > src.count:
                 raise RasterError(f"{name} {path} has {src.count} band(s); band {band} does not exist")
             if src.crs is None:
-                raise RasterError(f"{name} {path} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:4326)")
+                raise RasterError(
+                    f"{name} {path} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:4326)"
+                )
             data = src.read(band, masked=True)
             values = np.ma.filled(data.astype(np.float64), np.nan)
             tags = {**src.tags(), **src.tags(band)}
@@ -194,4 +198,6 @@ def is_dn_product(raster: GridRaster, declared_units: str | None = None, product
     finite = raster.values[np.isfinite(raster.values)]
     if finite.size == 0:
         return False
-    return bool(finite.max() <= 63 and finite.min() >= 0 and np.all(finite == np.round(finite)) and finite.max() > 1)
+    return bool(
+        finite.max() <= 63 and finite.min() >= 0 and np.all(finite == np.round(finite)) and finite.max() > 1
+    )

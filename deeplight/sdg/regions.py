@@ -32,8 +32,24 @@ REGION_COLUMN = "region"
 POLYGON_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
 NATURAL_EARTH_KEYWORDS = ("naturalearth", "natural_earth", "natural-earth", "countries")
 
-_NAME_PRIORITY = ("region", "name", "name_en", "name_long", "admin", "shapename", "adm2_en", "adm2_fr",
-                  "adm1_en", "adm1_fr", "adm1_name", "adm0_en", "adm0_fr", "name_1", "name_2", "nom")
+_NAME_PRIORITY = (
+    "region",
+    "name",
+    "name_en",
+    "name_long",
+    "admin",
+    "shapename",
+    "adm2_en",
+    "adm2_fr",
+    "adm1_en",
+    "adm1_fr",
+    "adm1_name",
+    "adm0_en",
+    "adm0_fr",
+    "name_1",
+    "name_2",
+    "nom",
+)
 
 
 def guess_name_column(frame: pd.DataFrame) -> str | None:
@@ -129,7 +145,8 @@ def prepare_regions(
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     if name_column is not None and name_column not in gdf.columns:
         raise RegionError(
-            f"{source} has no column {name_column!r}: choose one of {', '.join(map(str, columns)) or '(none)'}"
+            f"{source} has no column {name_column!r}: choose one of "
+            f"{', '.join(map(str, columns)) or '(none)'}"
         )
     column = name_column or guess_name_column(gdf)
     if column is None:
@@ -195,7 +212,8 @@ def natural_earth_countries(folder: str | os.PathLike[str] | None = None) -> gpd
             gdf = _read_polygon_file(shp, None)
             return prepare_regions(gdf, name_column="name", source=f"Natural Earth countries ({shp})")
     raise RegionError(
-        "Natural Earth countries not found; searched: " + ", ".join(str(c) for c in candidates)
+        "Natural Earth countries not found; searched: "
+        + ", ".join(str(c) for c in candidates)
         + ". Set DEEPLIGHT_DATA_DIR to the shared data folder or pass the folder explicitly"
     )
 
@@ -266,8 +284,11 @@ def load_regions(
     if text.lower() in NATURAL_EARTH_KEYWORDS:
         regions = natural_earth_countries()
         if name_column is not None and name_column != "name":
-            return prepare_regions(regions.drop(columns=[REGION_COLUMN]), name_column=name_column,
-                                   source="Natural Earth countries")
+            return prepare_regions(
+                regions.drop(columns=[REGION_COLUMN]),
+                name_column=name_column,
+                source="Natural Earth countries",
+            )
         return regions
     bbox = parse_bbox(text) if not Path(text).exists() else None
     if bbox is not None:

@@ -54,7 +54,9 @@ def otsu_threshold(radiance: np.ndarray, weights: np.ndarray | None = None, bins
     log_values = np.log1p(np.maximum(values[keep], 0.0))
     w = w[keep]
     if log_values.size == 0 or log_values.min() == log_values.max():
-        raise DeepLightError("Otsu threshold needs at least two distinct radiance values; use a fixed threshold")
+        raise DeepLightError(
+            "Otsu threshold needs at least two distinct radiance values; use a fixed threshold"
+        )
     hist, edges = np.histogram(log_values, bins=bins, weights=w)
     centres = 0.5 * (edges[:-1] + edges[1:])
     weight_below = np.cumsum(hist)

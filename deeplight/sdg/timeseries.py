@@ -58,7 +58,9 @@ def compute_time_series(
     metadata: dict[str, Any] = {}
     for year in sorted(products_by_year):
         population = (population_by_year or {}).get(year)
-        table = compute_indicators(products_by_year[year], regions, year=int(year), population=population, **kwargs)
+        table = compute_indicators(
+            products_by_year[year], regions, year=int(year), population=population, **kwargs
+        )
         metadata = dict(table.attrs.get("metadata", {}))
         tables.append(table)
     frame = pd.concat(tables, ignore_index=True)
@@ -70,13 +72,22 @@ def compute_time_series(
         simulated = bool(group["simulated"].any())
         for start, end in zip(years[:-1], years[1:], strict=True):
             if start in by_year and end in by_year:
-                growth_rows.append({
-                    "region": region, "product": product, "year": end, "indicator": "gdp_growth_prior",
-                    "value": gdp_growth_from_lights(by_year[start], by_year[end], elasticity), "unit": "ln GDP change",
-                    "lower": np.nan, "upper": np.nan, "simulated": simulated,
-                    "method": f"PRIOR: elasticity {elasticity:g} x change in ln TNL since {start} "
-                              "(Henderson, Storeygard & Weil 2012)", "note": "",
-                })
+                growth_rows.append(
+                    {
+                        "region": region,
+                        "product": product,
+                        "year": end,
+                        "indicator": "gdp_growth_prior",
+                        "value": gdp_growth_from_lights(by_year[start], by_year[end], elasticity),
+                        "unit": "ln GDP change",
+                        "lower": np.nan,
+                        "upper": np.nan,
+                        "simulated": simulated,
+                        "method": f"PRIOR: elasticity {elasticity:g} x change in ln TNL since {start} "
+                        "(Henderson, Storeygard & Weil 2012)",
+                        "note": "",
+                    }
+                )
     if growth_rows:
         frame = pd.concat([frame, pd.DataFrame(growth_rows, columns=list(TIDY_COLUMNS))], ignore_index=True)
     frame["year"] = frame["year"].astype("Int64")
@@ -125,16 +136,28 @@ def land_consumption_table(
     present = set(table["year"].dropna().astype(int))
     missing = {year_start, year_end} - present
     if missing:
-        raise DeepLightError(f"years {sorted(missing)} are not in the indicator table (it has {sorted(present)})")
+        raise DeepLightError(
+            f"years {sorted(missing)} are not in the indicator table (it has {sorted(present)})"
+        )
     if population is None:
         pop_rows = table[table["indicator"] == "population"]
-        people = {(r, int(y), p): v for r, y, p, v in zip(pop_rows["region"], pop_rows["year"], pop_rows["product"], pop_rows["value"], strict=True)}
+        people = {
+            (r, int(y), p): v
+            for r, y, p, v in zip(
+                pop_rows["region"], pop_rows["year"], pop_rows["product"], pop_rows["value"], strict=True
+            )
+        }
 
         def pop_of(region: str, year: int, product: str) -> float:
             return people.get((region, year, product), np.nan)
     else:
         if isinstance(population, pd.DataFrame):
-            mapping = {(r, int(y)): float(v) for r, y, v in zip(population["region"], population["year"], population["population"], strict=True)}
+            mapping = {
+                (r, int(y)): float(v)
+                for r, y, v in zip(
+                    population["region"], population["year"], population["population"], strict=True
+                )
+            }
         else:
             mapping = {(str(k[0]), int(k[1])): float(v) for k, v in population.items()}
 
@@ -147,16 +170,47 @@ def land_consumption_table(
         by_year = dict(zip(group["year"].astype(int), group["value"], strict=True))
         simulated = bool(group["simulated"].any())
         lcr = land_consumption_rate(by_year.get(year_start, np.nan), by_year.get(year_end, np.nan), span)
-        pgr = population_growth_rate(pop_of(region, year_start, product), pop_of(region, year_end, product), span)
+        pgr = population_growth_rate(
+            pop_of(region, year_start, product), pop_of(region, year_end, product), span
+        )
         ratio = lcr_pgr_ratio(lcr, pgr, region=f"{region} ({product})")
-        base = {"region": region, "product": product, "year": year_end, "unit": "1/yr", "lower": np.nan,
-                "upper": np.nan, "simulated": simulated, "note": ""}
+        base = {
+            "region": region,
+            "product": product,
+            "year": year_end,
+            "unit": "1/yr",
+            "lower": np.nan,
+            "upper": np.nan,
+            "simulated": simulated,
+            "note": "",
+        }
         period = f"{year_start}-{year_end}"
-        rows.append({**base, "indicator": "lcr", "value": lcr, "method": f"ln(U{year_end}/U{year_start})/{span:g} ({urban_indicator}), {period}"})
-        rows.append({**base, "indicator": "pgr", "value": pgr, "method": f"ln(P{year_end}/P{year_start})/{span:g}, {period}"})
-        rows.append({**base, "indicator": "lcrpgr", "value": ratio, "unit": "1",
-                     "method": f"LCR/PGR, {period} (NaN when PGR <= 0)",
-                     "note": _ratio_note(lcr, pgr)})
+        rows.append(
+            {
+                **base,
+                "indicator": "lcr",
+                "value": lcr,
+                "method": f"ln(U{year_end}/U{year_start})/{span:g} ({urban_indicator}), {period}",
+            }
+        )
+        rows.append(
+            {
+                **base,
+                "indicator": "pgr",
+                "value": pgr,
+                "method": f"ln(P{year_end}/P{year_start})/{span:g}, {period}",
+            }
+        )
+        rows.append(
+            {
+                **base,
+                "indicator": "lcrpgr",
+                "value": ratio,
+                "unit": "1",
+                "method": f"LCR/PGR, {period} (NaN when PGR <= 0)",
+                "note": _ratio_note(lcr, pgr),
+            }
+        )
     out = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
     out["year"] = out["year"].astype("Int64")
     return out

@@ -20,9 +20,21 @@ from rasterio.warp import Resampling
 
 from deeplight.sdg.coverage import region_coverage
 from deeplight.sdg.pixel_area import pixel_area_m2
-from deeplight.sdg.rasters import GridRaster, RasterInput, dn_to_radiance, is_dn_product, read_grid_raster, reproject_grid
+from deeplight.sdg.rasters import (
+    GridRaster,
+    RasterInput,
+    dn_to_radiance,
+    is_dn_product,
+    read_grid_raster,
+    reproject_grid,
+)
 from deeplight.sdg.regions import REGION_COLUMN, load_regions
-from deeplight.sdg.thresholds import DEFAULT_URBAN_THRESHOLD, URBAN_METHODS, calibrated_threshold, otsu_threshold
+from deeplight.sdg.thresholds import (
+    DEFAULT_URBAN_THRESHOLD,
+    URBAN_METHODS,
+    calibrated_threshold,
+    otsu_threshold,
+)
 
 ALL_REGIONS = "ALL"
 """Name of the row that sums the confusion counts of every region."""
@@ -45,7 +57,11 @@ def confusion_scores(tp: float, fp: float, fn: float, tn: float) -> dict[str, fl
 
 
 def urban_threshold_for(
-    radiance: np.ndarray, area_km2: np.ndarray, method: str, *, fixed: float = DEFAULT_URBAN_THRESHOLD,
+    radiance: np.ndarray,
+    area_km2: np.ndarray,
+    method: str,
+    *,
+    fixed: float = DEFAULT_URBAN_THRESHOLD,
     reference_fraction: np.ndarray | None = None,
 ) -> float:
     """Scene-level urban threshold (nW/cm2/sr) by ``method`` ("fixed", "otsu", "calibrated")."""
@@ -92,7 +108,9 @@ def urban_extent_accuracy(
     if not isinstance(regions, gpd.GeoDataFrame) or REGION_COLUMN not in regions.columns:
         regions = load_regions(regions, name_column=name_column)
     raster = read_grid_raster(product, name=f"{product_name.upper()} raster")
-    radiance = dn_to_radiance(raster.values)[0] if is_dn_product(raster, product=product_name) else raster.values
+    radiance = (
+        dn_to_radiance(raster.values)[0] if is_dn_product(raster, product=product_name) else raster.values
+    )
     ref = read_grid_raster(reference, name="urban reference")
     ref_values = np.where(np.isin(ref.values, (0.0, 1.0)), ref.values, np.nan)
     ref_grid = GridRaster(ref_values, ref.transform, ref.crs, ref.source, ref.tags)
@@ -106,7 +124,9 @@ def urban_extent_accuracy(
         if thresholds and method in thresholds:
             tau = float(thresholds[method])
         else:
-            tau = urban_threshold_for(radiance, area_km2, method, fixed=fixed_threshold, reference_fraction=fraction)
+            tau = urban_threshold_for(
+                radiance, area_km2, method, fixed=fixed_threshold, reference_fraction=fraction
+            )
         with np.errstate(invalid="ignore"):
             predicted = radiance >= tau
         totals = np.zeros(4)
@@ -115,8 +135,14 @@ def urban_extent_accuracy(
             weight = area_km2.ravel()[cells] * coverage.fraction * valid.ravel()[cells]
             p = predicted.ravel()[cells]
             r = reference_urban.ravel()[cells]
-            counts = np.array([np.sum(weight[p & r]), np.sum(weight[p & ~r]), np.sum(weight[~p & r]),
-                               np.sum(weight[~p & ~r])])
+            counts = np.array(
+                [
+                    np.sum(weight[p & r]),
+                    np.sum(weight[p & ~r]),
+                    np.sum(weight[~p & r]),
+                    np.sum(weight[~p & ~r]),
+                ]
+            )
             totals += counts
             rows.append(_row(coverage.region, product_name, method, tau, counts))
         rows.append(_row(ALL_REGIONS, product_name, method, tau, totals))
@@ -125,6 +151,16 @@ def urban_extent_accuracy(
 
 def _row(region: str, product: str, method: str, tau: float, counts: np.ndarray) -> dict:
     tp, fp, fn, tn = (float(c) for c in counts)
-    return {"region": region, "product": product, "method": method, "threshold": tau,
-            "urban_area_km2": tp + fp, "reference_area_km2": tp + fn, "tp_km2": tp, "fp_km2": fp,
-            "fn_km2": fn, "tn_km2": tn, **confusion_scores(tp, fp, fn, tn)}
+    return {
+        "region": region,
+        "product": product,
+        "method": method,
+        "threshold": tau,
+        "urban_area_km2": tp + fp,
+        "reference_area_km2": tp + fn,
+        "tp_km2": tp,
+        "fp_km2": fp,
+        "fn_km2": fn,
+        "tn_km2": tn,
+        **confusion_scores(tp, fp, fn, tn),
+    }

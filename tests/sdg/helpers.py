@@ -15,12 +15,29 @@ CELL_M = 1000.0
 ORIGIN = (0.0, 4_000.0)  # upper-left corner (x, y) in EPSG:6933 metres, near the equator
 
 
-def write_raster(path: Path, values: np.ndarray, *, crs: str = EQUAL_AREA, transform: Affine | None = None,
-                 nodata: float | None = None, tags: dict | None = None) -> Path:
+def write_raster(
+    path: Path,
+    values: np.ndarray,
+    *,
+    crs: str = EQUAL_AREA,
+    transform: Affine | None = None,
+    nodata: float | None = None,
+    tags: dict | None = None,
+) -> Path:
     """Write a single-band float32 GeoTIFF (default: 1 km cells in EPSG:6933 from ORIGIN)."""
     transform = transform or Affine(CELL_M, 0, ORIGIN[0], 0, -CELL_M, ORIGIN[1])
-    with rasterio.open(path, "w", driver="GTiff", height=values.shape[0], width=values.shape[1], count=1,
-                       dtype="float32", crs=crs, transform=transform, nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=values.shape[0],
+        width=values.shape[1],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as dst:
         dst.write(values.astype(np.float32), 1)
         if tags:
             dst.update_tags(**tags)

@@ -21,9 +21,27 @@ def inputs(tmp_path):
 def test_cli_writes_csv_sidecar_and_geopackage(inputs, capsys):
     tmp_path, hr, lr, regions = inputs
     out = tmp_path / "res" / "x.csv"
-    status = main(["sdg", "--raster", str(hr), "--lr", str(lr), "--regions", str(regions), "--out", str(out),
-                   "--year", "2018", "--simulated", "lr", "--geo", str(tmp_path / "res" / "x.gpkg"),
-                   "--urban-method", "fixed"])
+    status = main(
+        [
+            "sdg",
+            "--raster",
+            str(hr),
+            "--lr",
+            str(lr),
+            "--regions",
+            str(regions),
+            "--out",
+            str(out),
+            "--year",
+            "2018",
+            "--simulated",
+            "lr",
+            "--geo",
+            str(tmp_path / "res" / "x.gpkg"),
+            "--urban-method",
+            "fixed",
+        ]
+    )
     assert status == 0
     printed = capsys.readouterr().out
     assert "2 regions x 2 products" in printed and "SIMULATED products" in printed
@@ -33,13 +51,24 @@ def test_cli_writes_csv_sidecar_and_geopackage(inputs, capsys):
     assert table.loc[table["product"] == "lr", "simulated"].all()
     assert (tmp_path / "res" / "x.json").exists() and (tmp_path / "res" / "x.gpkg").exists()
     lr_dn = table[(table["product"] == "lr") & (table.indicator == "lit_area") & (table.region == "Nord")]
-    assert lr_dn["method"].iloc[0] == "DN > 7"   # untagged integer LR in 0..63 is read as DMSP-like DN
+    assert lr_dn["method"].iloc[0] == "DN > 7"  # untagged integer LR in 0..63 is read as DMSP-like DN
 
 
 def test_cli_missing_name_column_lists_columns(inputs, capsys):
     tmp_path, hr, _, regions = inputs
-    status = main(["sdg", "--raster", str(hr), "--regions", str(regions), "--out", str(tmp_path / "x.csv"),
-                   "--name-column", "Name"])
+    status = main(
+        [
+            "sdg",
+            "--raster",
+            str(hr),
+            "--regions",
+            str(regions),
+            "--out",
+            str(tmp_path / "x.csv"),
+            "--name-column",
+            "Name",
+        ]
+    )
     assert status == 2
     assert "has no column 'Name': choose one of name" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
@@ -52,15 +81,43 @@ def test_cli_region_file_without_crs(inputs, capsys):
     shp.with_suffix(".prj").unlink()
     assert main(["sdg", "--raster", str(hr), "--regions", str(shp), "--out", str(tmp_path / "x.csv")]) == 2
     assert "has no CRS" in capsys.readouterr().err
-    assert main(["sdg", "--raster", str(hr), "--regions", str(shp), "--out", str(tmp_path / "x.csv"),
-                 "--regions-crs", "EPSG:6933"]) == 0
+    assert (
+        main(
+            [
+                "sdg",
+                "--raster",
+                str(hr),
+                "--regions",
+                str(shp),
+                "--out",
+                str(tmp_path / "x.csv"),
+                "--regions-crs",
+                "EPSG:6933",
+            ]
+        )
+        == 0
+    )
 
 
 def test_cli_refuses_to_overwrite_an_input_and_needs_a_raster(inputs, capsys):
     tmp_path, hr, _, regions = inputs
     csv_input = tmp_path / "hr.csv"
-    assert main(["sdg", "--raster", str(hr), "--regions", str(regions), "--out", str(regions.with_suffix(".csv")),
-                 "--geo", str(regions)]) == 2
+    assert (
+        main(
+            [
+                "sdg",
+                "--raster",
+                str(hr),
+                "--regions",
+                str(regions),
+                "--out",
+                str(regions.with_suffix(".csv")),
+                "--geo",
+                str(regions),
+            ]
+        )
+        == 2
+    )
     assert "is one of the inputs" in capsys.readouterr().err
     assert main(["sdg", "--regions", str(regions), "--out", str(csv_input)]) == 2
     assert "give at least one raster" in capsys.readouterr().err

@@ -15,12 +15,14 @@ from tests.sdg.helpers import cell_box, regions_frame, write_raster
 
 pytestmark = pytest.mark.filterwarnings("ignore:region .far.:UserWarning")
 
-VALUES = np.array([
-    [0.0, 0.5, 2.0, 4.0],
-    [1.0, 10.0, 20.0, 0.0],
-    [np.nan, 3.0, 5.0, 0.0],
-    [0.0, 0.0, 0.0, 100.0],
-])
+VALUES = np.array(
+    [
+        [0.0, 0.5, 2.0, 4.0],
+        [1.0, 10.0, 20.0, 0.0],
+        [np.nan, 3.0, 5.0, 0.0],
+        [0.0, 0.0, 0.0, 100.0],
+    ]
+)
 
 
 def _value(table: pd.DataFrame, region: str, indicator: str, product: str = "hr", column: str = "value"):
@@ -32,11 +34,15 @@ def _value(table: pd.DataFrame, region: str, indicator: str, product: str = "hr"
 @pytest.fixture
 def scene(tmp_path):
     hr = write_raster(tmp_path / "hr.tif", VALUES, nodata=np.nan)
-    regions = load_regions(regions_frame({
-        "A": cell_box(0, 0, 3, 3),            # 9 full cells, one of them nodata
-        "B": cell_box(3, 2.5, 4, 4),          # half of cell (3,2) and all of (3,3)
-        "far": shapely.box(1e6, 1e6, 1.001e6, 1.001e6),  # outside the raster
-    }))
+    regions = load_regions(
+        regions_frame(
+            {
+                "A": cell_box(0, 0, 3, 3),  # 9 full cells, one of them nodata
+                "B": cell_box(3, 2.5, 4, 4),  # half of cell (3,2) and all of (3,3)
+                "far": shapely.box(1e6, 1e6, 1.001e6, 1.001e6),  # outside the raster
+            }
+        )
+    )
     return tmp_path, hr, regions
 
 
@@ -45,16 +51,27 @@ def test_sums_areas_and_statistics(scene):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = compute_indicators({"hr": hr}, regions, year=2020, urban_method="fixed", urban_threshold=10.0)
-    assert list(table.columns) == ["region", "product", "year", "indicator", "value", "unit", "lower", "upper",
-                                   "simulated", "method", "note"]
+    assert list(table.columns) == [
+        "region",
+        "product",
+        "year",
+        "indicator",
+        "value",
+        "unit",
+        "lower",
+        "upper",
+        "simulated",
+        "method",
+        "note",
+    ]
     assert _value(table, "A", "sum_of_lights") == pytest.approx(41.5, rel=1e-6)
     assert _value(table, "A", "mean_radiance") == pytest.approx(41.5 / 8, rel=1e-6)
     assert _value(table, "A", "min_radiance") == 0.0 and _value(table, "A", "max_radiance") == 20.0
     assert _value(table, "A", "valid_fraction") == pytest.approx(8 / 9, rel=1e-6)
     assert _value(table, "A", "valid_pixel_count") == pytest.approx(8.0)
-    assert _value(table, "A", "lit_area") == pytest.approx(6.0, rel=1e-6)       # 1, 2, 3, 5, 10, 20 >= 1
+    assert _value(table, "A", "lit_area") == pytest.approx(6.0, rel=1e-6)  # 1, 2, 3, 5, 10, 20 >= 1
     assert _value(table, "A", "lit_share") == pytest.approx(0.75, rel=1e-6)
-    assert _value(table, "A", "urban_area") == pytest.approx(2.0, rel=1e-6)     # 10, 20 >= 10
+    assert _value(table, "A", "urban_area") == pytest.approx(2.0, rel=1e-6)  # 10, 20 >= 10
     assert _value(table, "A", "region_area") == pytest.approx(9.0, rel=1e-6)
     assert _value(table, "A", "sum_of_lights", column="unit") == "nW/cm2/sr*km2"
     assert "valid data over 88.9%" in _value(table, "A", "sum_of_lights", column="note")
@@ -73,7 +90,9 @@ def test_weighted_quantiles_on_equal_cells(scene):
     _, hr, regions = scene
     table = compute_indicators({"hr": hr}, regions)
     valid = VALUES[:3, :3][np.isfinite(VALUES[:3, :3])]
-    assert _value(table, "A", "median_radiance") == pytest.approx(np.quantile(valid, 0.5, method="hazen"), rel=1e-6)
+    assert _value(table, "A", "median_radiance") == pytest.approx(
+        np.quantile(valid, 0.5, method="hazen"), rel=1e-6
+    )
     assert _value(table, "A", "std_radiance") == pytest.approx(np.std(valid), rel=1e-6)
 
 
@@ -102,9 +121,11 @@ def test_uncertainty_gives_intervals(scene):
     table = compute_indicators({"sr": hr}, regions, uncertainty={"sr": std}, urban_method="fixed")
     valid = VALUES[:3, :3][np.isfinite(VALUES[:3, :3])]
     assert _value(table, "A", "sum_of_lights", "sr", "upper") == pytest.approx(np.sum(valid + 1.96), rel=1e-6)
-    assert _value(table, "A", "sum_of_lights", "sr", "lower") == pytest.approx(np.sum(np.maximum(valid - 1.96, 0)), rel=1e-6)
-    assert _value(table, "A", "lit_area", "sr", "lower") == pytest.approx(4.0)   # R - 1.96 >= 1: 3, 5, 10, 20
-    assert _value(table, "A", "lit_area", "sr", "upper") == pytest.approx(8.0)   # every valid cell
+    assert _value(table, "A", "sum_of_lights", "sr", "lower") == pytest.approx(
+        np.sum(np.maximum(valid - 1.96, 0)), rel=1e-6
+    )
+    assert _value(table, "A", "lit_area", "sr", "lower") == pytest.approx(4.0)  # R - 1.96 >= 1: 3, 5, 10, 20
+    assert _value(table, "A", "lit_area", "sr", "upper") == pytest.approx(8.0)  # every valid cell
     assert np.isnan(_value(table, "A", "max_radiance", "sr", "lower"))
     with pytest.raises(DeepLightError, match="unknown product"):
         compute_indicators({"sr": hr}, regions, uncertainty={"hr": std})
@@ -113,9 +134,11 @@ def test_uncertainty_gives_intervals(scene):
 def test_dn_product_uses_dn_threshold_and_nominal_calibration(scene):
     tmp_path, _, regions = scene
     dn = np.array([[0, 7, 8, 63]] * 4, dtype=float)
-    lr = write_raster(tmp_path / "lr.tif", dn, tags={"units": "DN (0-63, DMSP-like 6-bit)", "simulated": "true"})
+    lr = write_raster(
+        tmp_path / "lr.tif", dn, tags={"units": "DN (0-63, DMSP-like 6-bit)", "simulated": "true"}
+    )
     table = compute_indicators({"lr": lr}, regions)
-    assert _value(table, "A", "lit_area", "lr") == pytest.approx(3.0)      # DN 8 in 3 rows; DN 7 is not lit
+    assert _value(table, "A", "lit_area", "lr") == pytest.approx(3.0)  # DN 8 in 3 rows; DN 7 is not lit
     expected = 3 * (7 / 6) ** (1 / 0.6) + 3 * (8 / 6) ** (1 / 0.6)
     assert _value(table, "A", "sum_of_lights", "lr") == pytest.approx(expected, rel=1e-6)
     assert "nominal calibration" in _value(table, "A", "sum_of_lights", "lr", "method")

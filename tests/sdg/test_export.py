@@ -28,8 +28,13 @@ def table_and_regions(tmp_path):
     hr = write_raster(tmp_path / "hr.tif", values)
     lr = write_raster(tmp_path / "lr.tif", values, tags={"simulated": "true"})
     regions = load_regions(regions_frame({"Nord": cell_box(0, 0, 2, 4), "Süd": cell_box(2, 0, 4, 4)}))
-    table = compute_indicators({"lr": lr, "hr": hr}, regions, year=2018, units={"lr": "nW/cm2/sr"},
-                               model_info={"model": "deeplight_sr", "checkpoint": "ckpt/best"})
+    table = compute_indicators(
+        {"lr": lr, "hr": hr},
+        regions,
+        year=2018,
+        units={"lr": "nW/cm2/sr"},
+        model_info={"model": "deeplight_sr", "checkpoint": "ckpt/best"},
+    )
     return table, regions
 
 

@@ -83,7 +83,7 @@ def test_confusion_scores_known_answer():
     scores = confusion_scores(tp=40, fp=10, fn=10, tn=40)
     assert scores["f1"] == pytest.approx(0.8)
     assert scores["iou"] == pytest.approx(40 / 60)
-    assert scores["kappa"] == pytest.approx(0.6)     # p_o 0.8, p_e 0.5
+    assert scores["kappa"] == pytest.approx(0.6)  # p_o 0.8, p_e 0.5
     perfect = confusion_scores(10, 0, 0, 90)
     assert perfect["f1"] == 1.0 and perfect["kappa"] == pytest.approx(1.0)
 

@@ -27,7 +27,9 @@ def test_geographic_cells_match_geodesic_area_and_shrink_with_latitude():
     assert area[0, 0] == area[0, 1]
     equator = pixel_area_m2(Affine(step, 0, 0, 0, -step, step), "EPSG:4326", (1, 1))[0, 0]
     assert equator == pytest.approx(_geodesic_cell_area(0.0, step, step, step), rel=1e-6)
-    assert area[0, 0] / equator == pytest.approx(np.cos(np.deg2rad(60.0)), rel=2e-2)  # ellipsoid: ~1 % off the sphere
+    assert area[0, 0] / equator == pytest.approx(
+        np.cos(np.deg2rad(60.0)), rel=2e-2
+    )  # ellipsoid: ~1 % off the sphere
 
 
 def test_equal_area_projection_gives_nominal_area():
@@ -39,7 +41,9 @@ def test_conformal_projection_is_corrected_by_areal_scale():
     transform = Affine(500, 0, 400_000, 0, -500, 5_000_000)
     area = pixel_area_m2(transform, "EPSG:32633", (1, 1))[0, 0]
     to_lonlat = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
-    lon, lat = to_lonlat.transform([400_000, 400_500, 400_500, 400_000], [5_000_000, 5_000_000, 4_999_500, 4_999_500])
+    lon, lat = to_lonlat.transform(
+        [400_000, 400_500, 400_500, 400_000], [5_000_000, 5_000_000, 4_999_500, 4_999_500]
+    )
     assert area == pytest.approx(abs(GEOD.polygon_area_perimeter(lon, lat)[0]), rel=1e-4)
     assert area != pytest.approx(250_000, rel=1e-5)  # UTM's scale factor is not 1 here
 

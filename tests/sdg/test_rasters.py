@@ -14,7 +14,9 @@ from tests.sdg.helpers import write_raster
 
 def test_path_with_nodata_and_tags(tmp_path):
     values = np.array([[1.0, -9.0], [3.0, 4.0]])
-    path = write_raster(tmp_path / "a.tif", values, nodata=-9.0, tags={"units": "nW/cm2/sr", "simulated": "true"})
+    path = write_raster(
+        tmp_path / "a.tif", values, nodata=-9.0, tags={"units": "nW/cm2/sr", "simulated": "true"}
+    )
     raster = read_grid_raster(path)
     assert np.isnan(raster.values[0, 1]) and raster.values[1, 1] == 4.0
     assert raster.simulated and raster.units == "nW/cm2/sr"
@@ -49,7 +51,7 @@ def test_dn_detection_and_conversion(tmp_path):
     assert not is_dn_product(untagged, product="hr")
     assert not is_dn_product(untagged, "nW/cm2/sr", product="lr")
     radiance, how = dn_to_radiance(dn)
-    assert radiance[0, 1] == pytest.approx(1.0)                # DN 6 <-> 1 nW/cm2/sr (nominal response)
+    assert radiance[0, 1] == pytest.approx(1.0)  # DN 6 <-> 1 nW/cm2/sr (nominal response)
     assert radiance[1, 1] == pytest.approx((63 / 6) ** (1 / 0.6))
     assert "nominal calibration" in how
 

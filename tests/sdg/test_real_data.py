@@ -28,17 +28,21 @@ DISTRICTS = "shanghai/boundaries/shanghai_districts_boundary.shp"
 
 @pytest.mark.parametrize("product", sorted(SHANGHAI_2018))
 def test_shanghai_urban_extent_against_mgup_2018(shared_data, product):
-    table = urban_extent_accuracy(shared_data / SHANGHAI_2018[product], shared_data / "shanghai/real_sh_MGUP2018.tif",
-                                  shared_data / DISTRICTS, product_name=product)
+    table = urban_extent_accuracy(
+        shared_data / SHANGHAI_2018[product],
+        shared_data / "shanghai/real_sh_MGUP2018.tif",
+        shared_data / DISTRICTS,
+        product_name=product,
+    )
     assert set(table["method"]) == {"fixed", "otsu", "calibrated"}
-    assert (table.groupby("method").size() == 17).all()           # 16 districts + ALL
+    assert (table.groupby("method").size() == 17).all()  # 16 districts + ALL
     overall = table[table.region == "ALL"].set_index("method")
     assert (overall["f1"] > 0.8).all() and (overall["iou"] > 0.65).all() and (overall["kappa"] > 0.55).all()
     calibrated = overall.loc["calibrated"]
     assert calibrated["urban_area_km2"] == pytest.approx(calibrated["reference_area_km2"], rel=0.01)
     assert overall.loc["calibrated", "f1"] >= overall.loc["otsu", "f1"]
     per_district = table[(table.method == "calibrated") & (table.region != "ALL")].set_index("region")
-    assert per_district.loc["黄浦区", "f1"] > 0.98                # the core is urban on both maps
+    assert per_district.loc["黄浦区", "f1"] > 0.98  # the core is urban on both maps
     assert per_district.loc["崇明区", "f1"] < per_district.loc["浦东新区", "f1"]
 
 
@@ -65,37 +69,76 @@ def test_touggourt_zonal_statistics_across_crss(shared_data):
     population = read_grid_raster(tg / "GHS_POP_E2015_GLOBE_R2019A_54009_1K_V1_0.tif", name="population")
     assert population.crs.to_string() == "ESRI:54009" and vnl.crs.to_epsg() == 4326
     t = population.transform
-    mollweide = GridRaster(np.zeros((population.shape[0] * 4, population.shape[1] * 4)),
-                           Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f), population.crs, "grid")
+    mollweide = GridRaster(
+        np.zeros((population.shape[0] * 4, population.shape[1] * 4)),
+        Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f),
+        population.crs,
+        "grid",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = compute_indicators({"geo": vnl, "moll": reproject_grid(vnl, mollweide, Resampling.average)},
-                                   regions, population=population)
+        table = compute_indicators(
+            {"geo": vnl, "moll": reproject_grid(vnl, mollweide, Resampling.average)},
+            regions,
+            population=population,
+        )
     wide = table.pivot_table(index="region", columns=["product", "indicator"], values="value")
-    np.testing.assert_allclose(wide[("geo", "region_area")], 95.93, rtol=1e-3)   # hexagons of ~96 km2
+    np.testing.assert_allclose(wide[("geo", "region_area")], 95.93, rtol=1e-3)  # hexagons of ~96 km2
     bright = wide[("geo", "sum_of_lights")] > 100
     assert bright.sum() >= 3
-    np.testing.assert_allclose(wide.loc[bright, ("moll", "sum_of_lights")], wide.loc[bright, ("geo", "sum_of_lights")], rtol=0.02)
+    np.testing.assert_allclose(
+        wide.loc[bright, ("moll", "sum_of_lights")], wide.loc[bright, ("geo", "sum_of_lights")], rtol=0.02
+    )
     native = pd.Series(population_per_region(population, regions))
     populated = native > 1000
-    np.testing.assert_allclose(wide.loc[native[populated].index, ("geo", "population")], native[populated], rtol=0.02)
+    np.testing.assert_allclose(
+        wide.loc[native[populated].index, ("geo", "population")], native[populated], rtol=0.02
+    )
     assert wide.loc[native[populated].index, ("geo", "electricity_access")].min() > 0.95
 
 
 def test_cli_on_shanghai_districts_reads_back(shared_data, tmp_path, capsys):
     out = tmp_path / "shanghai.csv"
-    status = main(["sdg", "--raster", str(shared_data / SHANGHAI_2018["viirs_like"]), "--regions",
-                   str(shared_data / DISTRICTS), "--name-column", "Name", "--out", str(out), "--year", "2018",
-                   "--urban-method", "calibrated", "--urban-reference", str(shared_data / "shanghai/real_sh_MGUP2018.tif"),
-                   "--geo", str(tmp_path / "shanghai.geojson")])
+    status = main(
+        [
+            "sdg",
+            "--raster",
+            str(shared_data / SHANGHAI_2018["viirs_like"]),
+            "--regions",
+            str(shared_data / DISTRICTS),
+            "--name-column",
+            "Name",
+            "--out",
+            str(out),
+            "--year",
+            "2018",
+            "--urban-method",
+            "calibrated",
+            "--urban-reference",
+            str(shared_data / "shanghai/real_sh_MGUP2018.tif"),
+            "--geo",
+            str(tmp_path / "shanghai.geojson"),
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     table = pd.read_csv(out, comment="#")
-    assert list(table.columns) == ["region", "product", "year", "indicator", "value", "unit", "lower", "upper",
-                                   "simulated", "method", "note"]
+    assert list(table.columns) == [
+        "region",
+        "product",
+        "year",
+        "indicator",
+        "value",
+        "unit",
+        "lower",
+        "upper",
+        "simulated",
+        "method",
+        "note",
+    ]
     assert table["region"].nunique() == 16 and "浦东新区" in set(table["region"])
     assert (table["year"] == 2018).all() and not table["simulated"].any()
     urban = table[table.indicator == "urban_area"].set_index("region")["value"]
-    assert urban.sum() == pytest.approx(3410, rel=0.05)            # MGUP urban area inside the districts
+    assert urban.sum() == pytest.approx(3410, rel=0.05)  # MGUP urban area inside the districts
 
 
 def test_lr_versus_hr_on_degraded_shanghai(shared_data):
@@ -105,29 +148,60 @@ def test_lr_versus_hr_on_degraded_shanghai(shared_data):
     lr_dn, info = degrade_dmsp_like(hr_values, seed=0)
     lr_transform = hr.transform @ Affine.scale(8)
     outline = load_regions(shared_data / "shanghai/boundaries/shanghai.shp")
-    scene = regions_from_bbox((hr.transform.c, hr.transform.f - rows * abs(hr.transform.e),
-                               hr.transform.c + cols * hr.transform.a, hr.transform.f), name="scene")
+    scene = regions_from_bbox(
+        (
+            hr.transform.c,
+            hr.transform.f - rows * abs(hr.transform.e),
+            hr.transform.c + cols * hr.transform.a,
+            hr.transform.f,
+        ),
+        name="scene",
+    )
     regions = load_regions(pd.concat([outline[["region", "geometry"]], scene], ignore_index=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = compute_indicators({
-            "hr": GridRaster(hr_values, hr.transform, hr.crs, "hr", {}),
-            "lr": GridRaster(lr_dn.astype(float), lr_transform, hr.crs, "lr", {"units": "DN", "simulated": "true"}),
-            "lr_calibrated": GridRaster(lr_dn_to_radiance(lr_dn, info), lr_transform, hr.crs, "lr", {"simulated": "true"}),
-        }, regions, urban_method="fixed")
+        table = compute_indicators(
+            {
+                "hr": GridRaster(hr_values, hr.transform, hr.crs, "hr", {}),
+                "lr": GridRaster(
+                    lr_dn.astype(float), lr_transform, hr.crs, "lr", {"units": "DN", "simulated": "true"}
+                ),
+                "lr_calibrated": GridRaster(
+                    lr_dn_to_radiance(lr_dn, info), lr_transform, hr.crs, "lr", {"simulated": "true"}
+                ),
+            },
+            regions,
+            urban_method="fixed",
+        )
     wide = table.pivot_table(index=["region", "product"], columns="indicator", values="value")
     city = outline["region"].iloc[0]
-    assert wide.loc[(city, "lr"), "lit_area"] > wide.loc[(city, "hr"), "lit_area"]          # blooming + 4 km cells
+    assert wide.loc[(city, "lr"), "lit_area"] > wide.loc[(city, "hr"), "lit_area"]  # blooming + 4 km cells
     assert wide.loc[("scene", "lr"), "lit_area"] > 1.1 * wide.loc[("scene", "hr"), "lit_area"]
-    assert wide.loc[("scene", "lr_calibrated"), "sum_of_lights"] == pytest.approx(wide.loc[("scene", "hr"), "sum_of_lights"], rel=0.03)
-    assert wide.loc[(city, "lr_calibrated"), "sum_of_lights"] == pytest.approx(wide.loc[(city, "hr"), "sum_of_lights"], rel=0.10)
+    assert wide.loc[("scene", "lr_calibrated"), "sum_of_lights"] == pytest.approx(
+        wide.loc[("scene", "hr"), "sum_of_lights"], rel=0.03
+    )
+    assert wide.loc[(city, "lr_calibrated"), "sum_of_lights"] == pytest.approx(
+        wide.loc[(city, "hr"), "sum_of_lights"], rel=0.10
+    )
     assert table.loc[table["product"] != "hr", "simulated"].all()
 
 
 def test_natural_earth_countries_over_shanghai(shared_data, tmp_path, capsys):
     out = tmp_path / "countries.csv"
-    status = main(["sdg", "--raster", str(shared_data / SHANGHAI_2018["npp_viirs"]), "--regions", "naturalearth",
-                   "--out", str(out), "--drop-empty", "--urban-method", "fixed"])
+    status = main(
+        [
+            "sdg",
+            "--raster",
+            str(shared_data / SHANGHAI_2018["npp_viirs"]),
+            "--regions",
+            "naturalearth",
+            "--out",
+            str(out),
+            "--drop-empty",
+            "--urban-method",
+            "fixed",
+        ]
+    )
     assert status == 0
     err = capsys.readouterr().err
     assert "176 regions: no overlap with the raster" in err and err.count("no overlap") == 1

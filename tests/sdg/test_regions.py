@@ -44,15 +44,21 @@ def test_file_without_crs_is_an_error_unless_crs_given(tmp_path):
 
 def test_invalid_geometry_repaired_and_empty_reported(tmp_path):
     bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2), (0, 0)])
-    frame = gpd.GeoDataFrame({"name": ["bow", "empty", "ok", "ok"]},
-                             geometry=[bowtie, shapely.Polygon(), shapely.box(0, 0, 1, 1), shapely.box(1, 1, 2, 2)],
-                             crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"name": ["bow", "empty", "ok", "ok"]},
+        geometry=[bowtie, shapely.Polygon(), shapely.box(0, 0, 1, 1), shapely.box(1, 1, 2, 2)],
+        crs="EPSG:4326",
+    )
     regions = load_regions(frame)
     assert regions.geometry.iloc[0].is_valid
     assert regions.geometry.iloc[0].area == pytest.approx(2.0)
     assert regions["region"].tolist() == ["bow", "empty", "ok", "ok (2)"]
     issues = " ".join(regions.attrs["issues"])
-    assert "invalid geometry" in issues and "'empty' has an empty geometry" in issues and "more than once" in issues
+    assert (
+        "invalid geometry" in issues
+        and "'empty' has an empty geometry" in issues
+        and "more than once" in issues
+    )
 
 
 def test_zipped_shapefile_and_unsupported_type(tmp_path):

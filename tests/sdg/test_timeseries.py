@@ -30,7 +30,9 @@ def test_years_and_gdp_prior(series):
 
 
 def test_land_consumption_table(series):
-    population = pd.DataFrame({"region": ["city", "city"], "year": [2010, 2020], "population": [1000.0, 1200.0]})
+    population = pd.DataFrame(
+        {"region": ["city", "city"], "year": [2010, 2020], "population": [1000.0, 1200.0]}
+    )
     sdg = land_consumption_table(series, 2010, 2020, population=population).set_index("indicator")
     assert sdg.loc["lcr", "value"] == pytest.approx(np.log(2) / 10, rel=1e-6)
     assert sdg.loc["pgr", "value"] == pytest.approx(np.log(1.2) / 10, rel=1e-6)
