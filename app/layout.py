@@ -117,7 +117,7 @@ def sidebar_context() -> PageContext | None:
             model = next(c for c in choices if c.id == mid)
         else:
             st.warning("No model available: put a checkpoint in data/checkpoints/.")
-        basemap = st.checkbox("Online basemap (OpenStreetMap)", value=False, key="basemap",
+        basemap = st.checkbox("Online basemap (OpenStreetMap)", value=get_settings().online_basemap, key="basemap",
                               help="Needs internet; the maps work without it.")
         if basemap and not _basemap_reachable():
             st.caption("OpenStreetMap is not reachable: maps stay offline.")

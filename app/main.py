@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ (not the 
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="DeepLight", page_icon=":material/nightlight:", layout="wide")
+st.set_page_config(page_title="DeepLight", layout="wide")
 
 from app.navigation import all_pages  # noqa: E402
 

@@ -59,7 +59,7 @@ class Scene:
     @property
     def lr_transform(self) -> Affine:
         """Affine transform of the LR grid (HR pixels scaled by 8)."""
-        return self.hr_transform * Affine.scale(SCALE)
+        return self.hr_transform @ Affine.scale(SCALE)
 
     @property
     def hr_shape(self) -> tuple[int, int]:
@@ -116,7 +116,7 @@ def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int =
     """
     inv = ~scene.lr_transform
     minx, miny, maxx, maxy = geometry.bounds
-    cols, rows = zip(*(inv * (x, y) for x, y in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))))
+    cols, rows = zip(*(inv @ (x, y) for x, y in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))))
     h, w = scene.lr.shape
     c0 = max(0, math.floor(min(cols)) - margin_lr)
     c1 = min(w, math.ceil(max(cols)) + margin_lr)
@@ -134,7 +134,7 @@ def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int =
             return None
         return arr[(..., *hr_slice)]
 
-    transform = scene.hr_transform * Affine.translation(c0 * s, r0 * s)
+    transform = scene.hr_transform @ Affine.translation(c0 * s, r0 * s)
     cropped = replace(
         scene,
         key=f"{scene.key}|{name}|{r0}:{r1},{c0}:{c1}",
@@ -157,7 +157,7 @@ def whole_scene_region(crs: CRS, hr_transform: Affine, hr_shape: tuple[int, int]
     from shapely.geometry import box
 
     h, w = hr_shape
-    x0, y0 = hr_transform * (0, 0)
-    x1, y1 = hr_transform * (w, h)
+    x0, y0 = hr_transform @ (0, 0)
+    x1, y1 = hr_transform @ (w, h)
     geom = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     return gpd.GeoDataFrame({"name": [name]}, geometry=[geom], crs=crs)

@@ -50,13 +50,17 @@ def scene(dataset_id: str, year: int | None) -> Scene:
             raise RasterError("this upload is no longer in memory (the server restarted): upload the file again")
         return found
     settings = get_settings()
-    return _scene(dataset_id, year, f"{settings.home}|{settings.data_dir}")
+    return _scene(dataset_id, year, settings.cache_token())
 
 
 @st.cache_resource(show_spinner=False)
-def model_choices() -> list[ModelChoice]:
-    """Available models (checkpoints and weight-free baselines), listed once per process."""
+def _model_choices(settings_token: str) -> list[ModelChoice]:
     return list_model_choices(get_settings())
+
+
+def model_choices() -> list[ModelChoice]:
+    """Available models (checkpoints and weight-free baselines), listed once per process and settings."""
+    return _model_choices(get_settings().cache_token())
 
 
 @st.cache_resource(show_spinner="Loading the model...")

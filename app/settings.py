@@ -7,6 +7,8 @@ Environment variables (see docs/CONTRACTS.md):
         Touggourt); when unset, only the built-in demo and uploads are offered.
     DEEPLIGHT_UPLOAD_MB: largest accepted upload in MiB (default 50).
     DEEPLIGHT_ONLINE_BASEMAP: "1" offers an online basemap option (never required).
+    DEEPLIGHT_CHECKPOINT_DIR: folder of the checkpoints and model card (default ``<repo>/data/checkpoints``).
+    DEEPLIGHT_RESULTS_DIR: folder of the benchmark tables (default ``<repo>/benchmarks/results``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class Settings:
     upload_limit_mb: int
     online_basemap: bool
 
+    def cache_token(self) -> str:
+        """A string that changes when any setting changes (part of cache keys)."""
+        return f"{self.home}|{self.data_dir}|{self.checkpoint_dir}"
+
     @property
     def demo_dir(self) -> Path:
         """Folder of the built-in demo scene (made by ``deeplight data demo --out``)."""
@@ -64,8 +70,8 @@ def get_settings() -> Settings:
     return Settings(
         home=home,
         data_dir=data_dir,
-        checkpoint_dir=REPO_ROOT / "data" / "checkpoints",
-        results_dir=REPO_ROOT / "benchmarks" / "results",
+        checkpoint_dir=Path(os.environ.get("DEEPLIGHT_CHECKPOINT_DIR", REPO_ROOT / "data" / "checkpoints")),
+        results_dir=Path(os.environ.get("DEEPLIGHT_RESULTS_DIR", REPO_ROOT / "benchmarks" / "results")),
         upload_limit_mb=max(1, limit),
         online_basemap=os.environ.get("DEEPLIGHT_ONLINE_BASEMAP", "0") == "1",
     )
