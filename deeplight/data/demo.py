@@ -83,7 +83,7 @@ def _regions(hr_transform: Affine, shape: tuple[int, int], rng: np.random.Genera
     return frame.to_crs("EPSG:4326")
 
 
-def _manifest_matches(folder: Path, seed: int) -> dict | None:
+def _manifest_matches(folder: Path, seed: int, lr_size: int) -> dict | None:
     path = folder / "manifest.json"
     if not path.is_file():
         return None
@@ -92,6 +92,8 @@ def _manifest_matches(folder: Path, seed: int) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     if manifest.get("seed") != seed or manifest.get("demo_version") != DEMO_VERSION:
+        return None
+    if manifest.get("lr", {}).get("shape") != [lr_size, lr_size]:
         return None
     if not all((folder / name).is_file() for name in DEMO_FILES):
         return None
@@ -112,8 +114,8 @@ def make_demo(out: str | os.PathLike[str], *, seed: int = DEMO_SEED, force: bool
         A :class:`DemoResult`.
     """
     folder = Path(out)
-    if not force and lr_size == DEMO_LR_SIZE:
-        existing = _manifest_matches(folder, seed)
+    if not force:
+        existing = _manifest_matches(folder, seed, lr_size)
         if existing is not None:
             return DemoResult(folder, False, existing)
     folder.mkdir(parents=True, exist_ok=True)
