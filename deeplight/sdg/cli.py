@@ -94,6 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="leave out regions that do not overlap the rasters (e.g. world countries over one city)",
     )
+    parser.add_argument(
+        "--crop-to-regions",
+        action="store_true",
+        help="read only the part of each raster around the regions (large rasters); "
+        "Otsu/calibrated thresholds are then set on that part",
+    )
     parser.add_argument("--model", help="model name of the SR (metadata)")
     parser.add_argument("--checkpoint", help="checkpoint of the SR (metadata)")
     parser.set_defaults(func=run)
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             co2_power_law_coefficients=tuple(args.co2_power_law) if args.co2_power_law else None,
             model_info=model_info,
             keep_empty_regions=not args.drop_empty,
+            crop_to_regions=args.crop_to_regions,
         )
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)

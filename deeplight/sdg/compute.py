@@ -148,8 +148,10 @@ def _load_product(
     declared_units: str | None,
     simulated: bool | None,
     std_source: RasterInput | None,
+    window: tuple[tuple[float, float, float, float], Any] | None = None,
 ) -> _Product:
-    raster = read_grid_raster(source, name=f"{name.upper()} raster")
+    bounds, bounds_crs = window if window is not None else (None, None)
+    raster = read_grid_raster(source, name=f"{name.upper()} raster", bounds=bounds, bounds_crs=bounds_crs)
     is_dn = is_dn_product(raster, declared_units, name)
     if is_dn:
         radiance, calibration = dn_to_radiance(raster.values)
@@ -161,7 +163,12 @@ def _load_product(
             raise RasterError(
                 f"uncertainty for product {name!r}: only radiance products (SR, HR) take an uncertainty layer"
             )
-        std_raster = reproject_grid(read_grid_raster(std_source, name=f"{name.upper()} uncertainty"), raster)
+        std_raster = reproject_grid(
+            read_grid_raster(
+                std_source, name=f"{name.upper()} uncertainty", bounds=bounds, bounds_crs=bounds_crs
+            ),
+            raster,
+        )
         std = np.abs(std_raster.values)
     area_km2 = pixel_area_m2(raster.transform, raster.crs, raster.shape) / 1e6
     flag = raster.simulated if simulated is None else bool(simulated) or raster.simulated
@@ -314,6 +321,7 @@ def compute_indicators(
     name_column: str | None = None,
     model_info: Mapping[str, Any] | None = None,
     keep_empty_regions: bool = True,
+    crop_to_regions: bool = False,
 ) -> pd.DataFrame:
     """Zonal statistics and SDG indicators per region for each product.
 
@@ -343,6 +351,9 @@ def compute_indicators(
         model_info: model name / checkpoint of the SR product, for the metadata.
         keep_empty_regions: keep NaN rows (with a ``note``) for regions that have an empty geometry
             or do not overlap any product; False drops them (e.g. world countries over one city).
+        crop_to_regions: read only the window of each product file around the regions (large
+            rasters, small regions). The "scene" of the Otsu and calibrated thresholds is then that
+            window, not the whole raster.
 
     Returns:
         Tidy DataFrame (columns :data:`TIDY_COLUMNS`); ``attrs["metadata"]`` for the export.
@@ -375,6 +386,7 @@ def compute_indicators(
     )
 
     region_area = regions.to_crs(EQUAL_AREA_CRS).geometry.area.to_numpy() / 1e6
+    window = (tuple(regions.total_bounds), regions.crs) if crop_to_regions else None
     coverage_cache: dict[tuple, list[RegionCoverage]] = {}
     population_cache: dict[tuple, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -383,7 +395,7 @@ def compute_indicators(
 
     for name in names:
         product = _load_product(
-            name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name)
+            name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name), window
         )
         key = _grid_key(product.raster)
         if key not in coverage_cache:

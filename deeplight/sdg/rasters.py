@@ -21,7 +21,8 @@ import numpy as np
 import rasterio
 from affine import Affine
 from pyproj import CRS
-from rasterio.warp import Resampling, reproject
+from rasterio.warp import Resampling, reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
 
 from deeplight.data.norm import nominal_dn_to_radiance
 from deeplight.errors import RasterError
@@ -87,7 +88,14 @@ def _north_up(values: np.ndarray, transform: Affine, source: str) -> tuple[np.nd
     return values, transform
 
 
-def read_grid_raster(source: RasterInput, *, band: int = 1, name: str = "raster") -> GridRaster:
+def read_grid_raster(
+    source: RasterInput,
+    *,
+    band: int = 1,
+    name: str = "raster",
+    bounds: tuple[float, float, float, float] | None = None,
+    bounds_crs: CRS | str | None = None,
+) -> GridRaster:
     """Read one band of a GeoTIFF path or a rioxarray DataArray.
 
     Args:
@@ -95,6 +103,9 @@ def read_grid_raster(source: RasterInput, *, band: int = 1, name: str = "raster"
             (2-D, or 3-D with a single band).
         band: 1-based band index for files.
         name: what the raster is (for messages), e.g. "HR raster" or "population".
+        bounds: (minx, miny, maxx, maxy) to read only the window around them (plus one pixel) from
+            a file - for large rasters and small regions; the whole raster when they do not overlap.
+        bounds_crs: CRS of ``bounds`` (the raster's when None).
 
     Raises:
         RasterError: missing file, unreadable file, no CRS, rotated grid or several bands in a DataArray.
@@ -131,15 +142,30 @@ def read_grid_raster(source: RasterInput, *, band: int = 1, name: str = "raster"
                 raise RasterError(
                     f"{name} {path} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:4326)"
                 )
-            data = src.read(band, masked=True)
+            window = _window_around(src, bounds, bounds_crs) if bounds is not None else None
+            data = src.read(band, masked=True, window=window)
             values = np.ma.filled(data.astype(np.float64), np.nan)
             tags = {**src.tags(), **src.tags(band)}
-            transform = src.transform
+            transform = src.window_transform(window) if window is not None else src.transform
             crs = CRS.from_user_input(src.crs.to_wkt())
     except rasterio.errors.RasterioIOError as exc:
         raise RasterError(f"cannot read {name} {path}: {exc}") from exc
     values, transform = _north_up(values, transform, f"{name} {path}")
     return GridRaster(values, transform, crs, str(path), tags)
+
+
+def _window_around(src, bounds: tuple[float, float, float, float], bounds_crs) -> Window | None:
+    """The pixel window of ``src`` covering ``bounds`` plus one pixel; None when they do not overlap."""
+    if bounds_crs is not None and CRS.from_user_input(bounds_crs) != CRS.from_user_input(src.crs.to_wkt()):
+        bounds = transform_bounds(CRS.from_user_input(bounds_crs), src.crs, *bounds, densify_pts=21)
+    window = from_bounds(*bounds, transform=src.transform)
+    col0 = max(int(np.floor(window.col_off)) - 1, 0)
+    row0 = max(int(np.floor(window.row_off)) - 1, 0)
+    col1 = min(int(np.ceil(window.col_off + window.width)) + 1, src.width)
+    row1 = min(int(np.ceil(window.row_off + window.height)) + 1, src.height)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
 
 
 def reproject_grid(

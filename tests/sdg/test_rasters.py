@@ -34,6 +34,7 @@ def test_dataarray_and_south_up_grid():
         read_grid_raster(xr.DataArray(values, dims=("y", "x")).rio.write_transform(Affine(1, 0, 0, 0, -1, 0)))
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_missing_file_and_missing_crs(tmp_path):
     with pytest.raises(RasterError, match=r"HR raster .*nope.tif not found"):
         read_grid_raster(tmp_path / "nope.tif", name="HR raster")

@@ -207,3 +207,13 @@ def test_natural_earth_countries_over_shanghai(shared_data, tmp_path, capsys):
     assert "176 regions: no overlap with the raster" in err and err.count("no overlap") == 1
     table = pd.read_csv(out, comment="#")
     assert set(table["region"]) == {"China"}
+
+
+def test_crop_to_regions_reads_a_window_with_the_same_sums(shared_data):
+    civ = shared_data / "cote_divoire"
+    regions = load_regions(civ / "adm1_rf_zonal.geojson")
+    abidjan = regions[regions.region == "District Autonome D'Abidjan"]
+    full = compute_indicators({"hr": civ / "ntl.tif"}, abidjan, urban_method="fixed")
+    cropped = compute_indicators({"hr": civ / "ntl.tif"}, abidjan, urban_method="fixed", crop_to_regions=True)
+    assert cropped.attrs["metadata"]["products"]["hr"]["shape"][0] < 200  # full raster: 1420 rows
+    pd.testing.assert_series_equal(full["value"], cropped["value"], rtol=1e-9)
