@@ -153,5 +153,5 @@ def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad upload, not a crash
         raise RegionError(f"region file {upload.name!r} could not be read ({type(exc).__name__}); "
                           "upload a GeoJSON, GeoPackage or zipped Shapefile with a CRS") from None
-    frame = frame.rename(columns={"region": "name"})[["name", "geometry"]].to_crs(crs)
+    frame = frame[["region", "geometry"]].rename(columns={"region": "name"}).to_crs(crs)
     return frame.reset_index(drop=True)

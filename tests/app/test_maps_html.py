@@ -1,0 +1,62 @@
+"""The map HTML is offline: vendored Leaflet and plugins from /app/static, no CDN, files present."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
+from shapely.geometry import box
+
+from app.maps import Panel, compare_maps, picker_map
+from app.overlay import radiance_overlay
+from app.settings import STATIC_DIR, STATIC_URL
+
+REGIONS = gpd.GeoDataFrame({"name": ["North", "South's"]}, geometry=[box(121.0, 31.2, 121.4, 31.4),
+                                                                   box(121.0, 31.0, 121.4, 31.2)], crs="EPSG:4326")
+OVERLAY = radiance_overlay(np.ones((20, 20)), CRS.from_epsg(4326), Affine(0.02, 0, 121.0, 0, -0.02, 31.4), 10.0)
+
+
+def _static_refs(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="(/app/static/[^"]+)"', html)
+
+
+def _assert_offline(html: str) -> None:
+    assert not re.search(r'(?:src|href)="https?://', html), "a script or stylesheet would come from the network"
+    refs = _static_refs(html)
+    assert refs
+    for ref in refs:
+        assert (STATIC_DIR / ref[len(STATIC_URL) + 1:]).is_file(), ref
+
+
+def test_picker_map_is_offline_with_draw_tools_and_click_navigation():
+    html = picker_map(REGIONS, "North", ["Credit A", "Credit <B>"], overlay=OVERLAY)
+    _assert_offline(html)
+    assert "leaflet.draw.js" in html and "L.Control.Draw" in html
+    assert "deeplightNavigate({region: feature.properties.name, aoi: null})" in html
+    assert "Credit &lt;B&gt;" in html  # attribution is escaped
+    assert '"South\'s"' in html or "South's" in html
+
+
+def test_picker_map_online_basemap_only_when_asked():
+    assert "tile.openstreetmap.org" not in picker_map(REGIONS, None, [])
+    assert "tile.openstreetmap.org" in picker_map(REGIONS, None, [], basemap=True)
+
+
+def test_compare_maps_sync_every_panel_and_swipe():
+    panels = [Panel("LR", OVERLAY, "panel-lr"), Panel("SR", OVERLAY, "panel-sr"), Panel("HR", OVERLAY, "panel-hr")]
+    html = compare_maps(panels, (panels[1], panels[2]), REGIONS, "North", ["credit"], "<div>legend</div>")
+    _assert_offline(html)
+    names = set(re.findall(r"(map_[0-9a-f]{32})\.sync\(", html))
+    assert len(names) == 4  # three panels plus the swipe map, each synced with the others
+    assert html.count(".sync(") == 12
+    assert "L.control.sideBySide" in html and "leaflet-side-by-side.js" in html
+    assert html.count("L.imageOverlay(") == 5
+    assert "<div>legend</div>" in html
+
+
+def test_vendored_licences_are_present():
+    for folder in ("leaflet", "leaflet-draw", "leaflet-sync", "leaflet-side-by-side"):
+        assert (STATIC_DIR / folder / "LICENSE").stat().st_size > 500

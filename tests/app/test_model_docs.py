@@ -1,0 +1,36 @@
+"""The Models page reads benchmark tables, ablations, checkpoints and the model card from files."""
+
+from __future__ import annotations
+
+import json
+
+from app.model_docs import benchmark_tables, checkpoint_metadata, model_card
+
+
+def test_tables_found_csv_preferred_and_ablations_flagged(tmp_path):
+    (tmp_path / "quality_main.csv").write_text("# machine: 2-core CPU\nmodel,psnr\nbicubic,21.5\ndeeplightsr,25.0\n")
+    (tmp_path / "quality_main.md").write_text("| model | psnr |\n")
+    (tmp_path / "quality_ablation_loss.md").write_text("| alpha | psnr |\n|---|---|\n| 1.0 | 24 |\n")
+    (tmp_path / "speed.md").write_text("not a quality table")
+    tables = benchmark_tables(tmp_path)
+    assert [t.title for t in tables] == ["quality ablation loss", "quality main"]
+    main = tables[1]
+    assert not main.is_ablation and list(main.frame["model"]) == ["bicubic", "deeplightsr"]
+    assert tables[0].is_ablation and tables[0].frame is None and "| 1.0 | 24 |" in tables[0].markdown
+
+
+def test_missing_folder_and_card():
+    from pathlib import Path
+
+    assert benchmark_tables(Path("/nonexistent/results")) == []
+    assert model_card(Path("/nonexistent")) is None
+
+
+def test_checkpoint_metadata_rows(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"model": "deeplightsr", "step": 100, "data": "demo",
+                                                 "metrics": {"psnr": 25.123456}}))
+    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "other.json").write_text(json.dumps({"not": "a checkpoint"}))
+    frame = checkpoint_metadata(tmp_path)
+    assert list(frame["file"]) == ["a.safetensors", "broken.json"]
+    assert frame["metrics"].iloc[0] == "psnr=25.12"
