@@ -91,6 +91,16 @@ def bench_throughput(model, rows: list[dict], tile: int, overlap: int) -> None:
     rows.append(dict(measure="tiled inference throughput", setting=f"LR 160x160 -> HR 1280x1280, tile {tile}, "
                      f"overlap {overlap}, dmo+dem, {result.tiles} tiles", value=round(mp / seconds, 3),
                      unit="HR MP/s", seconds=round(seconds, 2)))
+    whole = predict_array(model, lr, aux, tile=160, overlap=0, device="cpu").radiance
+    for ov in sorted({overlap, 2 * overlap}):
+        tiled = result.radiance if ov == overlap else predict_array(model, lr, aux, tile=tile, overlap=ov,
+                                                                     device="cpu").radiance
+        diff = np.abs(tiled - whole)
+        rows.append(dict(measure=f"tiled vs whole image, overlap {ov}",
+                         setting=f"tile {tile}; max abs diff {np.nanmax(diff):.3g} nW/cm2/sr at radiance up to "
+                                 f"{np.nanmax(whole):.3g}; 99.9th percentile {np.nanpercentile(diff, 99.9):.3g}",
+                         value=float(f"{np.nanmean(diff) / np.nanmean(whole):.3g}"), unit="mean rel. diff",
+                         seconds=""))
     lr_se, aux_se = lr[:64, :64], {k: v[..., :512, :512] for k, v in aux.items()}
     start = time.perf_counter()
     predict_array(model, lr_se, aux_se, tile=tile, overlap=overlap, device="cpu", self_ensemble=True)

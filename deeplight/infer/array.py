@@ -15,7 +15,7 @@ from deeplight.infer.executors import LocalExecutor
 from deeplight.infer.fingerprint import model_fingerprint
 from deeplight.infer.sources import ArraySource
 from deeplight.infer.tiled import ProgressCallback, run_tiled
-from deeplight.infer.tiling import check_tiling
+from deeplight.infer.tiling import check_tiling, plan_tiles
 
 LR_UNITS = ("dn", "radiance")
 
@@ -125,6 +125,9 @@ def predict_array(
             tile=tile, overlap=overlap, self_ensemble=self_ensemble, device_type=resolved.type,
         )
         arrays, hit = cache.get_or_compute(key, compute)
+        if hit and progress is not None:
+            count = len(plan_tiles(source.lr_height, source.lr_width, tile, overlap))
+            progress(count, count)
     return SRResult(
         radiance=arrays["radiance"], uncertainty=arrays.get("uncertainty"), from_cache=hit,
         tiles=0 if hit else int(arrays["tiles"][0]),

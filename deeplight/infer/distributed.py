@@ -97,8 +97,12 @@ class DaskExecutor:
             yield pending.popleft().result()
 
 
-def start_client(workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1) -> Any:
+def start_client(
+    workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1, timeout: float = 20.0
+) -> Any:
     """A ``distributed.Client`` on a new LocalCluster of ``workers`` processes, or on ``scheduler``.
+
+    ``timeout`` (seconds) bounds the wait for an existing scheduler.
 
     Call it under ``if __name__ == "__main__":`` (LocalCluster starts processes). Close the returned
     client (and its cluster, ``client.cluster``) when done, e.g. with :func:`close_client`.
@@ -109,7 +113,7 @@ def start_client(workers: int | None = None, scheduler: str | None = None, threa
         raise ConfigError("give exactly one of --workers N or --scheduler ADDRESS")
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s")
+            return Client(scheduler, timeout=f"{timeout}s")
         except OSError as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): check the address") from exc
     if workers < 1:

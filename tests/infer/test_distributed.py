@@ -45,3 +45,26 @@ def test_start_client_needs_one_of_workers_or_scheduler():
         start_client()
     with pytest.raises(ConfigError, match="--workers must be at least 1"):
         start_client(workers=0)
+
+
+@pytest.mark.slow
+def test_an_existing_scheduler_address_is_used(tmp_path, client):
+    """``--scheduler ADDRESS``: connect to a running scheduler (here the LocalCluster's)."""
+    torch.manual_seed(0)
+    model = TinyConvSR().eval()
+    write_lr(tmp_path / "lr.tif", h=20, w=20)
+    remote = start_client(scheduler=client.scheduler.address)
+    try:
+        dist = predict_raster(tmp_path / "lr.tif", tmp_path / "dask.tif", model=model, tile=16, overlap=12,
+                              device="cpu", client=remote)
+    finally:
+        close_client(remote)
+    single = predict_raster(tmp_path / "lr.tif", tmp_path / "single.tif", model=model, tile=16, overlap=12,
+                            device="cpu")
+    with rasterio.open(single.path) as x, rasterio.open(dist.path) as y:
+        np.testing.assert_array_equal(x.read(1), y.read(1))
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        start_client(scheduler="tcp://127.0.0.1:1", timeout=1)
