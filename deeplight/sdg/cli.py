@@ -13,6 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import pandas as pd
+
 from deeplight.errors import DeepLightError
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
@@ -90,6 +92,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="coefficients of ln CO2 = A + B ln TNL (TNL in nW/cm2/sr*km2)",
     )
     parser.add_argument(
+        "--series",
+        nargs="+",
+        metavar="YEAR=PATH",
+        help="a time series of HR-type rasters instead of --raster/--lr/--sr, e.g. "
+        "2010=ntl_2010.tif 2020=ntl_2020.tif; adds gdp_growth_prior rows",
+    )
+    parser.add_argument(
+        "--lcr",
+        nargs=2,
+        type=int,
+        metavar=("START", "END"),
+        help="with --series: SDG 11.3.1 LCR, PGR, LCRPGR between two of its years",
+    )
+    parser.add_argument(
+        "--population-table",
+        help="CSV with columns region, year, population for --lcr (else the --population raster's rows)",
+    )
+    parser.add_argument(
         "--drop-empty",
         action="store_true",
         help="leave out regions that do not overlap the rasters (e.g. world countries over one city)",
@@ -105,49 +125,106 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _parse_series(items: list[str]) -> dict[int, dict[str, str]]:
+    """Parse ``YEAR=PATH`` items into {year: {"hr": path}}."""
+    series: dict[int, dict[str, str]] = {}
+    for item in items:
+        year, sep, path = item.partition("=")
+        if not sep or not year.strip().isdigit() or not path:
+            raise DeepLightError(f"--series item {item!r} must look like YEAR=PATH, e.g. 2018=ntl_2018.tif")
+        series[int(year)] = {"hr": path}
+    return series
+
+
+def _read_population_table(path: str) -> pd.DataFrame:
+    """Read the region/year/population CSV of --population-table."""
+    table = pd.read_csv(path, comment="#")
+    missing = {"region", "year", "population"} - set(table.columns)
+    if missing:
+        raise DeepLightError(
+            f"--population-table {path} lacks column(s) {sorted(missing)}; it has {list(table.columns)}"
+        )
+    return table
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
     from deeplight.sdg.compute import compute_indicators
     from deeplight.sdg.export import indicators_to_geodataframe, write_geo, write_indicators
     from deeplight.sdg.regions import load_regions
+    from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
 
     products = {name: path for name, path in (("lr", args.lr), ("sr", args.sr), ("hr", args.hr)) if path}
-    if not products:
-        raise DeepLightError("give at least one raster: --raster/--hr, --lr or --sr")
+    series = _parse_series(args.series) if args.series else None
+    if series and products:
+        raise DeepLightError("give either --series or --raster/--lr/--sr, not both")
+    if not products and not series:
+        raise DeepLightError("give at least one raster: --raster/--hr, --lr, --sr or --series YEAR=PATH")
+    if args.lcr and not series:
+        raise DeepLightError("--lcr START END needs --series with both years")
     if args.sr_std and not args.sr:
         raise DeepLightError("--sr-std needs --sr (the uncertainty belongs to the SR product)")
     out = Path(args.out)
+    series_paths = [p for year_products in (series or {}).values() for p in year_products.values()]
     inputs = [
-        p for p in (*products.values(), args.sr_std, args.population, args.urban_reference, args.regions) if p
+        p
+        for p in (
+            *products.values(),
+            *series_paths,
+            args.sr_std,
+            args.population,
+            args.urban_reference,
+            args.regions,
+            args.population_table,
+        )
+        if p
     ]
     for candidate in (out, out.with_suffix(".json"), Path(args.geo) if args.geo else None):
         if candidate is not None and any(Path(p).resolve() == candidate.resolve() for p in inputs):
             raise DeepLightError(f"output {candidate} is one of the inputs: choose another --out/--geo path")
     units = {"lr": "DN" if args.lr_units == "DN" else "nW/cm2/sr"} if args.lr_units else None
     model_info = {k: v for k, v in (("model", args.model), ("checkpoint", args.checkpoint)) if v}
+    options = dict(
+        population=args.population,
+        simulated={name: True for name in args.simulated} or None,
+        units=units,
+        lit_threshold=args.lit_threshold,
+        lit_threshold_dn=args.lit_threshold_dn,
+        urban_method=args.urban_method,
+        urban_threshold=args.urban_threshold,
+        urban_reference=args.urban_reference,
+        co2_total=args.co2_total,
+        co2_unit=args.co2_unit,
+        co2_power_law_coefficients=tuple(args.co2_power_law) if args.co2_power_law else None,
+        model_info=model_info,
+        keep_empty_regions=not args.drop_empty,
+        crop_to_regions=args.crop_to_regions,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         regions = load_regions(args.regions, name_column=args.name_column, crs=args.regions_crs)
-        table = compute_indicators(
-            products,
-            regions,
-            population=args.population,
-            uncertainty={"sr": args.sr_std} if args.sr_std else None,
-            year=args.year,
-            simulated={name: True for name in args.simulated} or None,
-            units=units,
-            lit_threshold=args.lit_threshold,
-            lit_threshold_dn=args.lit_threshold_dn,
-            urban_method=args.urban_method,
-            urban_threshold=args.urban_threshold,
-            urban_reference=args.urban_reference,
-            co2_total=args.co2_total,
-            co2_unit=args.co2_unit,
-            co2_power_law_coefficients=tuple(args.co2_power_law) if args.co2_power_law else None,
-            model_info=model_info,
-            keep_empty_regions=not args.drop_empty,
-            crop_to_regions=args.crop_to_regions,
-        )
+        if series:
+            population = options.pop("population")
+            table = compute_time_series(
+                series,
+                regions,
+                population_by_year=dict.fromkeys(series, population) if population else None,
+                **options,
+            )
+            if args.lcr:
+                metadata = table.attrs.get("metadata", {})
+                people = _read_population_table(args.population_table) if args.population_table else None
+                sdg = land_consumption_table(table, args.lcr[0], args.lcr[1], population=people)
+                table = pd.concat([table, sdg], ignore_index=True)
+                table.attrs["metadata"] = metadata
+        else:
+            table = compute_indicators(
+                products,
+                regions,
+                uncertainty={"sr": args.sr_std} if args.sr_std else None,
+                year=args.year,
+                **options,
+            )
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)
     csv_path, json_path = write_indicators(table, out)

@@ -121,3 +121,69 @@ def test_cli_refuses_to_overwrite_an_input_and_needs_a_raster(inputs, capsys):
     assert "is one of the inputs" in capsys.readouterr().err
     assert main(["sdg", "--regions", str(regions), "--out", str(csv_input)]) == 2
     assert "give at least one raster" in capsys.readouterr().err
+
+
+def test_cli_time_series_with_sdg_11_3_1(inputs, capsys):
+    tmp_path, _, _, regions = inputs
+    paths = []
+    for year, bright in ((2010, 4), (2020, 8)):
+        values = np.zeros((4, 4))
+        values.flat[:bright] = 40.0
+        paths.append(f"{year}={write_raster(tmp_path / f'ntl_{year}.tif', values)}")
+    people = tmp_path / "people.csv"
+    people.write_text("region,year,population\nNord,2010,1000\nNord,2020,800\nSüd,2010,10\nSüd,2020,20\n")
+    out = tmp_path / "series.csv"
+    status = main(
+        [
+            "sdg",
+            "--series",
+            *paths,
+            "--regions",
+            str(regions),
+            "--out",
+            str(out),
+            "--urban-method",
+            "fixed",
+            "--lcr",
+            "2010",
+            "2020",
+            "--population-table",
+            str(people),
+        ]
+    )
+    assert status == 0
+    assert "LCRPGR undefined for Nord" in capsys.readouterr().err  # Nord's population shrinks
+    table = pd.read_csv(out, comment="#")
+    assert sorted(table["year"].unique()) == [2010, 2020]
+    nord = table[table.region == "Nord"].set_index("indicator")["value"]
+    assert nord["lcr"] == pytest.approx(np.log(8 / 4) / 10)  # 4 -> 8 urban cells of 1 km2
+    assert np.isnan(nord["lcrpgr"])
+    assert nord["gdp_growth_prior"] == pytest.approx(0.3 * np.log(2))
+
+
+def test_cli_series_errors(inputs, capsys):
+    tmp_path, hr, _, regions = inputs
+    base = ["sdg", "--regions", str(regions), "--out", str(tmp_path / "x.csv")]
+    assert main([*base, "--series", "twenty=" + str(hr)]) == 2
+    assert "must look like YEAR=PATH" in capsys.readouterr().err
+    assert main([*base, "--series", f"2010={hr}", "--raster", str(hr)]) == 2
+    assert "either --series or" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,year,people\nNord,2010,3\n")
+    assert (
+        main(
+            [
+                *base,
+                "--series",
+                f"2010={hr}",
+                f"2020={hr}",
+                "--lcr",
+                "2010",
+                "2020",
+                "--population-table",
+                str(bad),
+            ]
+        )
+        == 2
+    )
+    assert "lacks column(s) ['population', 'region']" in capsys.readouterr().err
