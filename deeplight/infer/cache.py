@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,8 @@ class TileCache:
         self.misses = 0
         self.corrupt = 0
         self._stats_lock = threading.Lock()
+        self._size_estimate: int | None = None  # bytes, refreshed by every scan; avoids a scan per put
+        self._puts_since_scan = 0  # other processes' writes are seen at the next scan (every 32 puts)
 
     # -- paths ---------------------------------------------------------------------------------
     def entry_path(self, key: str) -> Path:
@@ -175,7 +178,25 @@ class TileCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self.evict()
+        with self._stats_lock:
+            if self._size_estimate is not None:
+                self._size_estimate += len(data)
+            self._puts_since_scan += 1
+            scan = (self._size_estimate is None or self._size_estimate > self.max_bytes
+                    or self._puts_since_scan >= 32)
+        if scan:
+            self.evict()
+
+    def put_or_warn(self, key: str, arrays: dict[str, np.ndarray]) -> bool:
+        """:meth:`put`, but a failure (full disk, read-only folder) only warns: a cache that cannot be
+        written must not stop a prediction. Returns whether the entry was stored."""
+        try:
+            self.put(key, arrays)
+            return True
+        except OSError as exc:
+            warnings.warn(f"could not write to the prediction cache {self.root} ({exc}); continuing without "
+                          "storing this result (free space or run `deeplight cache clear`)", stacklevel=2)
+            return False
 
     def get_or_compute(
         self, key: str, compute: Callable[[], dict[str, np.ndarray]], timeout: float | None = None
@@ -196,7 +217,7 @@ class TileCache:
             if arrays is not None:
                 return arrays, True
             arrays = compute()
-            self.put(key, arrays)
+            self.put_or_warn(key, arrays)
             return arrays, False
 
     # -- maintenance ---------------------------------------------------------------------------
@@ -218,6 +239,7 @@ class TileCache:
         """
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
+        self._size_estimate, self._puts_since_scan = total, 0
         if total <= self.max_bytes:
             return 0
         removed = 0
@@ -229,6 +251,7 @@ class TileCache:
                     path.unlink(missing_ok=True)
                     total -= size
                     removed += 1
+                self._size_estimate = total
         except TimeoutError:
             return 0
         return removed

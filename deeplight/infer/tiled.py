@@ -99,7 +99,7 @@ def run_tiled(
                     arrays = {"radiance": out.radiance[i]}
                     if unc is not None:
                         arrays["uncertainty"] = unc
-                    cache.put(key_of(t), arrays)
+                    cache.put_or_warn(key_of(t), arrays)
             computed += len(misses)
         for t in group:
             if t.index in fresh:
@@ -112,7 +112,7 @@ def run_tiled(
                     hit = {"radiance": out.radiance[0]}
                     if out.uncertainty is not None:
                         hit["uncertainty"] = out.uncertainty[0]
-                    cache.put(key_of(t), hit)
+                    cache.put_or_warn(key_of(t), hit)
                     computed += 1
                 radiance, unc = hit["radiance"], hit.get("uncertainty")
             accumulator.add(t, radiance, unc)

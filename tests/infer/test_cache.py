@@ -170,3 +170,16 @@ def test_repeated_request_is_served_from_cache(tmp_path):
     lr2[0, 0] += 1  # new content -> new key
     third = predict_array(model, lr2, None, tile=16, overlap=4, device="cpu", cache=cache, self_ensemble=True)
     assert not third.from_cache
+
+
+def test_a_cache_that_cannot_be_written_only_warns(tmp_path, monkeypatch):
+    cache = TileCache(tmp_path)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "put", full_disk)
+    with pytest.warns(UserWarning, match="could not write to the prediction cache"):
+        arrays, hit = cache.get_or_compute("z" * 64, lambda: _arrays(2))
+    assert not hit
+    np.testing.assert_array_equal(arrays["radiance"], _arrays(2)["radiance"])
