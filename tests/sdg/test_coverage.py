@@ -1,0 +1,40 @@
+"""Covered cells and fractions per region (exactextract), including regions far outside the grid."""
+
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from pyproj import CRS
+
+from deeplight.sdg import load_regions, natural_earth_countries
+from deeplight.sdg.coverage import region_coverage
+from deeplight.sdg.rasters import GridRaster
+from tests.sdg.helpers import cell_box, regions_frame
+
+
+def _grid(crs="EPSG:6933", transform=Affine(1000, 0, 0, 0, -1000, 4000), shape=(4, 4)) -> GridRaster:
+    return GridRaster(np.zeros(shape), transform, CRS.from_user_input(crs), "grid")
+
+
+def test_fractions_and_row_major_cells():
+    regions = load_regions(regions_frame({"a": cell_box(0.5, 0.5, 1.5, 2), "empty": shapely.Polygon()}))
+    coverage = region_coverage(regions, _grid())
+    order = np.argsort(coverage[0].cells)
+    assert coverage[0].cells[order].tolist() == [0, 1, 4, 5]  # rows 0-1, cols 0-1
+    np.testing.assert_allclose(coverage[0].fraction[order], [0.25, 0.5, 0.25, 0.5])
+    assert coverage[1].cells.size == 0 and coverage[1].note == "empty geometry"
+
+
+def test_regions_in_another_crs_are_reprojected():
+    box_lonlat = regions_frame({"a": cell_box(0, 0, 4, 4)}).to_crs("EPSG:4326")
+    coverage = region_coverage(load_regions(box_lonlat), _grid())
+    assert coverage[0].fraction.sum() == pytest.approx(16.0, rel=1e-3)
+
+
+def test_world_countries_over_a_utm_grid_do_not_break(monkeypatch):
+    monkeypatch.delenv("DEEPLIGHT_DATA_DIR", raising=False)
+    grid = _grid("EPSG:32633", Affine(1000, 0, 400_000, 0, -1000, 5_000_000), (10, 10))  # inland Croatia
+    coverage = region_coverage(natural_earth_countries(), grid)
+    covered = [c.region for c in coverage if c.cells.size]
+    assert covered == ["Croatia"]
+    assert all("no overlap" in c.note for c in coverage if c.region != "Croatia")
