@@ -12,7 +12,10 @@ from deeplight.sdg.rasters import GridRaster
 from tests.sdg.helpers import cell_box, regions_frame
 
 
-def _grid(crs="EPSG:6933", transform=Affine(1000, 0, 0, 0, -1000, 4000), shape=(4, 4)) -> GridRaster:
+DEFAULT_TRANSFORM = Affine(1000, 0, 0, 0, -1000, 4000)
+
+
+def _grid(crs="EPSG:6933", transform=DEFAULT_TRANSFORM, shape=(4, 4)) -> GridRaster:
     return GridRaster(np.zeros(shape), transform, CRS.from_user_input(crs), "grid")
 
 
