@@ -11,7 +11,6 @@ from deeplight.sdg.coverage import region_coverage
 from deeplight.sdg.rasters import GridRaster
 from tests.sdg.helpers import cell_box, regions_frame
 
-
 DEFAULT_TRANSFORM = Affine(1000, 0, 0, 0, -1000, 4000)
 
 
