@@ -61,3 +61,14 @@ def test_demo_command_small(tmp_path, capsys, monkeypatch):
     assert main(["data", "demo", "--out", str(tmp_path)]) == 0
     assert "demo scene created" in capsys.readouterr().out
     assert read_raster(tmp_path / "lr.tif").shape == (16, 16)
+
+
+def test_info_on_netcdf(tmp_path, capsys):
+    import xarray as xr
+
+    ds = xr.Dataset({"ntl": (("lat", "lon"), np.ones((3, 4), "f4"))},
+                    coords={"lat": [2.0, 1.0, 0.0], "lon": [0.0, 1.0, 2.0, 3.0]})
+    ds.to_netcdf(tmp_path / "cube.nc")
+    assert main(["data", "info", str(tmp_path / "cube.nc")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["variable"] == "ntl" and out["crs"] == "EPSG:4326" and out["dims"] == {"y": 3, "x": 4}

@@ -87,7 +87,7 @@ def test_truncated_geotiff(tmp_path):
     data = path.read_bytes()
     truncated = tmp_path / "truncated.tif"
     truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(RasterError, match=r"truncated\.tif: .*(truncated or corrupt|not a readable)"):
+    with pytest.raises(RasterError, match=r"truncated\.tif: the file is truncated or corrupt"):
         read_raster(truncated)
 
 
