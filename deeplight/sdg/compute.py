@@ -40,7 +40,7 @@ from deeplight.sdg.rasters import (
     read_grid_raster,
     reproject_grid,
 )
-from deeplight.sdg.regions import REGION_COLUMN, load_regions
+from deeplight.sdg.regions import as_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
     DMSP_LIT_THRESHOLD_DN,
@@ -368,8 +368,7 @@ def compute_indicators(
         raise DeepLightError(
             f"urban_method {urban_method!r} unknown: choose one of {', '.join(URBAN_METHODS)}"
         )
-    if not isinstance(regions, gpd.GeoDataFrame) or REGION_COLUMN not in regions.columns:
-        regions = load_regions(regions, name_column=name_column)
+    regions = as_regions(regions, name_column)
     names = list(products)
     simulated_flags = _as_mapping(simulated, names, None)
     declared_units = _as_mapping(units, names, None)

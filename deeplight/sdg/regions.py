@@ -18,6 +18,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -296,3 +297,15 @@ def load_regions(
     path = Path(text)
     gdf = _read_polygon_file(path, layer)
     return prepare_regions(gdf, name_column=name_column, source=f"region file {path}", crs=crs)
+
+
+def as_regions(source: Any, name_column: str | None = None) -> gpd.GeoDataFrame:
+    """Regions in the library's layout from anything :func:`load_regions` accepts.
+
+    A GeoDataFrame that already has a ``region`` column (e.g. built by the dashboard) is checked the
+    same way as a file: names made unique, invalid geometries repaired, issues recorded.
+    """
+    if isinstance(source, gpd.GeoDataFrame) and REGION_COLUMN in source.columns and name_column is None:
+        origin = source.attrs.get("source", "regions")
+        return prepare_regions(source, name_column=REGION_COLUMN, source=origin)
+    return load_regions(source, name_column=name_column)

@@ -26,7 +26,7 @@ from deeplight.sdg.indicators import (
     population_growth_rate,
 )
 from deeplight.sdg.rasters import RasterInput
-from deeplight.sdg.regions import REGION_COLUMN, load_regions
+from deeplight.sdg.regions import REGION_COLUMN, as_regions
 
 
 def compute_time_series(
@@ -52,8 +52,7 @@ def compute_time_series(
     """
     if not products_by_year:
         raise DeepLightError("compute_time_series needs at least one year of products")
-    if not hasattr(regions, "geometry"):
-        regions = load_regions(regions, name_column=kwargs.pop("name_column", None))
+    regions = as_regions(regions, kwargs.pop("name_column", None))
     tables = []
     metadata: dict[str, Any] = {}
     for year in sorted(products_by_year):

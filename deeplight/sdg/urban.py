@@ -28,7 +28,7 @@ from deeplight.sdg.rasters import (
     read_grid_raster,
     reproject_grid,
 )
-from deeplight.sdg.regions import REGION_COLUMN, load_regions
+from deeplight.sdg.regions import as_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
     URBAN_METHODS,
@@ -105,8 +105,7 @@ def urban_extent_accuracy(
         reference_area_km2, tp_km2, fp_km2, fn_km2, tn_km2, f1, iou, kappa, precision, recall;
         one row per region and method plus a row ``ALL`` (all regions' counts summed).
     """
-    if not isinstance(regions, gpd.GeoDataFrame) or REGION_COLUMN not in regions.columns:
-        regions = load_regions(regions, name_column=name_column)
+    regions = as_regions(regions, name_column)
     raster = read_grid_raster(product, name=f"{product_name.upper()} raster")
     radiance = (
         dn_to_radiance(raster.values)[0] if is_dn_product(raster, product=product_name) else raster.values

@@ -102,3 +102,13 @@ def test_natural_earth_missing_names_the_places_searched(monkeypatch):
     monkeypatch.setattr(pyogrio, "__file__", "/nonexistent/pyogrio/__init__.py")
     with pytest.raises(RegionError, match=r"not found; searched: /nonexistent/folder"):
         natural_earth_countries("/nonexistent/folder")
+
+
+def test_prepared_frames_with_a_region_column_are_checked_too():
+    from deeplight.sdg.regions import as_regions
+
+    bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2), (0, 0)])
+    frame = gpd.GeoDataFrame({"region": ["a", "a"]}, geometry=[bowtie, shapely.box(0, 0, 1, 1)], crs="EPSG:4326")
+    regions = as_regions(frame)
+    assert regions["region"].tolist() == ["a", "a (2)"]
+    assert regions.geometry.is_valid.all()
