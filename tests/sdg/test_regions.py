@@ -108,7 +108,9 @@ def test_prepared_frames_with_a_region_column_are_checked_too():
     from deeplight.sdg.regions import as_regions
 
     bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2), (0, 0)])
-    frame = gpd.GeoDataFrame({"region": ["a", "a"]}, geometry=[bowtie, shapely.box(0, 0, 1, 1)], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"region": ["a", "a"]}, geometry=[bowtie, shapely.box(0, 0, 1, 1)], crs="EPSG:4326"
+    )
     regions = as_regions(frame)
     assert regions["region"].tolist() == ["a", "a (2)"]
     assert regions.geometry.is_valid.all()
