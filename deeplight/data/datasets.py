@@ -24,6 +24,7 @@ import numpy as np
 import rasterio
 import torch
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
@@ -48,6 +49,13 @@ def _read_window(path: Path, window: Window | None) -> np.ndarray:
     return np.ma.filled(data.astype(np.float32), np.nan)
 
 
+def _same_crs(a: str | None, b: str | None) -> bool:
+    """Whether two WKT strings (or None) describe the same CRS."""
+    if a is None or b is None:
+        return a is b
+    return a == b or CRS.from_wkt(a) == CRS.from_wkt(b)
+
+
 def _check_aux_grid(path: Path, name: str, hr_grid: dict, grid: dict, where: str) -> None:
     if grid["count"] != EXPECTED_BANDS[name]:
         raise RasterError(f"{path}: {name} has {grid['count']} band(s), needs "
@@ -59,7 +67,7 @@ def _check_aux_grid(path: Path, name: str, hr_grid: dict, grid: dict, where: str
             f"{hr_grid['height']}x{hr_grid['width']} ({where}); all HR-grid layers must match"
         )
     if not grid["transform"].almost_equals(hr_grid["transform"], precision=1e-6 * abs(
-            hr_grid["transform"].a)) or grid["crs"] != hr_grid["crs"]:
+            hr_grid["transform"].a)) or not _same_crs(grid["crs"], hr_grid["crs"]):
         raise RasterError(f"{path}: {name} is not on the HR grid (transform/CRS differ) ({where}); "
                           "warp it with deeplight.io.reproject_to or `deeplight data degrade`")
 
