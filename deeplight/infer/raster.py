@@ -11,6 +11,7 @@ computed.
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
 from dataclasses import dataclass, field
@@ -106,6 +107,15 @@ def _prepare_output(out: Path, inputs: list[Path]) -> None:
 
 def _hidden(out: Path, what: str) -> Path:
     return out.with_name(f".{out.name}.{what}")
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete the hidden files of an earlier or failed run for ``path`` (partial GeoTIFF, COG temp and
+    GDAL's overview temp ``.cog.tmp.ovr.tmp``); never the final file, never the lock."""
+    prefix = glob.escape(f".{path.name}.")
+    for pattern in (f"{prefix}partial.tif*", f"{prefix}cog.tmp*"):
+        for leftover in path.parent.glob(pattern):
+            leftover.unlink(missing_ok=True)
 
 
 def _write_error(out: Path, exc: BaseException) -> RasterError:
@@ -225,9 +235,8 @@ def _run_and_write(
                         provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")
         targets.append((unc_out, unc_tags))
     hidden = [(_hidden(path, "partial.tif"), _hidden(path, "cog.tmp")) for path, _ in targets]
-    for partial, cog_tmp in hidden:  # leftovers of a killed run
-        partial.unlink(missing_ok=True)
-        cog_tmp.unlink(missing_ok=True)
+    for path, _ in targets:  # leftovers of a killed run
+        _remove_leftovers(path)
     profile = {
         "driver": "GTiff", "dtype": "float32", "count": 1, "width": source.lr_width * SCALE,
         "height": source.lr_height * SCALE, "crs": source.crs, "transform": source.hr_transform,
@@ -264,8 +273,7 @@ def _run_and_write(
         for ds in datasets:
             if not ds.closed:
                 ds.close()
-        for partial, cog_tmp in hidden:
-            partial.unlink(missing_ok=True)
-            cog_tmp.unlink(missing_ok=True)
+        for path, _ in targets:
+            _remove_leftovers(path)
     return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
                             cached=stats["cached"], tags=tags)

@@ -214,6 +214,7 @@ def test_killed_run_leaves_no_output_and_the_rerun_resumes(tmp_path, model):
     assert not out.exists() and not (tmp_path / "out" / "sr_uncertainty.tif").exists()
     leftovers = [p.name for p in out.parent.iterdir()]
     assert leftovers and all(name.startswith(".") for name in leftovers)  # only hidden partial files
+    (out.parent / ".sr.tif.cog.tmp.ovr.tmp").write_bytes(b"GDAL overview temp of a run killed while converting")
     result = predict_raster(tmp_path / "lr.tif", out, model=model, tile=16, overlap=12, batch_size=2, device="cpu",
                             cache=TileCache(tmp_path / "cache"), self_ensemble=True)
     assert result.cached >= 4 and result.computed == result.tiles - result.cached > 0
