@@ -118,13 +118,14 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
         RasterError: missing split folder, a clip lacking a modality file, or mismatched grids
             (raised by :mod:`deeplight.data.datasets`, naming the folder).
     """
-    from deeplight.data.datasets import DeepLightMDDataset, InMemoryClipDataset
+    from deeplight.data.datasets import DeepLightMDDataset
+    from deeplight.train.preloaded import PreloadedClips
 
     root = Path(cfg.data.root)
     seed = cfg.train.seed
     if cfg.data.in_memory:
-        train = InMemoryClipDataset.from_folder(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
-        val = InMemoryClipDataset.from_folder(root, cfg.data.val_split, augment=False, seed=seed)
+        train = PreloadedClips(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
+        val = PreloadedClips(root, cfg.data.val_split, augment=False, seed=seed)
     else:
         train = DeepLightMDDataset(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
         val = DeepLightMDDataset(root, cfg.data.val_split, augment=False, seed=seed)
