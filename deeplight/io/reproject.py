@@ -13,7 +13,6 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
 from deeplight.errors import RasterError
