@@ -5,7 +5,8 @@ and peak memory.
 All models are timed in the same process in interleaved rounds (round r runs every model once), so
 load from other jobs affects all of them alike; the table gives the best (least disturbed) and the
 median of ``--repeats`` rounds after a warm-up. Peak memory is measured in a fresh worker process
-per model (growth of the peak resident set over one forward pass, from ``getrusage``). Writes ``benchmarks/results/models.md`` and
+per model (growth of the peak resident set over one forward pass, from ``getrusage``).
+Writes ``benchmarks/results/models.md`` and
 ``models.csv`` and prints the table.
 
 Usage:
@@ -44,7 +45,8 @@ def memory_worker(name: str, preset: str, lr_size: int, threads: int) -> dict:
     before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with torch.inference_mode():
         model(batch)
-    return {"name": name, "peak_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib) / 1024}
+    after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"name": name, "peak_mib": (after_kib - before_kib) / 1024}
 
 
 def peak_memory(name: str, preset: str, lr_size: int, threads: int) -> float:
@@ -115,14 +117,17 @@ def tables(rows: list[dict], preset: str, lr_size: int, header: str) -> tuple[st
     """Markdown and CSV texts."""
     by_name = {r["name"]: r for r in rows}
     edsr = by_name.get("edsr")
-    md = [f"# Model cost benchmark (preset `{preset}`, LR {lr_size}x{lr_size} -> HR {8 * lr_size}x{8 * lr_size}, batch 1, forward, inference mode)",
-          "", header, "",
-          "| model | family | params | MACs / HR px | best time (s) | median time (s) | HR MP/s (best) | HR MP/s (median) | x EDSR time | peak memory (MiB) |",
+    hr = 8 * lr_size
+    md = [f"# Model cost benchmark (preset `{preset}`, LR {lr_size}x{lr_size} -> HR {hr}x{hr}, batch 1, "
+          "forward, inference mode)", "", header, "",
+          "| model | family | params | MACs / HR px | best time (s) | median time (s) | HR MP/s (best) "
+          "| HR MP/s (median) | x EDSR time | peak memory (MiB) |",
           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         rel = f"{r['best_s'] / edsr['best_s']:.2f}" if edsr else "n/a"
-        md.append(f"| {r['name']} | {r['family']} | {r['params']:,} | {r['macs_per_hr_pixel']:,} | {r['best_s']:.3f} | "
-                  f"{r['median_s']:.3f} | {r['hr_mpix_per_s']:.2f} | {r['hr_mpix_per_s_median']:.2f} | {rel} | {r['peak_mib']:.0f} |")
+        md.append(f"| {r['name']} | {r['family']} | {r['params']:,} | {r['macs_per_hr_pixel']:,} "
+                  f"| {r['best_s']:.3f} | {r['median_s']:.3f} | {r['hr_mpix_per_s']:.2f} "
+                  f"| {r['hr_mpix_per_s_median']:.2f} | {rel} | {r['peak_mib']:.0f} |")
     dl = by_name.get("deeplightsr")
     if dl and edsr and preset == "demo" and lr_size == 128:
         md += ["", "Targets (issue 3): DeepLightSR `demo` >= 1 HR MP/s on this CPU: "
@@ -133,7 +138,8 @@ def tables(rows: list[dict], preset: str, lr_size: int, header: str) -> tuple[st
                f"({'met' if dl['best_s'] <= 2 * edsr['best_s'] else 'NOT met'})**."]
     md += ["", "MACs: convolutions, linear layers, attention products, deformable sampling, STN warps and "
            "interpolations, counted by forward hooks (deeplight/models/macs.py); element-wise operations and "
-           "FFTs are not counted. Peak memory: growth of the worker's peak resident set during the forward passes."]
+           "FFTs are not counted. Peak memory: growth of a fresh worker's peak resident set over one forward "
+           "pass."]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()

@@ -41,7 +41,8 @@ CALIBRATION_SCALES = tuple(range(1, 17))
 """Interpolation works at any integer factor; the project uses 8."""
 
 
-def lr_targets(lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None, scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def lr_targets(lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None,
+               scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pair each LR pixel with its HR block's mean radiance (normalised) and validity.
 
     Args:
