@@ -145,3 +145,23 @@ def test_in_memory_dataset(md_root):
     assert batch["dmo"].shape == (2, 7, 64, 64)
     with pytest.raises(ValueError, match="patch_lr=9"):
         InMemoryClipDataset.from_folder(md_root, "val", patch_lr=9)
+
+
+def test_published_deeplightmd_clip_shapes(tmp_path):
+    """LR 256x256 with HR-grid layers 2048x2048 (DeepLightMD): patches are read by windows."""
+    clip = tmp_path / "md" / "test" / "clip_0001"
+    lr_tf = Affine(1040.0, 0, 300_000.0, 0, -1040.0, 3_300_000.0)
+    hr_tf = lr_tf @ Affine.scale(1 / 8)
+    rows = np.arange(2048, dtype="f4")[:, None] * np.ones((1, 2048), "f4")
+    write_cog(np.full((256, 256), 12.0, "f4"), clip / "lr.tif", crs=UTM50, transform=lr_tf,
+              tags=tags("lr", simulated=True))
+    write_cog(rows / 100.0, clip / "hr.tif", crs=UTM50, transform=hr_tf, tags=tags("hr"))
+    write_cog(np.full((2048, 2048), 0.5, "f4"), clip / "isp.tif", crs=UTM50, transform=hr_tf,
+              tags=tags("isp"))
+    dataset = DeepLightMDDataset(tmp_path / "md", "test", patch_lr=16, modalities=("hr", "isp"))
+    item = dataset[0]
+    assert item["lr"].shape == (1, 16, 16) and item["hr"].shape == (1, 128, 128)
+    top_row = (Affine(*item["transform"]).f - hr_tf.f) / hr_tf.e
+    expected = torch.log1p(torch.tensor(top_row / 100.0)) / np.log1p(1000.0)
+    assert item["hr"][0, 0, 0].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert item["present"].tolist() == [1, 0, 0, 1]
