@@ -51,8 +51,18 @@ def memory_worker(name: str, preset: str, lr_size: int, threads: int) -> dict:
 
 def peak_memory(name: str, preset: str, lr_size: int, threads: int) -> float:
     """Run :func:`memory_worker` in a subprocess; returns MiB."""
-    cmd = [sys.executable, __file__, "--memory-worker", name, "--preset", preset, "--lr-size", str(lr_size),
-           "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-worker",
+        name,
+        "--preset",
+        preset,
+        "--lr-size",
+        str(lr_size),
+        "--threads",
+        str(threads),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -89,17 +99,19 @@ def run_all(preset: str, lr_size: int, threads: int, repeats: int) -> list[dict]
     for name in names:
         model = models[name]
         best, median = min(times[name]), statistics.median(times[name])
-        rows.append({
-            "name": name,
-            "family": model.family,
-            "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "macs_per_hr_pixel": round(count_macs(model, example_batch(32)) / (8 * 32) ** 2),
-            "best_s": best,
-            "median_s": median,
-            "hr_mpix_per_s": hr_pixels / 1e6 / best,
-            "hr_mpix_per_s_median": hr_pixels / 1e6 / median,
-            "peak_mib": peak_memory(name, preset, lr_size, threads),
-        })
+        rows.append(
+            {
+                "name": name,
+                "family": model.family,
+                "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                "macs_per_hr_pixel": round(count_macs(model, example_batch(32)) / (8 * 32) ** 2),
+                "best_s": best,
+                "median_s": median,
+                "hr_mpix_per_s": hr_pixels / 1e6 / best,
+                "hr_mpix_per_s_median": hr_pixels / 1e6 / median,
+                "peak_mib": peak_memory(name, preset, lr_size, threads),
+            }
+        )
     return rows
 
 
@@ -107,10 +119,12 @@ def machine_line(threads: int, load_before: tuple, load_after: tuple) -> str:
     """Describe the machine and its load for the table header."""
     import torch
 
-    return (f"Machine: {os.cpu_count()}-core {platform.machine()} CPU, no GPU used; torch {torch.__version__}, "
-            f"{threads} threads. Shared machine: other engineers' jobs ran concurrently (1-min load average "
-            f"{load_before[0]:.2f} before, {load_after[0]:.2f} after), so absolute times are pessimistic; "
-            "all models were timed in interleaved rounds in one run.")
+    return (
+        f"Machine: {os.cpu_count()}-core {platform.machine()} CPU, no GPU used; torch {torch.__version__}, "
+        f"{threads} threads. Shared machine: other engineers' jobs ran concurrently (1-min load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after), so absolute times are pessimistic; "
+        "all models were timed in interleaved rounds in one run."
+    )
 
 
 def tables(rows: list[dict], preset: str, lr_size: int, header: str) -> tuple[str, str]:
@@ -118,28 +132,49 @@ def tables(rows: list[dict], preset: str, lr_size: int, header: str) -> tuple[st
     by_name = {r["name"]: r for r in rows}
     edsr = by_name.get("edsr")
     hr = 8 * lr_size
-    md = [f"# Model cost benchmark (preset `{preset}`, LR {lr_size}x{lr_size} -> HR {hr}x{hr}, batch 1, "
-          "forward, inference mode)", "", header, "",
-          "| model | family | params | MACs / HR px | best time (s) | median time (s) | HR MP/s (best) "
-          "| HR MP/s (median) | x EDSR time | peak memory (MiB) |",
-          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    md = [
+        (
+            f"# Model cost benchmark (preset `{preset}`, LR {lr_size}x{lr_size} -> HR {hr}x{hr}, batch 1, "
+            "forward, inference mode)"
+        ),
+        "",
+        header,
+        "",
+        (
+            "| model | family | params | MACs / HR px | best time (s) | median time (s) | HR MP/s (best) "
+            "| HR MP/s (median) | x EDSR time | peak memory (MiB) |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         rel = f"{r['best_s'] / edsr['best_s']:.2f}" if edsr else "n/a"
-        md.append(f"| {r['name']} | {r['family']} | {r['params']:,} | {r['macs_per_hr_pixel']:,} "
-                  f"| {r['best_s']:.3f} | {r['median_s']:.3f} | {r['hr_mpix_per_s']:.2f} "
-                  f"| {r['hr_mpix_per_s_median']:.2f} | {rel} | {r['peak_mib']:.0f} |")
+        md.append(
+            f"| {r['name']} | {r['family']} | {r['params']:,} | {r['macs_per_hr_pixel']:,} "
+            f"| {r['best_s']:.3f} | {r['median_s']:.3f} | {r['hr_mpix_per_s']:.2f} "
+            f"| {r['hr_mpix_per_s_median']:.2f} | {rel} | {r['peak_mib']:.0f} |"
+        )
     dl = by_name.get("deeplightsr")
     if dl and edsr and preset == "demo" and lr_size == 128:
-        md += ["", "Targets (issue 3): DeepLightSR `demo` >= 1 HR MP/s on this CPU: "
-               f"**{dl['hr_mpix_per_s']:.2f} HR MP/s best, {dl['hr_mpix_per_s_median']:.2f} median "
-               f"({'met' if dl['hr_mpix_per_s'] >= 1 else 'NOT met'} on the best time)**; "
-               f"at most 2x EDSR's time at equal width (both 32 channels in `demo`): "
-               f"**{dl['best_s'] / edsr['best_s']:.2f}x best, {dl['median_s'] / edsr['median_s']:.2f}x median "
-               f"({'met' if dl['best_s'] <= 2 * edsr['best_s'] else 'NOT met'})**."]
-    md += ["", "MACs: convolutions, linear layers, attention products, deformable sampling, STN warps and "
-           "interpolations, counted by forward hooks (deeplight/models/macs.py); element-wise operations and "
-           "FFTs are not counted. Peak memory: growth of a fresh worker's peak resident set over one forward "
-           "pass."]
+        md += [
+            "",
+            (
+                "Targets (issue 3): DeepLightSR `demo` >= 1 HR MP/s on this CPU: "
+                f"**{dl['hr_mpix_per_s']:.2f} HR MP/s best, {dl['hr_mpix_per_s_median']:.2f} median "
+                f"({'met' if dl['hr_mpix_per_s'] >= 1 else 'NOT met'} on the best time)**; "
+                f"at most 2x EDSR's time at equal width (both 32 channels in `demo`): "
+                f"**{dl['best_s'] / edsr['best_s']:.2f}x best, {dl['median_s'] / edsr['median_s']:.2f}x median "
+                f"({'met' if dl['best_s'] <= 2 * edsr['best_s'] else 'NOT met'})**."
+            ),
+        ]
+    md += [
+        "",
+        (
+            "MACs: convolutions, linear layers, attention products, deformable sampling, STN warps and "
+            "interpolations, counted by forward hooks (deeplight/models/macs.py); element-wise operations and "
+            "FFTs are not counted. Peak memory: growth of a fresh worker's peak resident set over one forward "
+            "pass."
+        ),
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()

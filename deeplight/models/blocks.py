@@ -7,6 +7,8 @@ multiply-accumulates with forward hooks like any convolution.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -73,12 +75,14 @@ class Interpolate(nn.Module):
         mode: "bicubic", "bilinear" or "nearest".
     """
 
-    MACS_PER_OUTPUT = {"bicubic": 16, "bilinear": 4, "nearest": 0}
+    MACS_PER_OUTPUT: ClassVar[dict[str, int]] = {"bicubic": 16, "bilinear": 4, "nearest": 0}
 
     def __init__(self, scale: int, mode: str = "bicubic") -> None:
         super().__init__()
         if mode not in self.MACS_PER_OUTPUT:
-            raise ValueError(f"interpolation mode {mode!r} unknown; choose one of {sorted(self.MACS_PER_OUTPUT)}")
+            raise ValueError(
+                f"interpolation mode {mode!r} unknown; choose one of {sorted(self.MACS_PER_OUTPUT)}"
+            )
         self.scale = int(scale)
         self.mode = mode
 

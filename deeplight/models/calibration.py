@@ -43,7 +43,9 @@ class SceneCalibration(nn.Module):
         self.mode = check_choice(mode, CALIBRATION_MODES, "calibration")
         self.max_offset = max_offset
         if self.mode == "learned":
-            self.encoder = nn.Sequential(conv3x3(1, hidden), activation(), conv3x3(hidden, hidden, stride=2), activation())
+            self.encoder = nn.Sequential(
+                conv3x3(1, hidden), activation(), conv3x3(hidden, hidden, stride=2), activation()
+            )
             # pooled features (mean, max) + 4 scene statistics -> (dg, do, de)
             self.head = nn.Sequential(nn.Linear(2 * hidden + 4, hidden), activation(), nn.Linear(hidden, 3))
             nn.init.zeros_(self.head[-1].weight)
@@ -54,8 +56,15 @@ class SceneCalibration(nn.Module):
         feats = self.encoder(lr)
         pooled = torch.cat([feats.mean(dim=(2, 3)), feats.amax(dim=(2, 3))], dim=1)
         flat = lr.flatten(1)
-        stats = torch.stack([flat.mean(1), flat.std(1, unbiased=False),
-                             (flat >= 62.5 / 63).to(lr.dtype).mean(1), (flat <= 0.5 / 63).to(lr.dtype).mean(1)], 1)
+        stats = torch.stack(
+            [
+                flat.mean(1),
+                flat.std(1, unbiased=False),
+                (flat >= 62.5 / 63).to(lr.dtype).mean(1),
+                (flat <= 0.5 / 63).to(lr.dtype).mean(1),
+            ],
+            1,
+        )
         return self.head(torch.cat([pooled, stats.to(pooled.dtype)], 1)).float()
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:

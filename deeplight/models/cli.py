@@ -11,13 +11,20 @@ from deeplight.models.summary import model_table
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``models`` command to the ``deeplight`` parser."""
     parser = subparsers.add_parser(
-        "models", help="list the registered models (family, parameters, MACs per HR pixel)",
+        "models",
+        help="list the registered models (family, parameters, MACs per HR pixel)",
         description="List every registered model with its family, parameter count and multiply-accumulates "
-                    "per HR pixel (counted with forward hooks on a random LR tile).",
+        "per HR pixel (counted with forward hooks on a random LR tile).",
     )
-    parser.add_argument("--preset", default="demo", choices=("tiny", "demo", "paper"),
-                        help="size preset of the learned models (default: demo)")
-    parser.add_argument("--lr-size", type=int, default=32, help="LR tile side used to count MACs (default: 32)")
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        choices=("tiny", "demo", "paper"),
+        help="size preset of the learned models (default: demo)",
+    )
+    parser.add_argument(
+        "--lr-size", type=int, default=32, help="LR tile side used to count MACs (default: 32)"
+    )
     parser.add_argument("--format", default="table", choices=("table", "csv", "json"), help="output format")
     parser.set_defaults(func=run)
 
@@ -36,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{'name':<22} {'family':<13} {'params':>11} {'MACs/HR px':>11}")
         for row in rows:
-            print(f"{row['name']:<22} {row['family']:<13} {row['params']:>11,} {row['macs_per_hr_pixel']:>11,.0f}")
+            print(
+                f"{row['name']:<22} {row['family']:<13} {row['params']:>11,} {row['macs_per_hr_pixel']:>11,.0f}"
+            )
         print(f"(preset {args.preset}; MACs counted on a {args.lr_size}x{args.lr_size} LR tile, x8 output)")
     return 0

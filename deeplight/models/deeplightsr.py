@@ -96,16 +96,30 @@ class DeepLightSR(nn.Module):
 
     family = "deeplight"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, dmo_channels: int = DMO_BANDS,
-                 calibration: str = "learned", global_alignment: bool = True, local_alignment: bool = True,
-                 fusion: bool = True, isp_head: bool = True, use_dmo: bool = True, use_dem: bool = True,
-                 flux_consistent: bool = False, channels: int | None = None, num_blocks: int | None = None) -> None:
+    def __init__(
+        self,
+        preset: str = "demo",
+        scale: int = 8,
+        dmo_channels: int = DMO_BANDS,
+        calibration: str = "learned",
+        global_alignment: bool = True,
+        local_alignment: bool = True,
+        fusion: bool = True,
+        isp_head: bool = True,
+        use_dmo: bool = True,
+        use_dem: bool = True,
+        flux_consistent: bool = False,
+        channels: int | None = None,
+        num_blocks: int | None = None,
+    ) -> None:
         super().__init__()
         check_choice(preset, tuple(PRESETS), "preset")
         self.scale = check_scale(scale, "DeepLightSR")
         check_choice(calibration, CALIBRATION_MODES, "calibration")
         if not isinstance(dmo_channels, int) or dmo_channels < 1:
-            raise ConfigError(f"dmo_channels={dmo_channels!r} must be a positive integer (7 for Landsat-8 bands 1-7)")
+            raise ConfigError(
+                f"dmo_channels={dmo_channels!r} must be a positive integer (7 for Landsat-8 bands 1-7)"
+            )
         size = PRESETS[preset]
         if channels is not None:
             size = replace(size, channels=int(channels))
@@ -126,20 +140,25 @@ class DeepLightSR(nn.Module):
         self.encoders = nn.ModuleDict({m: AuxEncoder(bands[m], (a4, a2, c)) for m in self.modalities})
         self.global_align = nn.ModuleDict(
             {m: SpatialTransformer(bands[m], scale, size.calibration_hidden) for m in self.modalities}
-            if global_alignment else {})
+            if global_alignment
+            else {}
+        )
         self.local_align = nn.ModuleDict(
-            {m: DeformableAlignment(c) for m in self.modalities} if local_alignment else {})
+            {m: DeformableAlignment(c) for m in self.modalities} if local_alignment else {}
+        )
         self.deep_aux = nn.ModuleDict({m: ResidualBlock(c) for m in self.modalities})
         self.low_fusion_points = sorted({0, size.num_blocks // 2})
         lr_widths = {m: c for m in self.modalities}
         self.low_fusion = nn.ModuleList(
-            [GatedSFTFusion(c, lr_widths) for _ in self.low_fusion_points] if self.modalities else [])
+            [GatedSFTFusion(c, lr_widths) for _ in self.low_fusion_points] if self.modalities else []
+        )
         self.high_fusion = GatedSFTFusion(c, lr_widths) if self.modalities else None
         self.body = nn.ModuleList([ResidualBlock(c) for _ in range(size.num_blocks)])
         self.body_tail = conv3x3(c, c)
         aux_widths = {m: (a2, a4) for m in self.modalities}
-        self.refinement = ProgressiveRefinement(c, size.refine_channels, aux_widths,
-                                                size.isp_channels if isp_head else 0)
+        self.refinement = ProgressiveRefinement(
+            c, size.refine_channels, aux_widths, size.isp_channels if isp_head else 0
+        )
 
     def forward(self, batch: dict) -> dict:
         """Super-resolve a batch (see the class docstring for keys and shapes)."""
@@ -174,8 +193,12 @@ class DeepLightSR(nn.Module):
         outputs, logits = self.refinement(feats, lr_cal, pyramids, present)
         outputs = [o.float() for o in outputs]
         sr = flux_consistent(outputs[-1], lr_cal, self.scale) if self.use_flux else outputs[-1]
-        return {"sr": sr, "sr_pyramid": outputs[:-1] + [sr], "isp_logits": [x.float() for x in logits],
-                "lr_calibrated": lr_cal}
+        return {
+            "sr": sr,
+            "sr_pyramid": outputs[:-1] + [sr],
+            "isp_logits": [x.float() for x in logits],
+            "lr_calibrated": lr_cal,
+        }
 
     def config(self) -> dict:
         """The resolved size of this instance (for logs and docs)."""

@@ -62,8 +62,8 @@ def deform_conv2d(
     columns = []
     for k in range(taps):
         ki, kj = divmod(k, kw)
-        py = ys + ki * dilation + offset[:, 2 * k]          # (B, H_out, W_out) sampling rows
-        px = xs + kj * dilation + offset[:, 2 * k + 1]      # sampling columns
+        py = ys + ki * dilation + offset[:, 2 * k]  # (B, H_out, W_out) sampling rows
+        px = xs + kj * dilation + offset[:, 2 * k + 1]  # sampling columns
         # pixel centre i <-> normalised (2 i + 1) / size - 1 with align_corners=False
         grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], dim=-1)
         sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -72,8 +72,11 @@ def deform_conv2d(
         columns.append(sampled)
     # (B, C_in, K K, H, W) ordered like weight's (C_in, K, K) flattening
     stacked = torch.stack(columns, dim=2).reshape(b, c_in * taps, h_out, w_out)
-    out = F.conv2d(stacked, weight.reshape(c_out, c_in * taps, 1, 1).to(stacked.dtype),
-                   None if bias is None else bias.to(stacked.dtype))
+    out = F.conv2d(
+        stacked,
+        weight.reshape(c_out, c_in * taps, 1, 1).to(stacked.dtype),
+        None if bias is None else bias.to(stacked.dtype),
+    )
     return out
 
 
@@ -122,7 +125,8 @@ class DeformableAlignment(nn.Module):
         taps = kernel_size * kernel_size
         self.max_offset = max_offset
         self.predictor = nn.Sequential(
-            nn.Conv2d(2 * channels, channels, 3, padding=1), nn.LeakyReLU(0.1),
+            nn.Conv2d(2 * channels, channels, 3, padding=1),
+            nn.LeakyReLU(0.1),
             nn.Conv2d(channels, 3 * taps, 3, padding=1),
         )
         nn.init.zeros_(self.predictor[-1].weight)

@@ -69,7 +69,9 @@ class GatedSFTFusion(nn.Module):
         self.gamma = nn.Conv2d(main_channels, main_channels, kernel_size, padding=pad, bias=False)
         self.beta = nn.Conv2d(main_channels, main_channels, kernel_size, padding=pad, bias=False)
 
-    def forward(self, main: torch.Tensor, aux: dict[str, torch.Tensor], present: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self, main: torch.Tensor, aux: dict[str, torch.Tensor], present: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """Inject the present modalities' features.
 
         Args:

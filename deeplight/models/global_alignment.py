@@ -42,10 +42,14 @@ class SpatialTransformer(nn.Module):
         super().__init__()
         self.scale = scale
         self.localisation = nn.Sequential(
-            conv3x3(1 + aux_channels, hidden), activation(),
-            conv3x3(hidden, hidden, stride=2), activation(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-            nn.Linear(16 * hidden, 2 * hidden), activation(),
+            conv3x3(1 + aux_channels, hidden),
+            activation(),
+            conv3x3(hidden, hidden, stride=2),
+            activation(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(16 * hidden, 2 * hidden),
+            activation(),
             nn.Linear(2 * hidden, 6),
         )
         nn.init.zeros_(self.localisation[-1].weight)

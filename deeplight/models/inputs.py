@@ -105,7 +105,9 @@ def read_inputs(batch: dict, scale: int = SUPPORTED_SCALE, dmo_channels: int = D
         DeepLightError: a tensor is missing or has the wrong shape (the message names the key).
     """
     if not isinstance(batch, dict) or "lr" not in batch:
-        raise DeepLightError("a model batch must be a dict with at least the key 'lr' (B, 1, h, w), see docs/CONTRACTS.md")
+        raise DeepLightError(
+            "a model batch must be a dict with at least the key 'lr' (B, 1, h, w), see docs/CONTRACTS.md"
+        )
     lr = batch["lr"]
     if not isinstance(lr, torch.Tensor) or lr.ndim != 4 or lr.shape[1] != 1:
         found = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
@@ -139,7 +141,9 @@ def read_inputs(batch: dict, scale: int = SUPPORTED_SCALE, dmo_channels: int = D
     return ModelInputs(lr=lr, dmo=dmo, dem=dem, present=present)
 
 
-def pad_inputs(inputs: ModelInputs, multiple: int, scale: int = SUPPORTED_SCALE) -> tuple[ModelInputs, tuple[int, int]]:
+def pad_inputs(
+    inputs: ModelInputs, multiple: int, scale: int = SUPPORTED_SCALE
+) -> tuple[ModelInputs, tuple[int, int]]:
     """Replicate-pad the LR grid (and the aux grids by ``scale`` times as much) to a multiple.
 
     Args:
@@ -158,8 +162,9 @@ def pad_inputs(inputs: ModelInputs, multiple: int, scale: int = SUPPORTED_SCALE)
     def pad(x: torch.Tensor, f: int) -> torch.Tensor:
         return F.pad(x, (0, pw * f, 0, ph * f), mode="replicate")
 
-    padded = ModelInputs(lr=pad(inputs.lr, 1), dmo=pad(inputs.dmo, scale), dem=pad(inputs.dem, scale),
-                         present=inputs.present)
+    padded = ModelInputs(
+        lr=pad(inputs.lr, 1), dmo=pad(inputs.dmo, scale), dem=pad(inputs.dem, scale), present=inputs.present
+    )
     return padded, (h, w)
 
 

@@ -29,7 +29,10 @@ def _module_macs(module: nn.Module, inputs: tuple, output) -> int:
         return output.numel() * module.in_features
     if isinstance(module, DeformConv2d):
         taps = module.kernel_size**2
-        return output.numel() * module.in_channels * taps + 4 * inputs[0].shape[0] * module.in_channels * taps * output.shape[-2] * output.shape[-1]
+        return (
+            output.numel() * module.in_channels * taps
+            + 4 * inputs[0].shape[0] * module.in_channels * taps * output.shape[-2] * output.shape[-1]
+        )
     if isinstance(module, SpatialTransformer):
         return 4 * output.numel()
     if isinstance(module, Interpolate):
@@ -69,8 +72,9 @@ def count_macs(model: nn.Module, batch: dict, by_module: bool = False) -> int | 
     return (total, dict(per_child)) if by_module else total
 
 
-def example_batch(lr_size: int = 32, scale: int = 8, dmo_channels: int = 7, batch_size: int = 1,
-                  seed: int = 0) -> dict[str, torch.Tensor]:
+def example_batch(
+    lr_size: int = 32, scale: int = 8, dmo_channels: int = 7, batch_size: int = 1, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """A random batch with every modality present (for cost measurements, not for quality)."""
     gen = torch.Generator().manual_seed(seed)
     h = w = lr_size

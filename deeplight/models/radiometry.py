@@ -20,8 +20,11 @@ NOMINAL_SATURATION_RADIANCE = (DN_MAX / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GA
 """Radiance (nW/cm^2/sr, about 50) at which the nominal response reaches DN 63."""
 
 
-def nominal_dn_to_radiance(dn_normalised: torch.Tensor, gain: torch.Tensor | float = 1.0,
-                           exponent: torch.Tensor | float = 1.0 / NOMINAL_GAMMA) -> torch.Tensor:
+def nominal_dn_to_radiance(
+    dn_normalised: torch.Tensor,
+    gain: torch.Tensor | float = 1.0,
+    exponent: torch.Tensor | float = 1.0 / NOMINAL_GAMMA,
+) -> torch.Tensor:
     """Invert the nominal response: normalised DN (0..1) -> radiance (nW/cm^2/sr).
 
     ``r = gain * R_sat * x ** exponent`` computed as ``exp(exponent * log x)`` with ``x`` clamped at

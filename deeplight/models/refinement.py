@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplight.models.blocks import Interpolate, PixelShuffleUp, ResidualBlock, activation, conv1x1, conv3x3
+from deeplight.models.blocks import Interpolate, PixelShuffleUp, ResidualBlock, activation, conv3x3
 from deeplight.models.fusion import GatedSFTFusion
 
 SCALES = (2, 4, 8)
@@ -42,8 +42,9 @@ class ScaleStage(nn.Module):
         up_kernel: kernel of the sub-pixel convolution and of the SFT convolutions (3 or 1).
     """
 
-    def __init__(self, in_channels: int, channels: int, aux_channels: dict[str, int], isp: bool,
-                 up_kernel: int = 3) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, aux_channels: dict[str, int], isp: bool, up_kernel: int = 3
+    ) -> None:
         super().__init__()
         self.up = PixelShuffleUp(in_channels, channels, up_kernel)
         self.fusion = GatedSFTFusion(channels, aux_channels, up_kernel) if aux_channels else None
@@ -52,8 +53,13 @@ class ScaleStage(nn.Module):
         self.out = conv3x3(channels, 1)
         self.base_up = Interpolate(2, "bilinear")
 
-    def forward(self, feats: torch.Tensor, previous: torch.Tensor, aux: dict[str, torch.Tensor],
-                present: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self,
+        feats: torch.Tensor,
+        previous: torch.Tensor,
+        aux: dict[str, torch.Tensor],
+        present: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits (B, 1, 2H, 2W) or None)."""
         x = self.up(feats)
         if self.fusion is not None:
@@ -74,21 +80,29 @@ class FinalStage(nn.Module):
         isp_channels: ISP feature width at HR (0: no ISP head and no embedding).
     """
 
-    def __init__(self, in_channels: int, channels: int, aux_channels: dict[str, int], isp_channels: int) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, aux_channels: dict[str, int], isp_channels: int
+    ) -> None:
         super().__init__()
         self.aux_names = list(aux_channels)
         self.channels = channels
         self.isp_channels = isp_channels
         width = channels + isp_channels
-        self.project = nn.Sequential(conv3x3(in_channels + sum(aux_channels.values()), 4 * width),
-                                     nn.PixelShuffle(2), activation())
+        self.project = nn.Sequential(
+            conv3x3(in_channels + sum(aux_channels.values()), 4 * width), nn.PixelShuffle(2), activation()
+        )
         self.isp_head = conv3x3(isp_channels, 1) if isp_channels else None
         self.refine = nn.Sequential(conv3x3(width, channels), activation())
         self.out = conv3x3(channels, 1)
         self.base_up = Interpolate(2, "bilinear")
 
-    def forward(self, feats: torch.Tensor, previous: torch.Tensor, aux: dict[str, torch.Tensor],
-                present: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self,
+        feats: torch.Tensor,
+        previous: torch.Tensor,
+        aux: dict[str, torch.Tensor],
+        present: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits or None)."""
         parts = [feats] + [aux[m].to(feats.dtype) * present[m].to(feats.dtype) for m in self.aux_names]
         x = self.project(torch.cat(parts, dim=1) if len(parts) > 1 else feats)
@@ -108,19 +122,31 @@ class ProgressiveRefinement(nn.Module):
         isp_channels: ISP feature width at x8 (0: no ISP heads at any scale, no embedding).
     """
 
-    def __init__(self, in_channels: int, widths: tuple[int, int, int], aux_widths: dict[str, tuple[int, int]],
-                 isp_channels: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        widths: tuple[int, int, int],
+        aux_widths: dict[str, tuple[int, int]],
+        isp_channels: int,
+    ) -> None:
         super().__init__()
         c2, c4, c8 = widths
         isp = isp_channels > 0
-        self.stages = nn.ModuleList([
-            ScaleStage(in_channels, c2, {m: w[0] for m, w in aux_widths.items()}, isp, up_kernel=3),
-            ScaleStage(c2, c4, {m: w[1] for m, w in aux_widths.items()}, isp, up_kernel=1),
-            FinalStage(c4, c8, {m: w[1] for m, w in aux_widths.items()}, isp_channels),
-        ])
+        self.stages = nn.ModuleList(
+            [
+                ScaleStage(in_channels, c2, {m: w[0] for m, w in aux_widths.items()}, isp, up_kernel=3),
+                ScaleStage(c2, c4, {m: w[1] for m, w in aux_widths.items()}, isp, up_kernel=1),
+                FinalStage(c4, c8, {m: w[1] for m, w in aux_widths.items()}, isp_channels),
+            ]
+        )
 
-    def forward(self, feats: torch.Tensor, lr_calibrated: torch.Tensor, aux: dict[str, dict[int, torch.Tensor]],
-                present: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def forward(
+        self,
+        feats: torch.Tensor,
+        lr_calibrated: torch.Tensor,
+        aux: dict[str, dict[int, torch.Tensor]],
+        present: dict[str, torch.Tensor],
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads).
 
         ``aux`` maps each modality to its pyramid ``{4: x4 features, 2: x2 features, ...}``; the x8

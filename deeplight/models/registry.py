@@ -46,7 +46,9 @@ _register_optional()
 def list_models() -> list[str]:
     """Registered model names, in registry order (calibration, single-modal, multi-modal, DeepLight)."""
     order = {"calibration": 0, "single-modal": 1, "multi-modal": 2, "deeplight": 3}
-    return sorted(MODELS, key=lambda n: (order.get(getattr(MODELS[n], "family", ""), 9), list(MODELS).index(n)))
+    return sorted(
+        MODELS, key=lambda n: (order.get(getattr(MODELS[n], "family", ""), 9), list(MODELS).index(n))
+    )
 
 
 def _unknown(name: object) -> ValueError:

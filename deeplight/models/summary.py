@@ -28,6 +28,12 @@ def model_table(preset: str = "demo", lr_size: int = 32, names: list[str] | None
     for name in names or list_models():
         torch.manual_seed(0)
         model = get_model(name, preset=preset).eval()
-        rows.append({"name": name, "family": model.family, "params": count_parameters(model),
-                     "macs_per_hr_pixel": macs_per_hr_pixel(model, lr_size)})
+        rows.append(
+            {
+                "name": name,
+                "family": model.family,
+                "params": count_parameters(model),
+                "macs_per_hr_pixel": macs_per_hr_pixel(model, lr_size),
+            }
+        )
     return rows

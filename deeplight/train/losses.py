@@ -56,7 +56,9 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     return diff.sum() / mask.sum().clamp_min(1.0)
 
 
-def area_average_radiance(hr: torch.Tensor, mask: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+def area_average_radiance(
+    hr: torch.Tensor, mask: torch.Tensor, factor: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Area-average normalised HR to a coarser grid in linear radiance.
 
     Args:
@@ -94,13 +96,17 @@ class DeepLightLoss(nn.Module):
         scale: HR/LR ratio (the coarsest output is at scale / 2^(m-1)... x2 of LR).
     """
 
-    def __init__(self, alpha: float = DEFAULT_ALPHA, betas: Sequence[float] = DEFAULT_BETAS, scale: int = 8) -> None:
+    def __init__(
+        self, alpha: float = DEFAULT_ALPHA, betas: Sequence[float] = DEFAULT_BETAS, scale: int = 8
+    ) -> None:
         super().__init__()
         if not 0.0 <= float(alpha) <= 1.0:
             raise ConfigError(f"loss alpha={alpha!r} must be in [0, 1]")
         betas = tuple(float(b) for b in betas)
         if not betas or any(b < 0 for b in betas) or sum(betas) <= 0:
-            raise ConfigError(f"loss betas={betas!r} must be non-negative with a positive sum, one per output scale")
+            raise ConfigError(
+                f"loss betas={betas!r} must be non-negative with a positive sum, one per output scale"
+            )
         self.alpha = float(alpha)
         self.betas = betas
         self.scale = scale
@@ -111,7 +117,9 @@ class DeepLightLoss(nn.Module):
         mask = _valid_mask(batch, hr)
         pyramid = outputs.get("sr_pyramid") or [outputs["sr"]]
         if len(pyramid) != len(self.betas):
-            raise ConfigError(f"loss betas has {len(self.betas)} weights but the model returns {len(pyramid)} scales")
+            raise ConfigError(
+                f"loss betas has {len(self.betas)} weights but the model returns {len(pyramid)} scales"
+            )
         parts: dict[str, torch.Tensor] = {}
         recon = hr.new_zeros(())
         for beta, sr_j in zip(self.betas, pyramid):
@@ -130,9 +138,13 @@ class DeepLightLoss(nn.Module):
             isp_clean = torch.nan_to_num(isp.float(), nan=0.0).clamp(0, 1)
             for beta, logit_j in zip(self.betas, logits):
                 factor = isp.shape[-1] // logit_j.shape[-1]
-                target = F.avg_pool2d(isp_clean * isp_present, factor) / F.avg_pool2d(isp_present, factor).clamp_min(1e-6)
+                target = F.avg_pool2d(isp_clean * isp_present, factor) / F.avg_pool2d(
+                    isp_present, factor
+                ).clamp_min(1e-6)
                 mask_j = (F.avg_pool2d(isp_present, factor) >= MIN_VALID_SHARE).to(hr.dtype)
-                per_pixel = F.binary_cross_entropy_with_logits(logit_j.float(), target.clamp(0, 1), reduction="none")
+                per_pixel = F.binary_cross_entropy_with_logits(
+                    logit_j.float(), target.clamp(0, 1), reduction="none"
+                )
                 bce = bce + beta * (per_pixel * mask_j).sum() / mask_j.sum().clamp_min(1.0)
         loss = self.alpha * recon + (1 - self.alpha) * bce
         return {"loss": loss, "l1": recon.detach(), "bce": bce.detach(), **parts}

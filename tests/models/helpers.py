@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def tiny_batch(batch_size: int = 2, h: int = 6, w: int = 7, seed: int = 0, aux: bool = True,
-               dmo_channels: int = 7) -> dict[str, torch.Tensor]:
+def tiny_batch(
+    batch_size: int = 2, h: int = 6, w: int = 7, seed: int = 0, aux: bool = True, dmo_channels: int = 7
+) -> dict[str, torch.Tensor]:
     """A random batch on an LR grid of h x w with every key of docs/CONTRACTS.md."""
     gen = torch.Generator().manual_seed(seed)
     hh, ww = 8 * h, 8 * w

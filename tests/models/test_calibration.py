@@ -58,7 +58,7 @@ def _pairs(gain: float = 1.0, seed: int = 0):
 def test_lr_targets_average_in_linear_radiance_and_mask_invalid_blocks():
     lr, hr = _pairs()
     hr[0, 0, :8, :8] = float("nan")
-    x, y, weight = lr_targets(lr, hr, None, 8)
+    _, y, weight = lr_targets(lr, hr, None, 8)
     expected = normalize_radiance(nominal_dn_to_radiance(lr)).flatten()
     keep = weight > 0
     assert int((~keep).sum()) == 1
@@ -103,6 +103,9 @@ def test_gaussian_deblurring_sharpens_a_blurred_point():
     with torch.no_grad():
         restored = denormalize_radiance(model.calibrate(lr))
     naive = denormalize_radiance(nominal_dn_to_normalised_radiance(lr))
+
     # the deblurred peak holds a larger share of the total radiance than the blurred one
-    share = lambda x: float(x[..., 7, 7] / x.sum())  # noqa: E731
-    assert share(restored) > 1.5 * share(naive)
+    def peak_share(x: torch.Tensor) -> float:
+        return float(x[..., 7, 7] / x.sum())
+
+    assert peak_share(restored) > 1.5 * peak_share(naive)

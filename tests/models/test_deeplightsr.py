@@ -61,7 +61,9 @@ def test_auxiliary_data_change_the_output_when_present():
             p.add_(0.05 * torch.randn_like(p))  # leave the zero-initialised start
     batch = tiny_batch(1, 4, 4)
     with torch.no_grad():
-        assert not torch.allclose(model(batch)["sr"], model({**batch, "dmo": torch.rand_like(batch["dmo"])})["sr"])
+        assert not torch.allclose(
+            model(batch)["sr"], model({**batch, "dmo": torch.rand_like(batch["dmo"])})["sr"]
+        )
 
 
 def test_bf16_autocast_runs_and_stays_close_to_float32():
@@ -85,7 +87,10 @@ def test_bf16_autocast_backward():
 
 
 def test_presets_grow_and_overrides_apply():
-    sizes = [sum(p.numel() for p in get_model("deeplightsr", preset=p).parameters()) for p in ("tiny", "demo", "paper")]
+    sizes = [
+        sum(p.numel() for p in get_model("deeplightsr", preset=p).parameters())
+        for p in ("tiny", "demo", "paper")
+    ]
     assert sizes[0] < sizes[1] < sizes[2]
     model = DeepLightSR(preset="tiny", channels=16, num_blocks=3)
     assert model.config()["channels"] == 16 and len(model.body) == 3

@@ -25,7 +25,7 @@ def _bilinear_zero_outside(image: torch.Tensor, y: float, x: float) -> torch.Ten
 
 def naive_deform_conv2d(x, offset, mask, weight, bias, padding, dilation):
     """Per-pixel, per-tap loop written from the DCNv2 formula y(p) = sum_k w_k m_k x(p + p_k + dp_k)."""
-    b, c_in, h, w = x.shape
+    b, _, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     h_out = h + 2 * padding - dilation * (kh - 1)
     w_out = w + 2 * padding - dilation * (kw - 1)
@@ -68,7 +68,9 @@ def test_matches_naive_loop(dilation):
 def test_matches_naive_loop_in_float32():
     x, offset, mask, weight, bias, padding, dil = (t.float() if torch.is_tensor(t) else t for t in _case(1))
     fast = deform_conv2d(x, offset, mask, weight, bias, padding, dil)
-    slow = naive_deform_conv2d(x.double(), offset.double(), mask.double(), weight.double(), bias.double(), padding, dil)
+    slow = naive_deform_conv2d(
+        x.double(), offset.double(), mask.double(), weight.double(), bias.double(), padding, dil
+    )
     torch.testing.assert_close(fast.double(), slow, rtol=0, atol=1e-5)
 
 
@@ -90,10 +92,16 @@ def test_integer_offset_shifts_the_sampling():
 
 
 def test_matches_torchvision_when_installed():
-    ops = pytest.importorskip("torchvision.ops", reason="torchvision is not installed (deliberately; see docs/DESIGN.md)")
+    ops = pytest.importorskip(
+        "torchvision.ops", reason="torchvision is not installed (deliberately; see docs/DESIGN.md)"
+    )
     x, offset, mask, weight, bias, padding, dil = _case(3)
-    expected = ops.deform_conv2d(x, offset, weight, bias, padding=(padding, padding), dilation=(dil, dil), mask=mask)
-    torch.testing.assert_close(deform_conv2d(x, offset, mask, weight, bias, padding, dil), expected, rtol=0, atol=1e-5)
+    expected = ops.deform_conv2d(
+        x, offset, weight, bias, padding=(padding, padding), dilation=(dil, dil), mask=mask
+    )
+    torch.testing.assert_close(
+        deform_conv2d(x, offset, mask, weight, bias, padding, dil), expected, rtol=0, atol=1e-5
+    )
 
 
 def test_alignment_starts_as_half_masked_convolution_and_learns_offsets():

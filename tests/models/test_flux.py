@@ -22,8 +22,8 @@ def test_deeplightsr_flux_option_holds_to_1e_4():
     torch.manual_seed(0)
     model = get_model("deeplightsr", preset="tiny", flux_consistent=True).eval()
     batch = tiny_batch(2, 5, 6)
-    batch["lr"][0, 0, 0, 0] = 0.0   # a dark pixel
-    batch["lr"][1, 0, 1, 1] = 1.0   # a saturated one
+    batch["lr"][0, 0, 0, 0] = 0.0  # a dark pixel
+    batch["lr"][1, 0, 1, 1] = 1.0  # a saturated one
     with torch.no_grad():
         out = model(batch)
     assert float(flux_error(out["sr"], out["lr_calibrated"])) < 1e-4

@@ -10,13 +10,17 @@ from deeplight.models.global_alignment import SpatialTransformer, affine_warp
 def test_identity_theta_returns_the_input():
     image = torch.rand(2, 7, 16, 24)
     theta = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
-    torch.testing.assert_close(affine_warp(image, theta), image, rtol=0, atol=1e-5)  # float32 rounding of the sampling grid
+    torch.testing.assert_close(
+        affine_warp(image, theta), image, rtol=0, atol=1e-5
+    )  # float32 rounding of the sampling grid
 
 
 def test_fresh_transformer_is_the_identity():
     stn = SpatialTransformer(aux_channels=7, scale=8)
     lr, aux = torch.rand(2, 1, 3, 4), torch.rand(2, 7, 24, 32)
-    torch.testing.assert_close(stn.predict_theta(lr, aux), torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3))
+    torch.testing.assert_close(
+        stn.predict_theta(lr, aux), torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    )
     torch.testing.assert_close(stn(lr, aux), aux, rtol=0, atol=1e-5)  # float32 rounding of the sampling grid
 
 

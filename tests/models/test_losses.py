@@ -35,15 +35,19 @@ def test_perfect_prediction_has_zero_reconstruction_loss():
 
 def test_weights_follow_alpha_and_betas():
     batch = tiny_batch(1, 4, 4)
-    outputs = {"sr_pyramid": [torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 32, 32)],
-               "isp_logits": [torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 32, 32)]}
+    outputs = {
+        "sr_pyramid": [torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 32, 32)],
+        "isp_logits": [torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 32, 32)],
+    }
     outputs["sr"] = outputs["sr_pyramid"][-1]
     parts = DeepLightLoss(alpha=0.7, betas=(0.1, 0.2, 0.7))(outputs, batch)
     recon = 0.1 * parts["l1_x2"] + 0.2 * parts["l1_x4"] + 0.7 * parts["l1_x8"]
     torch.testing.assert_close(parts["l1"], recon)
     torch.testing.assert_close(parts["loss"], 0.7 * recon + 0.3 * parts["bce"])
     # logits 0 -> BCE = ln 2 whatever the target
-    torch.testing.assert_close(parts["bce"], torch.tensor(float(torch.log(torch.tensor(2.0)))), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        parts["bce"], torch.tensor(float(torch.log(torch.tensor(2.0)))), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_invalid_pixels_and_missing_isp_are_masked():
@@ -57,7 +61,10 @@ def test_invalid_pixels_and_missing_isp_are_masked():
     assert torch.isfinite(parts["loss"]) and float(parts["l1_x8"]) < 1e-6
     # ISP absent for every sample: no BCE even with logits and a target tensor present
     no_isp = {**batch, "present": torch.tensor([[1.0, 1, 1, 0], [1.0, 1, 1, 0]])}
-    logits = {**outputs, "isp_logits": [torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 32, 32)]}
+    logits = {
+        **outputs,
+        "isp_logits": [torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 32, 32)],
+    }
     assert float(DeepLightLoss()(logits, no_isp)["bce"]) == 0.0
 
 
@@ -74,7 +81,9 @@ def test_build_loss_picks_by_family_and_rejects_unknown_options():
     assert isinstance(build_loss("deeplightsr", get_model("deeplightsr", preset="tiny")), DeepLightLoss)
     assert isinstance(build_loss("edsr", get_model("edsr", preset="tiny"), alpha=0.5), L1Loss)
     assert isinstance(build_loss("rcan"), L1Loss)
-    with pytest.raises(ConfigError, match=r"unknown loss option\(s\) \['gamma'\]; valid: \['alpha', 'betas'\]"):
+    with pytest.raises(
+        ConfigError, match=r"unknown loss option\(s\) \['gamma'\]; valid: \['alpha', 'betas'\]"
+    ):
         build_loss("deeplightsr", gamma=1.0)
     with pytest.raises(ConfigError, match="alpha"):
         DeepLightLoss(alpha=1.5)

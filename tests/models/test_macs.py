@@ -39,8 +39,10 @@ def test_every_model_has_a_positive_cost_and_bicubic_the_interpolation_cost():
 
 
 def test_by_module_breakdown_sums_to_total():
-    total, parts = count_macs(get_model("deeplightsr", preset="tiny"),
-                              {"lr": torch.rand(1, 1, 4, 4), "dmo": torch.rand(1, 7, 32, 32),
-                               "dem": torch.rand(1, 1, 32, 32)}, by_module=True)
+    total, parts = count_macs(
+        get_model("deeplightsr", preset="tiny"),
+        {"lr": torch.rand(1, 1, 4, 4), "dmo": torch.rand(1, 7, 32, 32), "dem": torch.rand(1, 1, 32, 32)},
+        by_module=True,
+    )
     assert total == sum(parts.values())
     assert {"calibration", "encoders", "local_align", "refinement"} <= set(parts)

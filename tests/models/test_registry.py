@@ -17,14 +17,28 @@ def test_every_family_is_represented_and_valid():
     names = list_models()
     families = {model_family(n) for n in names}
     assert families == FAMILIES
-    assert {"bicubic", "quadratic-calibration", "sigmoid-calibration", "gaussian-deblur", "srcnn", "edsr", "rcan",
-            "swinir-light", "early-fusion", "guided-injection", "rrsgan", "deeplightsr"} <= set(names)
+    assert {
+        "bicubic",
+        "quadratic-calibration",
+        "sigmoid-calibration",
+        "gaussian-deblur",
+        "srcnn",
+        "edsr",
+        "rcan",
+        "swinir-light",
+        "early-fusion",
+        "guided-injection",
+        "rrsgan",
+        "deeplightsr",
+    } <= set(names)
     for name in names:
         assert get_model(name, preset="tiny").family in FAMILIES
 
 
 def test_unknown_model_lists_the_choices():
-    with pytest.raises(ValueError, match=r"unknown model 'esrgan'; valid choices: bicubic, .*edsr.*deeplightsr"):
+    with pytest.raises(
+        ValueError, match=r"unknown model 'esrgan'; valid choices: bicubic, .*edsr.*deeplightsr"
+    ):
         get_model("esrgan")
 
 
@@ -42,7 +56,9 @@ def test_calibration_baselines_accept_other_integer_scales():
 
 
 def test_unknown_preset_and_option_list_the_choices():
-    with pytest.raises(ConfigError, match=r"preset='huge' is not valid; choose one of \['tiny', 'demo', 'paper'\]"):
+    with pytest.raises(
+        ConfigError, match=r"preset='huge' is not valid; choose one of \['tiny', 'demo', 'paper'\]"
+    ):
         get_model("deeplightsr", preset="huge")
     with pytest.raises(ConfigError, match=r"calibration='magic'.*\['learned', 'fixed', 'none'\]"):
         get_model("deeplightsr", preset="tiny", calibration="magic")
@@ -57,7 +73,9 @@ def test_wrong_channel_count_names_the_key_and_the_fix(name):
     model = get_model(name, preset="tiny")
     batch = tiny_batch(1, 4, 4)
     batch["dmo"] = batch["dmo"][:, :5]
-    with pytest.raises(DeepLightError, match=r"batch\['dmo'\] has shape \(1, 5, 32, 32\), expected \(1, 7, 32, 32\)"):
+    with pytest.raises(
+        DeepLightError, match=r"batch\['dmo'\] has shape \(1, 5, 32, 32\), expected \(1, 7, 32, 32\)"
+    ):
         model(batch)
 
 
@@ -67,7 +85,9 @@ def test_models_can_be_built_for_another_band_count():
     assert model(batch)["sr"].shape == (1, 1, 32, 32)
 
 
-@pytest.mark.parametrize("bad", [{"lr": torch.rand(1, 2, 4, 4)}, {"lr": torch.rand(4, 4)}, {"dmo": torch.rand(1, 7, 8, 8)}])
+@pytest.mark.parametrize(
+    "bad", [{"lr": torch.rand(1, 2, 4, 4)}, {"lr": torch.rand(4, 4)}, {"dmo": torch.rand(1, 7, 8, 8)}]
+)
 def test_malformed_lr_is_a_clear_error(bad):
     with pytest.raises(DeepLightError, match="lr"):
         get_model("bicubic")(bad)

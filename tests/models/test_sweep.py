@@ -37,7 +37,9 @@ def test_gradients_reach_every_trainable_parameter(name):
     scalar_of_outputs(model(tiny_batch(2, 4, 4))).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     zero = [n for n, p in model.named_parameters() if p.grad is not None and not bool(p.grad.abs().sum() > 0)]
-    non_finite = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    non_finite = [
+        n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()
+    ]
     assert not missing, f"no gradient: {missing}"
     assert not zero, f"zero gradient: {zero}"
     assert not non_finite, f"non-finite gradient: {non_finite}"
@@ -61,8 +63,14 @@ def test_runs_with_auxiliary_modalities_missing(name):
     with torch.no_grad():
         without_keys = model({"lr": full["lr"]})["sr"]
         flagged_absent = model({**full, "present": torch.tensor([[1.0, 0.0, 0.0, 0.0]])})["sr"]
-        zeros_absent = model({**full, "dmo": torch.zeros_like(full["dmo"]), "dem": torch.zeros_like(full["dem"]),
-                              "present": torch.tensor([[1.0, 0.0, 0.0, 0.0]])})["sr"]
+        zeros_absent = model(
+            {
+                **full,
+                "dmo": torch.zeros_like(full["dmo"]),
+                "dem": torch.zeros_like(full["dem"]),
+                "present": torch.tensor([[1.0, 0.0, 0.0, 0.0]]),
+            }
+        )["sr"]
     assert without_keys.shape == (1, 1, 32, 32) and torch.isfinite(without_keys).all()
     # "absent" means absent: data left in a tensor flagged absent must not change the output
     torch.testing.assert_close(flagged_absent, zeros_absent, rtol=0, atol=1e-6)

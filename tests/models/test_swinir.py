@@ -19,7 +19,7 @@ def test_shift_mask_blocks_only_tokens_from_different_regions():
     mask = shifted_window_mask(8, 8, 4, 2, torch.device("cpu"))
     assert mask.shape == (4, 16, 16)
     assert torch.all(mask[0] == 0)  # the top-left window holds one region
-    assert (mask[-1] < 0).any()     # the bottom-right window mixes four
+    assert (mask[-1] < 0).any()  # the bottom-right window mixes four
 
 
 def test_sizes_that_are_not_window_multiples_are_padded_and_cropped():

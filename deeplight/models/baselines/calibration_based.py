@@ -41,8 +41,9 @@ CALIBRATION_SCALES = tuple(range(1, 17))
 """Interpolation works at any integer factor; the project uses 8."""
 
 
-def lr_targets(lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None,
-               scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def lr_targets(
+    lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None, scale: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pair each LR pixel with its HR block's mean radiance (normalised) and validity.
 
     Args:
@@ -55,7 +56,9 @@ def lr_targets(lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None,
         where the whole block was valid.
     """
     if hr.shape[-2:] != (lr.shape[-2] * scale, lr.shape[-1] * scale):
-        raise DeepLightError(f"hr has shape {tuple(hr.shape)}, expected {scale}x the lr shape {tuple(lr.shape)}")
+        raise DeepLightError(
+            f"hr has shape {tuple(hr.shape)}, expected {scale}x the lr shape {tuple(lr.shape)}"
+        )
     v = torch.isfinite(hr).float() if valid is None else valid.float() * torch.isfinite(hr).float()
     radiance = denormalize_radiance(torch.nan_to_num(hr, nan=0.0)) * v
     block_valid = area_downsample(v, scale)
@@ -89,8 +92,14 @@ class CalibratedInterpolation(nn.Module):
         lr_cal = self.calibrate(inputs.lr.float())
         return {"sr": self.upsample(lr_cal), "lr_calibrated": lr_cal}
 
-    def fit_calibration(self, lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None = None,
-                        steps: int = 300, learning_rate: float = 0.03) -> dict[str, float]:
+    def fit_calibration(
+        self,
+        lr: torch.Tensor,
+        hr: torch.Tensor,
+        valid: torch.Tensor | None = None,
+        steps: int = 300,
+        learning_rate: float = 0.03,
+    ) -> dict[str, float]:
         """Fit the calibration parameters on training pairs by minimising the L1 loss of the SR output.
 
         Args:
@@ -150,8 +159,14 @@ class QuadraticCalibrationBicubic(CalibratedInterpolation):
         c0, c1, c2 = self.coefficients
         return c0 + c1 * lr + c2 * lr * lr
 
-    def fit_calibration(self, lr: torch.Tensor, hr: torch.Tensor, valid: torch.Tensor | None = None,
-                        steps: int = 0, learning_rate: float = 0.0) -> dict[str, float]:
+    def fit_calibration(
+        self,
+        lr: torch.Tensor,
+        hr: torch.Tensor,
+        valid: torch.Tensor | None = None,
+        steps: int = 0,
+        learning_rate: float = 0.0,
+    ) -> dict[str, float]:
         """Closed-form weighted least squares on (LR DN, HR block-mean radiance) pairs.
 
         Raises:
@@ -219,7 +234,11 @@ class GaussianDeblurBicubic(CalibratedInterpolation):
         radiance = nominal_dn_to_radiance(lr, gain=torch.exp(self.log_gain))
         h, w = radiance.shape[-2:]
         pad_h, pad_w = min(self.pad, h - 1), min(self.pad, w - 1)
-        padded = F.pad(radiance, (pad_w, pad_w, pad_h, pad_h), mode="reflect") if min(pad_h, pad_w) > 0 else radiance
+        padded = (
+            F.pad(radiance, (pad_w, pad_w, pad_h, pad_h), mode="reflect")
+            if min(pad_h, pad_w) > 0
+            else radiance
+        )
         ph, pw = padded.shape[-2:]
         otf = self._gaussian_otf(ph, pw, lr.device)  # real, symmetric
         spectrum = torch.fft.rfft2(padded)

@@ -31,8 +31,13 @@ class BaselineSize:
     num_groups: int = 1
 
 
-def resolve_size(presets: dict[str, BaselineSize], preset: str, channels: int | None, num_blocks: int | None,
-                 model_name: str) -> BaselineSize:
+def resolve_size(
+    presets: dict[str, BaselineSize],
+    preset: str,
+    channels: int | None,
+    num_blocks: int | None,
+    model_name: str,
+) -> BaselineSize:
     """Pick a preset and apply overrides.
 
     Raises:
@@ -40,10 +45,15 @@ def resolve_size(presets: dict[str, BaselineSize], preset: str, channels: int | 
     """
     check_choice(preset, tuple(presets), f"{model_name} preset")
     size = presets[preset]
-    size = BaselineSize(int(channels) if channels is not None else size.channels,
-                        int(num_blocks) if num_blocks is not None else size.num_blocks, size.num_groups)
+    size = BaselineSize(
+        int(channels) if channels is not None else size.channels,
+        int(num_blocks) if num_blocks is not None else size.num_blocks,
+        size.num_groups,
+    )
     if size.channels < 1 or size.num_blocks < 1:
-        raise ConfigError(f"{model_name}: channels={size.channels} and num_blocks={size.num_blocks} must be >= 1")
+        raise ConfigError(
+            f"{model_name}: channels={size.channels} and num_blocks={size.num_blocks} must be >= 1"
+        )
     return size
 
 
@@ -64,7 +74,9 @@ class ResidualSRModel(nn.Module):
         super().__init__()
         self.scale = check_scale(scale, type(self).__name__)
         if not isinstance(dmo_channels, int) or dmo_channels < 1:
-            raise ConfigError(f"dmo_channels={dmo_channels!r} must be a positive integer (7 for Landsat-8 bands 1-7)")
+            raise ConfigError(
+                f"dmo_channels={dmo_channels!r} must be a positive integer (7 for Landsat-8 bands 1-7)"
+            )
         self.dmo_channels = dmo_channels
         self.pad_multiple = pad_multiple
         self.base_upsample = Interpolate(scale, "bicubic")

@@ -33,8 +33,14 @@ class EarlyFusionSR(ResidualSRModel):
 
     family = "multi-modal"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, dmo_channels: int = DMO_BANDS,
-                 channels: int | None = None, num_blocks: int | None = None) -> None:
+    def __init__(
+        self,
+        preset: str = "demo",
+        scale: int = 8,
+        dmo_channels: int = DMO_BANDS,
+        channels: int | None = None,
+        num_blocks: int | None = None,
+    ) -> None:
         super().__init__(scale, dmo_channels)
         size = resolve_size(PRESETS, preset, channels, num_blocks, "early-fusion")
         c, f = size.channels, SPACE_TO_DEPTH
@@ -46,6 +52,8 @@ class EarlyFusionSR(ResidualSRModel):
 
     def residual(self, inputs: ModelInputs, lr_calibrated: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """CNN on the stacked modalities."""
-        stack = torch.cat([base.to(inputs.dmo.dtype), inputs.dmo * inputs.has_dmo, inputs.dem * inputs.has_dem], 1)
+        stack = torch.cat(
+            [base.to(inputs.dmo.dtype), inputs.dmo * inputs.has_dmo, inputs.dem * inputs.has_dem], 1
+        )
         x = self.head(self.unshuffle(stack))
         return self.tail(x + self.body(x))

@@ -30,14 +30,17 @@ class EDSR(ResidualSRModel):
 
     family = "single-modal"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, channels: int | None = None,
-                 num_blocks: int | None = None) -> None:
+    def __init__(
+        self, preset: str = "demo", scale: int = 8, channels: int | None = None, num_blocks: int | None = None
+    ) -> None:
         super().__init__(scale)
         size = resolve_size(PRESETS, preset, channels, num_blocks, "edsr")
         c = size.channels
         res_scale = 0.1 if c >= 128 else 1.0
         self.head = conv3x3(2, c)
-        self.body = nn.Sequential(*[ResidualBlock(c, res_scale) for _ in range(size.num_blocks)], conv3x3(c, c))
+        self.body = nn.Sequential(
+            *[ResidualBlock(c, res_scale) for _ in range(size.num_blocks)], conv3x3(c, c)
+        )
         self.upsampler = SubPixelUpsampler(c)
 
     def residual(self, inputs: ModelInputs, lr_calibrated: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

@@ -35,15 +35,25 @@ class GuidedDetailInjection(ResidualSRModel):
 
     family = "multi-modal"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, dmo_channels: int = DMO_BANDS,
-                 channels: int | None = None, num_blocks: int | None = None) -> None:
+    def __init__(
+        self,
+        preset: str = "demo",
+        scale: int = 8,
+        dmo_channels: int = DMO_BANDS,
+        channels: int | None = None,
+        num_blocks: int | None = None,
+    ) -> None:
         super().__init__(scale, dmo_channels)
         size = resolve_size(PRESETS, preset, channels, num_blocks, "guided-injection")
         c = size.channels
         guides = dmo_channels + 1
         self.coefficients = nn.Parameter(torch.tensor(_nominal_quadratic(), dtype=torch.float32))
-        self.gain_net = nn.Sequential(conv3x3(2 + guides, c), activation(),
-                                      *[ResidualBlock(c) for _ in range(size.num_blocks)], conv3x3(c, guides))
+        self.gain_net = nn.Sequential(
+            conv3x3(2 + guides, c),
+            activation(),
+            *[ResidualBlock(c) for _ in range(size.num_blocks)],
+            conv3x3(c, guides),
+        )
         self.guide_up = Interpolate(scale, "bicubic")
         self.gain_up = Interpolate(scale, "bilinear")
 

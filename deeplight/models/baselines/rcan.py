@@ -25,8 +25,13 @@ class ChannelAttention(nn.Module):
     def __init__(self, channels: int, reduction: int) -> None:
         super().__init__()
         hidden = max(4, channels // reduction)
-        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(),
-                                  nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, H, W) re-weighted by channel."""
@@ -38,8 +43,12 @@ class RCAB(nn.Module):
 
     def __init__(self, channels: int, reduction: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv3x3(channels, channels), nn.ReLU(), conv3x3(channels, channels),
-                                  ChannelAttention(channels, reduction))
+        self.body = nn.Sequential(
+            conv3x3(channels, channels),
+            nn.ReLU(),
+            conv3x3(channels, channels),
+            ChannelAttention(channels, reduction),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
@@ -51,7 +60,9 @@ class ResidualGroup(nn.Module):
 
     def __init__(self, channels: int, num_blocks: int, reduction: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(*[RCAB(channels, reduction) for _ in range(num_blocks)], conv3x3(channels, channels))
+        self.body = nn.Sequential(
+            *[RCAB(channels, reduction) for _ in range(num_blocks)], conv3x3(channels, channels)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
@@ -70,14 +81,21 @@ class RCAN(ResidualSRModel):
 
     family = "single-modal"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, channels: int | None = None,
-                 num_blocks: int | None = None, reduction: int = 8) -> None:
+    def __init__(
+        self,
+        preset: str = "demo",
+        scale: int = 8,
+        channels: int | None = None,
+        num_blocks: int | None = None,
+        reduction: int = 8,
+    ) -> None:
         super().__init__(scale)
         size = resolve_size(PRESETS, preset, channels, num_blocks, "rcan")
         c = size.channels
         self.head = conv3x3(2, c)
-        self.body = nn.Sequential(*[ResidualGroup(c, size.num_blocks, reduction) for _ in range(size.num_groups)],
-                                  conv3x3(c, c))
+        self.body = nn.Sequential(
+            *[ResidualGroup(c, size.num_blocks, reduction) for _ in range(size.num_groups)], conv3x3(c, c)
+        )
         self.upsampler = SubPixelUpsampler(c)
 
     def residual(self, inputs: ModelInputs, lr_calibrated: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

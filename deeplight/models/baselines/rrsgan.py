@@ -50,16 +50,27 @@ class RRSGANLike(ResidualSRModel):
 
     family = "multi-modal"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, dmo_channels: int = DMO_BANDS,
-                 channels: int | None = None, num_blocks: int | None = None) -> None:
+    def __init__(
+        self,
+        preset: str = "demo",
+        scale: int = 8,
+        dmo_channels: int = DMO_BANDS,
+        channels: int | None = None,
+        num_blocks: int | None = None,
+    ) -> None:
         super().__init__(scale, dmo_channels)
         size = resolve_size(PRESETS, preset, channels, num_blocks, "rrsgan")
         c = size.channels
         ref_bands = 2 * (dmo_channels + 1)
         self.head = conv3x3(2, c)
         self.reference_encoder = nn.Sequential(
-            nn.PixelUnshuffle(2), conv3x3(4 * ref_bands, c), activation(),
-            conv3x3(c, c, stride=2), activation(), conv3x3(c, c, stride=2), activation(),
+            nn.PixelUnshuffle(2),
+            conv3x3(4 * ref_bands, c),
+            activation(),
+            conv3x3(c, c, stride=2),
+            activation(),
+            conv3x3(c, c, stride=2),
+            activation(),
         )
         self.alignment = DeformableAlignment(c)
         self.fuse = conv1x1(2 * c, c)

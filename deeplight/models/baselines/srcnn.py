@@ -34,8 +34,10 @@ class SRCNN(ResidualSRModel):
         size = resolve_size(PRESETS, preset, channels, None, "srcnn")
         n1, n2 = size.channels, max(1, size.channels // 2)
         self.net = nn.Sequential(
-            nn.Conv2d(1, n1, 9, padding=4), nn.ReLU(),
-            nn.Conv2d(n1, n2, 5, padding=2), nn.ReLU(),
+            nn.Conv2d(1, n1, 9, padding=4),
+            nn.ReLU(),
+            nn.Conv2d(n1, n2, 5, padding=2),
+            nn.ReLU(),
             nn.Conv2d(n2, 1, 5, padding=2),
         )
 

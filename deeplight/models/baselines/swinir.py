@@ -73,7 +73,9 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
         nn.init.trunc_normal_(self.bias_table, std=0.02)
-        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        coords = torch.stack(
+            torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+        ).flatten(1)
         rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
         self.register_buffer("relative_index", rel[..., 0] * (2 * window - 1) + rel[..., 1], persistent=False)
         self.attention_macs = 0
@@ -109,7 +111,7 @@ class SwinLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C); H and W are multiples of the window."""
-        b, h, w, c = x.shape
+        h, w = x.shape[1:3]
         shift = self.shift if min(h, w) > self.window else 0
         y = self.norm1(x)
         if shift:
@@ -127,8 +129,9 @@ class RSTB(nn.Module):
 
     def __init__(self, dim: int, depth: int, heads: int, window: int) -> None:
         super().__init__()
-        self.layers = nn.ModuleList([SwinLayer(dim, heads, window, 0 if i % 2 == 0 else window // 2)
-                                     for i in range(depth)])
+        self.layers = nn.ModuleList(
+            [SwinLayer(dim, heads, window, 0 if i % 2 == 0 else window // 2) for i in range(depth)]
+        )
         self.conv = conv3x3(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,8 +154,9 @@ class SwinIRLight(ResidualSRModel):
 
     family = "single-modal"
 
-    def __init__(self, preset: str = "demo", scale: int = 8, channels: int | None = None,
-                 num_blocks: int | None = None) -> None:
+    def __init__(
+        self, preset: str = "demo", scale: int = 8, channels: int | None = None, num_blocks: int | None = None
+    ) -> None:
         check_choice(preset, tuple(LAYOUT), "swinir-light preset")
         num_rstb, heads, window = LAYOUT[preset]
         super().__init__(scale, pad_multiple=window)
