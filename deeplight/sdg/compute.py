@@ -46,10 +46,9 @@ from deeplight.sdg.thresholds import (
     DMSP_LIT_THRESHOLD_DN,
     URBAN_METHODS,
     VIIRS_LIT_THRESHOLD,
-    calibrated_threshold,
     lit_mask,
-    otsu_threshold,
 )
+from deeplight.sdg.urban import read_urban_reference, urban_threshold_for
 from deeplight.sdg.zonal import STAT_UNITS, zonal_statistics
 
 TIDY_COLUMNS = (
@@ -117,29 +116,21 @@ def _urban_threshold(
     product: _Product, method: str, fixed: float, reference: GridRaster | None
 ) -> tuple[float, str]:
     """Scene-level urban threshold (nW/cm2/sr) for a product and a description of how it was set."""
-    if method == "fixed":
-        return float(fixed), f"fixed: R >= {fixed:g} nW/cm2/sr"
-    if method == "otsu":
-        tau = otsu_threshold(product.radiance, product.area_km2)
-        return tau, f"otsu on log1p(R): R >= {tau:.3g} nW/cm2/sr"
-    if reference is None:
+    if method == "calibrated" and reference is None:
         raise DeepLightError(
             "urban_method='calibrated' needs urban_reference (a reference urban-extent raster)"
         )
-    fraction = reproject_grid(reference, product.raster, Resampling.average).values
-    both = np.isfinite(fraction) & np.isfinite(product.radiance)
-    target = float(np.sum(np.clip(fraction[both], 0, 1) * product.area_km2[both]))
-    tau = calibrated_threshold(product.radiance[both], product.area_km2[both], target)
-    return tau, f"calibrated to reference urban area {target:.1f} km2: R >= {tau:.3g} nW/cm2/sr"
-
-
-def _reference_as_fraction(reference: RasterInput | None) -> GridRaster | None:
-    """Reference urban map as 0/1 float (values other than 0 and 1 become NaN)."""
-    if reference is None:
-        return None
-    raster = read_grid_raster(reference, name="urban reference")
-    values = np.where(np.isin(raster.values, (0.0, 1.0)), raster.values, np.nan)
-    return GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
+    fraction = None
+    if method == "calibrated":
+        fraction = reproject_grid(reference, product.raster, Resampling.average).values
+    tau = urban_threshold_for(
+        product.radiance, product.area_km2, method, fixed=fixed, reference_fraction=fraction
+    )
+    if method == "fixed":
+        return tau, f"fixed: R >= {tau:g} nW/cm2/sr"
+    if method == "otsu":
+        return tau, f"otsu on log1p(R): R >= {tau:.3g} nW/cm2/sr"
+    return tau, f"calibrated to the reference urban area: R >= {tau:.3g} nW/cm2/sr"
 
 
 def _load_product(
@@ -379,7 +370,7 @@ def compute_indicators(
             f"uncertainty given for unknown product(s) {sorted(unknown)}: products are {names}"
         )
     issues: list[str] = list(regions.attrs.get("issues", []))
-    reference = _reference_as_fraction(urban_reference)
+    reference = read_urban_reference(urban_reference) if urban_reference is not None else None
     population_raster = (
         read_grid_raster(population, name="population raster") if population is not None else None
     )

@@ -40,6 +40,13 @@ ALL_REGIONS = "ALL"
 """Name of the row that sums the confusion counts of every region."""
 
 
+def read_urban_reference(reference: RasterInput) -> GridRaster:
+    """A reference urban map as float: 1 urban, 0 not urban, NaN for every other value (nodata, 255...)."""
+    raster = read_grid_raster(reference, name="urban reference")
+    values = np.where(np.isin(raster.values, (0.0, 1.0)), raster.values, np.nan)
+    return GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
+
+
 def confusion_scores(tp: float, fp: float, fn: float, tn: float) -> dict[str, float]:
     """F1, IoU, Cohen's kappa, precision and recall from (area-weighted) confusion counts."""
     total = tp + fp + fn + tn
@@ -110,10 +117,7 @@ def urban_extent_accuracy(
     radiance = (
         dn_to_radiance(raster.values)[0] if is_dn_product(raster, product=product_name) else raster.values
     )
-    ref = read_grid_raster(reference, name="urban reference")
-    ref_values = np.where(np.isin(ref.values, (0.0, 1.0)), ref.values, np.nan)
-    ref_grid = GridRaster(ref_values, ref.transform, ref.crs, ref.source, ref.tags)
-    fraction = reproject_grid(ref_grid, raster, Resampling.average).values
+    fraction = reproject_grid(read_urban_reference(reference), raster, Resampling.average).values
     reference_urban = np.where(np.isfinite(fraction), fraction >= 0.5, False)
     area_km2 = pixel_area_m2(raster.transform, raster.crs, raster.shape) / 1e6
     valid = np.isfinite(fraction) & np.isfinite(radiance)
