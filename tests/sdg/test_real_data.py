@@ -217,3 +217,36 @@ def test_crop_to_regions_reads_a_window_with_the_same_sums(shared_data):
     cropped = compute_indicators({"hr": civ / "ntl.tif"}, abidjan, urban_method="fixed", crop_to_regions=True)
     assert cropped.attrs["metadata"]["products"]["hr"]["shape"][0] < 200  # full raster: 1420 rows
     pd.testing.assert_series_equal(full["value"], cropped["value"], rtol=1e-9)
+
+
+def test_cli_with_a_degraded_lr_file_is_labelled_simulated(shared_data, tmp_path, capsys):
+    from deeplight.data.degrade_raster import degrade_raster
+
+    hr_path = shared_data / SHANGHAI_2018["npp_viirs"]
+    lr_path = degrade_raster(hr_path, tmp_path / "lr.tif", seed=1).lr_path
+    out = tmp_path / "lr_hr.csv"
+    status = main(
+        [
+            "sdg",
+            "--raster",
+            str(hr_path),
+            "--lr",
+            str(lr_path),
+            "--regions",
+            str(shared_data / "shanghai/boundaries/shanghai.shp"),
+            "--out",
+            str(out),
+            "--urban-method",
+            "fixed",
+        ]
+    )
+    assert status == 0
+    assert "SIMULATED products (made by the degradation model): lr" in capsys.readouterr().out
+    header = [line for line in out.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+    assert any(line.startswith("# simulated_note: ") and "lr" in line for line in header)
+    table = pd.read_csv(out, comment="#")
+    lr_rows = table[table["product"] == "lr"]
+    assert lr_rows["simulated"].all() and not table.loc[table["product"] == "hr", "simulated"].any()
+    lit = lr_rows.set_index("indicator")
+    assert lit.loc["lit_area", "method"] == "DN > 7"
+    assert "nominal calibration" in lit.loc["sum_of_lights", "method"]
