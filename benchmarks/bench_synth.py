@@ -51,18 +51,20 @@ def _machine() -> str:
 def measure(lr_size: int, clips: int, workdir: Path) -> dict:
     """Time generation and generation+writing of ``clips`` clips of LR size ``lr_size``."""
     generate_scene(lr_size, 10_000)  # warm-up (imports, FFT plans)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for index in range(clips):
         generate_scene(lr_size, index)
     gen_s = time.perf_counter() - start
+    gen_cpu = time.process_time() - cpu_start
     tracemalloc.start()
     generate_scene(lr_size, 1)
     _, peak_alloc = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     root = workdir / f"md_{lr_size}"
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     write_deeplightmd(root, n_train=clips, n_val=0, n_test=0, lr_size=lr_size, seed=0)
     write_s = time.perf_counter() - start
+    write_cpu = time.process_time() - cpu_start
     size = _folder_bytes(root)
     shutil.rmtree(root)
     return {
@@ -71,6 +73,8 @@ def measure(lr_size: int, clips: int, workdir: Path) -> dict:
         "clips": clips,
         "generate_clips_per_s": clips / gen_s,
         "generate_and_write_clips_per_s": clips / write_s,
+        "generate_cpu_ms_per_clip": 1000 * gen_cpu / clips,
+        "generate_and_write_cpu_ms_per_clip": 1000 * write_cpu / clips,
         "mb_per_clip_on_disk": size / clips / 1e6,
         "peak_alloc_mb_per_clip": peak_alloc / 1e6,
     }
@@ -101,13 +105,16 @@ def main(argv: list[str] | None = None) -> int:
               f"Python {platform.python_version()}, torch {torch.__version__}. "
               "All data synthetic; LR simulated by the realistic DMSP-like degradation model.")
     columns = ["lr_size", "hr_size", "clips", "generate_clips_per_s",
-               "generate_and_write_clips_per_s", "mb_per_clip_on_disk", "peak_alloc_mb_per_clip"]
+               "generate_and_write_clips_per_s", "generate_cpu_ms_per_clip",
+               "generate_and_write_cpu_ms_per_clip", "mb_per_clip_on_disk", "peak_alloc_mb_per_clip"]
     lines = [f"# {header}", "", "| " + " | ".join(columns) + " |",
              "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(
             f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns) + " |")
     lines.append("")
+    lines.append(f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+                 "(the machine is shared: wall-clock rates vary with load; CPU ms per clip vary less).")
     lines.append(f"Peak RSS of the whole benchmark process: {peak_rss_mb:.0f} MB.")
     if demo_s is not None:
         lines.append(f"Built-in demo (`deeplight data demo`, HR 1536x1536 + LR 192x192, 6 COGs + "
