@@ -9,6 +9,7 @@ never leaves a half-written file under the final name, and inputs are never over
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -94,7 +95,8 @@ def indicators_to_csv_bytes(table: pd.DataFrame, metadata: Mapping[str, Any] | N
     frame = table.copy()
     if "simulated" in frame.columns:
         frame["simulated"] = frame["simulated"].map(lambda v: "true" if bool(v) else "false")
-    frame.to_csv(buffer, index=False, lineterminator="\n")
+    # strings quoted, so a "#" inside a name or method is not taken for a comment by read_csv(comment="#")
+    frame.to_csv(buffer, index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     return ("\n".join(lines) + "\n" + buffer.getvalue()).encode("utf-8")
 
 

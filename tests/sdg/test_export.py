@@ -88,3 +88,26 @@ def test_geo_export_joins_indicators_to_polygons(table_and_regions, tmp_path, su
     assert bool(nord["lr_simulated"]) is True
     with pytest.raises(DeepLightError, match="geojson or .gpkg"):
         write_geo(geo, tmp_path / "x.shp")
+
+
+def test_hash_inside_a_name_survives_the_comment_header(tmp_path):
+    table = pd.DataFrame(
+        {
+            "region": ["District #3"],
+            "product": ["hr"],
+            "year": [2020],
+            "indicator": ["lit_area"],
+            "value": [1.5],
+            "unit": ["km2"],
+            "lower": [np.nan],
+            "upper": [np.nan],
+            "simulated": [False],
+            "method": ["R >= 1 #fixed"],
+            "note": [""],
+        }
+    )
+    back = pd.read_csv(io.BytesIO(indicators_to_csv_bytes(table, {"source": "test"})), comment="#")
+    assert back["region"].tolist() == ["District #3"]
+    assert back["method"].tolist() == ["R >= 1 #fixed"]
+    assert back["value"].tolist() == [1.5] and back["year"].tolist() == [2020]
+    assert back["simulated"].tolist() == [False] and back["lower"].isna().all()
