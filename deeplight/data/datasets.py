@@ -180,7 +180,8 @@ class DeepLightMDDataset(Dataset, _Epoch):
             lr, hr_radiance=arrays.get("hr"), dmo=arrays.get("dmo"), dem_m=arrays.get("dem"),
             isp=arrays.get("isp"),
             extras={"crs": lr_grid["crs"], "transform": tuple(hr_transform)[:6],
-                    "name": f"{self.split}/{folder.name}"},
+                    "name": f"{self.split}/{folder.name}",
+                    "lr_simulated": lr_grid["tags"].get("simulated", "false") == "true"},
         )
         if self.augment:
             sample = augment_sample(sample, *draw_augmentation(rng))
@@ -279,7 +280,8 @@ class ScenePatchDataset(Dataset, _Epoch):
             lr, hr_radiance=arrays.get("hr"), dmo=arrays.get("dmo"), dem_m=arrays.get("dem"),
             isp=arrays.get("isp"),
             extras={"crs": self.lr_grid["crs"], "transform": tuple(hr_transform)[:6],
-                    "name": f"patch_r{row}_c{col}"},
+                    "name": f"patch_r{row}_c{col}",
+                    "lr_simulated": self.lr_grid["tags"].get("simulated", "false") == "true"},
         )
         if self.augment:
             sample = augment_sample(sample, *draw_augmentation(rng))
@@ -331,7 +333,8 @@ class InMemoryClipDataset(Dataset, _Epoch):
             samples.append(make_sample(scene.lr, hr_radiance=scene.hr, dmo=scene.dmo,
                                        dem_m=scene.dem, isp=scene.isp,
                                        extras={"crs": scene.crs, "name": f"{split}_{index:05d}",
-                                               "transform": tuple(scene.hr_transform)[:6]}))
+                                               "transform": tuple(scene.hr_transform)[:6],
+                                               "lr_simulated": True}))
         return cls(samples, **kwargs)
 
     def __len__(self) -> int:

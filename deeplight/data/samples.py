@@ -4,7 +4,8 @@ A sample maps ``lr`` (1, h, w), ``hr`` (1, 8h, 8w), ``dmo`` (7, 8h, 8w), ``dem``
 ``isp`` (1, 8h, 8w), ``present`` (4,) and ``valid`` (1, 8h, 8w) to float32 tensors on the normalised
 scale of :mod:`deeplight.data.norm`; a missing modality is zeros with ``present`` 0 (order
 ``hr, dmo, dem, isp``). Non-tensor extras travel along: ``crs`` (WKT), ``transform`` (6 floats of
-the HR grid of the patch, before augmentation), ``name`` and ``augment`` (``(k, flip)``).
+the HR grid of the patch, before augmentation), ``name``, ``lr_simulated`` (True when the LR was
+made by the degradation model - label results accordingly) and ``augment`` (``(k, flip)``).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ def test_whole_clips_follow_the_contract(md_root):
     assert item["lr"].shape == (1, 8, 8) and item["hr"].shape == (1, 64, 64)
     assert item["dmo"].shape == (7, 64, 64) and item["present"].tolist() == [1, 1, 1, 1]
     assert item["valid"].min() == 1 and item["name"] == "train/train_00000"
+    assert item["lr_simulated"] is True
     with rasterio.open(md_root / "train" / "train_00000" / "hr.tif") as src:
         assert Affine(*item["transform"]) == src.transform
         assert "UTM zone 50N" in item["crs"]
