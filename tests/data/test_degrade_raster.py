@@ -67,6 +67,12 @@ def test_bad_inputs_write_nothing(tmp_path):
                   "has 2 band"))
     cases.append(({"hr_path": write_plain_tif(tmp_path / "neg.tif", -np.ones((16, 16), "f4"))},
                   "negative radiance"))
+    cases.append(({"hr_path": write_plain_tif(tmp_path / "void.tif", np.full((16, 16), -1.0, "f4"),
+                                              nodata=-1.0)}, r"void\.tif: every pixel is nodata"))
+    whole = write_plain_tif(tmp_path / "whole.tif",
+                            np.random.default_rng(1).random((256, 256)).astype("f4"))
+    (tmp_path / "cut.tif").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    cases.append(({"hr_path": tmp_path / "cut.tif"}, r"cut\.tif: the file is truncated"))
     cases.append(({"hr_path": hr, "isp": write_plain_tif(tmp_path / "isp.tif",
                                                          np.full((64, 64), 50.0, "f4"))},
                   "isp values span"))
