@@ -84,7 +84,7 @@ def test_bad_inputs_write_nothing(tmp_path):
         hr_path = kwargs.pop("hr_path")
         with pytest.raises(RasterError, match=match):
             degrade_raster(hr_path, tmp_path / "out" / "lr.tif", **kwargs)
-    assert list_files(tmp_path) == before + [] and not (tmp_path / "out" / "lr.tif").exists()
+    assert list_files(tmp_path) == before and not (tmp_path / "out" / "lr.tif").exists()
 
 
 def test_refuses_to_overwrite_an_input(tmp_path):
