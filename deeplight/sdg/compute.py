@@ -83,6 +83,9 @@ SOURCES = {
 
 @dataclass
 class _Product:
+    """One product ready for the indicators: radiance (H, W) in nW/cm2/sr, cell areas (H, W) in
+    km2, the DN flag and calibration text, the simulated flag, and the std layer or None."""
+
     name: str
     raster: GridRaster
     radiance: np.ndarray
@@ -413,7 +416,11 @@ def compute_indicators(
             "lit_threshold": lit_rule,
             "urban_threshold": urban_rule,
             "uncertainty": _describe_source(uncertainty[name]) if name in uncertainty else None,
-            **{k: v for k, v in product.raster.tags.items() if k in ("model", "checkpoint", "provenance")},
+            **{
+                k: v
+                for k, v in product.raster.tags.items()
+                if k in ("model", "checkpoint", "checkpoint_sha256", "provenance", "self_ensemble")
+            },
         }
         for index, coverage in enumerate(coverages):
             any_overlap = any_overlap or bool(coverage.cells.size)

@@ -183,3 +183,19 @@ def test_empty_region_is_nan_and_others_computed(scene):
         table = compute_indicators({"hr": hr}, regions)
     assert np.isnan(_value(table, "empty", "sum_of_lights"))
     assert _value(table, "A", "sum_of_lights") == pytest.approx(41.5)
+
+
+def test_sr_tags_reach_the_metadata(scene):
+    tmp_path, _, regions = scene
+    tags = {
+        "units": "nW/cm2/sr",
+        "simulated": "true",
+        "model": "deeplight_sr",
+        "checkpoint": "best.safetensors",
+        "checkpoint_sha256": "ab12",
+    }
+    sr = write_raster(tmp_path / "sr.tif", np.nan_to_num(VALUES), tags=tags)
+    table = compute_indicators({"sr": sr}, regions)
+    product = table.attrs["metadata"]["products"]["sr"]
+    assert product["model"] == "deeplight_sr" and product["checkpoint_sha256"] == "ab12"
+    assert product["simulated"] is True and table["simulated"].all()
