@@ -23,6 +23,7 @@ from rasterio.windows import Window
 from deeplight.data.norm import SCALE
 from deeplight.errors import RasterError
 from deeplight.infer.array import lr_to_dn
+from deeplight.io.value_ranges import check_value_range
 from deeplight.infer.engine import DMO_BANDS
 from deeplight.infer.sources import AUX_NAMES
 from deeplight.infer.tiling import Tile
@@ -74,6 +75,7 @@ class RasterSource:
                 raise RasterError(f"unknown auxiliary layer(s) {unknown}: the predictor accepts {list(AUX_NAMES)}")
             for name, path in self.aux_paths.items():
                 self._open_aux(name, path)
+            self._check_lr_values()
             self.input_hashes = {
                 name: sha256_file(path) for name, path in [("lr", self.lr_path), *sorted(self.aux_paths.items())]
             }
@@ -122,6 +124,12 @@ class RasterSource:
             src_nodata=ds.nodata,
         )
 
+    def _check_lr_values(self, rows_per_read: int = 1024) -> None:
+        """Fail before any work when the LR values are not DN (e.g. radiance given as DN)."""
+        for row in range(0, self.lr_height, rows_per_read):
+            window = Window(0, row, self.lr_width, min(rows_per_read, self.lr_height - row))
+            check_value_range("lr", self.read_lr(window), str(self.lr_path))
+
     def read_lr(self, window: Window) -> np.ndarray:
         """LR DN in ``window`` as float32 with NaN for nodata."""
         data = self.lr.read(1, window=window, masked=True).astype(np.float32)
@@ -134,6 +142,7 @@ class RasterSource:
         aux: dict[str, np.ndarray] = {}
         for name, vrt in self._vrts.items():
             aux[name] = vrt.read(window=hr_window, masked=True).astype(np.float32).filled(np.nan)
+            check_value_range(name, aux[name], str(self.aux_paths[name]))
         dmo = aux.get("dmo")
         dem = aux["dem"][0] if "dem" in aux else None
         return lr, dmo, dem

@@ -11,6 +11,7 @@ from deeplight.data.norm import SCALE
 from deeplight.errors import RasterError
 from deeplight.infer.engine import DMO_BANDS
 from deeplight.infer.tiling import Tile
+from deeplight.io.value_ranges import check_value_range
 
 AUX_NAMES = ("dmo", "dem")
 """Auxiliary inputs the predictor understands (``isp`` is a training target, never an input)."""
@@ -71,6 +72,9 @@ class ArraySource:
             raise RasterError(f"aux 'dmo' must have shape {(DMO_BANDS, *hr)} (7 bands, 8x the LR grid), got {self.dmo.shape}")
         if self.dem is not None and self.dem.shape != hr:
             raise RasterError(f"aux 'dem' must have shape {hr} (8x the LR grid), got {self.dem.shape}")
+        for name, array in (("lr", self.lr), ("dmo", self.dmo), ("dem", self.dem)):
+            if array is not None:
+                check_value_range(name, array, f"{name} array")
         digest = hashlib.sha256()
         for name, array in (("lr", self.lr), ("dmo", self.dmo), ("dem", self.dem)):
             _hash_array(digest, name, array)

@@ -147,6 +147,10 @@ def test_bad_inputs_have_clear_errors(model):
         predict_array(model, lr[None], None, device="cpu")
     with pytest.raises(ConfigError, match="lr_units must be one of"):
         predict_array(model, lr, None, device="cpu", lr_units="watts")
+    with pytest.raises(RasterError, match=r"lr values span .*needs lr_units='radiance'"):
+        predict_array(model, lr * 10, None, device="cpu")
+    with pytest.raises(RasterError, match=r"dmo values span .*surface reflectance 0..1"):
+        predict_array(model, lr, {"dmo": aux["dmo"] * 10000}, device="cpu")
     with pytest.raises(ConfigError, match="batch_size must be at least 1"):
         predict_array(model, lr, None, device="cpu", batch_size=0)
 

@@ -250,3 +250,12 @@ def test_real_viirs_raster_as_lr_in_radiance_units(shared_data, tmp_path, model)
         assert sr.tags()["simulated"] == "false" and sr.tags()["lr_units"] == "radiance"
     lr_nodata = np.ma.getmaskarray(lr_data) | np.isnan(lr_data.filled(0))
     np.testing.assert_array_equal(np.isnan(out), np.kron(lr_nodata, np.ones((8, 8), bool)))
+
+
+def test_radiance_given_as_dn_fails_before_any_work(tmp_path, model):
+    with rasterio.open(tmp_path / "viirs.tif", "w", driver="GTiff", width=8, height=8, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(5, 6, 0.01, 0.01)) as dst:
+        dst.write(np.full((8, 8), 250.0, np.float32), 1)
+    with pytest.raises(RasterError, match=r"viirs.tif: lr values span 250..250.*lr_units='radiance'"):
+        predict_raster(tmp_path / "viirs.tif", tmp_path / "sr.tif", model=model, device="cpu")
+    assert not (tmp_path / "sr.tif").exists()
