@@ -30,11 +30,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
+import torch
 
-from deeplight.data.demo import make_demo  # noqa: E402
-from deeplight.data.synth import generate_scene  # noqa: E402
-from deeplight.data.synth_writer import write_deeplightmd  # noqa: E402
+from deeplight.data.demo import make_demo
+from deeplight.data.synth import generate_scene
+from deeplight.data.synth_writer import write_deeplightmd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -36,7 +36,26 @@ _EXPORTS = {
     "collate_samples": "deeplight.data.samples",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DeepLightMDDataset",
+    "DegradationInfo",
+    "DegradationParams",
+    "InMemoryClipDataset",
+    "ScenePatchDataset",
+    "SynthConfig",
+    "SyntheticScene",
+    "augment_sample",
+    "collate_samples",
+    "degrade_dmsp_like",
+    "degrade_raster",
+    "generate_scene",
+    "lr_dn_to_radiance",
+    "make_demo",
+    "make_sample",
+    "preset_params",
+    "scene_to_dataset",
+    "write_deeplightmd",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -132,10 +132,10 @@ def preset_params(name: str = "realistic", **overrides: Any) -> DegradationParam
     """
     presets: dict[str, dict[str, Any]] = {
         "realistic": {},
-        "bicubic": dict(gain_drift_sigma=0.0, offset_drift_sigma_dn=0.0, psf_core_sigma_lr=0.0,
-                        psf_tail_sigma_lr=0.0, bloom_max_fraction=0.0, aggregation="bicubic",
-                        shift_sigma_lr=0.0, max_rotation_deg=0.0, noise_sigma_dn=0.0,
-                        noise_relative=0.0, quantize=False),
+        "bicubic": {"gain_drift_sigma": 0.0, "offset_drift_sigma_dn": 0.0, "psf_core_sigma_lr": 0.0,
+                    "psf_tail_sigma_lr": 0.0, "bloom_max_fraction": 0.0, "aggregation": "bicubic",
+                    "shift_sigma_lr": 0.0, "max_rotation_deg": 0.0, "noise_sigma_dn": 0.0,
+                    "noise_relative": 0.0, "quantize": False},
     }
     if name not in presets:
         raise ConfigError(f"unknown degradation preset {name!r}; choose one of {sorted(presets)}")

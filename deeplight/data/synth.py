@@ -181,7 +181,7 @@ def _water(dem: np.ndarray, cfg: SynthConfig, rng) -> tuple[np.ndarray, np.ndarr
         river = _rasterise(path, shape)
         width = rng.uniform(0.5, 2.0)
         if width > 1.0:
-            river = ndimage.binary_dilation(river, iterations=int(round(width - 0.5)))
+            river = ndimage.binary_dilation(river, iterations=round(width - 0.5))
         rivers |= river
     if rivers.any():
         distance = ndimage.distance_transform_edt(~rivers)
@@ -237,7 +237,7 @@ def _builtup(shape, settlements, water, slope, cfg: SynthConfig, rng):
     for row, col, pop in settlements:
         area_km2 = pop / cfg.people_per_km2_built * 2.0
         radius_px = max(math.sqrt(area_km2 / math.pi) / km, 1.0)
-        reach = int(math.ceil(radius_px * 4)) + 1
+        reach = math.ceil(radius_px * 4) + 1
         r0, r1 = max(row - reach, 0), min(row + reach + 1, shape[0])
         c0, c1 = max(col - reach, 0), min(col + reach + 1, shape[1])
         yy, xx = np.ogrid[r0:r1, c0:c1]

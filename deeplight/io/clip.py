@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
+from rioxarray.exceptions import NoDataInBounds, OneDimensionalRaster
 from shapely.geometry import box, mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -87,7 +88,7 @@ def clip_to_region(
     try:
         clipped = da.rio.clip([mapping(geometry)], crs=da.rio.crs, all_touched=all_touched,
                               drop=crop, from_disk=False)
-    except Exception as exc:  # rioxarray NoDataInBounds / OneDimensionalRaster
+    except (NoDataInBounds, OneDimensionalRaster) as exc:
         raise RegionError(f"the region does not cover any whole pixel of the raster: {exc}") from None
     clipped = clipped.astype(np.float32)
     clipped.attrs = dict(da.attrs)

@@ -40,7 +40,7 @@ def read_netcdf_cube(path: str | os.PathLike[str], variable: str | None = None) 
         raise RasterError(f"{path}: file not found; check the path")
     try:
         ds = xr.open_dataset(path, decode_coords="all", mask_and_scale=True)
-    except Exception as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         raise RasterError(f"{path}: not a readable NetCDF file ({exc})") from None
     with ds:
         spatial = []

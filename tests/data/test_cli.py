@@ -52,7 +52,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
 
 
 def test_demo_command_small(tmp_path, capsys, monkeypatch):
-    import deeplight.data.demo as demo
+    from deeplight.data import demo
 
     monkeypatch.setattr(demo, "DEMO_LR_SIZE", 16)  # keep the test fast; the full one is slow-marked
     original = demo.make_demo

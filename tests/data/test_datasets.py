@@ -48,7 +48,7 @@ def test_patches_are_windows_of_the_clip(md_root):
     hr_tf = Affine(*item["transform"])
     clip_tf = Affine(*whole["transform"])
     col, row = ~clip_tf * (hr_tf.c, hr_tf.f)
-    row, col = int(round(row)), int(round(col))
+    row, col = round(row), round(col)
     assert row % 8 == 0 and col % 8 == 0
     assert torch.equal(item["hr"], whole["hr"][:, row:row + 32, col:col + 32])
     assert torch.equal(item["lr"], whole["lr"][:, row // 8:row // 8 + 4, col // 8:col // 8 + 4])

@@ -17,8 +17,8 @@ def _sample(h=4, w=6, seed=0, **missing):
     lr = hr.copy()
     lr[0, 0] = 0
     lr = lr.reshape(h, 8, w, 8).mean(axis=(1, 3))  # LR = block means of HR (a checkable link)
-    arrays = dict(hr_radiance=hr, dmo=rng.random((7, 8 * h, 8 * w)),
-                  dem_m=rng.random((8 * h, 8 * w)) * 500, isp=rng.random((8 * h, 8 * w)))
+    arrays = {"hr_radiance": hr, "dmo": rng.random((7, 8 * h, 8 * w)),
+              "dem_m": rng.random((8 * h, 8 * w)) * 500, "isp": rng.random((8 * h, 8 * w))}
     for key in missing:
         arrays[key] = None
     return make_sample(lr, **arrays, extras={"crs": "EPSG:32650", "transform": (1, 0, 0, 0, -1, 0)})
