@@ -101,27 +101,46 @@ def main(argv: list[str] | None = None) -> int:
             demo_s = time.perf_counter() - start
             demo_mb = _folder_bytes(workdir / "demo") / 1e6
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    header = (f"Synthetic DeepLightMD generator - machine: {_machine()}; "
-              f"Python {platform.python_version()}, torch {torch.__version__}. "
-              "All data synthetic; LR simulated by the realistic DMSP-like degradation model.")
-    columns = ["lr_size", "hr_size", "clips", "generate_clips_per_s",
-               "generate_and_write_clips_per_s", "generate_cpu_ms_per_clip",
-               "generate_and_write_cpu_ms_per_clip", "mb_per_clip_on_disk", "peak_alloc_mb_per_clip"]
-    lines = [f"# {header}", "", "| " + " | ".join(columns) + " |",
-             "|" + "---|" * len(columns)]
+    header = (
+        f"Synthetic DeepLightMD generator - machine: {_machine()}; "
+        f"Python {platform.python_version()}, torch {torch.__version__}. "
+        "All data synthetic; LR simulated by the realistic DMSP-like degradation model."
+    )
+    columns = [
+        "lr_size",
+        "hr_size",
+        "clips",
+        "generate_clips_per_s",
+        "generate_and_write_clips_per_s",
+        "generate_cpu_ms_per_clip",
+        "generate_and_write_cpu_ms_per_clip",
+        "mb_per_clip_on_disk",
+        "peak_alloc_mb_per_clip",
+    ]
+    lines = [f"# {header}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(
-            f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns) + " |")
+        lines.append(
+            "| "
+            + " | ".join(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns)
+            + " |"
+        )
     lines.append("")
-    lines.append(f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-                 "(the machine is shared: wall-clock rates vary with load; CPU ms per clip vary less).")
+    lines.append(
+        f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(the machine is shared: wall-clock rates vary with load; CPU ms per clip vary less)."
+    )
     lines.append(f"Peak RSS of the whole benchmark process: {peak_rss_mb:.0f} MB.")
     if demo_s is not None:
-        lines.append(f"Built-in demo (`deeplight data demo`, HR 1536x1536 + LR 192x192, 6 COGs + "
-                     f"regions): {demo_s:.1f} s, {demo_mb:.0f} MB on disk.")
+        lines.append(
+            f"Built-in demo (`deeplight data demo`, HR 1536x1536 + LR 192x192, 6 COGs + "
+            f"regions): {demo_s:.1f} s, {demo_mb:.0f} MB on disk."
+        )
     lines.append("")
-    lines.append("Command: `.venv/bin/python benchmarks/bench_synth.py "
-                 + " ".join(argv if argv is not None else sys.argv[1:]) + "`")
+    lines.append(
+        "Command: `.venv/bin/python benchmarks/bench_synth.py "
+        + " ".join(argv if argv is not None else sys.argv[1:])
+        + "`"
+    )
     table = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth.md").write_text(table)

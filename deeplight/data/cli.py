@@ -30,12 +30,21 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         if not args.quiet and (done == total or done % max(total // 20, 1) == 0):
             print(f"\r{done}/{total} clips", end="" if done < total else "\n", file=sys.stderr)
 
-    manifest = write_deeplightmd(args.out, n_train=args.n_train, n_val=args.n_val,
-                                 n_test=args.n_test, lr_size=args.lr_size, seed=args.seed,
-                                 config=config, progress=progress)
+    manifest = write_deeplightmd(
+        args.out,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        n_test=args.n_test,
+        lr_size=args.lr_size,
+        seed=args.seed,
+        config=config,
+        progress=progress,
+    )
     total = args.n_train + args.n_val + args.n_test
-    print(f"wrote {total} synthetic clips (LR {args.lr_size}, HR {args.lr_size * 8}, simulated LR, "
-          f"preset {args.preset}) in {time.perf_counter() - start:.1f} s; manifest: {manifest}")
+    print(
+        f"wrote {total} synthetic clips (LR {args.lr_size}, HR {args.lr_size * 8}, simulated LR, "
+        f"preset {args.preset}) in {time.perf_counter() - start:.1f} s; manifest: {manifest}"
+    )
     return 0
 
 
@@ -43,12 +52,21 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
     from deeplight.data.degrade import preset_params
     from deeplight.data.degrade_raster import degrade_raster
 
-    result = degrade_raster(args.hr, args.out, params=preset_params(args.preset), seed=args.seed,
-                            dmo=args.dmo, dem=args.dem, isp=args.isp)
+    result = degrade_raster(
+        args.hr,
+        args.out,
+        params=preset_params(args.preset),
+        seed=args.seed,
+        dmo=args.dmo,
+        dem=args.dem,
+        isp=args.isp,
+    )
     info = result.info
-    print(f"wrote simulated DMSP-like LR {result.lr_path} ({args.preset} preset, seed {args.seed}): "
-          f"gain drift {info.gain_drift:.3f}, shift {info.shift_lr[0]:+.2f},{info.shift_lr[1]:+.2f} "
-          f"LR px, rotation {info.rotation_deg:+.2f} deg, saturated {info.saturated_fraction:.2%}")
+    print(
+        f"wrote simulated DMSP-like LR {result.lr_path} ({args.preset} preset, seed {args.seed}): "
+        f"gain drift {info.gain_drift:.3f}, shift {info.shift_lr[0]:+.2f},{info.shift_lr[1]:+.2f} "
+        f"LR px, rotation {info.rotation_deg:+.2f} deg, saturated {info.saturated_fraction:.2%}"
+    )
     for name, path in result.written.items():
         if name != "lr":
             print(f"  {name}: {path}")
@@ -87,8 +105,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if path.is_dir():
         manifest = path / "manifest.json"
         if not manifest.is_file():
-            raise RasterError(f"{path}: a folder without manifest.json; give a raster file or a "
-                              "dataset/demo folder")
+            raise RasterError(
+                f"{path}: a folder without manifest.json; give a raster file or a dataset/demo folder"
+            )
         data = json.loads(manifest.read_text())
         data.pop("clips", None)
         data.pop("config", None)
@@ -98,9 +117,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
         from deeplight.io.netcdf import read_netcdf_cube
 
         da = read_netcdf_cube(path, variable=args.variable)
-        print(json.dumps({"path": str(path), "variable": da.attrs.get("variable"),
-                          "dims": dict(da.sizes), "crs": str(da.rio.crs),
-                          "transform": list(tuple(da.rio.transform())[:6])}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "path": str(path),
+                    "variable": da.attrs.get("variable"),
+                    "dims": dict(da.sizes),
+                    "crs": str(da.rio.crs),
+                    "transform": list(tuple(da.rio.transform())[:6]),
+                },
+                indent=2,
+            )
+        )
         return 0
     description = _describe_raster(path)
     if args.json:
@@ -122,8 +150,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = make_demo(args.out, seed=args.seed, force=args.force)
     state = "created" if result.generated else "up to date, skipped"
-    print(f"demo scene {state}: {result.folder} ({time.perf_counter() - start:.1f} s; synthetic, "
-          "LR simulated)")
+    print(
+        f"demo scene {state}: {result.folder} ({time.perf_counter() - start:.1f} s; synthetic, LR simulated)"
+    )
     return 0
 
 
@@ -131,9 +160,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``deeplight data ...`` to the ``deeplight`` parser."""
     from deeplight.data.demo import DEMO_SEED
 
-    data = subparsers.add_parser("data", help="synthetic data, degradation, raster info, demo",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = subparsers.add_parser(
+        "data",
+        help="synthetic data, degradation, raster info, demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     data.set_defaults(func=lambda _args: (data.print_help(), 1)[1])
 
@@ -144,8 +176,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--n-test", type=int, default=8)
     synth.add_argument("--lr-size", type=int, default=32, help="LR clip size (HR is 8x)")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--preset", choices=("realistic", "bicubic"), default="realistic",
-                       help="degradation model used to make the LR")
+    synth.add_argument(
+        "--preset",
+        choices=("realistic", "bicubic"),
+        default="realistic",
+        help="degradation model used to make the LR",
+    )
     synth.add_argument("--quiet", action="store_true")
     synth.set_defaults(func=_cmd_synth)
 

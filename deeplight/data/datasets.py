@@ -58,18 +58,22 @@ def _same_crs(a: str | None, b: str | None) -> bool:
 
 def _check_aux_grid(path: Path, name: str, hr_grid: dict, grid: dict, where: str) -> None:
     if grid["count"] != EXPECTED_BANDS[name]:
-        raise RasterError(f"{path}: {name} has {grid['count']} band(s), needs "
-                          f"{EXPECTED_BANDS[name]} ({where})")
+        raise RasterError(
+            f"{path}: {name} has {grid['count']} band(s), needs {EXPECTED_BANDS[name]} ({where})"
+        )
     same = (grid["width"], grid["height"]) == (hr_grid["width"], hr_grid["height"])
     if not same:
         raise RasterError(
             f"{path}: {name} is {grid['height']}x{grid['width']} pixels but the HR grid is "
             f"{hr_grid['height']}x{hr_grid['width']} ({where}); all HR-grid layers must match"
         )
-    if not grid["transform"].almost_equals(hr_grid["transform"], precision=1e-6 * abs(
-            hr_grid["transform"].a)) or not _same_crs(grid["crs"], hr_grid["crs"]):
-        raise RasterError(f"{path}: {name} is not on the HR grid (transform/CRS differ) ({where}); "
-                          "warp it with deeplight.io.reproject_to or `deeplight data degrade`")
+    if not grid["transform"].almost_equals(
+        hr_grid["transform"], precision=1e-6 * abs(hr_grid["transform"].a)
+    ) or not _same_crs(grid["crs"], hr_grid["crs"]):
+        raise RasterError(
+            f"{path}: {name} is not on the HR grid (transform/CRS differ) ({where}); "
+            "warp it with deeplight.io.reproject_to or `deeplight data degrade`"
+        )
 
 
 class _Epoch:
@@ -98,9 +102,16 @@ class DeepLightMDDataset(Dataset, _Epoch):
             The first clip is checked at construction, every other one when first read.
     """
 
-    def __init__(self, root: PathLike, split: str, *, patch_lr: int | None = None,
-                 augment: bool = False, seed: int = 0,
-                 modalities: Sequence[str] = AUX_MODALITIES) -> None:
+    def __init__(
+        self,
+        root: PathLike,
+        split: str,
+        *,
+        patch_lr: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
+        modalities: Sequence[str] = AUX_MODALITIES,
+    ) -> None:
         self.root = Path(root)
         self.split = split
         self.patch_lr = patch_lr
@@ -112,9 +123,11 @@ class DeepLightMDDataset(Dataset, _Epoch):
         self.modalities = tuple(m for m in AUX_MODALITIES if m in modalities)
         folder = self.root / split
         if not folder.is_dir():
-            raise RasterError(f"{folder}: split folder not found; expected the DeepLightMD layout "
-                              "<root>/<split>/<clip>/{lr,hr,dmo,dem,isp}.tif (make one with "
-                              "`deeplight data synth`)")
+            raise RasterError(
+                f"{folder}: split folder not found; expected the DeepLightMD layout "
+                "<root>/<split>/<clip>/{lr,hr,dmo,dem,isp}.tif (make one with "
+                "`deeplight data synth`)"
+            )
         self.clips = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not self.clips:
             raise RasterError(f"{folder}: holds no clip folder")
@@ -134,27 +147,41 @@ class DeepLightMDDataset(Dataset, _Epoch):
         for name in ("lr", *self.modalities):
             path = folder / f"{name}.tif"
             if not path.is_file():
-                raise RasterError(f"{folder}: missing {name}.tif (modality {name}); every clip needs "
-                                  f"{['lr', *self.modalities]} - pass modalities=... to load fewer")
+                raise RasterError(
+                    f"{folder}: missing {name}.tif (modality {name}); every clip needs "
+                    f"{['lr', *self.modalities]} - pass modalities=... to load fewer"
+                )
             grids[name] = raster_grid(path)
         lr = grids["lr"]
         if lr["count"] != 1:
             raise RasterError(f"{folder}/lr.tif: has {lr['count']} bands, needs 1")
         if "hr" in grids:
             hr = grids["hr"]
-            check_lr_hr_grids(lr["crs"], lr["transform"], (lr["height"], lr["width"]),
-                              hr["crs"], hr["transform"], (hr["height"], hr["width"]),
-                              lr_name=f"{folder}/lr.tif", hr_name=f"{folder}/hr.tif")
+            check_lr_hr_grids(
+                lr["crs"],
+                lr["transform"],
+                (lr["height"], lr["width"]),
+                hr["crs"],
+                hr["transform"],
+                (hr["height"], hr["width"]),
+                lr_name=f"{folder}/lr.tif",
+                hr_name=f"{folder}/hr.tif",
+            )
             reference = hr
         else:
-            reference = {"width": lr["width"] * SCALE, "height": lr["height"] * SCALE,
-                         "transform": lr["transform"] @ Affine.scale(1 / SCALE), "crs": lr["crs"]}
+            reference = {
+                "width": lr["width"] * SCALE,
+                "height": lr["height"] * SCALE,
+                "transform": lr["transform"] @ Affine.scale(1 / SCALE),
+                "crs": lr["crs"],
+            }
         for name in self.modalities:
             if name != "hr":
                 _check_aux_grid(folder / f"{name}.tif", name, reference, grids[name], str(folder))
         if self.patch_lr and (self.patch_lr > lr["height"] or self.patch_lr > lr["width"]):
-            raise RasterError(f"{folder}: patch_lr={self.patch_lr} exceeds the clip's LR size "
-                              f"{lr['height']}x{lr['width']}")
+            raise RasterError(
+                f"{folder}: patch_lr={self.patch_lr} exceeds the clip's LR size {lr['height']}x{lr['width']}"
+            )
         self._grids[index] = grids
         return grids
 
@@ -167,21 +194,27 @@ class DeepLightMDDataset(Dataset, _Epoch):
             row = int(rng.integers(0, lr_grid["height"] - self.patch_lr + 1))
             col = int(rng.integers(0, lr_grid["width"] - self.patch_lr + 1))
             lr_window = Window(col, row, self.patch_lr, self.patch_lr)
-            hr_window = Window(col * SCALE, row * SCALE, self.patch_lr * SCALE,
-                               self.patch_lr * SCALE)
+            hr_window = Window(col * SCALE, row * SCALE, self.patch_lr * SCALE, self.patch_lr * SCALE)
         else:
             row = col = 0
             lr_window = hr_window = None
         arrays = {name: _read_window(folder / f"{name}.tif", hr_window) for name in self.modalities}
         lr = _read_window(folder / "lr.tif", lr_window)[0]
-        hr_transform = lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(
-            col * SCALE, row * SCALE)
+        hr_transform = (
+            lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(col * SCALE, row * SCALE)
+        )
         sample = make_sample(
-            lr, hr_radiance=arrays.get("hr"), dmo=arrays.get("dmo"), dem_m=arrays.get("dem"),
+            lr,
+            hr_radiance=arrays.get("hr"),
+            dmo=arrays.get("dmo"),
+            dem_m=arrays.get("dem"),
             isp=arrays.get("isp"),
-            extras={"crs": lr_grid["crs"], "transform": tuple(hr_transform)[:6],
-                    "name": f"{self.split}/{folder.name}",
-                    "lr_simulated": lr_grid["tags"].get("simulated", "false") == "true"},
+            extras={
+                "crs": lr_grid["crs"],
+                "transform": tuple(hr_transform)[:6],
+                "name": f"{self.split}/{folder.name}",
+                "lr_simulated": lr_grid["tags"].get("simulated", "false") == "true",
+            },
         )
         if self.augment:
             sample = augment_sample(sample, *draw_augmentation(rng))
@@ -212,10 +245,21 @@ class ScenePatchDataset(Dataset, _Epoch):
         RasterError: unreadable files, grids that do not match, or a patch larger than the scene.
     """
 
-    def __init__(self, lr: PathLike, *, hr: PathLike | None = None, dmo: PathLike | None = None,
-                 dem: PathLike | None = None, isp: PathLike | None = None, patch_lr: int = 32,
-                 stride_lr: int | None = None, n_random: int | None = None,
-                 augment: bool = False, seed: int = 0, min_valid_fraction: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: PathLike,
+        *,
+        hr: PathLike | None = None,
+        dmo: PathLike | None = None,
+        dem: PathLike | None = None,
+        isp: PathLike | None = None,
+        patch_lr: int = 32,
+        stride_lr: int | None = None,
+        n_random: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
+        min_valid_fraction: float = 0.0,
+    ) -> None:
         self.paths = {"lr": Path(lr)}
         for name, path in (("hr", hr), ("dmo", dmo), ("dem", dem), ("isp", isp)):
             if path is not None:
@@ -231,16 +275,27 @@ class ScenePatchDataset(Dataset, _Epoch):
             raise RasterError(f"{self.paths['lr']}: has no CRS")
         height, width = lr_grid["height"], lr_grid["width"]
         if self.patch_lr < 1 or self.patch_lr > min(height, width):
-            raise RasterError(f"{self.paths['lr']}: patch_lr={patch_lr} does not fit the scene's LR "
-                              f"size {height}x{width}")
-        reference = {"width": width * SCALE, "height": height * SCALE,
-                     "transform": lr_grid["transform"] @ Affine.scale(1 / SCALE),
-                     "crs": lr_grid["crs"]}
+            raise RasterError(
+                f"{self.paths['lr']}: patch_lr={patch_lr} does not fit the scene's LR size {height}x{width}"
+            )
+        reference = {
+            "width": width * SCALE,
+            "height": height * SCALE,
+            "transform": lr_grid["transform"] @ Affine.scale(1 / SCALE),
+            "crs": lr_grid["crs"],
+        }
         if "hr" in grids:
             hr = grids["hr"]
-            check_lr_hr_grids(lr_grid["crs"], lr_grid["transform"], (height, width), hr["crs"],
-                              hr["transform"], (hr["height"], hr["width"]),
-                              lr_name=str(self.paths["lr"]), hr_name=str(self.paths["hr"]))
+            check_lr_hr_grids(
+                lr_grid["crs"],
+                lr_grid["transform"],
+                (height, width),
+                hr["crs"],
+                hr["transform"],
+                (hr["height"], hr["width"]),
+                lr_name=str(self.paths["lr"]),
+                hr_name=str(self.paths["hr"]),
+            )
         for name in ("dmo", "dem", "isp"):
             if name in grids:
                 _check_aux_grid(self.paths[name], name, reference, grids[name], "scene")
@@ -255,8 +310,11 @@ class ScenePatchDataset(Dataset, _Epoch):
         if min_valid_fraction > 0 and n_random is None:
             lr_values = _read_window(self.paths["lr"], None)[0]
             p = self.patch_lr
-            origins = [(r, c) for r, c in origins
-                       if np.isfinite(lr_values[r:r + p, c:c + p]).mean() >= min_valid_fraction]
+            origins = [
+                (r, c)
+                for r, c in origins
+                if np.isfinite(lr_values[r : r + p, c : c + p]).mean() >= min_valid_fraction
+            ]
         self.origins = origins
 
     def __len__(self) -> int:
@@ -272,16 +330,22 @@ class ScenePatchDataset(Dataset, _Epoch):
             row, col = self.origins[index]
         lr = _read_window(self.paths["lr"], Window(col, row, p, p))[0]
         hr_window = Window(col * SCALE, row * SCALE, p * SCALE, p * SCALE)
-        arrays = {name: _read_window(path, hr_window) for name, path in self.paths.items()
-                  if name != "lr"}
-        hr_transform = self.lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(
-            col * SCALE, row * SCALE)
+        arrays = {name: _read_window(path, hr_window) for name, path in self.paths.items() if name != "lr"}
+        hr_transform = (
+            self.lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(col * SCALE, row * SCALE)
+        )
         sample = make_sample(
-            lr, hr_radiance=arrays.get("hr"), dmo=arrays.get("dmo"), dem_m=arrays.get("dem"),
+            lr,
+            hr_radiance=arrays.get("hr"),
+            dmo=arrays.get("dmo"),
+            dem_m=arrays.get("dem"),
             isp=arrays.get("isp"),
-            extras={"crs": self.lr_grid["crs"], "transform": tuple(hr_transform)[:6],
-                    "name": f"patch_r{row}_c{col}",
-                    "lr_simulated": self.lr_grid["tags"].get("simulated", "false") == "true"},
+            extras={
+                "crs": self.lr_grid["crs"],
+                "transform": tuple(hr_transform)[:6],
+                "name": f"patch_r{row}_c{col}",
+                "lr_simulated": self.lr_grid["tags"].get("simulated", "false") == "true",
+            },
         )
         if self.augment:
             sample = augment_sample(sample, *draw_augmentation(rng))
@@ -298,14 +362,21 @@ class InMemoryClipDataset(Dataset, _Epoch):
         seed: seed of patches and augmentations.
     """
 
-    def __init__(self, samples: Sequence[dict[str, Any]], *, patch_lr: int | None = None,
-                 augment: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        samples: Sequence[dict[str, Any]],
+        *,
+        patch_lr: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
+    ) -> None:
         if not samples:
             raise ValueError("InMemoryClipDataset needs at least one sample")
-        self.tensors = {key: torch.stack([s[key] for s in samples])
-                        for key in ("lr", "hr", "dmo", "dem", "isp", "present", "valid")}
-        self.extras = [{k: v for k, v in s.items() if not isinstance(v, torch.Tensor)}
-                       for s in samples]
+        self.tensors = {
+            key: torch.stack([s[key] for s in samples])
+            for key in ("lr", "hr", "dmo", "dem", "isp", "present", "valid")
+        }
+        self.extras = [{k: v for k, v in s.items() if not isinstance(v, torch.Tensor)} for s in samples]
         size = self.tensors["lr"].shape[-1]
         if patch_lr is not None and not 1 <= patch_lr <= min(self.tensors["lr"].shape[-2:]):
             raise ValueError(f"patch_lr={patch_lr} must be within 1..{size}")
@@ -321,8 +392,9 @@ class InMemoryClipDataset(Dataset, _Epoch):
         return cls([folder_ds[i] for i in range(len(folder_ds))], **kwargs)
 
     @classmethod
-    def from_synthetic(cls, n: int, lr_size: int, seed: int, split: str = "train",
-                       config=None, **kwargs: Any) -> InMemoryClipDataset:
+    def from_synthetic(
+        cls, n: int, lr_size: int, seed: int, split: str = "train", config=None, **kwargs: Any
+    ) -> InMemoryClipDataset:
         """Generate ``n`` synthetic clips in memory (same seeds as ``deeplight data synth``)."""
         from deeplight.data.synth import generate_scene
         from deeplight.data.synth_writer import clip_seed
@@ -330,11 +402,21 @@ class InMemoryClipDataset(Dataset, _Epoch):
         samples = []
         for index in range(n):
             scene = generate_scene(lr_size, clip_seed(seed, split, index), config)
-            samples.append(make_sample(scene.lr, hr_radiance=scene.hr, dmo=scene.dmo,
-                                       dem_m=scene.dem, isp=scene.isp,
-                                       extras={"crs": scene.crs, "name": f"{split}_{index:05d}",
-                                               "transform": tuple(scene.hr_transform)[:6],
-                                               "lr_simulated": True}))
+            samples.append(
+                make_sample(
+                    scene.lr,
+                    hr_radiance=scene.hr,
+                    dmo=scene.dmo,
+                    dem_m=scene.dem,
+                    isp=scene.isp,
+                    extras={
+                        "crs": scene.crs,
+                        "name": f"{split}_{index:05d}",
+                        "transform": tuple(scene.hr_transform)[:6],
+                        "lr_simulated": True,
+                    },
+                )
+            )
         return cls(samples, **kwargs)
 
     def __len__(self) -> int:
@@ -349,10 +431,10 @@ class InMemoryClipDataset(Dataset, _Epoch):
             row = int(rng.integers(0, h - p + 1))
             col = int(rng.integers(0, w - p + 1))
             for key in ("lr",):
-                sample[key] = sample[key][..., row:row + p, col:col + p]
+                sample[key] = sample[key][..., row : row + p, col : col + p]
             r8, c8, p8 = row * SCALE, col * SCALE, p * SCALE
             for key in ("hr", "dmo", "dem", "isp", "valid"):
-                sample[key] = sample[key][..., r8:r8 + p8, c8:c8 + p8]
+                sample[key] = sample[key][..., r8 : r8 + p8, c8 : c8 + p8]
         sample = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in sample.items()}
         sample.update(self.extras[index])
         if self.augment:

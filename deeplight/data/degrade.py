@@ -98,14 +98,24 @@ class DegradationParams:
         if self.scale < 1 or int(self.scale) != self.scale:
             raise ConfigError(f"degradation scale must be a positive integer, got {self.scale}")
         if self.aggregation not in ("area", "bicubic"):
-            raise ConfigError(f"degradation aggregation must be 'area' or 'bicubic', got "
-                              f"{self.aggregation!r}")
+            raise ConfigError(
+                f"degradation aggregation must be 'area' or 'bicubic', got {self.aggregation!r}"
+            )
         for name in ("gain", "gamma", "saturation_dn"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"degradation {name} must be > 0, got {getattr(self, name)}")
-        for name in ("gain_drift_sigma", "offset_drift_sigma_dn", "psf_core_sigma_lr",
-                     "psf_tail_sigma_lr", "shift_sigma_lr", "max_shift_lr", "max_rotation_deg",
-                     "noise_sigma_dn", "noise_relative", "bloom_half_radiance"):
+        for name in (
+            "gain_drift_sigma",
+            "offset_drift_sigma_dn",
+            "psf_core_sigma_lr",
+            "psf_tail_sigma_lr",
+            "shift_sigma_lr",
+            "max_shift_lr",
+            "max_rotation_deg",
+            "noise_sigma_dn",
+            "noise_relative",
+            "bloom_half_radiance",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"degradation {name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.bloom_max_fraction <= 1:
@@ -132,10 +142,19 @@ def preset_params(name: str = "realistic", **overrides: Any) -> DegradationParam
     """
     presets: dict[str, dict[str, Any]] = {
         "realistic": {},
-        "bicubic": {"gain_drift_sigma": 0.0, "offset_drift_sigma_dn": 0.0, "psf_core_sigma_lr": 0.0,
-                    "psf_tail_sigma_lr": 0.0, "bloom_max_fraction": 0.0, "aggregation": "bicubic",
-                    "shift_sigma_lr": 0.0, "max_rotation_deg": 0.0, "noise_sigma_dn": 0.0,
-                    "noise_relative": 0.0, "quantize": False},
+        "bicubic": {
+            "gain_drift_sigma": 0.0,
+            "offset_drift_sigma_dn": 0.0,
+            "psf_core_sigma_lr": 0.0,
+            "psf_tail_sigma_lr": 0.0,
+            "bloom_max_fraction": 0.0,
+            "aggregation": "bicubic",
+            "shift_sigma_lr": 0.0,
+            "max_rotation_deg": 0.0,
+            "noise_sigma_dn": 0.0,
+            "noise_relative": 0.0,
+            "quantize": False,
+        },
     }
     if name not in presets:
         raise ConfigError(f"unknown degradation preset {name!r}; choose one of {sorted(presets)}")
@@ -188,8 +207,9 @@ class DegradationInfo:
         }
 
 
-def _misregister(values: np.ndarray, valid: np.ndarray, shift_hr: tuple[float, float],
-                 rotation_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def _misregister(
+    values: np.ndarray, valid: np.ndarray, shift_hr: tuple[float, float], rotation_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Resample with a rotation about the centre and a shift (HR pixels); bilinear."""
     if shift_hr == (0.0, 0.0) and rotation_deg == 0.0:
         return values, valid
@@ -199,8 +219,9 @@ def _misregister(values: np.ndarray, valid: np.ndarray, shift_hr: tuple[float, f
     # output pixel p samples input at R (p - c) + c - shift, so content moves by +shift
     offset = centre - rotation @ centre - np.asarray(shift_hr)
     warped = ndimage.affine_transform(values, rotation, offset=offset, order=1, mode="nearest")
-    warped_valid = ndimage.affine_transform(valid.astype(np.float32), rotation, offset=offset,
-                                            order=1, mode="nearest")
+    warped_valid = ndimage.affine_transform(
+        valid.astype(np.float32), rotation, offset=offset, order=1, mode="nearest"
+    )
     return warped, warped_valid
 
 
@@ -225,8 +246,7 @@ def _psf(radiance: np.ndarray, weight: np.ndarray, p: DegradationParams) -> np.n
         return np.where(norm > 1e-6, (core + tail) / np.maximum(norm, 1e-6), 0.0)
 
 
-def _aggregate(values: np.ndarray, weight: np.ndarray, p: DegradationParams
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _aggregate(values: np.ndarray, weight: np.ndarray, p: DegradationParams) -> tuple[np.ndarray, np.ndarray]:
     """Mean of valid HR pixels per LR pixel, and the valid share of each LR pixel."""
     s = p.scale
     h, w = values.shape[0] // s, values.shape[1] // s
@@ -237,8 +257,11 @@ def _aggregate(values: np.ndarray, weight: np.ndarray, p: DegradationParams
         import torch.nn.functional as F
 
         tensor = torch.from_numpy((values * weight).astype(np.float32))[None, None]
-        down = F.interpolate(tensor, size=(h, w), mode="bicubic", antialias=True,
-                             align_corners=False)[0, 0].numpy().astype(np.float64)
+        down = (
+            F.interpolate(tensor, size=(h, w), mode="bicubic", antialias=True, align_corners=False)[0, 0]
+            .numpy()
+            .astype(np.float64)
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(share > 0, np.maximum(down, 0) / np.maximum(share, 1e-9), 0.0)
         return mean, share
@@ -274,16 +297,24 @@ def degrade_dmsp_like(
         raise RasterError(f"HR radiance must be 2-D (H, W), got shape {hr.shape}")
     s = p.scale
     if hr.shape[0] % s or hr.shape[1] % s or hr.shape[0] < s or hr.shape[1] < s:
-        raise RasterError(f"HR radiance shape {hr.shape} is not a multiple of the scale {s}; crop "
-                          f"it to {(hr.shape[0] // s) * s}x{(hr.shape[1] // s) * s}")
+        raise RasterError(
+            f"HR radiance shape {hr.shape} is not a multiple of the scale {s}; crop "
+            f"it to {(hr.shape[0] // s) * s}x{(hr.shape[1] // s) * s}"
+        )
     valid = np.isfinite(hr)
     if not valid.any():
         raise RasterError("HR radiance has no valid pixel (all nodata)")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xD3A5]))
     gain_drift = float(np.exp(rng.normal(0.0, p.gain_drift_sigma))) if p.gain_drift_sigma else 1.0
     offset_drift = float(rng.normal(0.0, p.offset_drift_sigma_dn)) if p.offset_drift_sigma_dn else 0.0
-    shift_lr = tuple(float(np.clip(v, -p.max_shift_lr, p.max_shift_lr))
-                     for v in rng.normal(0.0, p.shift_sigma_lr, size=2)) if p.shift_sigma_lr else (0.0, 0.0)
+    shift_lr = (
+        tuple(
+            float(np.clip(v, -p.max_shift_lr, p.max_shift_lr))
+            for v in rng.normal(0.0, p.shift_sigma_lr, size=2)
+        )
+        if p.shift_sigma_lr
+        else (0.0, 0.0)
+    )
     rotation = float(rng.uniform(-p.max_rotation_deg, p.max_rotation_deg)) if p.max_rotation_deg else 0.0
     radiance = np.where(valid, np.maximum(hr, 0.0), 0.0)
     weight = valid.astype(np.float64)
@@ -304,10 +335,17 @@ def degrade_dmsp_like(
         dn = np.round(dn)
     lr = np.where(lr_valid, dn, np.nan).astype(np.float32)
     saturated = float(np.mean(lr[lr_valid] >= p.saturation_dn)) if lr_valid.any() else 0.0
-    info = DegradationInfo(params=p, seed=int(seed), gain_drift=gain_drift,
-                           offset_drift_dn=offset_drift, shift_lr=shift_lr, rotation_deg=rotation,
-                           lr_radiance=np.where(lr_valid, lr_radiance, np.nan).astype(np.float32),
-                           valid=lr_valid, saturated_fraction=saturated)
+    info = DegradationInfo(
+        params=p,
+        seed=int(seed),
+        gain_drift=gain_drift,
+        offset_drift_dn=offset_drift,
+        shift_lr=shift_lr,
+        rotation_deg=rotation,
+        lr_radiance=np.where(lr_valid, lr_radiance, np.nan).astype(np.float32),
+        valid=lr_valid,
+        saturated_fraction=saturated,
+    )
     return lr, info
 
 

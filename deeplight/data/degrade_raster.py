@@ -105,15 +105,18 @@ def degrade_raster(
     s = params.scale
     rows, cols = (hr.shape[0] // s) * s, (hr.shape[1] // s) * s
     if rows == 0 or cols == 0:
-        raise RasterError(f"{hr_path}: {hr.shape[0]}x{hr.shape[1]} pixels is smaller than one "
-                          f"{s}x{s} LR pixel")
+        raise RasterError(
+            f"{hr_path}: {hr.shape[0]}x{hr.shape[1]} pixels is smaller than one {s}x{s} LR pixel"
+        )
     hr = hr.isel(y=slice(0, rows), x=slice(0, cols))
     hr_values = np.asarray(hr.values, dtype=np.float32)
     if not np.isfinite(hr_values).any():
         raise RasterError(f"{hr_path}: no valid pixel in the part that fits whole {s}x{s} blocks")
     if np.nanmin(hr_values) < -1e-3:
-        raise RasterError(f"{hr_path}: negative radiance ({np.nanmin(hr_values):.3g}); the HR must be "
-                          "radiance in nW/cm2/sr (clip negatives or use the right band)")
+        raise RasterError(
+            f"{hr_path}: negative radiance ({np.nanmin(hr_values):.3g}); the HR must be "
+            "radiance in nW/cm2/sr (clip negatives or use the right band)"
+        )
     hr_transform = hr.rio.transform(recalc=False)
     lr_transform = hr_transform @ Affine.scale(s)
     crs = hr.rio.crs
@@ -125,25 +128,49 @@ def degrade_raster(
         check_value_range(name, da.values, str(inputs[name]))
         aux_arrays[name] = reproject_to(da, hr, name)
     lr, info = degrade_dmsp_like(hr_values, params, seed)
-    provenance = (f"deeplight {__version__} degrade_dmsp_like(preset={params.preset}, seed={seed}) "
-                  f"from {Path(hr_path).name}; HR cropped to {rows}x{cols}")
-    tags = {"units": MODALITIES["lr"].units, "modality": "lr", "provenance": provenance,
-            "source_hr": str(hr_path), "hr_crop_rows_cols": f"{rows},{cols}", **info.to_tags()}
-    written = {"lr": write_cog(lr, out_path, crs=crs, transform=lr_transform, nodata=np.nan,
-                               tags=tags)}
+    provenance = (
+        f"deeplight {__version__} degrade_dmsp_like(preset={params.preset}, seed={seed}) "
+        f"from {Path(hr_path).name}; HR cropped to {rows}x{cols}"
+    )
+    tags = {
+        "units": MODALITIES["lr"].units,
+        "modality": "lr",
+        "provenance": provenance,
+        "source_hr": str(hr_path),
+        "hr_crop_rows_cols": f"{rows},{cols}",
+        **info.to_tags(),
+    }
+    written = {"lr": write_cog(lr, out_path, crs=crs, transform=lr_transform, nodata=np.nan, tags=tags)}
     if aux_arrays:
-        hr_tags = {"units": MODALITIES["hr"].units, "modality": "hr", "simulated": "false",
-                   "provenance": f"{Path(hr_path).name} cropped to {rows}x{cols} (whole 8x8 blocks)"}
+        hr_tags = {
+            "units": MODALITIES["hr"].units,
+            "modality": "hr",
+            "simulated": "false",
+            "provenance": f"{Path(hr_path).name} cropped to {rows}x{cols} (whole 8x8 blocks)",
+        }
         hr_tags.update({k: v for k, v in hr.attrs.items() if k in ("simulated",) and v == "true"})
-        written["hr"] = write_cog(hr_values, outputs["hr"], crs=crs, transform=hr_transform,
-                                  tags=hr_tags)
+        written["hr"] = write_cog(hr_values, outputs["hr"], crs=crs, transform=hr_transform, tags=hr_tags)
         for name, da in aux_arrays.items():
-            tags_aux = {"units": MODALITIES[name].units, "modality": name,
-                        "simulated": str(da.attrs.get("simulated", "false")),
-                        "provenance": f"{Path(inputs[name]).name} warped onto the HR grid "
-                                      f"({da.attrs.get('resampling')})"}
-            written[name] = write_cog(da.values, outputs[name], crs=crs, transform=hr_transform,
-                                      tags=tags_aux,
-                                      band_descriptions=DMO_BAND_NAMES if name == "dmo" else None)
-    return DegradedRaster(lr_path=out_path, info=info, lr_transform=lr_transform,
-                          hr_transform=hr_transform, crop=(rows, cols), written=written)
+            tags_aux = {
+                "units": MODALITIES[name].units,
+                "modality": name,
+                "simulated": str(da.attrs.get("simulated", "false")),
+                "provenance": f"{Path(inputs[name]).name} warped onto the HR grid "
+                f"({da.attrs.get('resampling')})",
+            }
+            written[name] = write_cog(
+                da.values,
+                outputs[name],
+                crs=crs,
+                transform=hr_transform,
+                tags=tags_aux,
+                band_descriptions=DMO_BAND_NAMES if name == "dmo" else None,
+            )
+    return DegradedRaster(
+        lr_path=out_path,
+        info=info,
+        lr_transform=lr_transform,
+        hr_transform=hr_transform,
+        crop=(rows, cols),
+        written=written,
+    )

@@ -38,11 +38,28 @@ DEMO_LR_SIZE = 192
 DEMO_HR_PIXEL_M = 130.0
 DEMO_ORIGIN = (428_000.0, 3_619_000.0)
 """Upper-left corner (easting, northing, m, EPSG:32650): centre near 117.3 E, 31.8 N."""
-DEMO_FILES: tuple[str, ...] = ("hr.tif", "lr.tif", "dmo.tif", "dem.tif", "isp.tif",
-                               "population.tif", "regions.geojson")
+DEMO_FILES: tuple[str, ...] = (
+    "hr.tif",
+    "lr.tif",
+    "dmo.tif",
+    "dem.tif",
+    "isp.tif",
+    "population.tif",
+    "regions.geojson",
+)
 PROVINCE_NAMES: tuple[str, ...] = (
-    "Aldmere", "Brisk Vale", "Corran", "Dunhollow", "Eastmarch", "Fenwick", "Glenmoor",
-    "Highreach", "Ivory Coastlands", "Juniper Downs", "Kestrel Plain", "Lowfield",
+    "Aldmere",
+    "Brisk Vale",
+    "Corran",
+    "Dunhollow",
+    "Eastmarch",
+    "Fenwick",
+    "Glenmoor",
+    "Highreach",
+    "Ivory Coastlands",
+    "Juniper Downs",
+    "Kestrel Plain",
+    "Lowfield",
 )
 
 
@@ -55,8 +72,9 @@ class DemoResult:
     manifest: dict
 
 
-def _regions(hr_transform: Affine, shape: tuple[int, int], rng: np.random.Generator,
-             count: int) -> gpd.GeoDataFrame:
+def _regions(
+    hr_transform: Affine, shape: tuple[int, int], rng: np.random.Generator, count: int
+) -> gpd.GeoDataFrame:
     """``count`` Voronoi provinces tiling the scene, named, in EPSG:4326."""
     x0, y0 = hr_transform.c, hr_transform.f
     x1 = x0 + hr_transform.a * shape[1]
@@ -64,8 +82,9 @@ def _regions(hr_transform: Affine, shape: tuple[int, int], rng: np.random.Genera
     extent = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     minx, miny, maxx, maxy = extent.bounds
     margin = 0.08 * (maxx - minx)
-    points = np.column_stack([rng.uniform(minx + margin, maxx - margin, count),
-                              rng.uniform(miny + margin, maxy - margin, count)])
+    points = np.column_stack(
+        [rng.uniform(minx + margin, maxx - margin, count), rng.uniform(miny + margin, maxy - margin, count)]
+    )
     cells = voronoi_diagram(MultiPoint([tuple(p) for p in points]), envelope=extent.buffer(1e5))
     polygons = []
     for point in points:
@@ -75,10 +94,13 @@ def _regions(hr_transform: Affine, shape: tuple[int, int], rng: np.random.Genera
                 break
     order = np.lexsort((points[:, 0], -points[:, 1]))  # name provinces north-west to south-east
     frame = gpd.GeoDataFrame(
-        {"name": [PROVINCE_NAMES[i] for i in range(count)],
-         "region_id": [f"DEMO-{i + 1:02d}" for i in range(count)],
-         "area_km2": [polygons[j].area / 1e6 for j in order]},
-        geometry=[polygons[j] for j in order], crs=SYNTH_CRS,
+        {
+            "name": [PROVINCE_NAMES[i] for i in range(count)],
+            "region_id": [f"DEMO-{i + 1:02d}" for i in range(count)],
+            "area_km2": [polygons[j].area / 1e6 for j in order],
+        },
+        geometry=[polygons[j] for j in order],
+        crs=SYNTH_CRS,
     )
     return frame.to_crs("EPSG:4326")
 
@@ -100,8 +122,9 @@ def _manifest_matches(folder: Path, seed: int, lr_size: int) -> dict | None:
     return manifest
 
 
-def make_demo(out: str | os.PathLike[str], *, seed: int = DEMO_SEED, force: bool = False,
-              lr_size: int = DEMO_LR_SIZE) -> DemoResult:
+def make_demo(
+    out: str | os.PathLike[str], *, seed: int = DEMO_SEED, force: bool = False, lr_size: int = DEMO_LR_SIZE
+) -> DemoResult:
     """Create (or find up to date) the demo scene in ``out``.
 
     Args:
@@ -122,21 +145,27 @@ def make_demo(out: str | os.PathLike[str], *, seed: int = DEMO_SEED, force: bool
     (folder / "manifest.json").unlink(missing_ok=True)  # stale until the new one is written
     config = SynthConfig(pixel_size_m=DEMO_HR_PIXEL_M)
     shape = (lr_size * 8, lr_size * 8)
-    hr_transform = Affine(DEMO_HR_PIXEL_M, 0.0, DEMO_ORIGIN[0], 0.0, -DEMO_HR_PIXEL_M,
-                          DEMO_ORIGIN[1])
+    hr_transform = Affine(DEMO_HR_PIXEL_M, 0.0, DEMO_ORIGIN[0], 0.0, -DEMO_HR_PIXEL_M, DEMO_ORIGIN[1])
     scene = generate_scene(lr_size, seed, config, hr_transform=hr_transform, crs=SYNTH_CRS)
     lr_transform = lr_transform_from_hr(hr_transform)
     provenance = f"deeplight {__version__} built-in demo (synthetic, fictional country), seed {seed}"
     common = {"provenance": provenance, "synthetic": "true", "fictional": "true"}
-    write_cog(scene.lr, folder / "lr.tif", crs=SYNTH_CRS, transform=lr_transform,
-              tags={"units": MODALITIES["lr"].units, "modality": "lr", **common,
-                    **scene.degradation.to_tags()})
+    write_cog(
+        scene.lr,
+        folder / "lr.tif",
+        crs=SYNTH_CRS,
+        transform=lr_transform,
+        tags={"units": MODALITIES["lr"].units, "modality": "lr", **common, **scene.degradation.to_tags()},
+    )
     for name in ("hr", "dmo", "dem", "isp", "population"):
-        write_cog(getattr(scene, name), folder / f"{name}.tif", crs=SYNTH_CRS,
-                  transform=hr_transform,
-                  tags={"units": MODALITIES[name].units, "modality": name, "simulated": "false",
-                        **common},
-                  band_descriptions=DMO_BAND_NAMES if name == "dmo" else None)
+        write_cog(
+            getattr(scene, name),
+            folder / f"{name}.tif",
+            crs=SYNTH_CRS,
+            transform=hr_transform,
+            tags={"units": MODALITIES[name].units, "modality": name, "simulated": "false", **common},
+            band_descriptions=DMO_BAND_NAMES if name == "dmo" else None,
+        )
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x9E61]))
     regions = _regions(hr_transform, shape, rng, int(rng.integers(8, 13)))
     with atomic_path(folder / "regions.geojson") as tmp:
@@ -152,27 +181,54 @@ def make_demo(out: str | os.PathLike[str], *, seed: int = DEMO_SEED, force: bool
         "simulated_lr": True,
         "location": "coordinates near 117.3 E, 31.8 N (Anhui, China); the country is fictional",
         "crs": SYNTH_CRS,
-        "hr": {"shape": list(shape), "pixel_size_m": DEMO_HR_PIXEL_M,
-               "transform": list(tuple(hr_transform)[:6])},
-        "lr": {"shape": [lr_size, lr_size], "pixel_size_m": DEMO_HR_PIXEL_M * 8,
-               "transform": list(tuple(lr_transform)[:6])},
+        "hr": {
+            "shape": list(shape),
+            "pixel_size_m": DEMO_HR_PIXEL_M,
+            "transform": list(tuple(hr_transform)[:6]),
+        },
+        "lr": {
+            "shape": [lr_size, lr_size],
+            "pixel_size_m": DEMO_HR_PIXEL_M * 8,
+            "transform": list(tuple(lr_transform)[:6]),
+        },
         "files": {
-            "hr.tif": {"what": "HR night-time light radiance (synthetic)", "units": "nW/cm2/sr",
-                       "simulated": False, "synthetic": True},
-            "lr.tif": {"what": "DMSP-like LR made by the degradation model", "units": "DN 0-63",
-                       "simulated": True, "synthetic": True},
-            "dmo.tif": {"what": "7-band Landsat-8-like surface reflectance (synthetic)",
-                        "units": "reflectance 0-1", "bands": list(DMO_BAND_NAMES),
-                        "simulated": False, "synthetic": True},
-            "dem.tif": {"what": "elevation (synthetic)", "units": "m", "simulated": False,
-                        "synthetic": True},
-            "isp.tif": {"what": "impervious surface fraction (synthetic)", "units": "fraction 0-1",
-                        "simulated": False, "synthetic": True},
-            "population.tif": {"what": "population count (synthetic, from built-up density)",
-                               "units": "persons per HR pixel", "simulated": False,
-                               "synthetic": True},
-            "regions.geojson": {"what": f"{len(regions)} fictional provinces", "column": "name",
-                                "crs": "EPSG:4326"},
+            "hr.tif": {
+                "what": "HR night-time light radiance (synthetic)",
+                "units": "nW/cm2/sr",
+                "simulated": False,
+                "synthetic": True,
+            },
+            "lr.tif": {
+                "what": "DMSP-like LR made by the degradation model",
+                "units": "DN 0-63",
+                "simulated": True,
+                "synthetic": True,
+            },
+            "dmo.tif": {
+                "what": "7-band Landsat-8-like surface reflectance (synthetic)",
+                "units": "reflectance 0-1",
+                "bands": list(DMO_BAND_NAMES),
+                "simulated": False,
+                "synthetic": True,
+            },
+            "dem.tif": {"what": "elevation (synthetic)", "units": "m", "simulated": False, "synthetic": True},
+            "isp.tif": {
+                "what": "impervious surface fraction (synthetic)",
+                "units": "fraction 0-1",
+                "simulated": False,
+                "synthetic": True,
+            },
+            "population.tif": {
+                "what": "population count (synthetic, from built-up density)",
+                "units": "persons per HR pixel",
+                "simulated": False,
+                "synthetic": True,
+            },
+            "regions.geojson": {
+                "what": f"{len(regions)} fictional provinces",
+                "column": "name",
+                "crs": "EPSG:4326",
+            },
         },
         "degradation": scene.degradation.to_tags(),
         "population_total": float(scene.population.sum()),

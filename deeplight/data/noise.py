@@ -27,7 +27,7 @@ def fractal_noise(shape: tuple[int, int], beta: float, rng: np.random.Generator)
     freq[0, 0] = 1.0
     amplitude = freq ** (-beta / 2.0)
     amplitude[0, 0] = 0.0
-    spectrum = (rng.standard_normal(amplitude.shape) + 1j * rng.standard_normal(amplitude.shape))
+    spectrum = rng.standard_normal(amplitude.shape) + 1j * rng.standard_normal(amplitude.shape)
     field = np.fft.irfft2(spectrum * amplitude, s=(height, width))
     std = field.std()
     return (field - field.mean()) / (std if std > 0 else 1.0)

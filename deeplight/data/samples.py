@@ -72,13 +72,17 @@ def make_sample(
     sample: dict[str, Any] = {
         "lr": torch.from_numpy(np.nan_to_num(normalize_dn(lr), nan=0.0)[None].astype(np.float32)),
         "hr": torch.from_numpy(np.nan_to_num(normalize_radiance(hr), nan=0.0).astype(np.float32))
-        if hr is not None else torch.from_numpy(zeros1),
+        if hr is not None
+        else torch.from_numpy(zeros1),
         "dmo": torch.from_numpy(np.nan_to_num(dmo_a, nan=0.0))
-        if dmo_a is not None else torch.zeros((DMO_BANDS, *hr_shape)),
+        if dmo_a is not None
+        else torch.zeros((DMO_BANDS, *hr_shape)),
         "dem": torch.from_numpy(np.nan_to_num(normalize_dem(dem), nan=0.0).astype(np.float32))
-        if dem is not None else torch.zeros((1, *hr_shape)),
+        if dem is not None
+        else torch.zeros((1, *hr_shape)),
         "isp": torch.from_numpy(np.nan_to_num(np.clip(isp_a, 0, 1), nan=0.0))
-        if isp_a is not None else torch.zeros((1, *hr_shape)),
+        if isp_a is not None
+        else torch.zeros((1, *hr_shape)),
         "present": torch.from_numpy(present),
         "valid": torch.from_numpy(valid),
     }
@@ -127,8 +131,10 @@ def collate_samples(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if isinstance(values[0], torch.Tensor):
             shapes = {tuple(v.shape) for v in values}
             if len(shapes) != 1:
-                raise ValueError(f"cannot batch {key!r}: samples have shapes {sorted(shapes)}; use the "
-                                 "same patch size for every sample")
+                raise ValueError(
+                    f"cannot batch {key!r}: samples have shapes {sorted(shapes)}; use the "
+                    "same patch size for every sample"
+                )
             batch[key] = torch.stack(values)
         else:
             batch[key] = values

@@ -209,8 +209,9 @@ def _settlements(dem, water, slope, cfg: SynthConfig, rng) -> list[tuple[int, in
         return []
     step = 4
     if water.any():
-        near_water = np.exp(-ndimage.distance_transform_edt(~water[::step, ::step]) * step
-                            * cfg.pixel_size_m / 5000.0)
+        near_water = np.exp(
+            -ndimage.distance_transform_edt(~water[::step, ::step]) * step * cfg.pixel_size_m / 5000.0
+        )
     else:
         near_water = np.zeros(water[::step, ::step].shape)
     low = 1.0 - rescale01(dem[::step, ::step])
@@ -224,8 +225,10 @@ def _settlements(dem, water, slope, cfg: SynthConfig, rng) -> list[tuple[int, in
     pops = cfg.min_population * rng.uniform(size=count) ** (-1.0 / cfg.zipf_alpha)
     pops = np.minimum(pops, cfg.max_population)
     jitter = rng.uniform(0, step, size=(2, count))
-    return [(int(min(r * step + jr, shape[0] - 1)), int(min(c * step + jc, shape[1] - 1)), float(p))
-            for r, c, jr, jc, p in zip(rows, cols, jitter[0], jitter[1], pops)]
+    return [
+        (int(min(r * step + jr, shape[0] - 1)), int(min(c * step + jc, shape[1] - 1)), float(p))
+        for r, c, jr, jc, p in zip(rows, cols, jitter[0], jitter[1], pops)
+    ]
 
 
 def _builtup(shape, settlements, water, slope, cfg: SynthConfig, rng):
@@ -273,8 +276,13 @@ def _roads(shape, settlements, builtup, rng) -> np.ndarray:
     return roads | streets
 
 
-def place_grid(index: int, shape_hr: tuple[int, int], pixel_size_m: float,
-               origin: tuple[float, float] = (200_000.0, 4_400_000.0), per_row: int = 40) -> Affine:
+def place_grid(
+    index: int,
+    shape_hr: tuple[int, int],
+    pixel_size_m: float,
+    origin: tuple[float, float] = (200_000.0, 4_400_000.0),
+    per_row: int = 40,
+) -> Affine:
     """HR transform of the ``index``-th clip on a non-overlapping layout in UTM zone 50N.
 
     Clips are laid out left to right, ``per_row`` per row, with a 10 % gap, starting at
@@ -334,10 +342,14 @@ def generate_scene(
     # Land-cover fractions: water, impervious, vegetation (moisture, altitude), bare.
     elevation01 = rescale01(dem)
     moisture = rescale01(fractal_noise(shape, 2.5, rng))
-    near_water = np.exp(-ndimage.distance_transform_edt(~water) * cfg.pixel_size_m / 3000.0) \
-        if water.any() else np.zeros(shape)
-    veg_share = np.clip(0.35 + 0.55 * moisture + 0.25 * near_water - 0.45 * elevation01
-                        - 0.01 * slope, 0.05, 0.98)
+    near_water = (
+        np.exp(-ndimage.distance_transform_edt(~water) * cfg.pixel_size_m / 3000.0)
+        if water.any()
+        else np.zeros(shape)
+    )
+    veg_share = np.clip(
+        0.35 + 0.55 * moisture + 0.25 * near_water - 0.45 * elevation01 - 0.01 * slope, 0.05, 0.98
+    )
     water_f = water.astype(np.float64)
     veg = (1 - water_f) * (1 - isp) * veg_share
     bare = np.clip((1 - water_f) * (1 - isp) - veg, 0.0, 1.0)
@@ -359,19 +371,30 @@ def generate_scene(
     background = cfg.background_radiance * np.exp(0.3 * fractal_noise(shape, 2.0, rng))
     hr = np.where(water, background * 0.5, town_lights + road_lights + background)
     km2 = (cfg.pixel_size_m / 1000.0) ** 2
-    population = km2 * (cfg.people_per_km2_built * builtup
-                        + cfg.rural_people_per_km2 * (1 - water_f) * (1 - builtup))
+    population = km2 * (
+        cfg.people_per_km2_built * builtup + cfg.rural_people_per_km2 * (1 - water_f) * (1 - builtup)
+    )
     lr, info = degrade_dmsp_like(hr, cfg.degradation, seed=int(seed))
     if hr_transform is None:
         hr_transform = place_grid(0, shape, cfg.pixel_size_m)
     return SyntheticScene(
         # reflectance kept to 2**-14 (6e-5) and elevation to 1/8 m: finer than the sensors, and
         # binary-exact steps leave low mantissa bits zero, so the GeoTIFFs compress 3-5x
-        lr=lr, hr=hr.astype(np.float32), dmo=(np.round(dmo * 16384) / 16384).astype(np.float32),
+        lr=lr,
+        hr=hr.astype(np.float32),
+        dmo=(np.round(dmo * 16384) / 16384).astype(np.float32),
         dem=(np.round(dem * 8) / 8).astype(np.float32),
-        isp=isp.astype(np.float32), water=water, builtup=builtup.astype(np.float32), roads=roads,
-        landcover=landcover, population=population.astype(np.float32), settlements=settlements,
-        degradation=info, hr_transform=hr_transform, crs=crs, seed=int(seed),
+        isp=isp.astype(np.float32),
+        water=water,
+        builtup=builtup.astype(np.float32),
+        roads=roads,
+        landcover=landcover,
+        population=population.astype(np.float32),
+        settlements=settlements,
+        degradation=info,
+        hr_transform=hr_transform,
+        crs=crs,
+        seed=int(seed),
     )
 
 
@@ -379,6 +402,14 @@ def scene_to_dataset(scene: SyntheticScene):
     """The scene as the Dataset of :func:`deeplight.io.build_scene` (LR tagged simulated)."""
     from deeplight.io.scene import build_scene, lr_transform_from_hr
 
-    return build_scene(lr=scene.lr, hr=scene.hr, dmo=scene.dmo, dem=scene.dem, isp=scene.isp,
-                       crs=scene.crs, lr_transform=lr_transform_from_hr(scene.hr_transform, SCALE),
-                       simulated_lr=True, sources={"all": f"synthetic seed {scene.seed}"})
+    return build_scene(
+        lr=scene.lr,
+        hr=scene.hr,
+        dmo=scene.dmo,
+        dem=scene.dem,
+        isp=scene.isp,
+        crs=scene.crs,
+        lr_transform=lr_transform_from_hr(scene.hr_transform, SCALE),
+        simulated_lr=True,
+        sources={"all": f"synthetic seed {scene.seed}"},
+    )

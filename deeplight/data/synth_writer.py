@@ -57,14 +57,22 @@ def write_clip(scene, folder: Path, provenance: str) -> dict:
     hr_tf = scene.hr_transform
     lr_tf = lr_transform_from_hr(hr_tf, scene.degradation.params.scale)
     common = {"provenance": provenance, "synthetic": "true"}
-    write_cog(scene.lr, folder / "lr.tif", crs=crs, transform=lr_tf,
-              tags={"units": MODALITIES["lr"].units, "modality": "lr", **common,
-                    **scene.degradation.to_tags()})
+    write_cog(
+        scene.lr,
+        folder / "lr.tif",
+        crs=crs,
+        transform=lr_tf,
+        tags={"units": MODALITIES["lr"].units, "modality": "lr", **common, **scene.degradation.to_tags()},
+    )
     for name in ("hr", "dmo", "dem", "isp"):
-        write_cog(getattr(scene, name), folder / f"{name}.tif", crs=crs, transform=hr_tf,
-                  tags={"units": MODALITIES[name].units, "modality": name, "simulated": "false",
-                        **common},
-                  band_descriptions=DMO_BAND_NAMES if name == "dmo" else None)
+        write_cog(
+            getattr(scene, name),
+            folder / f"{name}.tif",
+            crs=crs,
+            transform=hr_tf,
+            tags={"units": MODALITIES[name].units, "modality": name, "simulated": "false", **common},
+            band_descriptions=DMO_BAND_NAMES if name == "dmo" else None,
+        )
     return {
         "seed": scene.seed,
         "lr_transform": list(tuple(lr_tf)[:6]),
@@ -140,15 +148,20 @@ def write_deeplightmd(
             existing = None
         if existing is not None and {k: existing.get(k) for k in record} == record:
             return manifest_path  # already complete
-        raise ConfigError(f"{root}: holds a dataset made with other settings (see its manifest.json);"
-                          " choose another --out folder or remove it")
+        raise ConfigError(
+            f"{root}: holds a dataset made with other settings (see its manifest.json);"
+            " choose another --out folder or remove it"
+        )
     if state_path.exists():
         if json.loads(state_path.read_text()) != record:
-            raise ConfigError(f"{root}: holds an unfinished dataset made with other settings; choose "
-                              "another --out folder or remove it")
+            raise ConfigError(
+                f"{root}: holds an unfinished dataset made with other settings; choose "
+                "another --out folder or remove it"
+            )
     elif root.exists() and any(root.iterdir()):
-        raise ConfigError(f"{root}: is not empty and holds no DeepLightMD synth run; choose an empty "
-                          "or new --out folder")
+        raise ConfigError(
+            f"{root}: is not empty and holds no DeepLightMD synth run; choose an empty or new --out folder"
+        )
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(state_path, json.dumps(record, indent=2))
     total = sum(counts.values())
@@ -171,8 +184,9 @@ def write_deeplightmd(
                 if tmp.exists():
                     shutil.rmtree(tmp)
                 scene = generate_scene(lr_size, seed_i, config, hr_transform=hr_tf)
-                entry = write_clip(scene, tmp,
-                                   f"deeplight {__version__} synthetic DeepLightMD clip, seed {seed_i}")
+                entry = write_clip(
+                    scene, tmp, f"deeplight {__version__} synthetic DeepLightMD clip, seed {seed_i}"
+                )
                 entry.update(split=split, clip=name, scene_id=f"{split}/{name}")
                 (tmp / "clip.json").write_text(json.dumps(entry, indent=2))
                 if folder.exists():  # an incomplete folder from an older run
@@ -187,8 +201,7 @@ def write_deeplightmd(
         "synthetic": True,
         "simulated_lr": True,
         "layout": "<root>/<split>/<clip>/{lr,hr,dmo,dem,isp}.tif",
-        "files": {name: MODALITIES[name].description + f" [{MODALITIES[name].units}]"
-                  for name in CLIP_FILES},
+        "files": {name: MODALITIES[name].description + f" [{MODALITIES[name].units}]" for name in CLIP_FILES},
         "clips": clips,
     }
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2))

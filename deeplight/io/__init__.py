@@ -26,8 +26,23 @@ from deeplight.io.scene import (
 )
 
 __all__ = [
-    "DMO_BAND_NAMES", "MODALITIES", "SCENE_MODALITIES", "build_scene", "check_lr_hr_grids",
-    "clip_to_region", "get_modality", "hr_transform_from_lr", "load_scene", "lr_transform_from_hr",
-    "pixel_area_m2", "raster_grid", "read_netcdf_cube", "read_raster", "reproject_array",
-    "reproject_to", "scene_layer", "scene_present", "write_cog",
+    "DMO_BAND_NAMES",
+    "MODALITIES",
+    "SCENE_MODALITIES",
+    "build_scene",
+    "check_lr_hr_grids",
+    "clip_to_region",
+    "get_modality",
+    "hr_transform_from_lr",
+    "load_scene",
+    "lr_transform_from_hr",
+    "pixel_area_m2",
+    "raster_grid",
+    "read_netcdf_cube",
+    "read_raster",
+    "reproject_array",
+    "reproject_to",
+    "scene_layer",
+    "scene_present",
+    "write_cog",
 ]

@@ -41,8 +41,11 @@ def _region_geometry(region: Region, region_crs, raster_crs: CRS) -> BaseGeometr
     if region_crs is not None and CRS.from_user_input(region_crs) != raster_crs:
         import geopandas as gpd
 
-        geometry = gpd.GeoSeries([geometry], crs=region_crs).to_crs(
-            ProjCRS.from_user_input(raster_crs.to_wkt())).iloc[0]
+        geometry = (
+            gpd.GeoSeries([geometry], crs=region_crs)
+            .to_crs(ProjCRS.from_user_input(raster_crs.to_wkt()))
+            .iloc[0]
+        )
     return geometry
 
 
@@ -86,8 +89,9 @@ def clip_to_region(
             "and its CRS"
         )
     try:
-        clipped = da.rio.clip([mapping(geometry)], crs=da.rio.crs, all_touched=all_touched,
-                              drop=crop, from_disk=False)
+        clipped = da.rio.clip(
+            [mapping(geometry)], crs=da.rio.crs, all_touched=all_touched, drop=crop, from_disk=False
+        )
     except (NoDataInBounds, OneDimensionalRaster) as exc:
         raise RegionError(f"the region does not cover any whole pixel of the raster: {exc}") from None
     clipped = clipped.astype(np.float32)

@@ -37,22 +37,43 @@ class Modality:
 
 
 MODALITIES: dict[str, Modality] = {
-    "lr": Modality("lr", "DN (0-63, DMSP-like 6-bit)", 1, Resampling.average,
-                   "coarse night-time light, DMSP-like digital number (main input)"),
-    "hr": Modality("hr", "nW/cm2/sr", 1, Resampling.average,
-                   "high-resolution night-time light radiance (main target)"),
-    "radiance": Modality("radiance", "nW/cm2/sr", 1, Resampling.average,
-                         "night-time light radiance"),
-    "dmo": Modality("dmo", "surface reflectance (0-1)", 7, Resampling.bilinear,
-                    "daytime multispectral observation, Landsat-8 SR bands 1-7"),
-    "reflectance": Modality("reflectance", "surface reflectance (0-1)", None, Resampling.bilinear,
-                            "surface reflectance"),
+    "lr": Modality(
+        "lr",
+        "DN (0-63, DMSP-like 6-bit)",
+        1,
+        Resampling.average,
+        "coarse night-time light, DMSP-like digital number (main input)",
+    ),
+    "hr": Modality(
+        "hr", "nW/cm2/sr", 1, Resampling.average, "high-resolution night-time light radiance (main target)"
+    ),
+    "radiance": Modality("radiance", "nW/cm2/sr", 1, Resampling.average, "night-time light radiance"),
+    "dmo": Modality(
+        "dmo",
+        "surface reflectance (0-1)",
+        7,
+        Resampling.bilinear,
+        "daytime multispectral observation, Landsat-8 SR bands 1-7",
+    ),
+    "reflectance": Modality(
+        "reflectance", "surface reflectance (0-1)", None, Resampling.bilinear, "surface reflectance"
+    ),
     "dem": Modality("dem", "m", 1, Resampling.bilinear, "elevation above sea level"),
-    "isp": Modality("isp", "fraction (0-1)", 1, Resampling.average,
-                    "impervious surface fraction of the pixel (auxiliary target)"),
+    "isp": Modality(
+        "isp",
+        "fraction (0-1)",
+        1,
+        Resampling.average,
+        "impervious surface fraction of the pixel (auxiliary target)",
+    ),
     "fraction": Modality("fraction", "fraction (0-1)", 1, Resampling.average, "area fraction"),
-    "population": Modality("population", "persons per pixel", 1, Resampling.average,
-                           "population count per pixel (totals conserved on warping)"),
+    "population": Modality(
+        "population",
+        "persons per pixel",
+        1,
+        Resampling.average,
+        "population count per pixel (totals conserved on warping)",
+    ),
     "classes": Modality("classes", "class code", 1, Resampling.mode, "categorical map"),
 }
 """Every modality known to the readers and writers, by name."""

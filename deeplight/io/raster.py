@@ -27,9 +27,7 @@ def _describe_open_failure(path: Path, exc: Exception) -> RasterError:
         return RasterError(f"{path}: file not found; check the path")
     if path.is_dir():
         return RasterError(f"{path}: is a folder, not a raster file; give a GeoTIFF path")
-    return RasterError(
-        f"{path}: not a readable raster ({exc}); give a GeoTIFF (or another GDAL raster) file"
-    )
+    return RasterError(f"{path}: not a readable raster ({exc}); give a GeoTIFF (or another GDAL raster) file")
 
 
 def read_raster(
@@ -108,8 +106,7 @@ def read_raster(
     if len(indexes) == 1:
         da = xr.DataArray(array[0], dims=("y", "x"), coords={"y": ys, "x": xs})
     else:
-        da = xr.DataArray(array, dims=("band", "y", "x"),
-                          coords={"band": indexes, "y": ys, "x": xs})
+        da = xr.DataArray(array, dims=("band", "y", "x"), coords={"band": indexes, "y": ys, "x": xs})
     da.attrs.update(tags)
     da.attrs["source_path"] = str(path)
     da.attrs["source_nodata"] = source_nodata

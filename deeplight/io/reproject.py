@@ -39,8 +39,10 @@ def pixel_area_m2(crs: CRS, transform: Affine, height: int, width: int) -> np.nd
             raise RasterError("pixel areas of rotated geographic grids are not supported")
         rows = np.arange(height + 1)
         lat_edges = np.deg2rad(transform.f + transform.e * rows)
-        band_area = EARTH_RADIUS_M**2 * math.radians(abs(transform.a)) * np.abs(
-            np.sin(lat_edges[:-1]) - np.sin(lat_edges[1:])
+        band_area = (
+            EARTH_RADIUS_M**2
+            * math.radians(abs(transform.a))
+            * np.abs(np.sin(lat_edges[:-1]) - np.sin(lat_edges[1:]))
         )
         return np.repeat(band_area[:, None], width, axis=1)
     unit_factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
@@ -125,8 +127,15 @@ def reproject_to(aux: xr.DataArray, like: xr.DataArray, modality: str) -> xr.Dat
         raise RasterError(f"{aux.attrs.get('source_path', 'auxiliary raster')}: has no CRS")
     dst_crs, dst_transform, height, width = _grid_of(like)
     values = np.asarray(aux.values, dtype=np.float32)
-    out = reproject_array(values, aux.rio.crs, aux.rio.transform(recalc=False), dst_crs,
-                          dst_transform, (height, width), modality)
+    out = reproject_array(
+        values,
+        aux.rio.crs,
+        aux.rio.transform(recalc=False),
+        dst_crs,
+        dst_transform,
+        (height, width),
+        modality,
+    )
     if not np.isfinite(out).any():
         raise RasterError(
             f"{aux.attrs.get('source_path', 'auxiliary raster')}: does not overlap the target grid "

@@ -52,14 +52,23 @@ def lr_transform_from_hr(hr_transform: Affine, scale: int = SCALE) -> Affine:
 
 def _close(a: Affine, b: Affine, pixel: float) -> bool:
     tol = 1e-6 * max(abs(pixel), 1e-12)
-    return all(abs(x - y) <= tol * (1 if i in (0, 1, 3, 4) else 1e3) for i, (x, y) in
-               enumerate(zip(tuple(a)[:6], tuple(b)[:6])))
+    return all(
+        abs(x - y) <= tol * (1 if i in (0, 1, 3, 4) else 1e3)
+        for i, (x, y) in enumerate(zip(tuple(a)[:6], tuple(b)[:6]))
+    )
 
 
 def check_lr_hr_grids(
-    lr_crs: CRS, lr_transform: Affine, lr_shape: tuple[int, int],
-    hr_crs: CRS, hr_transform: Affine, hr_shape: tuple[int, int],
-    *, lr_name: str = "LR", hr_name: str = "HR", scale: int = SCALE,
+    lr_crs: CRS,
+    lr_transform: Affine,
+    lr_shape: tuple[int, int],
+    hr_crs: CRS,
+    hr_transform: Affine,
+    hr_shape: tuple[int, int],
+    *,
+    lr_name: str = "LR",
+    hr_name: str = "HR",
+    scale: int = SCALE,
 ) -> None:
     """Check that HR is exactly ``scale`` times finer than LR and shares its corners.
 
@@ -68,8 +77,10 @@ def check_lr_hr_grids(
             names both rasters and the numbers that disagree.
     """
     if CRS.from_user_input(lr_crs) != CRS.from_user_input(hr_crs):
-        raise RasterError(f"LR/HR pair is not on one CRS: {lr_name} has {lr_crs}, {hr_name} has "
-                          f"{hr_crs}; reproject one onto the other first")
+        raise RasterError(
+            f"LR/HR pair is not on one CRS: {lr_name} has {lr_crs}, {hr_name} has "
+            f"{hr_crs}; reproject one onto the other first"
+        )
     want = (lr_shape[0] * scale, lr_shape[1] * scale)
     if tuple(hr_shape) != want:
         raise RasterError(
@@ -128,8 +139,9 @@ def build_scene(
     y_lr, x_lr = _coords(lr_transform, h, w)
     y_hr, x_hr = _coords(hr_tf, *hr_shape)
     crs = CRS.from_user_input(crs)
-    ds = xr.Dataset(coords={"y_lr": y_lr, "x_lr": x_lr, "y": y_hr, "x": x_hr,
-                            "modality": list(SCENE_MODALITIES)})
+    ds = xr.Dataset(
+        coords={"y_lr": y_lr, "x_lr": x_lr, "y": y_hr, "x": x_hr, "modality": list(SCENE_MODALITIES)}
+    )
     ds["lr"] = (("y_lr", "x_lr"), lr)
     ds["lr"].attrs["units"] = MODALITIES["lr"].units
     present = []
@@ -141,16 +153,16 @@ def build_scene(
         bands = MODALITIES[name].bands
         if name == "dmo":
             if array.ndim != 3 or array.shape[0] != bands:
-                raise RasterError(f"dmo must be ({bands}, {hr_shape[0]}, {hr_shape[1]}), got "
-                                  f"{array.shape}")
+                raise RasterError(f"dmo must be ({bands}, {hr_shape[0]}, {hr_shape[1]}), got {array.shape}")
             if array.shape[1:] != hr_shape:
                 raise RasterError(f"dmo grid {array.shape[1:]} is not the HR grid {hr_shape}")
             ds["dmo"] = (("band", "y", "x"), array)
             ds = ds.assign_coords(band=np.arange(1, bands + 1))
         else:
             if array.shape != hr_shape:
-                raise RasterError(f"{name} grid {array.shape} is not the HR grid {hr_shape} "
-                                  f"(LR {h}x{w} times {scale})")
+                raise RasterError(
+                    f"{name} grid {array.shape} is not the HR grid {hr_shape} (LR {h}x{w} times {scale})"
+                )
             ds[name] = (("y", "x"), array)
         ds[name].attrs["units"] = MODALITIES[name].units
         present.append(1)
@@ -174,8 +186,10 @@ def scene_layer(ds: xr.Dataset, name: str) -> xr.DataArray:
         KeyError: the modality is absent from the scene (check ``ds["present"]``).
     """
     if name not in ds.data_vars:
-        raise KeyError(f"modality {name!r} is absent from this scene; present: "
-                       f"{[m for m, p in zip(ds['modality'].values, ds['present'].values) if p]}")
+        raise KeyError(
+            f"modality {name!r} is absent from this scene; present: "
+            f"{[m for m, p in zip(ds['modality'].values, ds['present'].values) if p]}"
+        )
     da = ds[name]
     if name == "lr":
         da = da.rename({"y_lr": "y", "x_lr": "x"})
@@ -257,15 +271,28 @@ def load_scene(
     h, w = lr_values.shape
     hr_tf = hr_transform_from_lr(lr_tf)
     hr_shape = (h * SCALE, w * SCALE)
-    hr_template = xr.DataArray(
-        np.zeros(hr_shape, dtype=np.float32), dims=("y", "x"),
-        coords=dict(zip(("y", "x"), _coords(hr_tf, *hr_shape))),
-    ).rio.write_crs(lr_crs).rio.write_transform(hr_tf)
+    hr_template = (
+        xr.DataArray(
+            np.zeros(hr_shape, dtype=np.float32),
+            dims=("y", "x"),
+            coords=dict(zip(("y", "x"), _coords(hr_tf, *hr_shape))),
+        )
+        .rio.write_crs(lr_crs)
+        .rio.write_transform(hr_tf)
+    )
     arrays: dict[str, np.ndarray | None] = {}
     if hr is not None:
         hr_da = _read(hr, "hr")
-        check_lr_hr_grids(lr_crs, lr_tf, (h, w), hr_da.rio.crs, hr_da.rio.transform(recalc=False),
-                          hr_da.shape[-2:], lr_name=lr_name, hr_name=_name(hr, "hr"))
+        check_lr_hr_grids(
+            lr_crs,
+            lr_tf,
+            (h, w),
+            hr_da.rio.crs,
+            hr_da.rio.transform(recalc=False),
+            hr_da.shape[-2:],
+            lr_name=lr_name,
+            hr_name=_name(hr, "hr"),
+        )
         arrays["hr"] = np.asarray(hr_da.values, dtype=np.float32)
         sources["hr"] = _name(hr, "hr")
     for name, layer in (("dmo", dmo), ("dem", dem), ("isp", isp)):
@@ -273,12 +300,16 @@ def load_scene(
             continue
         da = _read(layer, name)
         check_value_range(name, da.values, _name(layer, name))
-        on_grid = (da.rio.crs == lr_crs and da.shape[-2:] == hr_shape
-                   and _close(da.rio.transform(recalc=False), hr_tf, hr_tf.a))
+        on_grid = (
+            da.rio.crs == lr_crs
+            and da.shape[-2:] == hr_shape
+            and _close(da.rio.transform(recalc=False), hr_tf, hr_tf.a)
+        )
         if not on_grid:
             da = reproject_to(da, hr_template, name)
         arrays[name] = np.asarray(da.values, dtype=np.float32)
         sources[name] = _name(layer, name)
     simulated = str(lr_da.attrs.get("simulated", "false")).lower() == "true"
-    return build_scene(lr=lr_values, crs=lr_crs, lr_transform=lr_tf, simulated_lr=simulated,
-                       sources=sources, **arrays)
+    return build_scene(
+        lr=lr_values, crs=lr_crs, lr_transform=lr_tf, simulated_lr=simulated, sources=sources, **arrays
+    )

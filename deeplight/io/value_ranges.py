@@ -8,8 +8,14 @@ from deeplight.errors import RasterError
 
 VALUE_RANGES: dict[str, tuple[float, float, str]] = {
     "isp": (0.0, 1.0001, "an impervious *fraction* 0..1 (divide a percentage by 100)"),
-    "dmo": (-0.2, 1.6, ("surface reflectance 0..1 (apply the product's scale factor and offset, "
-                        "e.g. Landsat C2 L2: DN * 0.0000275 - 0.2)")),
+    "dmo": (
+        -0.2,
+        1.6,
+        (
+            "surface reflectance 0..1 (apply the product's scale factor and offset, "
+            "e.g. Landsat C2 L2: DN * 0.0000275 - 0.2)"
+        ),
+    ),
     "dem": (-500.0, 9000.0, "elevation in metres"),
     "hr": (-1e-3, 1e6, "radiance in nW/cm2/sr, not negative"),
     "lr": (-1e-3, 63.0 + 1e-3, "DMSP-like DN 0..63 (a radiance raster needs lr_units='radiance')"),
@@ -35,5 +41,7 @@ def check_value_range(name: str, values: np.ndarray, source: str) -> None:
         return
     vmin, vmax = float(finite.min()), float(finite.max())
     if vmin < low or vmax > high:
-        raise RasterError(f"{source}: {name} values span {vmin:.4g}..{vmax:.4g}, outside "
-                          f"{low:g}..{high:g}; expected {expected}")
+        raise RasterError(
+            f"{source}: {name} values span {vmin:.4g}..{vmax:.4g}, outside "
+            f"{low:g}..{high:g}; expected {expected}"
+        )

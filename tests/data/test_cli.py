@@ -14,8 +14,28 @@ from tests.io.rasters import HR_TRANSFORM, UTM50, list_files, tags, write_plain_
 
 def test_synth_then_info(tmp_path, capsys):
     out = tmp_path / "md"
-    assert main(["data", "synth", "--out", str(out), "--n-train", "2", "--n-val", "1",
-                 "--n-test", "1", "--lr-size", "4", "--seed", "5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(out),
+                "--n-train",
+                "2",
+                "--n-val",
+                "1",
+                "--n-test",
+                "1",
+                "--lr-size",
+                "4",
+                "--seed",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "wrote 4 synthetic clips" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 5 and manifest["lr_size"] == 4
@@ -28,13 +48,38 @@ def test_synth_then_info(tmp_path, capsys):
 
 def test_degrade_with_aux(tmp_path, capsys):
     rng = np.random.default_rng(0)
-    hr = write_cog(rng.gamma(0.5, 10, (64, 64)).astype("f4"), tmp_path / "in" / "ntl.tif",
-                   crs=UTM50, transform=HR_TRANSFORM, tags=tags("hr"))
-    isp = write_plain_tif(tmp_path / "in" / "imperv.tif", rng.random((32, 32)).astype("f4"),
-                          transform=HR_TRANSFORM @ Affine.scale(2))
+    hr = write_cog(
+        rng.gamma(0.5, 10, (64, 64)).astype("f4"),
+        tmp_path / "in" / "ntl.tif",
+        crs=UTM50,
+        transform=HR_TRANSFORM,
+        tags=tags("hr"),
+    )
+    isp = write_plain_tif(
+        tmp_path / "in" / "imperv.tif",
+        rng.random((32, 32)).astype("f4"),
+        transform=HR_TRANSFORM @ Affine.scale(2),
+    )
     out = tmp_path / "out" / "lr.tif"
-    assert main(["data", "degrade", "--hr", str(hr), "--out", str(out), "--isp", str(isp),
-                 "--preset", "bicubic", "--seed", "2"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "degrade",
+                "--hr",
+                str(hr),
+                "--out",
+                str(out),
+                "--isp",
+                str(isp),
+                "--preset",
+                "bicubic",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert "simulated DMSP-like LR" in capsys.readouterr().out
     lr = read_raster(out)
     assert lr.attrs["degradation_preset"] == "bicubic" and lr.shape == (8, 8)
@@ -56,8 +101,9 @@ def test_demo_command_small(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(demo, "DEMO_LR_SIZE", 16)  # keep the test fast; the full one is slow-marked
     original = demo.make_demo
-    monkeypatch.setattr(demo, "make_demo",
-                        lambda out, seed, force: original(out, seed=seed, force=force, lr_size=16))
+    monkeypatch.setattr(
+        demo, "make_demo", lambda out, seed, force: original(out, seed=seed, force=force, lr_size=16)
+    )
     assert main(["data", "demo", "--out", str(tmp_path)]) == 0
     assert "demo scene created" in capsys.readouterr().out
     assert read_raster(tmp_path / "lr.tif").shape == (16, 16)
@@ -66,8 +112,10 @@ def test_demo_command_small(tmp_path, capsys, monkeypatch):
 def test_info_on_netcdf(tmp_path, capsys):
     import xarray as xr
 
-    ds = xr.Dataset({"ntl": (("lat", "lon"), np.ones((3, 4), "f4"))},
-                    coords={"lat": [2.0, 1.0, 0.0], "lon": [0.0, 1.0, 2.0, 3.0]})
+    ds = xr.Dataset(
+        {"ntl": (("lat", "lon"), np.ones((3, 4), "f4"))},
+        coords={"lat": [2.0, 1.0, 0.0], "lon": [0.0, 1.0, 2.0, 3.0]},
+    )
     ds.to_netcdf(tmp_path / "cube.nc")
     assert main(["data", "info", str(tmp_path / "cube.nc")]) == 0
     out = json.loads(capsys.readouterr().out)

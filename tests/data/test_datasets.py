@@ -50,8 +50,8 @@ def test_patches_are_windows_of_the_clip(md_root):
     col, row = ~clip_tf * (hr_tf.c, hr_tf.f)
     row, col = round(row), round(col)
     assert row % 8 == 0 and col % 8 == 0
-    assert torch.equal(item["hr"], whole["hr"][:, row:row + 32, col:col + 32])
-    assert torch.equal(item["lr"], whole["lr"][:, row // 8:row // 8 + 4, col // 8:col // 8 + 4])
+    assert torch.equal(item["hr"], whole["hr"][:, row : row + 32, col : col + 32])
+    assert torch.equal(item["lr"], whole["lr"][:, row // 8 : row // 8 + 4, col // 8 : col // 8 + 4])
     assert torch.equal(patched[1]["hr"], item["hr"])  # reproducible
     epoch0 = [patched[i]["transform"] for i in range(3)]
     patched.set_epoch(1)
@@ -82,16 +82,31 @@ def test_missing_split_file_and_size_errors(md_root, tmp_path):
         DeepLightMDDataset(broken, "test")
     assert DeepLightMDDataset(broken, "test", modalities=("hr", "dmo", "isp"))[0]["present"][2] == 0
     clip = broken / "val" / "val_00000"
-    write_cog(np.ones((60, 64), "f4"), clip / "isp.tif", crs=UTM50,
-              transform=LR_TRANSFORM @ Affine.scale(1 / 8), tags=tags("isp"))
+    write_cog(
+        np.ones((60, 64), "f4"),
+        clip / "isp.tif",
+        crs=UTM50,
+        transform=LR_TRANSFORM @ Affine.scale(1 / 8),
+        tags=tags("isp"),
+    )
     with rasterio.open(clip / "lr.tif") as src:
         lr_tf = src.transform
-    write_cog(np.ones((64, 64), "f4"), clip / "hr.tif", crs=UTM50,
-              transform=lr_tf @ Affine.scale(1 / 8), tags=tags("hr"))
+    write_cog(
+        np.ones((64, 64), "f4"),
+        clip / "hr.tif",
+        crs=UTM50,
+        transform=lr_tf @ Affine.scale(1 / 8),
+        tags=tags("hr"),
+    )
     with pytest.raises(RasterError, match=r"val_00000.*isp is 60x64 pixels but the HR grid is 64x64"):
         DeepLightMDDataset(broken, "val")
-    write_cog(np.ones((56, 64), "f4"), clip / "hr.tif", crs=UTM50,
-              transform=lr_tf @ Affine.scale(1 / 8), tags=tags("hr"))
+    write_cog(
+        np.ones((56, 64), "f4"),
+        clip / "hr.tif",
+        crs=UTM50,
+        transform=lr_tf @ Affine.scale(1 / 8),
+        tags=tags("hr"),
+    )
     with pytest.raises(RasterError, match=r"LR/HR pair is not 8x: .*val_00000/lr\.tif"):
         DeepLightMDDataset(broken, "val")
     with pytest.raises(RasterError, match="exceeds the clip's LR size"):
@@ -100,13 +115,15 @@ def test_missing_split_file_and_size_errors(md_root, tmp_path):
 
 @pytest.fixture(scope="module")
 def scene_files(md_root):
-    return {name: md_root / "train" / "train_00002" / f"{name}.tif"
-            for name in ("lr", "hr", "dmo", "dem", "isp")}
+    return {
+        name: md_root / "train" / "train_00002" / f"{name}.tif" for name in ("lr", "hr", "dmo", "dem", "isp")
+    }
 
 
 def test_scene_patches_cover_the_scene_with_windowed_reads(scene_files, monkeypatch):
-    dataset = ScenePatchDataset(scene_files["lr"], hr=scene_files["hr"], dem=scene_files["dem"],
-                                patch_lr=3, stride_lr=3)
+    dataset = ScenePatchDataset(
+        scene_files["lr"], hr=scene_files["hr"], dem=scene_files["dem"], patch_lr=3, stride_lr=3
+    )
     assert dataset.origins[-1] == (5, 5) and len(dataset) == 9  # last patch flush with the edge
     reads = []
     original = rasterio.io.DatasetReader.read
@@ -125,8 +142,9 @@ def test_scene_patches_cover_the_scene_with_windowed_reads(scene_files, monkeypa
 
 
 def test_scene_random_patches_and_checks(scene_files, tmp_path):
-    dataset = ScenePatchDataset(scene_files["lr"], hr=scene_files["hr"], patch_lr=4,
-                                n_random=5, augment=True, seed=3)
+    dataset = ScenePatchDataset(
+        scene_files["lr"], hr=scene_files["hr"], patch_lr=4, n_random=5, augment=True, seed=3
+    )
     assert len(dataset) == 5 and dataset[0]["lr"].shape == (1, 4, 4)
     with pytest.raises(RasterError, match="does not fit"):
         ScenePatchDataset(scene_files["lr"], patch_lr=9)
@@ -154,11 +172,17 @@ def test_published_deeplightmd_clip_shapes(tmp_path):
     lr_tf = Affine(1040.0, 0, 300_000.0, 0, -1040.0, 3_300_000.0)
     hr_tf = lr_tf @ Affine.scale(1 / 8)
     rows = np.arange(2048, dtype="f4")[:, None] * np.ones((1, 2048), "f4")
-    write_cog(np.full((256, 256), 12.0, "f4"), clip / "lr.tif", crs=UTM50, transform=lr_tf,
-              tags=tags("lr", simulated=True))
+    write_cog(
+        np.full((256, 256), 12.0, "f4"),
+        clip / "lr.tif",
+        crs=UTM50,
+        transform=lr_tf,
+        tags=tags("lr", simulated=True),
+    )
     write_cog(rows / 100.0, clip / "hr.tif", crs=UTM50, transform=hr_tf, tags=tags("hr"))
-    write_cog(np.full((2048, 2048), 0.5, "f4"), clip / "isp.tif", crs=UTM50, transform=hr_tf,
-              tags=tags("isp"))
+    write_cog(
+        np.full((2048, 2048), 0.5, "f4"), clip / "isp.tif", crs=UTM50, transform=hr_tf, tags=tags("isp")
+    )
     dataset = DeepLightMDDataset(tmp_path / "md", "test", patch_lr=16, modalities=("hr", "isp"))
     item = dataset[0]
     assert item["lr"].shape == (1, 16, 16) and item["hr"].shape == (1, 128, 128)

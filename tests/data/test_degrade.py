@@ -58,15 +58,15 @@ def test_saturation_at_63_for_bright_sources():
 
 def test_blooming_grows_with_brightness():
     """The bright source spreads a larger share of its flux far away than the dim one."""
-    params = preset_params("realistic", shift_sigma_lr=0.0, max_rotation_deg=0.0,
-                           noise_sigma_dn=0.0, noise_relative=0.0)
+    params = preset_params(
+        "realistic", shift_sigma_lr=0.0, max_rotation_deg=0.0, noise_sigma_dn=0.0, noise_relative=0.0
+    )
     _, info = degrade_dmsp_like(_point_sources(), params, seed=0)
     lr_rad = info.lr_radiance
     dim_core, bright_core = lr_rad[5, 5], lr_rad[10, 10]
     dim_far, bright_far = lr_rad[5, 8], lr_rad[10, 13]  # 3 LR pixels away
     assert bright_far / bright_core > 2 * dim_far / dim_core
-    no_bloom = preset_params("realistic", shift_sigma_lr=0.0, max_rotation_deg=0.0,
-                             bloom_max_fraction=0.0)
+    no_bloom = preset_params("realistic", shift_sigma_lr=0.0, max_rotation_deg=0.0, bloom_max_fraction=0.0)
     _, plain = degrade_dmsp_like(_point_sources(), no_bloom, seed=0)
     assert plain.lr_radiance[10, 13] < bright_far
 
@@ -74,8 +74,14 @@ def test_blooming_grows_with_brightness():
 def test_misregistration_moves_the_image():
     hr = np.zeros((128, 128))
     hr[60:68, 60:68] = 50.0
-    params = preset_params("realistic", shift_sigma_lr=1.0, max_shift_lr=1.5,
-                           max_rotation_deg=0.0, noise_sigma_dn=0.0, noise_relative=0.0)
+    params = preset_params(
+        "realistic",
+        shift_sigma_lr=1.0,
+        max_shift_lr=1.5,
+        max_rotation_deg=0.0,
+        noise_sigma_dn=0.0,
+        noise_relative=0.0,
+    )
     _, info = degrade_dmsp_like(hr, params, seed=11)
     rows, cols = np.indices(info.lr_radiance.shape)
     weights = info.lr_radiance / info.lr_radiance.sum()
@@ -87,8 +93,9 @@ def test_misregistration_moves_the_image():
 
 def test_gain_drift_scales_dn():
     hr = np.full((32, 32), 5.0)
-    params = preset_params("realistic", noise_sigma_dn=0.0, noise_relative=0.0, quantize=False,
-                           offset_drift_sigma_dn=0.0)
+    params = preset_params(
+        "realistic", noise_sigma_dn=0.0, noise_relative=0.0, quantize=False, offset_drift_sigma_dn=0.0
+    )
     lr, info = degrade_dmsp_like(hr, params, seed=4)
     assert np.nanmean(lr) == pytest.approx(6.0 * info.gain_drift * 5.0**0.6, rel=1e-3)
     np.testing.assert_allclose(lr_dn_to_radiance(lr, info), 5.0, rtol=1e-3)

@@ -24,8 +24,7 @@ def test_cote_divoire_lr_grid_and_radiance_match_forward_model(shared_data, tmp_
     assert lr.shape == (1420 // 8, 1361 // 8) and result.crop == (1416, 1360)
     assert lr.attrs["simulated"] == "true" and lr.attrs["modality"] == "lr"
     assert "degrade_dmsp_like" in lr.attrs["provenance"]
-    assert float(lr.attrs["degradation_gain_drift"]) == pytest.approx(result.info.gain_drift,
-                                                                        rel=1e-5)
+    assert float(lr.attrs["degradation_gain_drift"]) == pytest.approx(result.info.gain_drift, rel=1e-5)
     values = lr.values
     lit = np.isfinite(values) & (values > 7) & (values < 63)  # DMSP lit threshold DN > 7
     assert lit.sum() > 200
@@ -42,10 +41,19 @@ def test_cote_divoire_lr_grid_and_radiance_match_forward_model(shared_data, tmp_
 
 def test_aux_layers_written_on_the_hr_grid(tmp_path):
     rng = np.random.default_rng(0)
-    hr = write_cog(rng.gamma(0.5, 10, (64, 64)).astype("f4"), tmp_path / "in_hr.tif", crs=UTM50,
-                   transform=HR_TRANSFORM, tags=tags("hr"))
-    dem = write_plain_tif(tmp_path / "in_dem.tif", rng.random((16, 16)).astype("f4") * 100,
-                          crs="EPSG:32650", transform=HR_TRANSFORM @ Affine.scale(4))
+    hr = write_cog(
+        rng.gamma(0.5, 10, (64, 64)).astype("f4"),
+        tmp_path / "in_hr.tif",
+        crs=UTM50,
+        transform=HR_TRANSFORM,
+        tags=tags("hr"),
+    )
+    dem = write_plain_tif(
+        tmp_path / "in_dem.tif",
+        rng.random((16, 16)).astype("f4") * 100,
+        crs="EPSG:32650",
+        transform=HR_TRANSFORM @ Affine.scale(4),
+    )
     out = tmp_path / "scene" / "lr.tif"
     result = degrade_raster(hr, out, dem=dem, params=preset_params("bicubic"))
     assert set(result.written) == {"lr", "hr", "dem"}
@@ -54,31 +62,56 @@ def test_aux_layers_written_on_the_hr_grid(tmp_path):
 
 
 def test_bad_inputs_write_nothing(tmp_path):
-    hr = write_cog(np.ones((64, 64), "f4"), tmp_path / "hr.tif", crs=UTM50,
-                   transform=HR_TRANSFORM, tags=tags("hr"))
+    hr = write_cog(
+        np.ones((64, 64), "f4"), tmp_path / "hr.tif", crs=UTM50, transform=HR_TRANSFORM, tags=tags("hr")
+    )
     cases = []
     (tmp_path / "text.tif").write_text("no raster")
     cases.append(({"hr_path": tmp_path / "text.tif"}, "not a readable raster"))
-    cases.append(({"hr_path": write_plain_tif(tmp_path / "nocrs.tif", np.ones((16, 16), "f4"),
-                                              crs=None)}, "has no CRS"))
-    cases.append(({"hr_path": write_plain_tif(tmp_path / "small.tif", np.ones((4, 4), "f4"))},
-                  "smaller than one 8x8 LR pixel"))
-    cases.append(({"hr_path": write_plain_tif(tmp_path / "two.tif", np.ones((2, 16, 16), "f4"))},
-                  "has 2 band"))
-    cases.append(({"hr_path": write_plain_tif(tmp_path / "neg.tif", -np.ones((16, 16), "f4"))},
-                  "negative radiance"))
-    cases.append(({"hr_path": write_plain_tif(tmp_path / "void.tif", np.full((16, 16), -1.0, "f4"),
-                                              nodata=-1.0)}, r"void\.tif: every pixel is nodata"))
-    whole = write_plain_tif(tmp_path / "whole.tif",
-                            np.random.default_rng(1).random((256, 256)).astype("f4"))
+    cases.append(
+        (
+            {"hr_path": write_plain_tif(tmp_path / "nocrs.tif", np.ones((16, 16), "f4"), crs=None)},
+            "has no CRS",
+        )
+    )
+    cases.append(
+        (
+            {"hr_path": write_plain_tif(tmp_path / "small.tif", np.ones((4, 4), "f4"))},
+            "smaller than one 8x8 LR pixel",
+        )
+    )
+    cases.append(
+        ({"hr_path": write_plain_tif(tmp_path / "two.tif", np.ones((2, 16, 16), "f4"))}, "has 2 band")
+    )
+    cases.append(
+        ({"hr_path": write_plain_tif(tmp_path / "neg.tif", -np.ones((16, 16), "f4"))}, "negative radiance")
+    )
+    cases.append(
+        (
+            {"hr_path": write_plain_tif(tmp_path / "void.tif", np.full((16, 16), -1.0, "f4"), nodata=-1.0)},
+            r"void\.tif: every pixel is nodata",
+        )
+    )
+    whole = write_plain_tif(tmp_path / "whole.tif", np.random.default_rng(1).random((256, 256)).astype("f4"))
     (tmp_path / "cut.tif").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     cases.append(({"hr_path": tmp_path / "cut.tif"}, r"cut\.tif: the file is truncated"))
-    cases.append(({"hr_path": hr, "isp": write_plain_tif(tmp_path / "isp.tif",
-                                                         np.full((64, 64), 50.0, "f4"))},
-                  "isp values span"))
-    cases.append(({"hr_path": hr, "dem": write_plain_tif(
-        tmp_path / "far.tif", np.ones((8, 8), "f4"), transform=Affine(130, 0, 0, 0, -130, 0))},
-        "does not overlap"))
+    cases.append(
+        (
+            {"hr_path": hr, "isp": write_plain_tif(tmp_path / "isp.tif", np.full((64, 64), 50.0, "f4"))},
+            "isp values span",
+        )
+    )
+    cases.append(
+        (
+            {
+                "hr_path": hr,
+                "dem": write_plain_tif(
+                    tmp_path / "far.tif", np.ones((8, 8), "f4"), transform=Affine(130, 0, 0, 0, -130, 0)
+                ),
+            },
+            "does not overlap",
+        )
+    )
     before = list_files(tmp_path)
     for kwargs, match in cases:
         hr_path = kwargs.pop("hr_path")
@@ -88,8 +121,9 @@ def test_bad_inputs_write_nothing(tmp_path):
 
 
 def test_refuses_to_overwrite_an_input(tmp_path):
-    hr = write_cog(np.ones((64, 64), "f4"), tmp_path / "hr.tif", crs=UTM50,
-                   transform=HR_TRANSFORM, tags=tags("hr"))
+    hr = write_cog(
+        np.ones((64, 64), "f4"), tmp_path / "hr.tif", crs=UTM50, transform=HR_TRANSFORM, tags=tags("hr")
+    )
     dem = write_plain_tif(tmp_path / "d.tif", np.ones((64, 64), "f4"))
     original = hr.read_bytes()
     with pytest.raises(RasterError, match="would overwrite input hr"):

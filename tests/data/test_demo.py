@@ -30,8 +30,13 @@ def test_files_grids_and_labels(small_demo):
     assert hr.rio.resolution() == (130.0, -130.0) and lr.rio.crs.to_epsg() == 32650
     assert lr.attrs["simulated"] == "true" and hr.attrs["synthetic"] == "true"
     assert hr.attrs["fictional"] == "true"
-    scene = load_scene(folder / "lr.tif", hr=folder / "hr.tif", dmo=folder / "dmo.tif",
-                       dem=folder / "dem.tif", isp=folder / "isp.tif")
+    scene = load_scene(
+        folder / "lr.tif",
+        hr=folder / "hr.tif",
+        dmo=folder / "dmo.tif",
+        dem=folder / "dem.tif",
+        isp=folder / "isp.tif",
+    )
     assert int(scene["present"].sum()) == 4
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["synthetic"] and manifest["fictional"] and manifest["simulated_lr"]

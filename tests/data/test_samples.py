@@ -17,8 +17,12 @@ def _sample(h=4, w=6, seed=0, **missing):
     lr = hr.copy()
     lr[0, 0] = 0
     lr = lr.reshape(h, 8, w, 8).mean(axis=(1, 3))  # LR = block means of HR (a checkable link)
-    arrays = {"hr_radiance": hr, "dmo": rng.random((7, 8 * h, 8 * w)),
-              "dem_m": rng.random((8 * h, 8 * w)) * 500, "isp": rng.random((8 * h, 8 * w))}
+    arrays = {
+        "hr_radiance": hr,
+        "dmo": rng.random((7, 8 * h, 8 * w)),
+        "dem_m": rng.random((8 * h, 8 * w)) * 500,
+        "isp": rng.random((8 * h, 8 * w)),
+    }
     for key in missing:
         arrays[key] = None
     return make_sample(lr, **arrays, extras={"crs": "EPSG:32650", "transform": (1, 0, 0, 0, -1, 0)})
@@ -27,8 +31,15 @@ def _sample(h=4, w=6, seed=0, **missing):
 def test_keys_shapes_and_scale():
     sample = _sample()
     shapes = {k: tuple(v.shape) for k, v in sample.items() if isinstance(v, torch.Tensor)}
-    assert shapes == {"lr": (1, 4, 6), "hr": (1, 32, 48), "dmo": (7, 32, 48), "dem": (1, 32, 48),
-                      "isp": (1, 32, 48), "present": (4,), "valid": (1, 32, 48)}
+    assert shapes == {
+        "lr": (1, 4, 6),
+        "hr": (1, 32, 48),
+        "dmo": (7, 32, 48),
+        "dem": (1, 32, 48),
+        "isp": (1, 32, 48),
+        "present": (4,),
+        "valid": (1, 32, 48),
+    }
     assert all(v.dtype == torch.float32 for v in sample.values() if isinstance(v, torch.Tensor))
     assert sample["valid"][0, 0, 0] == 0 and sample["valid"].sum() == 32 * 48 - 1
     assert sample["hr"][0, 0, 0] == 0  # NaN -> 0

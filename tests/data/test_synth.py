@@ -97,7 +97,7 @@ def test_lr_saturated_where_bright():
 def test_larger_towns_are_brighter():
     scene = generate_scene(64, 5)
     rows, cols, pops = zip(*scene.settlements)
-    peak = [scene.hr[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3].max() for r, c in zip(rows, cols)]
+    peak = [scene.hr[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3].max() for r, c in zip(rows, cols)]
     assert stats.spearmanr(pops, peak).statistic > 0.3
 
 

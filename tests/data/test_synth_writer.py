@@ -14,8 +14,7 @@ from deeplight.io import load_scene, read_raster
 
 
 def test_layout_manifest_and_georeferencing(tmp_path):
-    manifest_path = write_deeplightmd(tmp_path / "md", n_train=3, n_val=1, n_test=1, lr_size=8,
-                                      seed=3)
+    manifest_path = write_deeplightmd(tmp_path / "md", n_train=3, n_val=1, n_test=1, lr_size=8, seed=3)
     manifest = json.loads(manifest_path.read_text())
     assert manifest["counts"] == {"train": 3, "val": 1, "test": 1}
     assert manifest["synthetic"] is True and manifest["simulated_lr"] is True
@@ -23,17 +22,24 @@ def test_layout_manifest_and_georeferencing(tmp_path):
     for entry in manifest["clips"]:
         folder = tmp_path / "md" / entry["split"] / entry["clip"]
         assert sorted(p.name for p in folder.glob("*.tif")) == sorted(
-            f"{n}.tif" for n in ("lr", "hr", "dmo", "dem", "isp"))
-        scene = load_scene(folder / "lr.tif", hr=folder / "hr.tif", dmo=folder / "dmo.tif",
-                           dem=folder / "dem.tif", isp=folder / "isp.tif")  # checks the 8x grid
+            f"{n}.tif" for n in ("lr", "hr", "dmo", "dem", "isp")
+        )
+        scene = load_scene(
+            folder / "lr.tif",
+            hr=folder / "hr.tif",
+            dmo=folder / "dmo.tif",
+            dem=folder / "dem.tif",
+            isp=folder / "isp.tif",
+        )  # checks the 8x grid
         assert scene.attrs["simulated_lr"] == "true"
         assert read_raster(folder / "hr.tif").attrs["synthetic"] == "true"
     assert not list((tmp_path / "md").glob(".*"))  # no leftovers
 
 
 def test_splits_never_share_a_scene(tmp_path):
-    manifest = json.loads(write_deeplightmd(tmp_path, n_train=4, n_val=2, n_test=2, lr_size=4,
-                                            seed=0).read_text())
+    manifest = json.loads(
+        write_deeplightmd(tmp_path, n_train=4, n_val=2, n_test=2, lr_size=4, seed=0).read_text()
+    )
     seeds = [c["seed"] for c in manifest["clips"]]
     assert len(set(seeds)) == len(seeds)
     origins = [tuple(c["hr_transform"][2::3][:2]) for c in manifest["clips"]]
@@ -74,15 +80,24 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
         write_deeplightmd(root, n_train=4, n_val=1, n_test=0, lr_size=4, seed=1)
     assert not (root / "manifest.json").exists()
     assert sorted(p.name for p in (root / "train").iterdir() if not p.name.startswith(".")) == [
-        "train_00000", "train_00001"]
+        "train_00000",
+        "train_00001",
+    ]
     monkeypatch.setattr(writer_module, "write_clip", real_write_clip)
-    manifest = json.loads(write_deeplightmd(root, n_train=4, n_val=1, n_test=0, lr_size=4,
-                                            seed=1).read_text())
+    manifest = json.loads(
+        write_deeplightmd(root, n_train=4, n_val=1, n_test=0, lr_size=4, seed=1).read_text()
+    )
     assert [c["clip"] for c in manifest["clips"]] == [
-        "train_00000", "train_00001", "train_00002", "train_00003", "val_00000"]
+        "train_00000",
+        "train_00001",
+        "train_00002",
+        "train_00003",
+        "val_00000",
+    ]
     assert not list(root.rglob(".*partial"))
-    fresh = json.loads(write_deeplightmd(tmp_path / "fresh", n_train=4, n_val=1, n_test=0,
-                                         lr_size=4, seed=1).read_text())
+    fresh = json.loads(
+        write_deeplightmd(tmp_path / "fresh", n_train=4, n_val=1, n_test=0, lr_size=4, seed=1).read_text()
+    )
     assert [c["seed"] for c in fresh["clips"]] == [c["seed"] for c in manifest["clips"]]
 
 

@@ -15,8 +15,13 @@ def test_round_trip_keeps_values_grid_tags(tmp_path):
     rng = np.random.default_rng(1)
     values = rng.random((600, 520)).astype("f4") * 100
     values[:5, :5] = np.nan
-    path = write_cog(values, tmp_path / "hr.tif", crs=UTM50, transform=HR_TRANSFORM,
-                     tags={**tags("hr", simulated=True), "extra": 3})
+    path = write_cog(
+        values,
+        tmp_path / "hr.tif",
+        crs=UTM50,
+        transform=HR_TRANSFORM,
+        tags={**tags("hr", simulated=True), "extra": 3},
+    )
     back = read_raster(path)
     np.testing.assert_array_equal(back.values, values)
     assert back.rio.transform() == HR_TRANSFORM and back.rio.crs.to_epsg() == 32650
@@ -29,9 +34,14 @@ def test_round_trip_keeps_values_grid_tags(tmp_path):
 
 
 def test_dataarray_supplies_its_grid_and_bands(tmp_path):
-    src = write_cog(np.ones((7, 16, 16), "f4"), tmp_path / "dmo.tif", crs=UTM50,
-                    transform=HR_TRANSFORM, tags=tags("dmo"),
-                    band_descriptions=[f"b{i}" for i in range(1, 8)])
+    src = write_cog(
+        np.ones((7, 16, 16), "f4"),
+        tmp_path / "dmo.tif",
+        crs=UTM50,
+        transform=HR_TRANSFORM,
+        tags=tags("dmo"),
+        band_descriptions=[f"b{i}" for i in range(1, 8)],
+    )
     da = read_raster(src, expected_bands=7)
     copy = write_cog(da, tmp_path / "copy.tif", tags=tags("dmo"))
     again = read_raster(copy)
@@ -57,8 +67,7 @@ def test_bad_arguments_write_nothing(tmp_path, kwargs, match):
 
 def test_failure_during_write_leaves_no_file(tmp_path, monkeypatch):
     target = tmp_path / "out.tif"
-    target_old = write_cog(np.zeros((8, 8), "f4"), target, crs=UTM50, transform=HR_TRANSFORM,
-                           tags=tags())
+    target_old = write_cog(np.zeros((8, 8), "f4"), target, crs=UTM50, transform=HR_TRANSFORM, tags=tags())
     old_bytes = target_old.read_bytes()
 
     def explode(*_args, **_kwargs):
@@ -73,14 +82,15 @@ def test_failure_during_write_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_refuses_to_overwrite_when_asked(tmp_path):
-    path = write_cog(np.ones((8, 8), "f4"), tmp_path / "a.tif", crs=UTM50, transform=HR_TRANSFORM,
-                     tags=tags())
+    path = write_cog(
+        np.ones((8, 8), "f4"), tmp_path / "a.tif", crs=UTM50, transform=HR_TRANSFORM, tags=tags()
+    )
     with pytest.raises(RasterError, match="refusing to overwrite"):
-        write_cog(np.ones((8, 8), "f4"), path, crs=UTM50, transform=HR_TRANSFORM, tags=tags(),
-                  overwrite=False)
+        write_cog(
+            np.ones((8, 8), "f4"), path, crs=UTM50, transform=HR_TRANSFORM, tags=tags(), overwrite=False
+        )
 
 
 def test_bad_shape(tmp_path):
     with pytest.raises(RasterError, match="need \\(y, x\\) or \\(band, y, x\\)"):
-        write_cog(np.ones(5, "f4"), tmp_path / "a.tif", crs=UTM50, transform=HR_TRANSFORM,
-                  tags=tags())
+        write_cog(np.ones(5, "f4"), tmp_path / "a.tif", crs=UTM50, transform=HR_TRANSFORM, tags=tags())

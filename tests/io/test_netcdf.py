@@ -14,8 +14,9 @@ def test_lat_lon_cube_is_geographic_and_north_up(tmp_path):
     lat = np.linspace(30.0, 31.0, 5)  # south-up on purpose
     lon = np.linspace(120.0, 121.5, 7)
     values = np.random.default_rng(0).random((3, 5, 7)).astype("f4")
-    ds = xr.Dataset({"ntl": (("time", "lat", "lon"), values)},
-                    coords={"time": [2018, 2019, 2020], "lat": lat, "lon": lon})
+    ds = xr.Dataset(
+        {"ntl": (("time", "lat", "lon"), values)}, coords={"time": [2018, 2019, 2020], "lat": lat, "lon": lon}
+    )
     path = tmp_path / "cube.nc"
     ds.to_netcdf(path)
     da = read_netcdf_cube(path)
@@ -26,8 +27,9 @@ def test_lat_lon_cube_is_geographic_and_north_up(tmp_path):
 
 
 def test_projected_cube_needs_grid_mapping(tmp_path):
-    ds = xr.Dataset({"ntl": (("y", "x"), np.ones((4, 4), "f4"))},
-                    coords={"y": np.arange(4.0)[::-1], "x": np.arange(4.0)})
+    ds = xr.Dataset(
+        {"ntl": (("y", "x"), np.ones((4, 4), "f4"))}, coords={"y": np.arange(4.0)[::-1], "x": np.arange(4.0)}
+    )
     path = tmp_path / "nocrs.nc"
     ds.to_netcdf(path)
     with pytest.raises(RasterError, match="has no CRS"):
@@ -45,8 +47,10 @@ def test_bad_netcdf(tmp_path):
     bad.write_text("nope")
     with pytest.raises(RasterError, match="not a readable NetCDF"):
         read_netcdf_cube(bad)
-    ds = xr.Dataset({"a": (("lat", "lon"), np.ones((2, 2))), "b": (("lat", "lon"), np.ones((2, 2)))},
-                    coords={"lat": [1.0, 0.0], "lon": [0.0, 1.0]})
+    ds = xr.Dataset(
+        {"a": (("lat", "lon"), np.ones((2, 2))), "b": (("lat", "lon"), np.ones((2, 2)))},
+        coords={"lat": [1.0, 0.0], "lon": [0.0, 1.0]},
+    )
     ds.to_netcdf(tmp_path / "two.nc")
     with pytest.raises(RasterError, match="choose a variable"):
         read_netcdf_cube(tmp_path / "two.nc")

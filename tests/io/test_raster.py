@@ -21,7 +21,8 @@ def test_every_shared_raster_keeps_crs_transform_and_nodata(shared_data):
             assert da.rio.transform(recalc=False) == src.transform, path
             assert da.shape[-2:] == (src.height, src.width), path
             assert da.attrs["source_nodata"] == src.nodata or (
-                src.nodata is not None and np.isnan(src.nodata)), path
+                src.nodata is not None and np.isnan(src.nodata)
+            ), path
             raw = src.read(1)
             if src.nodata is not None:
                 # nodata pixels became NaN, the others kept their value

@@ -16,9 +16,14 @@ TOUGGOURT_VIIRS = "VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.
 
 def _grid(values, transform, crs=UTM50):
     height, width = values.shape[-2:]
-    da = xr.DataArray(values.astype("f4"), dims=("y", "x"),
-                      coords={"y": transform.f + transform.e * (np.arange(height) + 0.5),
-                              "x": transform.c + transform.a * (np.arange(width) + 0.5)})
+    da = xr.DataArray(
+        values.astype("f4"),
+        dims=("y", "x"),
+        coords={
+            "y": transform.f + transform.e * (np.arange(height) + 0.5),
+            "x": transform.c + transform.a * (np.arange(width) + 0.5),
+        },
+    )
     return da.rio.write_crs(crs).rio.write_transform(transform)
 
 
@@ -59,8 +64,7 @@ def test_population_downsampling_same_crs_is_exact():
     out = reproject_to(src, coarse, "population")
     np.testing.assert_allclose(out.values, fine.reshape(2, 8, 2, 8).sum(axis=(1, 3)), rtol=1e-5)
     radiance = reproject_to(src, coarse, "hr")  # average for radiance
-    np.testing.assert_allclose(radiance.values, fine.reshape(2, 8, 2, 8).mean(axis=(1, 3)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(radiance.values, fine.reshape(2, 8, 2, 8).mean(axis=(1, 3)), rtol=1e-5)
 
 
 def test_dem_bilinear_preserves_a_plane():
@@ -95,8 +99,11 @@ def test_pixel_area_geographic_matches_sphere():
 
 
 def test_multiband_reprojection(tmp_path):
-    path = write_plain_tif(tmp_path / "dmo.tif", np.random.default_rng(0).random((7, 8, 8)),
-                           transform=HR_TRANSFORM @ Affine.scale(2))
+    path = write_plain_tif(
+        tmp_path / "dmo.tif",
+        np.random.default_rng(0).random((7, 8, 8)),
+        transform=HR_TRANSFORM @ Affine.scale(2),
+    )
     dmo = read_raster(path, expected_bands=7)
     target = _grid(np.zeros((16, 16)), HR_TRANSFORM)
     out = reproject_to(dmo, target, "dmo")
