@@ -84,3 +84,11 @@ def test_any_lr_size_including_one_pixel(name):
         for h, w in [(1, 1), (3, 9)]:
             sr = model(tiny_batch(1, h, w))["sr"]
             assert sr.shape == (1, 1, 8 * h, 8 * w) and torch.isfinite(sr).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bf16_autocast_gives_finite_float32_output(name):
+    model = get_model(name, preset="tiny").eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        sr = model(tiny_batch(1, 4, 4))["sr"]
+    assert sr.shape == (1, 1, 32, 32) and torch.isfinite(sr).all()
