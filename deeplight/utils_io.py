@@ -28,6 +28,9 @@ def atomic_path(final: str | os.PathLike[str], suffix: str | None = None) -> Ite
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or final.suffix + ".tmp", dir=folder)
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the final file ordinary permissions
     try:
         yield tmp_path
         os.replace(tmp_path, final)
