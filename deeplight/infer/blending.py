@@ -56,8 +56,9 @@ class BlendingAccumulator:
         self._windows: dict[tuple[int, int, int, int], np.ndarray] = {}
 
     def _window(self, tile: Tile) -> np.ndarray:
-        shape_key = (tile.height, tile.width, int(tile.row > 0) + 2 * int(tile.row + tile.height < self.lr_height),
-                     int(tile.col > 0) + 2 * int(tile.col + tile.width < self.lr_width))
+        rows_taper = int(tile.row > 0) + 2 * int(tile.row + tile.height < self.lr_height)
+        cols_taper = int(tile.col > 0) + 2 * int(tile.col + tile.width < self.lr_width)
+        shape_key = (tile.height, tile.width, rows_taper, cols_taper)
         if shape_key not in self._windows:
             self._windows[shape_key] = blend_window(tile, self.lr_height, self.lr_width, self.overlap)
         return self._windows[shape_key]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from deeplight.errors import ConfigError
 
+CACHE_DIR_HELP = "cache folder (default $DEEPLIGHT_CACHE_DIR, else $DEEPLIGHT_HOME/cache)"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict`` and ``cache`` to the ``deeplight`` parser."""
@@ -28,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--dem", type=Path, help="elevation raster in metres")
     predict.add_argument("--tile", type=int, default=128, help="tile size in LR pixels (default 128)")
     predict.add_argument("--overlap", type=int, default=16, help="tile overlap in LR pixels (default 16)")
-    predict.add_argument("--batch-size", type=int, default=None, help="tiles per model call (default: per device)")
+    predict.add_argument("--batch-size", type=int, default=None, 
+                         help="tiles per model call (default: per device)")
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     predict.add_argument("--threads", type=int, default=None, help="CPU threads (default: cores / workers)")
     predict.add_argument("--self-ensemble", action="store_true",
@@ -36,10 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--lr-units", choices=("dn", "radiance"), default="dn",
                          help="units of the LR raster (radiance: mapped by the nominal DMSP-like response)")
     predict.add_argument("--no-cache", action="store_true", help="do not read or write the tile cache")
-    predict.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default $DEEPLIGHT_HOME/cache)")
+    predict.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     dist = predict.add_mutually_exclusive_group()
-    dist.add_argument("--workers", type=int, default=None, help="run tiles on a local Dask cluster of N processes")
-    dist.add_argument("--scheduler", default=None, help="run tiles on an existing Dask scheduler (tcp://host:8786)")
+    dist.add_argument("--workers", type=int, default=None,
+                      help="run tiles on a local Dask cluster of N processes")
+    dist.add_argument("--scheduler", default=None,
+                      help="run tiles on an existing Dask scheduler (tcp://host:8786)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_predict)
 
@@ -48,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, helptext, func in (("info", "entries and size of the cache", _cache_info),
                                  ("clear", "delete every cache entry", _cache_clear)):
         sub = cache_sub.add_parser(name, help=helptext)
-        sub.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default $DEEPLIGHT_HOME/cache)")
+        sub.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
         sub.set_defaults(func=func)
 
 
@@ -80,7 +85,9 @@ def _model_from_args(args: argparse.Namespace):
     try:
         kwargs = json.loads(args.model_kwargs)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--model-kwargs is not valid JSON ({exc}): e.g. '{{\"preset\": \"demo\"}}'") from exc
+        raise ConfigError(
+            f"--model-kwargs is not valid JSON ({exc}): e.g. '{{\"preset\": \"demo\"}}'"
+        ) from exc
     if not isinstance(kwargs, dict):
         raise ConfigError("--model-kwargs must be a JSON object, e.g. '{\"preset\": \"demo\"}'")
     torch.manual_seed(0)
@@ -127,10 +134,11 @@ def _predict(args: argparse.Namespace) -> int:
         if client is not None:
             close_client(client)
     seconds = time.perf_counter() - start
-    print(f"wrote {result.path} ({result.tiles} tiles: {result.computed} computed, {result.cached} from cache; "
-          f"{seconds:.1f} s)")
+    print(f"wrote {result.path} ({result.tiles} tiles: {result.computed} computed, "
+          f"{result.cached} from cache; {seconds:.1f} s)")
     if result.uncertainty_path is not None:
         print(f"wrote {result.uncertainty_path} (per-pixel std of the x8 self-ensemble, nW/cm2/sr)")
     if result.tags.get("simulated") == "true":
-        print("note: the LR input is simulated (made by the degradation model); the output is tagged simulated")
+        print("note: the LR input is simulated (made by the degradation model); "
+              "the output is tagged simulated")
     return 0

@@ -54,7 +54,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             )
     elif resolved.type == "mps":
         if not _mps_available():
-            raise ConfigError(f"device {name!r} requested but Apple MPS is not available here: use --device cpu")
+            raise ConfigError(
+                f"device {name!r} requested but Apple MPS is not available here: use --device cpu"
+            )
     elif resolved.type != "cpu":
         raise ConfigError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
     return resolved

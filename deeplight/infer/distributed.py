@@ -98,7 +98,10 @@ class DaskExecutor:
 
 
 def start_client(
-    workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1, timeout: float = 20.0
+    workers: int | None = None,
+    scheduler: str | None = None,
+    threads_per_worker: int = 1,
+    timeout: float = 20.0,
 ) -> Any:
     """A ``distributed.Client`` on a new LocalCluster of ``workers`` processes, or on ``scheduler``.
 
@@ -115,7 +118,9 @@ def start_client(
         try:
             return Client(scheduler, timeout=f"{timeout}s")
         except OSError as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}): check the address") from exc
+            raise ConfigError(
+                f"cannot reach the Dask scheduler at {scheduler} ({exc}): check the address"
+            ) from exc
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1 (got {workers})")
     cluster = LocalCluster(

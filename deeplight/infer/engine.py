@@ -62,7 +62,8 @@ def model_batch(tiles: TileBatch, device: torch.device) -> dict[str, torch.Tenso
     batch = {"lr": torch.from_numpy(normalize_dn(lr)[:, None].astype(np.float32))}
     if tiles.dmo is not None:
         if tiles.dmo.shape != (b, DMO_BANDS, h * SCALE, w * SCALE):
-            raise ConfigError(f"dmo tiles have shape {tiles.dmo.shape}, expected {(b, DMO_BANDS) + hr_shape[2:]}")
+            expected = (b, DMO_BANDS) + hr_shape[2:]
+            raise ConfigError(f"dmo tiles have shape {tiles.dmo.shape}, expected {expected}")
         batch["dmo"] = torch.from_numpy(np.nan_to_num(tiles.dmo.astype(np.float32, copy=False), nan=0.0))
         present[:, 1] = 1.0
     else:
@@ -86,7 +87,8 @@ def _forward_sr(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     b, _, h, w = batch["lr"].shape
     expected = (b, 1, h * SCALE, w * SCALE)
     if sr is None or tuple(sr.shape) != expected:
-        got = tuple(sr.shape) if sr is not None else f"keys {sorted(out) if isinstance(out, dict) else type(out)}"
+        keys = sorted(out) if isinstance(out, dict) else type(out).__name__
+        got = tuple(sr.shape) if sr is not None else f"keys {keys}"
         raise ConfigError(f"the model must return {{'sr': tensor of shape {expected}}}, got {got}")
     return sr.float()
 

@@ -100,7 +100,9 @@ def _prepare_output(out: Path, inputs: list[Path]) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RasterError(f"cannot create the output folder {folder} ({exc.strerror or exc}): choose a writable folder") from exc
+        raise RasterError(
+            f"cannot create the output folder {folder} ({exc.strerror or exc}): choose a writable folder"
+        ) from exc
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise RasterError(f"cannot write to the output folder {folder}: choose a writable folder")
 
@@ -197,9 +199,11 @@ def predict_raster(
             "units": SR_UNITS,
             "modality": "sr",
             "simulated": "true" if source.simulated else "false",
-            "provenance": (f"DeepLight x{SCALE} super-resolution of {source.lr_path.name} by model "
-                           f"{identity['model']} (deeplight {__version__})"
-                           + ("; LR input is simulated by the degradation model" if source.simulated else "")),
+            "provenance": (
+                f"DeepLight x{SCALE} super-resolution of {source.lr_path.name} by model "
+                f"{identity['model']} (deeplight {__version__})"
+                + ("; LR input is simulated by the degradation model" if source.simulated else "")
+            ),
             "model": identity["model"],
             "checkpoint": identity["checkpoint"],
             "checkpoint_sha256": identity["checkpoint_sha256"],
@@ -221,7 +225,9 @@ def predict_raster(
                 finally:
                     _hidden(out, "lock").unlink(missing_ok=True)
         except LockTimeout as exc:
-            raise RasterError(f"another run is writing {out} right now: wait for it or choose another output") from exc
+            raise RasterError(
+                f"another run is writing {out} right now: wait for it or choose another output"
+            ) from exc
 
 
 def _run_and_write(
@@ -275,5 +281,7 @@ def _run_and_write(
                 ds.close()
         for path, _ in targets:
             _remove_leftovers(path)
-    return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
-                            cached=stats["cached"], tags=tags)
+    return PredictionOutput(
+        path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
+        cached=stats["cached"], tags=tags,
+    )

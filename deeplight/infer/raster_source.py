@@ -58,7 +58,9 @@ class RasterSource:
     """
 
     def __init__(
-        self, lr_path: str | os.PathLike[str], aux_paths: dict[str, str | os.PathLike[str] | None] | None = None,
+        self,
+        lr_path: str | os.PathLike[str],
+        aux_paths: dict[str, str | os.PathLike[str] | None] | None = None,
         lr_units: str = "dn",
     ) -> None:
         self.lr_path = Path(lr_path)
@@ -72,13 +74,14 @@ class RasterSource:
             self.aux_paths = {k: Path(v) for k, v in (aux_paths or {}).items() if v is not None}
             unknown = sorted(set(self.aux_paths) - set(AUX_NAMES))
             if unknown:
-                raise RasterError(f"unknown auxiliary layer(s) {unknown}: the predictor accepts {list(AUX_NAMES)}")
+                raise RasterError(
+                    f"unknown auxiliary layer(s) {unknown}: the predictor accepts {list(AUX_NAMES)}"
+                )
             for name, path in self.aux_paths.items():
                 self._open_aux(name, path)
             self._check_lr_values()
-            self.input_hashes = {
-                name: sha256_file(path) for name, path in [("lr", self.lr_path), *sorted(self.aux_paths.items())]
-            }
+            inputs = [("lr", self.lr_path), *sorted(self.aux_paths.items())]
+            self.input_hashes = {name: sha256_file(path) for name, path in inputs}
             digest = hashlib.sha256(f"lr_units={lr_units}".encode())
             for name, file_hash in self.input_hashes.items():
                 digest.update(f"|{name}={file_hash}".encode())
@@ -97,7 +100,9 @@ class RasterSource:
         if lr.transform == Affine.identity():
             raise RasterError(f"LR raster {self.lr_path} has no geotransform: georeference it first")
         if lr.count != 1:
-            raise RasterError(f"LR raster {self.lr_path} has {lr.count} bands; give a single-band night-light raster")
+            raise RasterError(
+                f"LR raster {self.lr_path} has {lr.count} bands; give a single-band night-light raster"
+            )
         self.lr_height, self.lr_width = lr.height, lr.width
         self.crs = lr.crs
         self.lr_transform = lr.transform

@@ -64,12 +64,17 @@ class ArraySource:
         aux = dict(aux or {})
         unknown = sorted(set(aux) - set(AUX_NAMES))
         if unknown:
-            raise RasterError(f"unknown auxiliary layer(s) {unknown}: the predictor accepts {list(AUX_NAMES)}")
+            raise RasterError(
+                f"unknown auxiliary layer(s) {unknown}: the predictor accepts {list(AUX_NAMES)}"
+            )
         hr = (self.lr_height * SCALE, self.lr_width * SCALE)
         self.dmo = None if aux.get("dmo") is None else np.asarray(aux["dmo"], dtype=np.float32)
         self.dem = None if aux.get("dem") is None else np.asarray(aux["dem"], dtype=np.float32)
         if self.dmo is not None and self.dmo.shape != (DMO_BANDS, *hr):
-            raise RasterError(f"aux 'dmo' must have shape {(DMO_BANDS, *hr)} (7 bands, 8x the LR grid), got {self.dmo.shape}")
+            raise RasterError(
+                f"aux 'dmo' must have shape {(DMO_BANDS, *hr)} (7 bands, 8x the LR grid), "
+                f"got {self.dmo.shape}"
+            )
         if self.dem is not None and self.dem.shape != hr:
             raise RasterError(f"aux 'dem' must have shape {hr} (8x the LR grid), got {self.dem.shape}")
         for name, array in (("lr", self.lr), ("dmo", self.dmo), ("dem", self.dem)):
