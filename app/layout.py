@@ -55,8 +55,37 @@ def _basemap_reachable() -> bool:
         return False
 
 
+PERSISTED_KEYS = ("dataset", "year", "region", "model", "basemap")
+"""Sidebar widget keys whose values survive page switches (Streamlit drops the state of widgets that
+a page run did not draw, and a page switch starts with a new widget tree)."""
+
+
+def remember(key: str, value) -> None:
+    """Set a sidebar choice from code (e.g. after an upload) so that every page picks it up."""
+    st.session_state[key] = value
+    st.session_state[f"_keep_{key}"] = value
+
+
+def _restore_persisted() -> None:
+    # Re-assigning a widget key through the session-state API carries its latest value over to the
+    # widget of another page (each page has its own widget ids; Streamlit documents this idiom).
+    for key in PERSISTED_KEYS:
+        kept = f"_keep_{key}"
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+        elif kept in st.session_state:
+            st.session_state[key] = st.session_state[kept]
+
+
+def _persist() -> None:
+    for key in PERSISTED_KEYS:
+        if key in st.session_state:
+            st.session_state[f"_keep_{key}"] = st.session_state[key]
+
+
 def _init_state_from_url() -> None:
     if st.session_state.get("_url_loaded"):
+        _restore_persisted()
         return
     selection, problems = selection_from_params(dict(st.query_params))
     st.session_state["_url_loaded"] = True
@@ -130,6 +159,7 @@ def sidebar_context() -> PageContext | None:
     selection = Selection(dataset=dataset_id, year=year if len(info.years) > 1 else None,
                           region=region, aoi=aoi if region == DRAWN_AREA else None,
                           model=model.id if model else None)
+    _persist()
     params = selection_to_params(selection)
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)

@@ -8,20 +8,21 @@ import streamlit as st
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 PAGE_SPECS = [
-    # (file stem, title, icon, url path)
-    ("home", "Home", ":material/home:", "home"),
-    ("compare", "Compare", ":material/compare:", "compare"),
-    ("sdg", "SDG indicators", ":material/bar_chart:", "sdg"),
-    ("models", "Models", ":material/model_training:", "models"),
-    ("data", "Upload data", ":material/upload_file:", "data"),
+    # (file stem, title, url path)
+    ("home", "Home", "home"),
+    ("compare", "Compare LR / SR / HR", "compare"),
+    ("sdg", "SDG indicators", "sdg"),
+    ("models", "Models", "models"),
+    ("data", "Upload data", "data"),
 ]
 
 
 def page(stem: str) -> st.Page:
     """The ``st.Page`` of a page file stem (e.g. ``"compare"``)."""
-    for name, title, icon, url in PAGE_SPECS:
+    for name, title, url in PAGE_SPECS:
         if name == stem:
-            return st.Page(PAGES_DIR / f"{name}.py", title=title, icon=icon, url_path=url, default=name == "home")
+            # No page icon: Streamlit would make it the favicon and fetch that from fonts.gstatic.com.
+            return st.Page(PAGES_DIR / f"{name}.py", title=title, url_path=url, default=name == "home")
     raise KeyError(f"no page {stem!r}; pages are {[s[0] for s in PAGE_SPECS]}")
 
 

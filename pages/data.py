@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import services
-from app.layout import page_setup
+from app.layout import page_setup, remember, sidebar_context
 from app.navigation import page
 from app.settings import get_settings
 from app.uploads import REGION_SUFFIXES, UploadedFile, build_upload_scene
@@ -46,11 +46,14 @@ if submitted:
             st.error(f"Upload not usable: {exc}")
         else:
             services.uploaded_scenes()[scene.key] = scene
-            st.session_state["dataset"] = scene.key
-            st.session_state.pop("region", None)
-            st.session_state["_url_loaded"] = True
+            remember("dataset", scene.key)
+            for key in ("region", "_keep_region", "_aoi"):
+                st.session_state.pop(key, None)
             st.success(f"Loaded {scene.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
                        f"{len(scene.regions)} region(s)" + (", LR simulated from it" if scene.lr_simulated else ""))
             for note in scene.notes:
                 st.caption(note)
             st.page_link(page("compare"), label="Reconstruct and compare it", icon=":material/compare:")
+
+# The sidebar comes last so that a new upload can become the chosen data set in this same run.
+sidebar_context()

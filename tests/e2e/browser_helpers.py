@@ -1,0 +1,58 @@
+"""Playwright helpers for the Streamlit dashboard (not a test module)."""
+
+from __future__ import annotations
+
+import time
+
+MAP_STATE_JS = """() => ({
+  leaflet: typeof L === 'object' && !!L.version,
+  maps: document.querySelectorAll('.leaflet-container').length,
+  rasters: Array.from(document.querySelectorAll('img.leaflet-image-layer'))
+      .filter(img => img.complete && img.naturalWidth > 0).length,
+  rasterSources: Array.from(document.querySelectorAll('img.leaflet-image-layer')).map(img => img.src.length + ':' + img.src.slice(-40)),
+  titles: Array.from(document.querySelectorAll('.deeplight-title b')).map(b => b.id),
+  swipe: !!document.querySelector('.leaflet-sbs-range') && !!document.querySelector('.leaflet-sbs-divider'),
+  selected: Array.from(document.querySelectorAll('path.leaflet-interactive'))
+      .filter(p => p.getAttribute('stroke') === '#00e5ff').length,
+})"""
+
+
+def map_frames(page):
+    """The frames of the page's iframes (the maps are same-origin srcdoc iframes)."""
+    frames = []
+    for handle in page.locator("iframe").element_handles():
+        frame = handle.content_frame()
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def wait_for_map(page, min_rasters: int = 1, timeout_s: float = 60, predicate=None) -> dict:
+    """Wait until an iframe has Leaflet, a map and ``min_rasters`` loaded raster overlays; return its state."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        for frame in map_frames(page):
+            try:
+                state = frame.evaluate(MAP_STATE_JS)
+            except Exception:  # noqa: BLE001 - a frame being replaced by a rerun
+                continue
+            last = state
+            if state["leaflet"] and state["maps"] and state["rasters"] >= min_rasters:
+                if predicate is None or predicate(state):
+                    return state
+        time.sleep(0.2)
+    raise AssertionError(f"no drawn map within {timeout_s} s (last state: {last})")
+
+
+def wait_for_text(page, text: str, timeout_s: float = 60) -> None:
+    """Wait until ``text`` appears in the main document."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_s * 1000)
+
+
+def choose_in_selectbox(page, label: str, option_text: str) -> None:
+    """Open the Streamlit selectbox labelled ``label``, type ``option_text`` and pick the first match."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.click()
+    page.keyboard.type(option_text)
+    page.locator('[role="option"]').filter(has_text=option_text).first.click()
