@@ -38,7 +38,8 @@ MACHINE = "2-core x86 CPU, no GPU, shared with other jobs"
 
 
 def machine_line(threads: int) -> str:
-    return f"{MACHINE} ({platform.processor() or platform.machine()}; torch {torch.__version__}, {threads} threads)"
+    cpu = platform.processor() or platform.machine()
+    return f"{MACHINE} ({cpu}; torch {torch.__version__}, {threads} threads)"
 
 
 def load_model(kind: str):
@@ -51,7 +52,9 @@ def load_model(kind: str):
             model, meta = load_checkpoint(DEMO_CHECKPOINT)
             return model, f"demo checkpoint {DEMO_CHECKPOINT.name} (sha256 {meta['sha256'][:12]})"
         torch.manual_seed(0)
-        return get_model("deeplightsr", preset="demo").eval(), "deeplightsr preset demo, RANDOM weights (no demo checkpoint yet)"
+        return get_model(
+            "deeplightsr", preset="demo"
+        ).eval(), "deeplightsr preset demo, RANDOM weights (no demo checkpoint yet)"
     torch.manual_seed(0)
     return get_model(kind).eval(), f"{kind} (registry model, no trained weights needed)"
 
@@ -62,9 +65,20 @@ def write_lr(path: Path, height: int, width: int, seed: int = 0) -> None:
     yy, xx = np.mgrid[0:height, 0:width]
     lit = 63 * np.exp(-(((yy - height / 2) / (height / 5)) ** 2 + ((xx - width / 3) / (width / 6)) ** 2))
     dn = np.clip(lit + rng.normal(0, 2, (height, width)), 0, 63).astype(np.float32)
-    profile = dict(driver="GTiff", width=width, height=height, count=1, dtype="float32", nodata=np.nan,
-                   crs="EPSG:3857", transform=from_origin(1.3e7, 3.6e6, 1000, 1000), tiled=True,
-                   blockxsize=256, blockysize=256, compress="deflate")
+    profile = dict(
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        nodata=np.nan,
+        crs="EPSG:3857",
+        transform=from_origin(1.3e7, 3.6e6, 1000, 1000),
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+    )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(dn, 1)
         dst.update_tags(simulated="true", units="DN", modality="lr", provenance="bench_infer synthetic")
@@ -73,8 +87,10 @@ def write_lr(path: Path, height: int, width: int, seed: int = 0) -> None:
 def synthetic_inputs(h: int, w: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     lr = rng.uniform(0, 63, (h, w)).astype(np.float32)
-    aux = {"dmo": rng.uniform(0, 0.4, (7, 8 * h, 8 * w)).astype(np.float32),
-           "dem": rng.uniform(0, 500, (8 * h, 8 * w)).astype(np.float32)}
+    aux = {
+        "dmo": rng.uniform(0, 0.4, (7, 8 * h, 8 * w)).astype(np.float32),
+        "dem": rng.uniform(0, 500, (8 * h, 8 * w)).astype(np.float32),
+    }
     return lr, aux
 
 
@@ -82,31 +98,54 @@ def bench_throughput(model, rows: list[dict], tile: int, overlap: int) -> None:
     from deeplight.infer import predict_array
 
     lr, aux = synthetic_inputs(160, 160)
-    predict_array(model, lr[:32, :32], {k: v[..., :256, :256] for k, v in aux.items()}, tile=32, overlap=0,
-                  device="cpu")  # warm-up
+    predict_array(
+        model, lr[:32, :32], {k: v[..., :256, :256] for k, v in aux.items()}, tile=32, overlap=0, device="cpu"
+    )  # warm-up
     start = time.perf_counter()
     result = predict_array(model, lr, aux, tile=tile, overlap=overlap, device="cpu")
     seconds = time.perf_counter() - start
     mp = lr.size * 64 / 1e6
-    rows.append(dict(measure="tiled inference throughput", setting=f"LR 160x160 -> HR 1280x1280, tile {tile}, "
-                     f"overlap {overlap}, dmo+dem, {result.tiles} tiles", value=round(mp / seconds, 3),
-                     unit="HR MP/s", seconds=round(seconds, 2)))
+    rows.append(
+        dict(
+            measure="tiled inference throughput",
+            setting=f"LR 160x160 -> HR 1280x1280, tile {tile}, "
+            f"overlap {overlap}, dmo+dem, {result.tiles} tiles",
+            value=round(mp / seconds, 3),
+            unit="HR MP/s",
+            seconds=round(seconds, 2),
+        )
+    )
     whole = predict_array(model, lr, aux, tile=160, overlap=0, device="cpu").radiance
     for ov in sorted({overlap, 2 * overlap}):
-        tiled = result.radiance if ov == overlap else predict_array(model, lr, aux, tile=tile, overlap=ov,
-                                                                     device="cpu").radiance
+        tiled = (
+            result.radiance
+            if ov == overlap
+            else predict_array(model, lr, aux, tile=tile, overlap=ov, device="cpu").radiance
+        )
         diff = np.abs(tiled - whole)
-        rows.append(dict(measure=f"tiled vs whole image, overlap {ov}",
-                         setting=f"tile {tile}; max abs diff {np.nanmax(diff):.3g} nW/cm2/sr at radiance up to "
-                                 f"{np.nanmax(whole):.3g}; 99.9th percentile {np.nanpercentile(diff, 99.9):.3g}",
-                         value=float(f"{np.nanmean(diff) / np.nanmean(whole):.3g}"), unit="mean rel. diff",
-                         seconds=""))
+        rows.append(
+            dict(
+                measure=f"tiled vs whole image, overlap {ov}",
+                setting=f"tile {tile}; max abs diff {np.nanmax(diff):.3g} nW/cm2/sr at radiance up to "
+                f"{np.nanmax(whole):.3g}; 99.9th percentile {np.nanpercentile(diff, 99.9):.3g}",
+                value=float(f"{np.nanmean(diff) / np.nanmean(whole):.3g}"),
+                unit="mean rel. diff",
+                seconds="",
+            )
+        )
     lr_se, aux_se = lr[:64, :64], {k: v[..., :512, :512] for k, v in aux.items()}
     start = time.perf_counter()
     predict_array(model, lr_se, aux_se, tile=tile, overlap=overlap, device="cpu", self_ensemble=True)
     seconds = time.perf_counter() - start
-    rows.append(dict(measure="x8 self-ensemble throughput", setting="LR 64x64 -> HR 512x512, mean + std layer",
-                     value=round(lr_se.size * 64 / 1e6 / seconds, 3), unit="HR MP/s", seconds=round(seconds, 2)))
+    rows.append(
+        dict(
+            measure="x8 self-ensemble throughput",
+            setting="LR 64x64 -> HR 512x512, mean + std layer",
+            value=round(lr_se.size * 64 / 1e6 / seconds, 3),
+            unit="HR MP/s",
+            seconds=round(seconds, 2),
+        )
+    )
 
 
 def bench_cache(model, rows: list[dict], work: Path, tile: int, overlap: int) -> None:
@@ -115,31 +154,65 @@ def bench_cache(model, rows: list[dict], work: Path, tile: int, overlap: int) ->
     lr, aux = synthetic_inputs(96, 96, seed=1)
     cache = TileCache(work / "cache_a")
     start = time.perf_counter()
-    first = predict_array(model, lr, aux, tile=tile, overlap=overlap, device="cpu", cache=cache, model_id="bench")
+    first = predict_array(
+        model, lr, aux, tile=tile, overlap=overlap, device="cpu", cache=cache, model_id="bench"
+    )
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    second = predict_array(model, lr, aux, tile=tile, overlap=overlap, device="cpu", cache=cache, model_id="bench")
+    second = predict_array(
+        model, lr, aux, tile=tile, overlap=overlap, device="cpu", cache=cache, model_id="bench"
+    )
     warm = time.perf_counter() - start
-    if first.from_cache or not second.from_cache or not np.array_equal(first.radiance, second.radiance, equal_nan=True):
+    if (
+        first.from_cache
+        or not second.from_cache
+        or not np.array_equal(first.radiance, second.radiance, equal_nan=True)
+    ):
         raise RuntimeError("the repeated request was not served identically from the cache")
-    rows.append(dict(measure="cache speed-up, repeated in-memory request (dashboard)",
-                     setting=f"predict_array LR 96x96 + dmo/dem: {cold:.2f} s cold, {warm * 1000:.1f} ms cached",
-                     value=round(cold / warm, 1), unit="x", seconds=round(warm, 4)))
+    rows.append(
+        dict(
+            measure="cache speed-up, repeated in-memory request (dashboard)",
+            setting=f"predict_array LR 96x96 + dmo/dem: {cold:.2f} s cold, {warm * 1000:.1f} ms cached",
+            value=round(cold / warm, 1),
+            unit="x",
+            seconds=round(warm, 4),
+        )
+    )
     write_lr(work / "lr_cache.tif", 96, 96)
     cache_b = TileCache(work / "cache_b")
     start = time.perf_counter()
-    predict_raster(work / "lr_cache.tif", work / "c1.tif", model=model, tile=tile, overlap=overlap, device="cpu",
-                   cache=cache_b)
+    predict_raster(
+        work / "lr_cache.tif",
+        work / "c1.tif",
+        model=model,
+        tile=tile,
+        overlap=overlap,
+        device="cpu",
+        cache=cache_b,
+    )
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    again = predict_raster(work / "lr_cache.tif", work / "c2.tif", model=model, tile=tile, overlap=overlap,
-                           device="cpu", cache=cache_b)
+    again = predict_raster(
+        work / "lr_cache.tif",
+        work / "c2.tif",
+        model=model,
+        tile=tile,
+        overlap=overlap,
+        device="cpu",
+        cache=cache_b,
+    )
     warm = time.perf_counter() - start
     if again.computed:
         raise RuntimeError("the repeated raster request recomputed tiles")
-    rows.append(dict(measure="cache speed-up, repeated file request (tile cache, COG rewritten)",
-                     setting=f"predict_raster LR 96x96 GeoTIFF: {cold:.2f} s cold, {warm:.2f} s cached",
-                     value=round(cold / warm, 1), unit="x", seconds=round(warm, 3)))
+    rows.append(
+        dict(
+            measure="cache speed-up, repeated file request (tile cache, COG rewritten)",
+            setting=f"predict_raster LR 96x96 GeoTIFF: {cold:.2f} s cold, {warm:.2f} s cached",
+            value=round(cold / warm, 1),
+            unit="x",
+            seconds=round(warm, 3),
+        )
+    )
 
 
 def child_big(args: argparse.Namespace) -> None:
@@ -150,21 +223,50 @@ def child_big(args: argparse.Namespace) -> None:
     configure_cpu_threads(args.threads)
     model, _ = load_model(args.child_model)
     start = time.perf_counter()
-    result = predict_raster(args.child_lr, args.child_out, model=model, tile=args.tile, overlap=args.overlap,
-                            device="cpu", cache=None)
+    result = predict_raster(
+        args.child_lr,
+        args.child_out,
+        model=model,
+        tile=args.tile,
+        overlap=args.overlap,
+        device="cpu",
+        cache=None,
+    )
     seconds = time.perf_counter() - start
     size = Path(result.path).stat().st_size
-    print(json.dumps({"seconds": seconds, "tiles": result.tiles, "bytes": size,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "tiles": result.tiles,
+                "bytes": size,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def run_child(work: Path, model_kind: str, height: int, width: int, args: argparse.Namespace) -> dict:
     lr = work / f"lr_{height}x{width}.tif"
     out = work / f"sr_{height}x{width}_{model_kind}.tif"
     write_lr(lr, height, width)
-    cmd = [sys.executable, __file__, "--child", "--child-model", model_kind, "--child-lr", str(lr),
-           "--child-out", str(out), "--threads", str(args.threads), "--tile", str(args.tile),
-           "--overlap", str(args.overlap)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--child-model",
+        model_kind,
+        "--child-lr",
+        str(lr),
+        "--child-out",
+        str(out),
+        "--threads",
+        str(args.threads),
+        "--tile",
+        str(args.tile),
+        "--overlap",
+        str(args.overlap),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"child run failed: {proc.stderr[-2000:]}")
@@ -179,19 +281,38 @@ def run_child(work: Path, model_kind: str, height: int, width: int, args: argpar
 def bench_memory(rows: list[dict], work: Path, args: argparse.Namespace) -> None:
     if not args.skip_big:
         info = run_child(work, args.big_model, 2048, 2048, args)
-        rows.append(dict(measure="peak memory, LR 2048x2048 -> HR 16384x16384 streamed to a COG",
-                         setting=f"model {args.big_model}, {info['tiles']} tiles, output {info['shape']}, "
-                                 f"COG {info['bytes'] / 2**30:.2f} GiB, {info['seconds']:.0f} s",
-                         value=round(info["peak_mb"] / 1024, 2), unit="GB peak RSS", seconds=round(info["seconds"], 1)))
+        rows.append(
+            dict(
+                measure="peak memory, LR 2048x2048 -> HR 16384x16384 streamed to a COG",
+                setting=f"model {args.big_model}, {info['tiles']} tiles, output {info['shape']}, "
+                f"COG {info['bytes'] / 2**30:.2f} GiB, {info['seconds']:.0f} s",
+                value=round(info["peak_mb"] / 1024, 2),
+                unit="GB peak RSS",
+                seconds=round(info["seconds"], 1),
+            )
+        )
     info = run_child(work, "demo", 2 * args.tile, 2048, args)
-    rows.append(dict(measure="peak memory, demo model, full-width strip",
-                     setting=f"LR {2 * args.tile}x2048 -> HR {info['shape']} (same width as 2048x2048: the "
-                             f"accumulator holds one tile row, so memory does not grow with height), "
-                             f"{info['tiles']} tiles, {info['seconds']:.0f} s",
-                     value=round(info["peak_mb"] / 1024, 2), unit="GB peak RSS", seconds=round(info["seconds"], 1)))
+    rows.append(
+        dict(
+            measure="peak memory, demo model, full-width strip",
+            setting=f"LR {2 * args.tile}x2048 -> HR {info['shape']} (same width as 2048x2048: the "
+            f"accumulator holds one tile row, so memory does not grow with height), "
+            f"{info['tiles']} tiles, {info['seconds']:.0f} s",
+            value=round(info["peak_mb"] / 1024, 2),
+            unit="GB peak RSS",
+            seconds=round(info["seconds"], 1),
+        )
+    )
     hr_mp = 2 * args.tile * 2048 * 64 / 1e6
-    rows.append(dict(measure="demo model streamed throughput (same run)", setting="HR MP/s incl. reading and COG writing",
-                     value=round(hr_mp / info["seconds"], 3), unit="HR MP/s", seconds=round(info["seconds"], 1)))
+    rows.append(
+        dict(
+            measure="demo model streamed throughput (same run)",
+            setting="HR MP/s incl. reading and COG writing",
+            value=round(hr_mp / info["seconds"], 3),
+            unit="HR MP/s",
+            seconds=round(info["seconds"], 1),
+        )
+    )
 
 
 def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) -> None:
@@ -204,8 +325,15 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     for threads in sorted({args.threads, 1}, reverse=True):
         torch.set_num_threads(threads)
         start = time.perf_counter()
-        single = predict_raster(work / "lr_dask.tif", work / f"single{threads}.tif", model=model, tile=tile,
-                                overlap=16, device="cpu", cache=None)
+        single = predict_raster(
+            work / "lr_dask.tif",
+            work / f"single{threads}.tif",
+            model=model,
+            tile=tile,
+            overlap=16,
+            device="cpu",
+            cache=None,
+        )
         timings[threads] = time.perf_counter() - start
     torch.set_num_threads(args.threads)
     t_single = timings[args.threads]
@@ -214,8 +342,16 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     t_startup = time.perf_counter() - start
     try:
         start = time.perf_counter()
-        dist = predict_raster(work / "lr_dask.tif", work / "dask.tif", model=model, tile=tile, overlap=16,
-                              device="cpu", cache=None, client=client)
+        dist = predict_raster(
+            work / "lr_dask.tif",
+            work / "dask.tif",
+            model=model,
+            tile=tile,
+            overlap=16,
+            device="cpu",
+            cache=None,
+            client=client,
+        )
         t_dask = time.perf_counter() - start
     finally:
         close_client(client)
@@ -225,17 +361,35 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     max_diff = float(np.nanmax(np.abs(x - y)))
     identical = bool(np.array_equal(x, y, equal_nan=True))
     for threads, seconds in sorted(timings.items(), reverse=True):
-        rows.append(dict(measure=f"1 process, {threads} torch thread(s)",
-                         setting=f"LR 128x192 -> HR 1024x1536, tile {tile}, overlap 16, {single.tiles} tiles",
-                         value=round(seconds, 1), unit="s", seconds=round(seconds, 1)))
-    rows.append(dict(measure="Dask LocalCluster, 2 worker processes",
-                     setting=f"same run, {worker_threads} thread(s) per worker, cluster start {t_startup:.1f} s not "
-                             f"included; identical to the {worker_threads}-thread single process: {identical} "
-                             f"(max abs diff {max_diff:.2g})",
-                     value=round(t_dask, 1), unit="s", seconds=round(t_dask, 1)))
-    rows.append(dict(measure="Dask 2 workers vs 1 process", setting=f"speed-up (1 process with {args.threads} "
-                     "threads / Dask)",
-                     value=round(t_single / t_dask, 2), unit="x", seconds=round(t_dask, 1)))
+        rows.append(
+            dict(
+                measure=f"1 process, {threads} torch thread(s)",
+                setting=f"LR 128x192 -> HR 1024x1536, tile {tile}, overlap 16, {single.tiles} tiles",
+                value=round(seconds, 1),
+                unit="s",
+                seconds=round(seconds, 1),
+            )
+        )
+    rows.append(
+        dict(
+            measure="Dask LocalCluster, 2 worker processes",
+            setting=f"same run, {worker_threads} thread(s) per worker, cluster start {t_startup:.1f} s not "
+            f"included; identical to the {worker_threads}-thread single process: {identical} "
+            f"(max abs diff {max_diff:.2g})",
+            value=round(t_dask, 1),
+            unit="s",
+            seconds=round(t_dask, 1),
+        )
+    )
+    rows.append(
+        dict(
+            measure="Dask 2 workers vs 1 process",
+            setting=f"speed-up (1 process with {args.threads} threads / Dask)",
+            value=round(t_single / t_dask, 2),
+            unit="x",
+            seconds=round(t_dask, 1),
+        )
+    )
 
 
 def write_tables(rows: list[dict], header: list[str]) -> str:
@@ -259,7 +413,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tile", type=int, default=128)
     parser.add_argument("--overlap", type=int, default=16)
-    parser.add_argument("--big-model", default="bicubic", help="model for the 2048x2048 run (bicubic or demo)")
+    parser.add_argument(
+        "--big-model", default="bicubic", help="model for the 2048x2048 run (bicubic or demo)"
+    )
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--only", choices=("throughput", "cache", "memory", "dask"), action="append")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -286,9 +442,13 @@ def main() -> int:
             bench_dask(model, rows, work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    header = [f"machine: {machine_line(args.threads)}", f"model: {description}",
-              "inputs: synthetic DMSP-like DN rasters, simulated (made by code)",
-              f"run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"]
+    header = [
+        f"machine: {machine_line(args.threads)}",
+        f"model: {description}",
+        "inputs: synthetic DMSP-like DN rasters, simulated (made by code)",
+        f"run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+    ]
     print(write_tables(rows, header))
     return 0
 

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--dem", type=Path, help="elevation raster in metres")
     predict.add_argument("--tile", type=int, default=128, help="tile size in LR pixels (default 128)")
     predict.add_argument("--overlap", type=int, default=16, help="tile overlap in LR pixels (default 16)")
-    predict.add_argument("--batch-size", type=int, default=None, 
+    predict.add_argument("--batch-size", type=int, default=None,
                          help="tiles per model call (default: per device)")
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     predict.add_argument("--threads", type=int, default=None, help="CPU threads (default: cores / workers)")

@@ -251,7 +251,7 @@ def _run_and_write(
     }
     datasets: list[rasterio.io.DatasetWriter] = []
     try:
-        for (partial, _), (_, target_tags) in zip(hidden, targets):
+        for (partial, _), (_, target_tags) in zip(hidden, targets, strict=True):
             datasets.append(rasterio.open(partial, "w", **profile))
             datasets[-1].update_tags(**target_tags)
 
@@ -270,7 +270,7 @@ def _run_and_write(
         for partial, cog_tmp in hidden:
             _to_cog(partial, cog_tmp)
         # the SR file is renamed last: its presence means the whole run is complete
-        for (partial, cog_tmp), (path, _) in reversed(list(zip(hidden, targets))):
+        for (partial, cog_tmp), (path, _) in reversed(list(zip(hidden, targets, strict=True))):
             os.replace(cog_tmp, path)
             partial.unlink(missing_ok=True)
     except (OSError, RasterioError) as exc:

@@ -23,10 +23,10 @@ from rasterio.windows import Window
 from deeplight.data.norm import SCALE
 from deeplight.errors import RasterError
 from deeplight.infer.array import lr_to_dn
-from deeplight.io.value_ranges import check_value_range
 from deeplight.infer.engine import DMO_BANDS
 from deeplight.infer.sources import AUX_NAMES
 from deeplight.infer.tiling import Tile
+from deeplight.io.value_ranges import check_value_range
 from deeplight.utils_io import sha256_file
 
 AUX_BANDS = {"dmo": DMO_BANDS, "dem": 1}
@@ -174,7 +174,7 @@ class RasterSource:
             ds.close()
         self.lr.close()
 
-    def __enter__(self) -> "RasterSource":
+    def __enter__(self) -> RasterSource:
         return self
 
     def __exit__(self, *exc: object) -> None:

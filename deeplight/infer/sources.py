@@ -34,7 +34,7 @@ class TileSource(Protocol):
         ...
 
 
-def _hash_array(digest: "hashlib._Hash", name: str, array: np.ndarray | None) -> None:
+def _hash_array(digest: hashlib._Hash, name: str, array: np.ndarray | None) -> None:
     digest.update(name.encode())
     if array is None:
         digest.update(b"absent")

@@ -88,7 +88,7 @@ def run_tiled(
     # read only when blended, so memory stays bounded by the batch whatever the cache holds.
     outputs = executor.map_batches(stack_tiles(source, misses) for misses in to_compute if misses)
     done = computed = 0
-    for group, misses in zip(groups, to_compute):
+    for group, misses in zip(groups, to_compute, strict=True):
         fresh: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         if misses:
             out = next(outputs)

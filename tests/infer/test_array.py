@@ -17,8 +17,10 @@ def _inputs(h: int, w: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     lr = rng.uniform(0, 63, (h, w)).astype(np.float32)
     lr[2:4, 5:8] = np.nan
-    aux = {"dmo": rng.uniform(0, 1, (7, 8 * h, 8 * w)).astype(np.float32),
-           "dem": rng.uniform(0, 800, (8 * h, 8 * w)).astype(np.float32)}
+    aux = {
+        "dmo": rng.uniform(0, 1, (7, 8 * h, 8 * w)).astype(np.float32),
+        "dem": rng.uniform(0, 800, (8 * h, 8 * w)).astype(np.float32),
+    }
     return lr, aux
 
 
@@ -32,13 +34,16 @@ def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.nanmax(np.abs(a - b) / np.maximum(np.abs(b), 1e-6)))
 
 
-@pytest.mark.parametrize("h,w,tile,overlap", [
-    (37, 53, 16, 12),   # sizes not a multiple of the tile
-    (37, 53, 20, 12),
-    (30, 41, 24, 16),
-    (37, 53, 13, 12),   # overlap close to the tile
-    (8, 50, 16, 12),    # raster thinner than a tile
-])
+@pytest.mark.parametrize(
+    "h,w,tile,overlap",
+    [
+        (37, 53, 16, 12),  # sizes not a multiple of the tile
+        (37, 53, 20, 12),
+        (30, 41, 24, 16),
+        (37, 53, 13, 12),  # overlap close to the tile
+        (8, 50, 16, 12),  # raster thinner than a tile
+    ],
+)
 def test_tiled_output_equals_whole_image_output(model, h, w, tile, overlap):
     assert overlap >= 4 * TinyConvSR.receptive_field_lr  # the documented exactness rule
     lr, aux = _inputs(h, w)
@@ -131,8 +136,16 @@ def test_radiance_lr_goes_through_the_nominal_response(model):
 def test_progress_reports_every_batch(model):
     lr, _ = _inputs(30, 30)
     calls = []
-    result = predict_array(model, lr, None, tile=16, overlap=4, batch_size=2, device="cpu",
-                           progress=lambda d, t: calls.append((d, t)))
+    result = predict_array(
+        model,
+        lr,
+        None,
+        tile=16,
+        overlap=4,
+        batch_size=2,
+        device="cpu",
+        progress=lambda d, t: calls.append((d, t)),
+    )
     assert calls[-1] == (result.tiles, result.tiles)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 

@@ -13,8 +13,15 @@ def test_rows_are_flushed_once_in_order_and_blend_to_the_constant():
     written: list[tuple[int, np.ndarray]] = []
     nodata = np.zeros((h, w), bool)
     nodata[10, 3] = True
-    acc = BlendingAccumulator(h, w, tile, overlap, lambda r0, rows, unc: written.append((r0, rows.copy())),
-                              lambda a, b: nodata[a:b], with_uncertainty=False)
+    acc = BlendingAccumulator(
+        h,
+        w,
+        tile,
+        overlap,
+        lambda r0, rows, unc: written.append((r0, rows.copy())),
+        lambda a, b: nodata[a:b],
+        with_uncertainty=False,
+    )
     assert acc.sum.shape == (tile * 8, w * 8)  # one tile row, whatever the raster height
     for t in plan_tiles(h, w, tile, overlap):
         acc.add(t, np.full((tile * 8, tile * 8), 5.0, np.float32))

@@ -115,8 +115,9 @@ def test_five_concurrent_sessions_trigger_exactly_one_inference(tmp_path):
 
     def session(i: int) -> None:
         barrier.wait()
-        results[i] = predict_array(model, lr, None, tile=32, overlap=0, device="cpu", cache=cache,
-                                   model_id="model-a")
+        results[i] = predict_array(
+            model, lr, None, tile=32, overlap=0, device="cpu", cache=cache, model_id="model-a"
+        )
 
     threads = [threading.Thread(target=session, args=(i,)) for i in range(5)]
     for t in threads:
@@ -146,8 +147,10 @@ def test_concurrent_processes_compute_once(tmp_path):
     markers.mkdir()
     ctx = multiprocessing.get_context("fork")
     start = time.time() + 0.5
-    procs = [ctx.Process(target=_process_request, args=(str(tmp_path / "c"), str(markers), i, start))
-             for i in range(5)]
+    procs = [
+        ctx.Process(target=_process_request, args=(str(tmp_path / "c"), str(markers), i, start))
+        for i in range(5)
+    ]
     for p in procs:
         p.start()
     for p in procs:

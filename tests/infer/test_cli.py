@@ -21,16 +21,35 @@ from tests.infer.test_raster import write_lr
 def _checkpoint(tmp_path):
     torch.manual_seed(0)
     model = get_model("deeplightsr", preset="tiny")
-    return save_checkpoint(model, tmp_path / "ckpt" / "tiny", {"model": "deeplightsr", "model_kwargs": {"preset": "tiny"},
-                                                                "step": 0})
+    return save_checkpoint(
+        model,
+        tmp_path / "ckpt" / "tiny",
+        {"model": "deeplightsr", "model_kwargs": {"preset": "tiny"}, "step": 0},
+    )
 
 
 def test_predict_with_a_checkpoint_then_from_the_cache(tmp_path, capsys):
     weights = _checkpoint(tmp_path)
     write_lr(tmp_path / "lr.tif", h=12, w=20)
-    args = ["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--checkpoint", str(weights),
-            "--tile", "16", "--overlap", "4", "--device", "cpu", "--threads", "1", "--cache-dir", str(tmp_path / "c"),
-            "--quiet"]
+    args = [
+        "predict",
+        str(tmp_path / "lr.tif"),
+        "--out",
+        str(tmp_path / "sr.tif"),
+        "--checkpoint",
+        str(weights),
+        "--tile",
+        "16",
+        "--overlap",
+        "4",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "2 tiles: 2 computed, 0 from cache" in out and "tagged simulated" in out
@@ -63,8 +82,23 @@ def test_bad_input_exits_with_a_message(tmp_path, capsys):
 
 def test_random_weight_model_is_labelled(tmp_path, capsys):
     write_lr(tmp_path / "lr.tif", h=8, w=8)
-    assert main(["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--model", "bicubic",
-                 "--no-cache", "--quiet", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "lr.tif"),
+                "--out",
+                str(tmp_path / "sr.tif"),
+                "--model",
+                "bicubic",
+                "--no-cache",
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert "random weights" in capsys.readouterr().err
     with rasterio.open(tmp_path / "sr.tif") as ds:
         assert ds.tags()["model"] == "bicubic (random weights)"
@@ -75,12 +109,30 @@ def test_workers_flag_runs_a_local_cluster_with_the_same_output(tmp_path):
     """``python -m deeplight.infer`` is the __main__-guarded entry LocalCluster(processes=True) needs."""
     weights = _checkpoint(tmp_path)
     write_lr(tmp_path / "lr.tif", h=20, w=36)
-    common = [str(tmp_path / "lr.tif"), "--checkpoint", str(weights), "--tile", "16", "--overlap", "4",
-              "--device", "cpu", "--threads", "1", "--no-cache", "--quiet"]
+    common = [
+        str(tmp_path / "lr.tif"),
+        "--checkpoint",
+        str(weights),
+        "--tile",
+        "16",
+        "--overlap",
+        "4",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-cache",
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for name, extra in (("single.tif", []), ("dask.tif", ["--workers", "2"])):
-        proc = subprocess.run([sys.executable, "-m", "deeplight.infer", *common, "--out", str(tmp_path / name), *extra],
-                              capture_output=True, text=True, timeout=300, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "deeplight.infer", *common, "--out", str(tmp_path / name), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert proc.returncode == 0, proc.stderr
     with rasterio.open(tmp_path / "single.tif") as a, rasterio.open(tmp_path / "dask.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))

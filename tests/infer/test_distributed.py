@@ -26,10 +26,27 @@ def test_two_worker_processes_give_the_single_process_output(tmp_path, client):
     torch.manual_seed(0)
     model = TinyConvSR().eval()
     write_lr(tmp_path / "lr.tif", h=40, w=44)
-    single = predict_raster(tmp_path / "lr.tif", tmp_path / "single.tif", model=model, tile=16, overlap=12,
-                            batch_size=2, device="cpu", self_ensemble=True)
-    dist = predict_raster(tmp_path / "lr.tif", tmp_path / "dask.tif", model=model, tile=16, overlap=12,
-                          batch_size=2, device="cpu", self_ensemble=True, client=client)
+    single = predict_raster(
+        tmp_path / "lr.tif",
+        tmp_path / "single.tif",
+        model=model,
+        tile=16,
+        overlap=12,
+        batch_size=2,
+        device="cpu",
+        self_ensemble=True,
+    )
+    dist = predict_raster(
+        tmp_path / "lr.tif",
+        tmp_path / "dask.tif",
+        model=model,
+        tile=16,
+        overlap=12,
+        batch_size=2,
+        device="cpu",
+        self_ensemble=True,
+        client=client,
+    )
     assert dist.computed == single.computed == single.tiles > 4
     for a, b in ((single.path, dist.path), (single.uncertainty_path, dist.uncertainty_path)):
         with rasterio.open(a) as x, rasterio.open(b) as y:
@@ -55,12 +72,20 @@ def test_an_existing_scheduler_address_is_used(tmp_path, client):
     write_lr(tmp_path / "lr.tif", h=20, w=20)
     remote = start_client(scheduler=client.scheduler.address)
     try:
-        dist = predict_raster(tmp_path / "lr.tif", tmp_path / "dask.tif", model=model, tile=16, overlap=12,
-                              device="cpu", client=remote)
+        dist = predict_raster(
+            tmp_path / "lr.tif",
+            tmp_path / "dask.tif",
+            model=model,
+            tile=16,
+            overlap=12,
+            device="cpu",
+            client=remote,
+        )
     finally:
         close_client(remote)
-    single = predict_raster(tmp_path / "lr.tif", tmp_path / "single.tif", model=model, tile=16, overlap=12,
-                            device="cpu")
+    single = predict_raster(
+        tmp_path / "lr.tif", tmp_path / "single.tif", model=model, tile=16, overlap=12, device="cpu"
+    )
     with rasterio.open(single.path) as x, rasterio.open(dist.path) as y:
         np.testing.assert_array_equal(x.read(1), y.read(1))
 

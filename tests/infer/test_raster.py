@@ -29,8 +29,15 @@ REPO = Path(__file__).resolve().parents[2]
 LR_TRANSFORM = from_origin(300000, 3500000, 1000, 1000)  # UTM 50N, 1 km pixels
 
 
-def write_lr(path: Path, h: int = 29, w: int = 35, *, crs: str | None = "EPSG:32650", simulated: bool = True,
-             seed: int = 0) -> np.ndarray:
+def write_lr(
+    path: Path,
+    h: int = 29,
+    w: int = 35,
+    *,
+    crs: str | None = "EPSG:32650",
+    simulated: bool = True,
+    seed: int = 0,
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     lr = rng.uniform(0, 63, (h, w)).astype(np.float32)
     lr[:2, :3] = np.nan
@@ -47,8 +54,17 @@ def write_dem_wgs84(path: Path, west: float = 114.85, north: float = 31.65) -> N
     """A DEM in EPSG:4326 (another CRS and resolution) covering the LR raster."""
     yy, xx = np.mgrid[0:50, 0:70]
     dem = (100 + 3 * xx + 2 * yy).astype(np.float32)
-    with rasterio.open(path, "w", driver="GTiff", width=70, height=50, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=from_origin(west, north, 0.01, 0.01)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=70,
+        height=50,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(west, north, 0.01, 0.01),
+    ) as dst:
         dst.write(dem, 1)
 
 
@@ -60,8 +76,9 @@ def model():
 
 def test_output_is_georeferenced_8x_finer_and_tagged(tmp_path, model):
     lr = write_lr(tmp_path / "lr.tif")
-    result = predict_raster(tmp_path / "lr.tif", tmp_path / "out" / "sr.tif", model=model, tile=16, overlap=12,
-                            device="cpu")
+    result = predict_raster(
+        tmp_path / "lr.tif", tmp_path / "out" / "sr.tif", model=model, tile=16, overlap=12, device="cpu"
+    )
     with rasterio.open(result.path) as ds:
         assert ds.shape == (29 * 8, 35 * 8)
         assert ds.crs.to_epsg() == 32650
@@ -83,8 +100,15 @@ def test_output_is_georeferenced_8x_finer_and_tagged(tmp_path, model):
 
 def test_real_input_is_not_tagged_simulated_and_ensemble_writes_uncertainty(tmp_path, model):
     write_lr(tmp_path / "lr.tif", simulated=False)
-    result = predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, tile=16, overlap=12,
-                            device="cpu", self_ensemble=True)
+    result = predict_raster(
+        tmp_path / "lr.tif",
+        tmp_path / "sr.tif",
+        model=model,
+        tile=16,
+        overlap=12,
+        device="cpu",
+        self_ensemble=True,
+    )
     assert result.uncertainty_path == tmp_path / "sr_uncertainty.tif"
     with rasterio.open(result.uncertainty_path) as ds:
         assert ds.tags()["modality"] == "sr_uncertainty" and ds.tags()["simulated"] == "false"
@@ -102,17 +126,33 @@ class DemProbe(torch.nn.Module):
 def test_aux_in_another_crs_is_reprojected_onto_the_hr_grid(tmp_path):
     write_lr(tmp_path / "lr.tif")
     write_dem_wgs84(tmp_path / "dem.tif")
-    out = predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=DemProbe(), aux_paths={"dem": tmp_path / "dem.tif"},
-                         tile=16, overlap=4, device="cpu", cache=None).path
+    out = predict_raster(
+        tmp_path / "lr.tif",
+        tmp_path / "sr.tif",
+        model=DemProbe(),
+        aux_paths={"dem": tmp_path / "dem.tif"},
+        tile=16,
+        overlap=4,
+        device="cpu",
+        cache=None,
+    ).path
     with rasterio.open(tmp_path / "dem.tif") as src:
         expected = np.full((29 * 8, 35 * 8), np.nan, np.float32)
-        reproject(rasterio.band(src, 1), expected, dst_transform=LR_TRANSFORM @ Affine.scale(1 / 8),
-                  dst_crs="EPSG:32650", resampling=Resampling.bilinear, dst_nodata=np.nan)
+        reproject(
+            rasterio.band(src, 1),
+            expected,
+            dst_transform=LR_TRANSFORM @ Affine.scale(1 / 8),
+            dst_crs="EPSG:32650",
+            resampling=Resampling.bilinear,
+            dst_nodata=np.nan,
+        )
     with rasterio.open(out) as ds:
         got = ds.read(1)
     valid = np.isfinite(got) & np.isfinite(expected)
     assert valid.mean() > 0.9
-    np.testing.assert_allclose(got[valid], denormalize_radiance(expected[valid] / 1000.0), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        got[valid], denormalize_radiance(expected[valid] / 1000.0), rtol=1e-3, atol=1e-3
+    )
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -127,15 +167,22 @@ def test_aux_that_does_not_overlap_is_rejected(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     write_dem_wgs84(tmp_path / "far.tif", west=10.0, north=50.0)
     with pytest.raises(RasterError, match=r"dem raster .*far.tif does not overlap the LR raster"):
-        predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, aux_paths={"dem": tmp_path / "far.tif"},
-                       device="cpu")
+        predict_raster(
+            tmp_path / "lr.tif",
+            tmp_path / "sr.tif",
+            model=model,
+            aux_paths={"dem": tmp_path / "far.tif"},
+            device="cpu",
+        )
 
 
 def test_wrong_band_count_and_missing_file(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     write_dem_wgs84(tmp_path / "dem.tif")
     with pytest.raises(RasterError, match=r"dmo raster .*dem.tif has 1 bands, expected 7"):
-        predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, aux_paths={"dmo": tmp_path / "dem.tif"})
+        predict_raster(
+            tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, aux_paths={"dmo": tmp_path / "dem.tif"}
+        )
     with pytest.raises(RasterError, match=r"LR raster .*nope.tif not found"):
         predict_raster(tmp_path / "nope.tif", tmp_path / "sr.tif", model=model)
 
@@ -143,7 +190,9 @@ def test_wrong_band_count_and_missing_file(tmp_path, model):
 def test_unwritable_output_folder(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     (tmp_path / "a_file").write_text("not a folder")
-    with pytest.raises(RasterError, match=r"cannot create the output folder .*a_file/sub .*: choose a writable folder"):
+    with pytest.raises(
+        RasterError, match=r"cannot create the output folder .*a_file/sub .*: choose a writable folder"
+    ):
         predict_raster(tmp_path / "lr.tif", tmp_path / "a_file" / "sub" / "sr.tif", model=model, device="cpu")
 
 
@@ -168,9 +217,18 @@ def test_full_disk_leaves_nothing_behind(tmp_path, model, monkeypatch):
         real_write(dst, row0, rows)
 
     monkeypatch.setattr(raster_module, "_write_rows", failing_write)
-    with pytest.raises(RasterError, match=r"no space left on the device while writing .*sr.tif: free some space"):
-        predict_raster(tmp_path / "lr.tif", tmp_path / "out" / "sr.tif", model=model, tile=16, overlap=4,
-                       device="cpu", self_ensemble=True)
+    with pytest.raises(
+        RasterError, match=r"no space left on the device while writing .*sr.tif: free some space"
+    ):
+        predict_raster(
+            tmp_path / "lr.tif",
+            tmp_path / "out" / "sr.tif",
+            model=model,
+            tile=16,
+            overlap=4,
+            device="cpu",
+            self_ensemble=True,
+        )
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -207,20 +265,46 @@ KILLED_RUN = textwrap.dedent("""
 def test_killed_run_leaves_no_output_and_the_rerun_resumes(tmp_path, model):
     write_lr(tmp_path / "lr.tif", h=40, w=40)
     out = tmp_path / "out" / "sr.tif"
-    script = KILLED_RUN.format(repo=str(REPO), lr=str(tmp_path / "lr.tif"), out=str(out), cache=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    script = KILLED_RUN.format(
+        repo=str(REPO), lr=str(tmp_path / "lr.tif"), out=str(out), cache=str(tmp_path / "cache")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert not out.exists() and not (tmp_path / "out" / "sr_uncertainty.tif").exists()
     leftovers = [p.name for p in out.parent.iterdir()]
     assert leftovers and all(name.startswith(".") for name in leftovers)  # only hidden partial files
-    (out.parent / ".sr.tif.cog.tmp.ovr.tmp").write_bytes(b"GDAL overview temp of a run killed while converting")
-    result = predict_raster(tmp_path / "lr.tif", out, model=model, tile=16, overlap=12, batch_size=2, device="cpu",
-                            cache=TileCache(tmp_path / "cache"), self_ensemble=True)
+    (out.parent / ".sr.tif.cog.tmp.ovr.tmp").write_bytes(
+        b"GDAL overview temp of a run killed while converting"
+    )
+    result = predict_raster(
+        tmp_path / "lr.tif",
+        out,
+        model=model,
+        tile=16,
+        overlap=12,
+        batch_size=2,
+        device="cpu",
+        cache=TileCache(tmp_path / "cache"),
+        self_ensemble=True,
+    )
     assert result.cached >= 4 and result.computed == result.tiles - result.cached > 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["sr.tif", "sr_uncertainty.tif"]
-    fresh = predict_raster(tmp_path / "lr.tif", tmp_path / "fresh.tif", model=model, tile=16, overlap=12,
-                           batch_size=2, device="cpu", self_ensemble=True)
+    fresh = predict_raster(
+        tmp_path / "lr.tif",
+        tmp_path / "fresh.tif",
+        model=model,
+        tile=16,
+        overlap=12,
+        batch_size=2,
+        device="cpu",
+        self_ensemble=True,
+    )
     with rasterio.open(out) as a, rasterio.open(fresh.path) as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
 
@@ -228,10 +312,12 @@ def test_killed_run_leaves_no_output_and_the_rerun_resumes(tmp_path, model):
 def test_tile_cache_serves_a_repeated_run(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     cache = TileCache(tmp_path / "cache")
-    first = predict_raster(tmp_path / "lr.tif", tmp_path / "a.tif", model=model, tile=16, overlap=12, device="cpu",
-                           cache=cache)
-    second = predict_raster(tmp_path / "lr.tif", tmp_path / "b.tif", model=model, tile=16, overlap=12, device="cpu",
-                            cache=cache)
+    first = predict_raster(
+        tmp_path / "lr.tif", tmp_path / "a.tif", model=model, tile=16, overlap=12, device="cpu", cache=cache
+    )
+    second = predict_raster(
+        tmp_path / "lr.tif", tmp_path / "b.tif", model=model, tile=16, overlap=12, device="cpu", cache=cache
+    )
     assert first.computed == first.tiles and second.computed == 0 and second.cached == second.tiles
     with rasterio.open(first.path) as a, rasterio.open(second.path) as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
@@ -240,8 +326,9 @@ def test_tile_cache_serves_a_repeated_run(tmp_path, model):
 def test_real_viirs_raster_as_lr_in_radiance_units(shared_data, tmp_path, model):
     """A real VIIRS raster (Touggourt, EPSG:4326) fed as LR radiance, streamed to an 8x finer COG."""
     src = next((shared_data / "touggourt").glob("VNL_v2_*average_masked.tif"))
-    result = predict_raster(src, tmp_path / "sr.tif", model=model, tile=48, overlap=12, device="cpu",
-                            lr_units="radiance")
+    result = predict_raster(
+        src, tmp_path / "sr.tif", model=model, tile=48, overlap=12, device="cpu", lr_units="radiance"
+    )
     with rasterio.open(src) as lr, rasterio.open(result.path) as sr:
         assert sr.shape == (lr.height * 8, lr.width * 8) and sr.crs == lr.crs
         assert sr.transform == lr.transform @ Affine.scale(1 / 8)
@@ -253,8 +340,17 @@ def test_real_viirs_raster_as_lr_in_radiance_units(shared_data, tmp_path, model)
 
 
 def test_radiance_given_as_dn_fails_before_any_work(tmp_path, model):
-    with rasterio.open(tmp_path / "viirs.tif", "w", driver="GTiff", width=8, height=8, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=from_origin(5, 6, 0.01, 0.01)) as dst:
+    with rasterio.open(
+        tmp_path / "viirs.tif",
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(5, 6, 0.01, 0.01),
+    ) as dst:
         dst.write(np.full((8, 8), 250.0, np.float32), 1)
     with pytest.raises(RasterError, match=r"viirs.tif: lr values span 250..250.*lr_units='radiance'"):
         predict_raster(tmp_path / "viirs.tif", tmp_path / "sr.tif", model=model, device="cpu")

@@ -9,7 +9,9 @@ from deeplight.errors import ConfigError
 from deeplight.infer.tiling import blend_window, blend_window_1d, plan_tiles, tile_starts
 
 
-@pytest.mark.parametrize("length,tile,overlap", [(100, 32, 8), (37, 16, 12), (16, 16, 4), (5, 16, 4), (257, 64, 0)])
+@pytest.mark.parametrize(
+    "length,tile,overlap", [(100, 32, 8), (37, 16, 12), (16, 16, 4), (5, 16, 4), (257, 64, 0)]
+)
 def test_tile_starts_cover_the_axis_with_at_least_the_overlap(length, tile, overlap):
     starts = tile_starts(length, tile, overlap)
     size = min(tile, length)
@@ -27,12 +29,14 @@ def test_plan_is_row_major_with_equal_tile_sizes():
     assert [(t.row, t.col) for t in plan] == sorted((t.row, t.col) for t in plan)
     covered = np.zeros((40, 70), bool)
     for t in plan:
-        covered[t.row:t.row + t.height, t.col:t.col + t.width] = True
+        covered[t.row : t.row + t.height, t.col : t.col + t.width] = True
     assert covered.all()
 
 
-@pytest.mark.parametrize("tile,overlap,match", [(0, 0, "tile must be a positive"), (8, 8, "smaller than tile"),
-                                                (8, -1, "overlap must be zero")])
+@pytest.mark.parametrize(
+    "tile,overlap,match",
+    [(0, 0, "tile must be a positive"), (8, 8, "smaller than tile"), (8, -1, "overlap must be zero")],
+)
 def test_bad_tiling_is_a_config_error(tile, overlap, match):
     with pytest.raises(ConfigError, match=match):
         plan_tiles(10, 10, tile, overlap)

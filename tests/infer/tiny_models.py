@@ -28,8 +28,10 @@ class TinyConvSR(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         hr = self.shuffle(self.lr_body(batch["lr"]))
         present = batch["present"]
-        aux = torch.cat([batch["dmo"] * present[:, 1, None, None, None],
-                         batch["dem"] * present[:, 2, None, None, None]], dim=1)
+        aux = torch.cat(
+            [batch["dmo"] * present[:, 1, None, None, None], batch["dem"] * present[:, 2, None, None, None]],
+            dim=1,
+        )
         x = hr + self.aux(aux)
         return {"sr": torch.sigmoid(self.head(x))}
 
