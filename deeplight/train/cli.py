@@ -24,6 +24,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="delete train.out_dir before starting instead of resuming from its state",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--export-only", action="store_true",
+        help="train nothing: copy the run's best checkpoint so far to train.export (e.g. while it trains)",
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -35,6 +39,15 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = dict(parse_override(text) for text in args.overrides)
     cfg = load_config(args.config, overrides)
     out_dir = Path(cfg.train.out_dir)
+    if args.export_only:
+        from deeplight.errors import ConfigError
+        from deeplight.train.trainer import export_best
+
+        if not cfg.train.export:
+            raise ConfigError(f"{args.config}: --export-only needs train.export (a checkpoint stem)")
+        path = export_best(out_dir, cfg.train.export)
+        print(f"exported the best checkpoint of {out_dir} to {path}")
+        return 0
     if args.fresh and out_dir.exists():
         shutil.rmtree(out_dir)
     try:

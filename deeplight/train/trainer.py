@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from deeplight.errors import CheckpointError, ConfigError
 from deeplight.eval.metrics import BORDER_PX
-from deeplight.models.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+from deeplight.models.checkpoint import load_checkpoint, save_checkpoint
 from deeplight.train.config import TrainConfig
 from deeplight.train.distributed import DistContext, all_reduce_mean, setup_distributed
 from deeplight.train.sampling import StepBatchSampler, modality_dropout
@@ -456,23 +456,30 @@ class Trainer:
             bar.close()
 
     def export(self, stem: str | Path) -> Path:
-        """Copy the best checkpoint (the last one when never validated) to ``stem``.{safetensors,json}."""
-        source = self.out_dir / "best"
-        if not (source.with_suffix(".json")).exists():
-            source = self.out_dir / "last"
-        model, meta = load_checkpoint(source)
-        meta = {k: v for k, v in meta.items() if k not in {"sha256", "code_version"}}
-        return save_checkpoint(model, stem, meta)
+        """Copy this run's best checkpoint to ``stem`` (see :func:`export_best`)."""
+        return export_best(self.out_dir, stem)
+
+
+def export_best(run_dir: str | Path, stem: str | Path) -> Path:
+    """Copy the best checkpoint of a run folder (the last one when never validated) to ``stem``.
+
+    The copy is re-saved through ``save_checkpoint`` (atomic, fresh SHA-256), after the source has
+    passed its own hash check.
+
+    Raises:
+        CheckpointError: the run folder holds no checkpoint.
+    """
+    run_dir = Path(run_dir)
+    source = run_dir / "best"
+    if not source.with_suffix(".json").exists():
+        source = run_dir / "last"
+    if not source.with_suffix(".json").exists():
+        raise CheckpointError(f"run folder {run_dir} holds no checkpoint yet (best/last): train first")
+    model, meta = load_checkpoint(source)
+    meta = {k: v for k, v in meta.items() if k not in {"sha256", "code_version"}}
+    return save_checkpoint(model, stem, meta)
 
 
 def train_from_config(cfg: TrainConfig, **kwargs: Any) -> TrainResult:
     """Build a :class:`Trainer` for ``cfg`` and run it (see :class:`Trainer` for ``kwargs``)."""
     return Trainer(cfg, **kwargs).fit()
-
-
-def check_checkpoint_matches(path: str | Path, model_name: str) -> dict[str, Any]:
-    """Metadata of checkpoint ``path``; CheckpointError when it holds another model than ``model_name``."""
-    meta = read_checkpoint_meta(path)
-    if meta["model"] != model_name:
-        raise CheckpointError(f"checkpoint {path} holds model {meta['model']!r}, not {model_name!r}")
-    return meta

@@ -130,3 +130,16 @@ def test_batch_larger_than_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="fewer than data.batch_size"):
         Trainer(cfg, TinySamples(2), TinySamples(2, offset=50), ctx=CPU, show_progress=False).fit()
     assert not (tmp_path / "state.pt").exists() and not (tmp_path / "last.safetensors").exists()
+
+
+def test_export_best_copies_a_verified_checkpoint(tmp_path, tiny_sets):
+    from deeplight.train.trainer import export_best
+
+    train_set, val_set = tiny_sets
+    with pytest.raises(CheckpointError, match="holds no checkpoint yet"):
+        export_best(tmp_path / "empty", tmp_path / "x")
+    Trainer(tiny_config(tmp_path / "run", steps=2, val_every=2, ckpt_every=2), train_set, val_set, ctx=CPU,
+            show_progress=False).fit()
+    path = export_best(tmp_path / "run", tmp_path / "exported")
+    model, meta = load_checkpoint(path)
+    assert meta["step"] == 2 and meta["model"] == "deeplightsr"
