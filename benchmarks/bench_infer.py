@@ -289,6 +289,7 @@ def bench_memory(rows: list[dict], work: Path, args: argparse.Namespace) -> None
                 value=round(info["peak_mb"] / 1024, 2),
                 unit="GB peak RSS",
                 seconds=round(info["seconds"], 1),
+                model=load_model(args.big_model)[1],
             )
         )
     info = run_child(work, "demo", 2 * args.tile, 2048, args)
@@ -392,17 +393,41 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     )
 
 
+FIELDS = ["part", "measure", "value", "unit", "setting", "model", "run_utc", "load_1min", "seconds"]
+PARTS = ("throughput", "cache", "memory", "dask")
+
+
+def read_previous_rows() -> list[dict]:
+    """Rows of an earlier run (kept for the parts not re-run now)."""
+    path = RESULTS / "infer.csv"
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    return [row for row in csv.DictReader(lines) if row.get("part") in PARTS]
+
+
 def write_tables(rows: list[dict], header: list[str]) -> str:
+    """Write ``infer.csv`` and ``infer.md`` (rows ordered by part) and return the Markdown."""
+    rows = sorted(rows, key=lambda r: PARTS.index(r["part"]))
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / "infer.csv", "w", newline="", encoding="utf-8") as fh:
         fh.write("".join(f"# {line}\n" for line in header))
-        writer = csv.DictWriter(fh, fieldnames=["measure", "setting", "value", "unit", "seconds"])
+        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     lines = ["# Inference benchmark (`benchmarks/bench_infer.py`)", ""]
     lines += [f"- {line}" for line in header]
-    lines += ["", "| measure | value | unit | setting |", "|---|---:|---|---|"]
-    lines += [f"| {r['measure']} | {r['value']} | {r['unit']} | {r['setting']} |" for r in rows]
+    lines += [
+        "",
+        "| measure | value | unit | setting | model | run (UTC) | load |",
+        "|---|---:|---|---|---|---|---:|",
+    ]
+    lines += [
+        f"| {r['measure']} | {r['value']} | {r['unit']} | {r['setting']} | {r['model']} | {r['run_utc']} "
+        f"| {r['load_1min']} |"
+        for r in rows
+    ]
     text = "\n".join(lines) + "\n"
     (RESULTS / "infer.md").write_text(text, encoding="utf-8")
     return text
@@ -417,7 +442,9 @@ def main() -> int:
         "--big-model", default="bicubic", help="model for the 2048x2048 run (bicubic or demo)"
     )
     parser.add_argument("--skip-big", action="store_true")
-    parser.add_argument("--only", choices=("throughput", "cache", "memory", "dask"), action="append")
+    parser.add_argument(
+        "--only", choices=PARTS, action="append", help="re-run these parts, keep the others' rows"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-model", help=argparse.SUPPRESS)
     parser.add_argument("--child-lr", help=argparse.SUPPRESS)
@@ -428,25 +455,30 @@ def main() -> int:
         return 0
     torch.set_num_threads(args.threads)
     model, description = load_model("demo")
-    parts = args.only or ["throughput", "cache", "memory", "dask"]
-    rows: list[dict] = []
+    parts = args.only or list(PARTS)
+    rows = [row for row in read_previous_rows() if row["part"] not in parts]
+    benches = {
+        "throughput": lambda out: bench_throughput(model, out, args.tile, args.overlap),
+        "cache": lambda out: bench_cache(model, out, work, args.tile, args.overlap),
+        "memory": lambda out: bench_memory(out, work, args),
+        "dask": lambda out: bench_dask(model, out, work, args),
+    }
     work = Path(tempfile.mkdtemp(prefix="bench_infer_"))
     try:
-        if "throughput" in parts:
-            bench_throughput(model, rows, args.tile, args.overlap)
-        if "cache" in parts:
-            bench_cache(model, rows, work, args.tile, args.overlap)
-        if "memory" in parts:
-            bench_memory(rows, work, args)
-        if "dask" in parts:
-            bench_dask(model, rows, work, args)
+        for part in parts:
+            new_rows: list[dict] = []
+            benches[part](new_rows)
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+            for row in new_rows:
+                row.setdefault("model", description)
+                row.update(part=part, run_utc=stamp, load_1min=f"{os.getloadavg()[0]:.1f}")
+            rows += new_rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
     header = [
-        f"machine: {machine_line(args.threads)}",
-        f"model: {description}",
+        f"machine: {machine_line(args.threads)}; the `load` column is the 1-minute load average at the "
+        "end of each part (other engineers' jobs share the 2 cores, so times vary with it)",
         "inputs: synthetic DMSP-like DN rasters, simulated (made by code)",
-        f"run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
     ]
     print(write_tables(rows, header))
