@@ -18,6 +18,7 @@ from deeplight.models.baselines.calibration_based import (
     QuadraticCalibrationBicubic,
     SigmoidCalibrationBicubic,
 )
+from deeplight.models.baselines.zoo import BASELINES
 from deeplight.models.deeplightsr import DeepLightSR
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -25,22 +26,10 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "quadratic-calibration": QuadraticCalibrationBicubic,
     "sigmoid-calibration": SigmoidCalibrationBicubic,
     "gaussian-deblur": GaussianDeblurBicubic,
+    **BASELINES,
     "deeplightsr": DeepLightSR,
 }
 """Registry name -> model class."""
-
-
-def _register_optional() -> None:
-    """Add the learned baselines (kept in their own modules)."""
-    try:
-        from deeplight.models.baselines.zoo import BASELINES
-    except ImportError:  # pragma: no cover - while the zoo is being written
-        return
-    for name, cls in BASELINES.items():
-        MODELS.setdefault(name, cls)
-
-
-_register_optional()
 
 
 def list_models() -> list[str]:

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from deeplight.data.norm import denormalize_radiance, normalize_radiance
 from deeplight.errors import ConfigError
+from deeplight.models.registry import model_family
 
 DEFAULT_ALPHA = 0.9
 """Weight of the reconstruction term (1 - alpha weighs the ISP BCE); our choice."""
@@ -170,8 +171,6 @@ def build_loss(model_name: str, model: nn.Module | None = None, **kwargs) -> nn.
     if model is not None:
         family = getattr(model, "family", None)
     else:
-        from deeplight.models.registry import model_family
-
         family = model_family(model_name)
     if family == "deeplight":
         return DeepLightLoss(**kwargs)

@@ -16,7 +16,15 @@ from torch import nn
 
 from deeplight.errors import ConfigError
 from deeplight.models.blocks import Interpolate, conv3x3
-from deeplight.models.inputs import DMO_BANDS, ModelInputs, check_choice, check_scale, read_inputs
+from deeplight.models.inputs import (
+    DMO_BANDS,
+    ModelInputs,
+    check_choice,
+    check_scale,
+    crop_hr,
+    pad_inputs,
+    read_inputs,
+)
 from deeplight.models.radiometry import nominal_dn_to_normalised_radiance
 
 PRESET_NAMES = ("tiny", "demo", "paper")
@@ -87,8 +95,6 @@ class ResidualSRModel(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         """``{"sr": (B, 1, 8h, 8w), "lr_calibrated": (B, 1, h, w)}`` (normalised radiance)."""
-        from deeplight.models.inputs import crop_hr, pad_inputs
-
         inputs = read_inputs(batch, self.scale, self.dmo_channels)
         inputs, lr_size = pad_inputs(inputs, self.pad_multiple, self.scale)
         lr_cal = nominal_dn_to_normalised_radiance(inputs.lr.float())

@@ -18,7 +18,7 @@ from torch import nn
 from deeplight.models.baselines.calibration_based import _nominal_quadratic
 from deeplight.models.baselines.common import BaselineSize, ResidualSRModel, resolve_size
 from deeplight.models.blocks import Interpolate, ResidualBlock, activation, area_downsample, conv3x3
-from deeplight.models.inputs import DMO_BANDS, ModelInputs
+from deeplight.models.inputs import DMO_BANDS, ModelInputs, read_inputs
 
 PRESETS = {"tiny": BaselineSize(8, 1), "demo": BaselineSize(32, 3), "paper": BaselineSize(64, 8)}
 
@@ -34,6 +34,8 @@ class GuidedDetailInjection(ResidualSRModel):
     """
 
     family = "multi-modal"
+    # Inherits input checks and the bicubic module from ResidualSRModel but overrides forward: its
+    # base image uses its own learned calibration instead of the nominal one.
 
     def __init__(
         self,
@@ -59,8 +61,6 @@ class GuidedDetailInjection(ResidualSRModel):
 
     def forward(self, batch: dict) -> dict:
         """``{"sr", "lr_calibrated"}``: calibrated bicubic base plus injected guide details."""
-        from deeplight.models.inputs import read_inputs
-
         inputs = read_inputs(batch, self.scale, self.dmo_channels)
         x = inputs.lr.float()
         c0, c1, c2 = self.coefficients
@@ -75,7 +75,3 @@ class GuidedDetailInjection(ResidualSRModel):
         detail = guides - self.guide_up(guides_lr)
         gains = self.gain_net(torch.cat([inputs.lr, lr_cal.to(inputs.lr.dtype), guides_lr], dim=1)) * presence
         return (self.gain_up(gains) * detail).sum(dim=1, keepdim=True).float()
-
-    def residual(self, inputs: ModelInputs, lr_calibrated: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-        """Unused: :meth:`forward` uses its own learned calibration as the base."""
-        return self._details(inputs, lr_calibrated)

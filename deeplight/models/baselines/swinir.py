@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deeplight.errors import ConfigError
 from deeplight.models.baselines.common import BaselineSize, ResidualSRModel, resolve_size
 from deeplight.models.blocks import conv3x3
 from deeplight.models.inputs import ModelInputs, check_choice
@@ -163,8 +164,6 @@ class SwinIRLight(ResidualSRModel):
         size = resolve_size(PRESETS, preset, channels, num_blocks, "swinir-light")
         c = size.channels
         if c % heads:
-            from deeplight.errors import ConfigError
-
             raise ConfigError(f"swinir-light: channels={c} must be a multiple of the {heads} attention heads")
         self.window = window
         self.head = conv3x3(2, c)
