@@ -94,27 +94,30 @@ def synthetic_inputs(h: int, w: int, seed: int = 0):
     return lr, aux
 
 
-def bench_throughput(model, rows: list[dict], tile: int, overlap: int) -> None:
+def bench_throughput(model, rows: list[dict], tile: int, overlap: int, max_threads: int) -> None:
     from deeplight.infer import predict_array
 
     lr, aux = synthetic_inputs(160, 160)
     predict_array(
         model, lr[:32, :32], {k: v[..., :256, :256] for k, v in aux.items()}, tile=32, overlap=0, device="cpu"
     )  # warm-up
-    start = time.perf_counter()
-    result = predict_array(model, lr, aux, tile=tile, overlap=overlap, device="cpu")
-    seconds = time.perf_counter() - start
     mp = lr.size * 64 / 1e6
-    rows.append(
-        dict(
-            measure="tiled inference throughput",
-            setting=f"LR 160x160 -> HR 1280x1280, tile {tile}, "
-            f"overlap {overlap}, dmo+dem, {result.tiles} tiles",
-            value=round(mp / seconds, 3),
-            unit="HR MP/s",
-            seconds=round(seconds, 2),
+    for threads in sorted({1, max_threads}):
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        result = predict_array(model, lr, aux, tile=tile, overlap=overlap, device="cpu")
+        seconds = time.perf_counter() - start
+        rows.append(
+            dict(
+                measure=f"tiled inference throughput, {threads} thread(s)",
+                setting=f"LR 160x160 -> HR 1280x1280, tile {tile}, "
+                f"overlap {overlap}, dmo+dem, {result.tiles} tiles, {seconds:.1f} s",
+                value=round(mp / seconds, 3),
+                unit="HR MP/s",
+                seconds=round(seconds, 2),
+            )
         )
-    )
+    torch.set_num_threads(1)
     whole = predict_array(model, lr, aux, tile=160, overlap=0, device="cpu").radiance
     for ov in sorted({overlap, 2 * overlap}):
         tiled = (
@@ -342,6 +345,10 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     client = start_client(workers=2, threads_per_worker=max(1, args.threads // 2))
     t_startup = time.perf_counter() - start
     try:
+        # warm-up: workers import torch and deeplight and receive the model before the timed run
+        write_lr(work / "lr_warm.tif", 16, 16)
+        predict_raster(work / "lr_warm.tif", work / "warm.tif", model=model, tile=8, overlap=0, device="cpu",
+                       cache=None, client=client)
         start = time.perf_counter()
         dist = predict_raster(
             work / "lr_dask.tif",
@@ -374,8 +381,8 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     rows.append(
         dict(
             measure="Dask LocalCluster, 2 worker processes",
-            setting=f"same run, {worker_threads} thread(s) per worker, cluster start {t_startup:.1f} s not "
-            f"included; identical to the {worker_threads}-thread single process: {identical} "
+            setting=f"same run, {worker_threads} thread(s) per worker; cluster start ({t_startup:.1f} s) "
+            f"and a warm-up run not included; identical to the {worker_threads}-thread single process: {identical} "
             f"(max abs diff {max_diff:.2g})",
             value=round(t_dask, 1),
             unit="s",
@@ -458,7 +465,7 @@ def main() -> int:
     parts = args.only or list(PARTS)
     rows = [row for row in read_previous_rows() if row["part"] not in parts]
     benches = {
-        "throughput": lambda out: bench_throughput(model, out, args.tile, args.overlap),
+        "throughput": lambda out: bench_throughput(model, out, args.tile, args.overlap, args.threads),
         "cache": lambda out: bench_cache(model, out, work, args.tile, args.overlap),
         "memory": lambda out: bench_memory(out, work, args),
         "dask": lambda out: bench_dask(model, out, work, args),

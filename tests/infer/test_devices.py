@@ -54,4 +54,9 @@ def test_threads_follow_omp_num_threads_and_workers(monkeypatch):
     assert sensible_cpu_threads() == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert sensible_cpu_threads(workers=1000) == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert sensible_cpu_threads() == 4 and sensible_cpu_threads(workers=2) == 2
+    monkeypatch.setattr("os.getloadavg", lambda: (3.2, 0.0, 0.0))  # a busy machine: only idle cores
+    assert sensible_cpu_threads() == 1
     assert configure_cpu_threads(1) == 1 and torch.get_num_threads() == 1
