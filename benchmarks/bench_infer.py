@@ -381,8 +381,8 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     rows.append(
         dict(
             measure="Dask LocalCluster, 2 worker processes",
-            setting=f"same run, {worker_threads} thread(s) per worker; cluster start ({t_startup:.1f} s) "
-            f"and a warm-up run not included; identical to the {worker_threads}-thread single process: {identical} "
+            setting=f"same run, {worker_threads} thread(s) per worker; cluster start "
+            f"({t_startup:.1f} s) and a warm-up run not included; identical to the {worker_threads}-thread single process: {identical} "
             f"(max abs diff {max_diff:.2g})",
             value=round(t_dask, 1),
             unit="s",
