@@ -347,8 +347,16 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     try:
         # warm-up: workers import torch and deeplight and receive the model before the timed run
         write_lr(work / "lr_warm.tif", 16, 16)
-        predict_raster(work / "lr_warm.tif", work / "warm.tif", model=model, tile=8, overlap=0, device="cpu",
-                       cache=None, client=client)
+        predict_raster(
+            work / "lr_warm.tif",
+            work / "warm.tif",
+            model=model,
+            tile=8,
+            overlap=0,
+            device="cpu",
+            cache=None,
+            client=client,
+        )
         start = time.perf_counter()
         dist = predict_raster(
             work / "lr_dask.tif",
@@ -382,8 +390,8 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
         dict(
             measure="Dask LocalCluster, 2 worker processes",
             setting=f"same run, {worker_threads} thread(s) per worker; cluster start "
-            f"({t_startup:.1f} s) and a warm-up run not included; identical to the {worker_threads}-thread single process: {identical} "
-            f"(max abs diff {max_diff:.2g})",
+            f"({t_startup:.1f} s) and a warm-up run not included; identical to the "
+            f"{worker_threads}-thread single process: {identical} (max abs diff {max_diff:.2g})",
             value=round(t_dask, 1),
             unit="s",
             seconds=round(t_dask, 1),
