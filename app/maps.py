@@ -123,8 +123,12 @@ title_{{{{ this.get_name() }}}}.addTo({{{{ this._parent.get_name() }}}});
     fmap.add_child(_Script(script))
 
 
-def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None) -> str:
-    """Add the PNG overlay; returns the JS variable name of the layer."""
+def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None, url_js: str | None = None) -> str:
+    """Add the PNG overlay; returns the JS variable name of the layer.
+
+    ``url_js`` is a JS expression giving the image URL (to share one data URL between maps); by
+    default the data URL is written inline.
+    """
     element = _Script("")
     name = f"overlay_{element.get_name()}"
     pane_js = (
@@ -135,7 +139,7 @@ def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None) ->
     opts = f"{{opacity: 1.0, interactive: false, className: 'deeplight-raster'{', pane: ' + json.dumps(pane) if pane else ''}}}"
     element._template = Template(
         "{% macro script(this, kwargs) %}" + pane_js +
-        f"var {name} = L.imageOverlay({json.dumps(overlay.url)}, {json.dumps(overlay.bounds)}, {opts})"
+        f"var {name} = L.imageOverlay({url_js or json.dumps(overlay.url)}, {json.dumps(overlay.bounds)}, {opts})"
         ".addTo({{ this._parent.get_name() }});{% endmacro %}"
     )
     fmap.add_child(element)
@@ -231,11 +235,19 @@ def compare_maps(panels: list[Panel], swipe: tuple[Panel, Panel] | None, regions
     rows = 2 if swipe else 1
     total = panel_height_px * rows + 4 * rows
     maps: list[OfflineMap] = []
+    # Each PNG is written once (swipe and panel maps share it) to keep the page small.
+    urls: list[str] = list(dict.fromkeys(p.overlay.url for p in panels if p.overlay is not None))
+    figure.header.add_child(branca.element.Element(f"<script>var DEEPLIGHT_IMAGES = {json.dumps(urls)};</script>"),
+                            name="deeplight_images")
+
+    def url_js(overlay: Overlay) -> str:
+        return f"DEEPLIGHT_IMAGES[{urls.index(overlay.url)}]"
+
     for index, panel in enumerate(panels):
         fmap = _new_map(bounds, basemap, width=f"{100 / n:.4f}%", height=f"{panel_height_px}px",
                         left=f"{100 * index / n:.4f}%", top="0px", position="absolute")
         if panel.overlay is not None:
-            _add_overlay(fmap, panel.overlay)
+            _add_overlay(fmap, panel.overlay, url_js=url_js(panel.overlay))
         _add_regions(fmap, regions, selected, clickable=True)
         _add_title(fmap, panel.title, panel.element_id)
         _attribution(fmap, credits)
@@ -245,8 +257,8 @@ def compare_maps(panels: list[Panel], swipe: tuple[Panel, Panel] | None, regions
         left, right = swipe
         fmap = _new_map(bounds, basemap, width="100%", height=f"{panel_height_px}px", left="0%",
                         top=f"{panel_height_px + 4}px", position="absolute")
-        left_name = _add_overlay(fmap, left.overlay, pane="swipeLeft")
-        right_name = _add_overlay(fmap, right.overlay, pane="swipeRight")
+        left_name = _add_overlay(fmap, left.overlay, pane="swipeLeft", url_js=url_js(left.overlay))
+        right_name = _add_overlay(fmap, right.overlay, pane="swipeRight", url_js=url_js(right.overlay))
         _add_regions(fmap, regions, selected, clickable=False)
         _add_title(fmap, f"Swipe: {left.title}  |  {right.title}", "panel-swipe")
         _attribution(fmap, credits)

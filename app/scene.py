@@ -7,6 +7,8 @@ corners (``hr_transform = lr_transform * Affine.scale(1/8)``).
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -20,6 +22,37 @@ from deeplight.data.norm import SCALE
 from deeplight.errors import RegionError
 
 
+class LazyRaster:
+    """A full-scene array read from disk on first use (thread-safe), then kept in memory.
+
+    Big layers of the demo (HR, 7-band DMO, DEM, population: ~90 MB) are only needed once a region
+    is cropped; loading them lazily keeps the first map fast. Indexing returns a plain ndarray.
+
+    Args:
+        loader: returns the (..., H, W) array.
+    """
+
+    def __init__(self, loader: Callable[[], np.ndarray]) -> None:
+        self._loader = loader
+        self._array: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> np.ndarray:
+        """The array (read on the first call)."""
+        with self._lock:
+            if self._array is None:
+                self._array = self._loader()
+            return self._array
+
+    def __getitem__(self, item) -> np.ndarray:
+        return self.load()[item]
+
+
+def materialise(array: np.ndarray | LazyRaster | None) -> np.ndarray | None:
+    """A plain ndarray (or None) from an array or a :class:`LazyRaster`."""
+    return array.load() if isinstance(array, LazyRaster) else array
+
+
 @dataclass(frozen=True)
 class Scene:
     """Night-time light layers of one place (and year), on an LR grid and the 8x finer HR grid.
@@ -29,6 +62,8 @@ class Scene:
         title: human-readable name shown in the UI.
         lr: (h, w) float32 DMSP-like DN 0..63, NaN = nodata.
         hr: (8h, 8w) float32 radiance in nW/cm^2/sr, NaN = nodata; None when no reference exists.
+            Full scenes may hold :class:`LazyRaster` in ``hr``/``dmo``/``dem``/``population``; a crop
+            (:func:`crop_scene`) always holds plain arrays.
         crs: coordinate reference system of both grids.
         hr_transform: affine transform of the HR grid.
         lr_simulated: True when ``lr`` was made from ``hr`` by the degradation model.
@@ -44,14 +79,14 @@ class Scene:
     key: str
     title: str
     lr: np.ndarray
-    hr: np.ndarray | None
+    hr: np.ndarray | LazyRaster | None
     crs: CRS
     hr_transform: Affine
     lr_simulated: bool
     regions: gpd.GeoDataFrame
-    dmo: np.ndarray | None = None
-    dem: np.ndarray | None = None
-    population: np.ndarray | None = None
+    dmo: np.ndarray | LazyRaster | None = None
+    dem: np.ndarray | LazyRaster | None = None
+    population: np.ndarray | LazyRaster | None = None
     year: int | None = None
     credits: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -129,10 +164,10 @@ def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int =
     s = SCALE
     hr_slice = (slice(r0 * s, r1 * s), slice(c0 * s, c1 * s))
 
-    def _hr(arr: np.ndarray | None) -> np.ndarray | None:
+    def _hr(arr: np.ndarray | LazyRaster | None) -> np.ndarray | None:
         if arr is None:
             return None
-        return arr[(..., *hr_slice)]
+        return np.asarray(materialise(arr)[(..., *hr_slice)])
 
     transform = scene.hr_transform @ Affine.translation(c0 * s, r0 * s)
     cropped = replace(

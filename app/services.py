@@ -6,6 +6,7 @@ session; the inference engine's own disk cache and lock make concurrent sessions
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import streamlit as st
 from app.colors import shared_vmax
 from app.overlay import Overlay, radiance_overlay
 from app.reconstruction import ModelChoice, Reconstruction, list_model_choices, load_model, reconstruct
-from app.region_metrics import lr_nominal_radiance_on_hr_grid
+from app.region_metrics import lr_nominal_radiance_on_hr_grid, region_metrics
 from app.scene import RegionCrop, Scene, crop_scene
 from app.settings import get_settings
 from app.sources import DatasetInfo, list_datasets, load_scene_for
@@ -126,7 +127,7 @@ def reconstruction(crop: RegionCrop, choice_id: str, self_ensemble: bool) -> Rec
     with lock:
         found = memo.get(key)
     if found is not None:
-        return found
+        return dataclasses.replace(found, from_cache=True)
     bar = st.progress(0.0, text="Reconstructing the region...")
 
     def _progress(done: int, total: int) -> None:
@@ -164,3 +165,45 @@ def _overlay(key: str, _array: np.ndarray, _crs, _transform, vmax: float) -> Ove
 def overlay(key: str, array: np.ndarray, scene_obj: Scene, vmax: float) -> Overlay:
     """PNG overlay of an HR-grid radiance array of ``scene_obj`` (cached by ``key`` and ``vmax``)."""
     return _overlay(key, array, scene_obj.crs, scene_obj.hr_transform, round(vmax, 3))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _metrics(key: str, with_ssim: bool, _products: dict, _hr: np.ndarray, _mask: np.ndarray):
+    return region_metrics(_products, _hr, _mask, with_ssim=with_ssim)
+
+
+def metrics(view: RegionView, products: dict[str, np.ndarray], with_ssim: bool):
+    """Region metrics (see :func:`app.region_metrics.region_metrics`), cached by crop, model and products."""
+    model_id = view.sr.model_id if view.sr is not None else "-"
+    key = f"{view.crop.scene.key}|{model_id}|{'/'.join(products)}"
+    return _metrics(key, with_ssim, products, view.crop.scene.hr, view.crop.mask)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _sdg_outputs(key: str, _crop: RegionCrop, _sr: Reconstruction | None, _regions, thresholds, model_name):
+    from app.sdg_view import csv_bytes, geo_bytes, indicators_for, sr_geotiff_bytes
+
+    table = indicators_for(_crop.scene, None if _sr is None else _sr.radiance, None, _regions, thresholds, model_name)
+    return {
+        "table": table,
+        "csv": csv_bytes(table, _crop.scene),
+        "geojson": geo_bytes(table, _regions, "GeoJSON"),
+        "gpkg": geo_bytes(table, _regions, "GPKG"),
+        "sr_tif": None if _sr is None else sr_geotiff_bytes(_sr.radiance, _crop.scene, model_name or "model"),
+    }
+
+
+def sdg_outputs(crop: RegionCrop, sr: Reconstruction | None, regions, thresholds, model_name: str | None) -> dict:
+    """Indicator table and download bytes (CSV, GeoJSON, GeoPackage, SR GeoTIFF) of a crop, cached."""
+    key = f"{crop.scene.key}|{'-' if sr is None else sr.model_id}|{'/'.join(regions['region'])}|{thresholds}"
+    return _sdg_outputs(key, crop, sr, regions, thresholds, model_name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _html(key: str, _build) -> str:
+    return _build()
+
+
+def cached_html(key: str, build) -> str:
+    """Map HTML built by ``build()`` once per ``key`` (building 4 folium maps takes ~1 s)."""
+    return _html(key, build)

@@ -17,12 +17,12 @@ import geopandas as gpd
 import numpy as np
 from rasterio.crs import CRS
 
-from app.scene import Scene, whole_scene_region
+from app.scene import LazyRaster, Scene, whole_scene_region
 from app.settings import Settings
 from deeplight.data.degrade import degrade_dmsp_like
 from deeplight.data.norm import SCALE
 from deeplight.errors import RasterError, RegionError
-from deeplight.io.raster import read_raster
+from deeplight.io.raster import raster_grid, read_raster
 from deeplight.io.reproject import reproject_array
 
 DEMO_CREDIT = "DeepLight built-in demo: synthetic scene (simulated HR, LR, DMO, DEM, ISP, population)"
@@ -186,15 +186,15 @@ def load_demo_scene(demo_dir: Path) -> Scene:
             f"`deeplight data demo --out {demo_dir}` (or `make demo`)"
         )
     lr_da = read_raster(demo_dir / "lr.tif", band=1)
-    hr_da = read_raster(demo_dir / "hr.tif", band=1)
-    crs = hr_da.rio.crs
-    transform = hr_da.rio.transform(recalc=False)
+    grid = raster_grid(demo_dir / "hr.tif")
+    crs = CRS.from_wkt(grid["crs"])
+    transform = grid["transform"]
 
-    def _optional(name: str, band: int | None = 1) -> np.ndarray | None:
+    def _optional(name: str, band: int | None = 1) -> LazyRaster | None:
         path = demo_dir / name
         if not path.exists():
             return None
-        return np.asarray(read_raster(path, band=band).values, dtype=np.float32)
+        return LazyRaster(lambda: np.asarray(read_raster(path, band=band).values, dtype=np.float32))
 
     lr_simulated = str(lr_da.attrs.get("simulated", "true")).lower() == "true"
     notes = (SIMULATED_LR_NOTE,) if lr_simulated else ()
@@ -209,7 +209,7 @@ def load_demo_scene(demo_dir: Path) -> Scene:
         key=f"demo:{(demo_dir / 'hr.tif').stat().st_mtime_ns}",
         title="Built-in demo (synthetic)",
         lr=np.asarray(lr_da.values, dtype=np.float32),
-        hr=np.asarray(hr_da.values, dtype=np.float32),
+        hr=_optional("hr.tif"),
         crs=crs,
         hr_transform=transform,
         lr_simulated=lr_simulated,

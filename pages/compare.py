@@ -8,7 +8,6 @@ from app import services
 from app.colors import legend_html
 from app.layout import page_setup, sidebar_context, simulated_badge
 from app.maps import Panel, compare_maps
-from app.region_metrics import region_metrics
 from deeplight.errors import DeepLightError
 
 page_setup("Compare LR, SR and HR")
@@ -57,8 +56,11 @@ if ctx is not None:
                     f"0-{view.vmax:.3g} nW/cm²/sr (log)")
         if sr is not None:
             st.caption("SR served from the cache." if sr.from_cache else "SR computed now (cached for next time).")
-    html = compare_maps(panels, swipe, ctx.scene.regions, ctx.region, list(ctx.scene.credits),
-                        legend_html(view.vmax), basemap=ctx.basemap)
+    html_key = "|".join([key, ctx.region, str(ctx.basemap), swipe_pair, str(view.vmax),
+                         *(f"{p.element_id}:{p.title}" for p in panels)])
+    html = services.cached_html(html_key, lambda: compare_maps(
+        panels, swipe, ctx.scene.regions, ctx.region, list(ctx.scene.credits), legend_html(view.vmax),
+        basemap=ctx.basemap))
     st.iframe(html, height=2 * 380 + 8 + 60 if swipe else 380 + 60)
     st.subheader("Region metrics vs HR")
     if scene.hr is None:
@@ -67,7 +69,10 @@ if ctx is not None:
         products = {lr_label: view.lr_radiance}
         if sr is not None:
             products[sr_label] = sr.radiance
-        table = region_metrics(products, scene.hr, crop.mask)
+        with_ssim = st.toggle("Include SSIM (slow on big regions: ~4 s per product per 0.5 Mpixel on one CPU core)",
+                              value=crop.mask.size <= 300_000, key="with_ssim")
+        with st.spinner("Computing region metrics..."):
+            table = services.metrics(view, products, with_ssim)
         st.dataframe(table.rename(columns={"psnr_db": "PSNR (dB)", "ssim": "SSIM", "cc": "CC",
                                            "pixels": "HR pixels"}), hide_index=True)
         st.caption("Normalised radiance log1p(r)/log1p(1000), data range 1, 8-pixel border cropped, "

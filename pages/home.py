@@ -27,8 +27,9 @@ if ctx is not None:
     overlay = services.overlay(f"{ctx.scene.key}|lr-full", lr_radiance, ctx.scene, vmax)
     st.markdown(f"**Pick a region**: click it on the map, search it in the sidebar, or draw a rectangle / "
                 f"polygon with the tools on the left of the map. Selected: **{ctx.region}**.")
-    html = picker_map(ctx.scene.regions, ctx.region, list(ctx.scene.credits), overlay=overlay,
-                      basemap=ctx.basemap, allow_draw=True)
+    html = services.cached_html(f"home|{ctx.scene.key}|{ctx.region}|{ctx.basemap}", lambda: picker_map(
+        ctx.scene.regions, ctx.region, list(ctx.scene.credits), overlay=overlay, basemap=ctx.basemap,
+        allow_draw=True))
     st.iframe(html, height=540)
     st.html(legend_html(vmax, title="LR input as nominal radiance (nW/cm²/sr)"))
     st.page_link(page("compare"), label="Reconstruct and compare this region", icon=":material/compare:")

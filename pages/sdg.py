@@ -6,15 +6,7 @@ import streamlit as st
 
 from app import charts, services
 from app.layout import page_setup, sidebar_context, simulated_badge
-from app.sdg_view import (
-    Thresholds,
-    csv_bytes,
-    geo_bytes,
-    indicators_for,
-    region_table,
-    sr_geotiff_bytes,
-    wide_summary,
-)
+from app.sdg_view import Thresholds, indicators_for, region_table, wide_summary
 from app.selection import DRAWN_AREA
 from deeplight.errors import DeepLightError
 
@@ -47,8 +39,8 @@ if ctx is not None:
 
         crop = services.region_crop(ctx.scene, "|".join(sorted(chosen)), unary_union(geometries))
         sr = services.reconstruction(crop, ctx.model.id, False) if ctx.model else None
-        table = indicators_for(crop.scene, None if sr is None else sr.radiance, None, regions, thresholds,
-                               ctx.model.name if ctx.model else None)
+        outputs = services.sdg_outputs(crop, sr, regions, thresholds, ctx.model.name if ctx.model else None)
+        table = outputs["table"]
     except DeepLightError as exc:
         st.error(str(exc))
         st.stop()
@@ -90,15 +82,13 @@ if ctx is not None:
     st.subheader("Downloads")
     d1, d2, d3, d4 = st.columns(4)
     stem = "deeplight_indicators"
-    d1.download_button("Indicators CSV", csv_bytes(table, crop.scene), f"{stem}.csv", "text/csv",
-                       key="download_csv")
-    d2.download_button("GeoJSON", geo_bytes(table, regions, "GeoJSON"), f"{stem}.geojson",
-                       "application/geo+json", key="download_geojson")
-    d3.download_button("GeoPackage", geo_bytes(table, regions, "GPKG"), f"{stem}.gpkg",
-                       "application/geopackage+sqlite3", key="download_gpkg")
-    if sr is not None:
-        d4.download_button("SR GeoTIFF", sr_geotiff_bytes(sr.radiance, crop.scene, ctx.model.name),
-                           "deeplight_sr.tif", "image/tiff", key="download_sr")
+    d1.download_button("Indicators CSV", outputs["csv"], f"{stem}.csv", "text/csv", key="download_csv")
+    d2.download_button("GeoJSON", outputs["geojson"], f"{stem}.geojson", "application/geo+json",
+                       key="download_geojson")
+    d3.download_button("GeoPackage", outputs["gpkg"], f"{stem}.gpkg", "application/geopackage+sqlite3",
+                       key="download_gpkg")
+    if outputs["sr_tif"] is not None:
+        d4.download_button("SR GeoTIFF", outputs["sr_tif"], "deeplight_sr.tif", "image/tiff", key="download_sr")
     st.caption("CSV: read with `pandas.read_csv(path, comment='#')`; columns region, product, year, indicator, "
                "value, unit, lower, upper, simulated, method, note. The `#` header records thresholds, "
                "units, which products are simulated, and the data credits.")

@@ -53,7 +53,8 @@ def test_compare_maps_sync_every_panel_and_swipe():
     assert len(names) == 4  # three panels plus the swipe map, each synced with the others
     assert html.count(".sync(") == 12
     assert "L.control.sideBySide" in html and "leaflet-side-by-side.js" in html
-    assert html.count("L.imageOverlay(") == 5
+    assert html.count("L.imageOverlay(DEEPLIGHT_IMAGES[") == 5
+    assert html.count("data:image/png;base64,") == 1  # one shared image, written once
     assert "<div>legend</div>" in html
 
 

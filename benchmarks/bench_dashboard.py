@@ -1,0 +1,148 @@
+"""Dashboard benchmark in a real browser (Playwright + Debian Chromium), on the built-in demo.
+
+Measures, on this machine:
+1. time from server start (process launch) to the first drawn map on Home (target < 10 s);
+2. time to switch the Compare page to a region already reconstructed (cached) (target < 1 s);
+3. time to reconstruct an uncached region with the demo checkpoint (target < 5 s), from the click in
+   the region picker to the SR panel drawn;
+4. whether 5 concurrent sessions asking for the same uncached region trigger exactly one inference
+   (counted two ways: pages saying "SR computed now", and new entries in the inference cache).
+
+Writes benchmarks/results/dashboard.md and dashboard.csv and prints the table.
+Run: ``.venv/bin/python benchmarks/bench_dashboard.py`` (``make bench`` prepares the demo first).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.e2e.browser_helpers import choose_in_selectbox, wait_for_map  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_healthy  # noqa: E402
+
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+MACHINE = "2-core x86 CPU, no GPU (shared with other jobs)"
+DEMO_CHECKPOINT = REPO_ROOT / "data" / "checkpoints" / "deeplightsr_demo.safetensors"
+
+
+def _demo_dir() -> Path:
+    from deeplight.data.demo import make_demo
+
+    home = Path(os.environ.get("DEEPLIGHT_HOME", REPO_ROOT / "data" / "runtime"))
+    make_demo(home / "demo")  # no-op when an up-to-date demo is there
+    return home / "demo"
+
+
+def _cache_entries(home: Path) -> int:
+    return len(list((home / "cache" / "entries").glob("*/*.dlc")))
+
+
+def _wait_changed(page, before: list[str], timeout_s: float = 120.0) -> dict:
+    return wait_for_map(page, min_rasters=3, timeout_s=timeout_s,
+                        predicate=lambda s: s["rasterSources"] != before and "panel-sr" in s["titles"])
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        print(f"Chromium not found at {CHROMIUM}: cannot run the browser benchmark")
+        return 1
+    demo = _demo_dir()
+    model = "ckpt:deeplightsr_demo" if DEMO_CHECKPOINT.exists() else "bicubic"
+    model_note = "DeepLightSR demo checkpoint" if DEMO_CHECKPOINT.exists() else (
+        "bicubic baseline (demo checkpoint data/checkpoints/deeplightsr_demo.safetensors not present)")
+    home = Path(tempfile.mkdtemp(prefix="deeplight-bench-home-"))
+    (home / "demo").symlink_to(demo.resolve(), target_is_directory=True)  # fresh, empty cache
+    rows: list[tuple[str, str, str, str]] = []
+    import geopandas as gpd
+
+    names = list(gpd.read_file(demo / "regions.geojson")["name"])
+    log = home / "streamlit.log"
+    with sync_playwright() as playwright:
+        # The browser is started first: the measure is the app's start, not Chromium's.
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        page.set_default_timeout(120_000)
+        page.goto("about:blank")
+        t0 = time.perf_counter()
+        process, url = start_app({"DEEPLIGHT_HOME": str(home)}, log)
+        try:
+            wait_healthy(url, process, 120)
+            t_health = time.perf_counter() - t0
+            page.goto(f"{url}/?dataset=demo&model={model}")
+            wait_for_map(page, min_rasters=1, timeout_s=120)
+            t_first_map = time.perf_counter() - t0
+            rows.append(("server start -> first drawn map (Home)", f"{t_first_map:.2f}", "< 10",
+                         f"process launch to Leaflet raster drawn; server healthy after {t_health:.2f} s"))
+
+            # Compare page: region A, then B (both reconstructed once), then back to A (cached).
+            page.goto(f"{url}/compare?dataset=demo&region={names[0]}&model={model}")
+            state_a = wait_for_map(page, min_rasters=3, timeout_s=180,
+                                   predicate=lambda s: "panel-sr" in s["titles"])
+            start = time.perf_counter()
+            choose_in_selectbox(page, "Region", names[1])
+            state_b = _wait_changed(page, state_a["rasterSources"], 180)
+            t_uncached = time.perf_counter() - start
+            start = time.perf_counter()
+            choose_in_selectbox(page, "Region", names[0])
+            _wait_changed(page, state_b["rasterSources"], 60)
+            t_cached = time.perf_counter() - start
+            rows.append(("switch to a cached region (Compare, 3 synced maps + swipe)", f"{t_cached:.2f}", "< 1",
+                         "selectbox pick -> new SR raster drawn"))
+            rows.append((f"reconstruct an uncached region ({names[1]})", f"{t_uncached:.2f}", "< 5",
+                         f"{model_note}; pick -> SR drawn, CPU"))
+
+            # 5 concurrent sessions, same uncached region.
+            target = names[2]
+            entries_before = _cache_entries(home)
+            contexts = [browser.new_context(viewport={"width": 1400, "height": 1200}) for _ in range(5)]
+            pages = [c.new_page() for c in contexts]
+            start = time.perf_counter()
+            for tab in pages:
+                tab.goto(f"{url}/compare?dataset=demo&region={target}&model={model}", wait_until="commit")
+            computed = cached = 0
+            for tab in pages:
+                tab.set_default_timeout(180_000)
+                wait_for_map(tab, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-sr" in s["titles"])
+                text = tab.inner_text("body")
+                computed += "SR computed now" in text
+                cached += "SR served from the cache" in text
+            t_concurrent = time.perf_counter() - start
+            new_entries = _cache_entries(home) - entries_before
+            ok = computed == 1 and new_entries == 1
+            rows.append(("5 concurrent sessions, same uncached region: inferences", str(computed), "exactly 1",
+                         f"{'PASS' if ok else 'FAIL'}: {computed} page(s) computed, {cached} served from cache, "
+                         f"{new_entries} new cache entry; all 5 drawn in {t_concurrent:.1f} s"))
+        finally:
+            stop_app(process)
+            browser.close()
+            shutil.rmtree(home, ignore_errors=True)
+    header = (f"# Dashboard benchmark\n\nMachine: {MACHINE} ({platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} logical CPUs). Browser: Debian Chromium (headless) via Playwright. Data: built-in "
+              f"demo (synthetic; LR simulated). Model: {model_note}.\n\n")
+    table = ["| measure | value (s) | target (s) | notes |", "|---|---|---|---|"]
+    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    text = header + "\n".join(table) + "\n"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard.md").write_text(text, encoding="utf-8")
+    with open(RESULTS / "dashboard.csv", "w", newline="", encoding="utf-8") as fh:
+        fh.write(f"# machine: {MACHINE}; model: {model_note}\n")
+        writer = csv.writer(fh)
+        writer.writerow(["measure", "value", "target", "notes"])
+        writer.writerows(rows)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
