@@ -9,8 +9,9 @@ deleting the least recently used entries (file mtime, refreshed on every hit). `
 holds a lock keyed by the request, so N concurrent callers asking for the same thing trigger exactly
 one computation; the others wait and read the result.
 
-Layout under the root: ``entries/<k[:2]>/<k>.dlc``, ``locks/<k>.lock``, ``tmp/``.
-Entry format: ``b"DLCACHE1"`` + 32-byte SHA-256 of the payload + payload (safetensors, no pickle).
+Layout under the root: ``entries/<k[:2]>/<k>.dlc`` (arrays), ``files/<k[:2]>/<k>.<name>`` (whole
+output files, each with a ``.sha256`` sidecar), ``locks/<k>.lock``, ``tmp/``.
+Array entry format: ``b"DLCACHE1"`` + 32-byte SHA-256 of the payload + payload (safetensors, no pickle).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 import warnings
@@ -33,6 +35,7 @@ from safetensors.numpy import save as st_save
 
 from deeplight.errors import ConfigError
 from deeplight.infer.locks import file_lock, is_locked
+from deeplight.utils_io import sha256_file
 
 MAGIC = b"DLCACHE1"
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -220,10 +223,70 @@ class TileCache:
             self.put_or_warn(key, arrays)
             return arrays, False
 
+    # -- whole files ---------------------------------------------------------------------------
+    def file_path(self, key: str, name: str) -> Path:
+        """Cached copy of the output file ``name`` of request ``key``."""
+        return self.root / "files" / key[:2] / f"{key}.{name}"
+
+    def put_file(self, key: str, name: str, source: str | os.PathLike[str]) -> bool:
+        """Store a copy of ``source`` as file ``name`` of request ``key`` (atomic, with its SHA-256).
+
+        A failure (full disk) only warns, like :meth:`put_or_warn`. Returns whether it was stored.
+        """
+        final = self.file_path(key, name)
+        tmp_dir = self.root / "tmp"
+        tmp = None
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f"{key[:16]}.", suffix=".tmp", dir=tmp_dir)
+            os.close(fd)
+            shutil.copyfile(source, tmp)
+            digest = sha256_file(tmp)
+            Path(f"{final}.sha256").write_text(digest, encoding="ascii")
+            os.replace(tmp, final)
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            warnings.warn(f"could not write to the prediction cache {self.root} ({exc}); continuing without "
+                          "storing this result (free space or run `deeplight cache clear`)", stacklevel=2)
+            return False
+        self.evict()
+        return True
+
+    def get_file(self, key: str, name: str, destination: str | os.PathLike[str]) -> bool:
+        """Copy the cached file ``name`` of request ``key`` to ``destination`` after checking its hash.
+
+        Returns False (and deletes the entry when it is corrupt) if there is no valid copy.
+        """
+        cached = self.file_path(key, name)
+        sidecar = Path(f"{cached}.sha256")
+        try:
+            expected = sidecar.read_text(encoding="ascii").strip()
+            shutil.copyfile(cached, destination)
+        except FileNotFoundError:
+            self._count("misses")
+            return False
+        if sha256_file(destination) != expected:
+            self._count("corrupt")
+            self._count("misses")
+            cached.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+            Path(destination).unlink(missing_ok=True)
+            return False
+        try:
+            os.utime(cached)
+        except FileNotFoundError:
+            pass
+        self._count("hits")
+        return True
+
     # -- maintenance ---------------------------------------------------------------------------
     def _entries(self) -> list[tuple[float, int, Path]]:
         found = []
-        for path in (self.root / "entries").glob("*/*.dlc"):
+        paths = list((self.root / "entries").glob("*/*.dlc"))
+        paths += [p for p in (self.root / "files").glob("*/*") if not p.name.endswith(".sha256")]
+        for path in paths:
             try:
                 stat = path.stat()
             except FileNotFoundError:
@@ -249,6 +312,7 @@ class TileCache:
                     if total <= self.max_bytes:
                         break
                     path.unlink(missing_ok=True)
+                    Path(f"{path}.sha256").unlink(missing_ok=True)
                     total -= size
                     removed += 1
                 self._size_estimate = total
@@ -266,6 +330,7 @@ class TileCache:
         removed = 0
         for _, _, path in self._entries():
             path.unlink(missing_ok=True)
+            Path(f"{path}.sha256").unlink(missing_ok=True)
             removed += 1
         for tmp in (self.root / "tmp").glob("*.tmp"):
             tmp.unlink(missing_ok=True)

@@ -28,14 +28,14 @@ from rasterio.windows import Window
 from deeplight import __version__
 from deeplight.data.norm import SCALE
 from deeplight.errors import ConfigError, RasterError
-from deeplight.infer.cache import TileCache
+from deeplight.infer.cache import TileCache, cache_key
 from deeplight.infer.devices import default_batch_size, resolve_device
 from deeplight.infer.executors import LocalExecutor
 from deeplight.infer.fingerprint import model_fingerprint
 from deeplight.infer.locks import LockTimeout, file_lock
 from deeplight.infer.raster_source import RasterSource
 from deeplight.infer.tiled import BatchExecutor, ProgressCallback, run_tiled
-from deeplight.infer.tiling import check_tiling
+from deeplight.infer.tiling import check_tiling, plan_tiles
 
 SR_UNITS = "nW/cm2/sr"
 BLOCK = 512
@@ -53,6 +53,7 @@ class PredictionOutput:
         uncertainty_path: the uncertainty COG beside it (self-ensemble only), else None.
         tiles / computed / cached: tile counts of the run.
         tags: the tags written on the SR raster.
+        from_request_cache: the files were copied from the cache of an identical earlier request.
     """
 
     path: Path
@@ -61,6 +62,7 @@ class PredictionOutput:
     computed: int
     cached: int
     tags: dict[str, str] = field(default_factory=dict)
+    from_request_cache: bool = False
 
 
 def uncertainty_path_for(out_path: str | os.PathLike[str]) -> Path:
@@ -230,6 +232,26 @@ def predict_raster(
             ) from exc
 
 
+def _restore_from_cache(
+    cache: TileCache, request: str, names: list[str], targets: list[tuple[Path, dict[str, str]]],
+    hidden: list[tuple[Path, Path]],
+) -> bool:
+    """Copy the cached outputs of an identical earlier request into place; False if any is missing."""
+    try:
+        for name, (_, cog_tmp) in zip(names, hidden, strict=True):
+            if not cache.get_file(request, name, cog_tmp):
+                return False
+        for (_, cog_tmp), (path, _) in reversed(list(zip(hidden, targets, strict=True))):
+            os.chmod(cog_tmp, 0o644)
+            os.replace(cog_tmp, path)
+        return True
+    except OSError as exc:
+        raise _write_error(targets[0][0], exc) from exc
+    finally:
+        for _, cog_tmp in hidden:
+            cog_tmp.unlink(missing_ok=True)
+
+
 def _run_and_write(
     source: RasterSource, executor: BatchExecutor, out: Path, unc_out: Path | None, tags: dict[str, str], *,
     tile: int, overlap: int, batch_size: int, self_ensemble: bool, identity: dict[str, str], device_type: str,
@@ -243,6 +265,15 @@ def _run_and_write(
     hidden = [(_hidden(path, "partial.tif"), _hidden(path, "cog.tmp")) for path, _ in targets]
     for path, _ in targets:  # leftovers of a killed run
         _remove_leftovers(path)
+    # the tags hold the input paths and hashes, model, checkpoint hash, units and tiling
+    request = cache_key(kind="predict_raster", model=identity["model_id"], device_type=device_type, tags=tags)
+    names = ["sr.tif", "uncertainty.tif"][: len(targets)]
+    if cache is not None and _restore_from_cache(cache, request, names, targets, hidden):
+        count = len(plan_tiles(source.lr_height, source.lr_width, tile, overlap))
+        if progress is not None:
+            progress(count, count)
+        return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=count, computed=0, cached=count,
+                                tags=tags, from_request_cache=True)
     profile = {
         "driver": "GTiff", "dtype": "float32", "count": 1, "width": source.lr_width * SCALE,
         "height": source.lr_height * SCALE, "crs": source.crs, "transform": source.hr_transform,
@@ -269,6 +300,9 @@ def _run_and_write(
             ds.close()
         for partial, cog_tmp in hidden:
             _to_cog(partial, cog_tmp)
+        if cache is not None:  # the whole output, for a repeated request
+            for name, (_, cog_tmp) in zip(names, hidden, strict=True):
+                cache.put_file(request, name, cog_tmp)
         # the SR file is renamed last: its presence means the whole run is complete
         for (partial, cog_tmp), (path, _) in reversed(list(zip(hidden, targets, strict=True))):
             os.replace(cog_tmp, path)

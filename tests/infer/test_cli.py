@@ -61,9 +61,9 @@ def test_predict_with_a_checkpoint_then_from_the_cache(tmp_path, capsys):
     assert main(args[:3] + [str(tmp_path / "sr2.tif")] + args[4:]) == 0
     assert "0 computed, 2 from cache" in capsys.readouterr().out
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
-    assert "entries: 2" in capsys.readouterr().out
+    assert "entries: 3" in capsys.readouterr().out  # 2 tiles + the whole output file
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
-    assert "removed 2 entries" in capsys.readouterr().out
+    assert "removed 3 entries" in capsys.readouterr().out
 
 
 def test_bad_input_exits_with_a_message(tmp_path, capsys):

@@ -309,18 +309,24 @@ def test_killed_run_leaves_no_output_and_the_rerun_resumes(tmp_path, model):
         np.testing.assert_array_equal(a.read(1), b.read(1))
 
 
-def test_tile_cache_serves_a_repeated_run(tmp_path, model):
+def test_repeated_request_is_copied_from_the_cache_and_tiles_back_it_up(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     cache = TileCache(tmp_path / "cache")
-    first = predict_raster(
-        tmp_path / "lr.tif", tmp_path / "a.tif", model=model, tile=16, overlap=12, device="cpu", cache=cache
-    )
-    second = predict_raster(
-        tmp_path / "lr.tif", tmp_path / "b.tif", model=model, tile=16, overlap=12, device="cpu", cache=cache
-    )
-    assert first.computed == first.tiles and second.computed == 0 and second.cached == second.tiles
-    with rasterio.open(first.path) as a, rasterio.open(second.path) as b:
-        np.testing.assert_array_equal(a.read(1), b.read(1))
+    kwargs = dict(model=model, tile=16, overlap=12, device="cpu", cache=cache, self_ensemble=True)
+    first = predict_raster(tmp_path / "lr.tif", tmp_path / "a.tif", **kwargs)
+    second = predict_raster(tmp_path / "lr.tif", tmp_path / "b.tif", **kwargs)
+    assert first.computed == first.tiles and not first.from_request_cache
+    assert second.from_request_cache and second.computed == 0 and second.cached == second.tiles
+    assert (tmp_path / "b_uncertainty.tif").exists()
+    # a corrupt cached output is detected: the run falls back to the tile cache, still computing nothing
+    for cached in (tmp_path / "cache" / "files").glob("*/*.sr.tif"):
+        cached.write_bytes(cached.read_bytes()[:-100])
+    third = predict_raster(tmp_path / "lr.tif", tmp_path / "c.tif", **kwargs)
+    assert not third.from_request_cache and third.computed == 0
+    for name in ("b.tif", "c.tif", "b_uncertainty.tif", "c_uncertainty.tif"):
+        with rasterio.open(tmp_path / name.replace(name[0], "a", 1)) as a, rasterio.open(tmp_path / name) as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+            assert a.tags() == b.tags()
 
 
 def test_real_viirs_raster_as_lr_in_radiance_units(shared_data, tmp_path, model):
