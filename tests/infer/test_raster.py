@@ -324,7 +324,10 @@ def test_repeated_request_is_copied_from_the_cache_and_tiles_back_it_up(tmp_path
     third = predict_raster(tmp_path / "lr.tif", tmp_path / "c.tif", **kwargs)
     assert not third.from_request_cache and third.computed == 0
     for name in ("b.tif", "c.tif", "b_uncertainty.tif", "c_uncertainty.tif"):
-        with rasterio.open(tmp_path / name.replace(name[0], "a", 1)) as a, rasterio.open(tmp_path / name) as b:
+        with (
+            rasterio.open(tmp_path / name.replace(name[0], "a", 1)) as a,
+            rasterio.open(tmp_path / name) as b,
+        ):
             np.testing.assert_array_equal(a.read(1), b.read(1))
             assert a.tags() == b.tags()
 
