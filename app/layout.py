@@ -45,6 +45,17 @@ class PageContext:
     basemap: bool
     selection: Selection
 
+    @property
+    def map_regions(self):
+        """Regions to outline on the maps, plus the drawn area (as a region named "Drawn area")."""
+        if self.region != DRAWN_AREA:
+            return self.scene.regions
+        import geopandas as gpd
+        import pandas as pd
+
+        drawn = gpd.GeoDataFrame({"name": [DRAWN_AREA]}, geometry=[self.geometry], crs=self.scene.crs)
+        return gpd.GeoDataFrame(pd.concat([self.scene.regions, drawn], ignore_index=True), crs=self.scene.crs)
+
 
 @st.cache_data(ttl=300, show_spinner=False)
 def _basemap_reachable() -> bool:
@@ -64,6 +75,20 @@ def remember(key: str, value) -> None:
     """Set a sidebar choice from code (e.g. after an upload) so that every page picks it up."""
     st.session_state[key] = value
     st.session_state[f"_keep_{key}"] = value
+
+
+def request_choice(key: str, value) -> None:
+    """Ask for a sidebar choice from a page body (after the sidebar was drawn); applied on the next run.
+
+    Call ``st.rerun()`` afterwards.
+    """
+    st.session_state.setdefault("_pending", {})[key] = value
+
+
+def _apply_pending() -> None:
+    for key, value in st.session_state.pop("_pending", {}).items():
+        st.session_state[key] = value
+        st.session_state[f"_keep_{key}"] = value
 
 
 def _restore_persisted() -> None:
@@ -86,6 +111,7 @@ def _persist() -> None:
 def _init_state_from_url() -> None:
     if st.session_state.get("_url_loaded"):
         _restore_persisted()
+        _apply_pending()
         return
     selection, problems = selection_from_params(dict(st.query_params))
     st.session_state["_url_loaded"] = True

@@ -229,6 +229,11 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Sce
         RasterError: the data set or year is not available on this machine.
     """
     if dataset_id == "demo":
+        if not (settings.demo_dir / "manifest.json").exists():
+            # First run on a fresh machine: generate the synthetic demo (offline, ~10 s on 2 cores).
+            from deeplight.data.demo import make_demo
+
+            make_demo(settings.demo_dir)
         return load_demo_scene(settings.demo_dir)
     data_dir = settings.data_dir
     if data_dir is None:

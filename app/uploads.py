@@ -155,3 +155,34 @@ def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
                           "upload a GeoJSON, GeoPackage or zipped Shapefile with a CRS") from None
     frame = frame[["region", "geometry"]].rename(columns={"region": "name"}).to_crs(crs)
     return frame.reset_index(drop=True)
+
+
+def region_from_upload(upload: UploadedFile, limit_mb: int = 50):
+    """One polygon (EPSG:4326) from an uploaded region file, to use as a drawn area.
+
+    Several features are merged; a result with several parts is replaced by its convex hull (the
+    URL keeps one polygon), and it is simplified to at most a few hundred vertices.
+
+    Returns:
+        ``(polygon, note)``; note says what was changed ("" when nothing).
+
+    Raises:
+        RegionError / DeepLightError: unsupported, oversized or unreadable file.
+    """
+    from shapely.geometry import Polygon
+
+    from app.selection import MAX_AOI_POINTS
+
+    with tempfile.TemporaryDirectory(prefix="deeplight-region-") as tmp:
+        frame = _read_regions(Path(tmp), upload, limit_mb, "EPSG:4326")
+    merged = frame.geometry.union_all()
+    note = ""
+    if not isinstance(merged, Polygon):
+        merged = merged.convex_hull
+        note = f"{len(frame)} feature(s) with several parts: their convex hull is used"
+    tolerance = 1e-5
+    while len(merged.exterior.coords) > MAX_AOI_POINTS - 1:
+        merged = merged.simplify(tolerance, preserve_topology=True)
+        tolerance *= 2
+        note = note or "the outline was simplified to fit in the URL"
+    return Polygon(merged.exterior.coords), note

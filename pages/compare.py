@@ -59,7 +59,7 @@ if ctx is not None:
     html_key = "|".join([key, ctx.region, str(ctx.basemap), swipe_pair, str(view.vmax),
                          *(f"{p.element_id}:{p.title}" for p in panels)])
     html = services.cached_html(html_key, lambda: compare_maps(
-        panels, swipe, ctx.scene.regions, ctx.region, list(ctx.scene.credits), legend_html(view.vmax),
+        panels, swipe, ctx.map_regions, ctx.region, list(ctx.scene.credits), legend_html(view.vmax),
         basemap=ctx.basemap))
     st.iframe(html, height=2 * 380 + 8 + 60 if swipe else 380 + 60)
     st.subheader("Region metrics vs HR")

@@ -10,6 +10,8 @@ import io
 import json
 
 import pandas as pd
+
+from deeplight.errors import DeepLightError
 import pytest
 
 from tests.app.apptest_helpers import iframe_html, run_page, texts
@@ -177,3 +179,18 @@ def test_sdg_csv_bytes_read_back_with_documented_columns(app_env, tiny_home):
                                    "simulated", "method", "note"]
     assert set(frame["region"]) == {name}
     assert bool(frame.loc[frame["product"] == "lr", "simulated"].all())
+
+
+def test_region_file_on_home_becomes_the_drawn_area(app_env, tiny_home):
+    """The pure parser behind Home's region-file uploader (AppTest cannot upload bytes)."""
+    import geopandas as gpd
+
+    from app.uploads import UploadedFile, region_from_upload
+
+    regions = gpd.read_file(tiny_home / "demo" / "regions.geojson")
+    two = regions.iloc[[0, 1]]
+    polygon, note = region_from_upload(UploadedFile("two.geojson", two.to_json().encode()))
+    assert polygon.is_valid and polygon.area >= two.geometry.union_all().area * 0.999
+    assert note == "" or "convex hull" in note
+    with pytest.raises(DeepLightError, match="unsupported file type"):
+        region_from_upload(UploadedFile("regions.kml", b"<kml/>"))

@@ -112,3 +112,34 @@ def test_corrupt_upload_shows_an_error_and_the_app_still_answers(page, app_url):
         assert response.read().strip() == b"ok"
     page.goto(_url(app_url, dataset="demo"))
     wait_for_map(page)
+
+
+def test_drawing_a_rectangle_selects_that_area(page, app_url):
+    page.goto(_url(app_url, dataset="demo", model="bicubic"))
+    wait_for_map(page)
+    frame = map_frames(page)[0]
+    frame.locator("a.leaflet-draw-draw-rectangle").click()
+    box = page.locator("iframe").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.35
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 80, y0 + 60, steps=8)
+    page.mouse.up()
+    page.wait_for_url(lambda url: "aoi=" in url, timeout=30_000)
+    wait_for_text(page, "Selected: Drawn area")
+    frame_state = wait_for_map(page, predicate=lambda s: s["selected"] == 1)
+    assert frame_state["selected"] == 1  # the drawn area is outlined as the selection
+
+
+def test_a_region_file_on_home_becomes_the_area(page, app_url, e2e_home):
+    import geopandas as gpd
+
+    regions = gpd.read_file(e2e_home / "demo" / "regions.geojson")
+    page.goto(_url(app_url, dataset="demo", model="bicubic"))
+    wait_for_map(page)
+    page.get_by_text("Use a region file instead").click()
+    page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(
+        {"name": "area.geojson", "mimeType": "application/geo+json", "buffer": regions.iloc[[0]].to_json().encode()})
+    page.get_by_role("button", name="Use this area").click()
+    wait_for_text(page, "Selected: Drawn area")
+    assert "aoi=" in page.url
