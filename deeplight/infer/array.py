@@ -62,6 +62,7 @@ def predict_array(
     cache: TileCache | None = None,
     model_id: str | None = None,
     lr_units: str = "dn",
+    input_id: str | None = None,
 ) -> SRResult:
     """Super-resolve an in-memory LR image by overlapping, blended tiles.
 
@@ -83,6 +84,9 @@ def predict_array(
         model_id: identity of the weights for the cache key (e.g. checkpoint sha256); default: a hash
             of the model's state dict.
         lr_units: "dn" or "radiance".
+        input_id: identity of the input content for the cache key when the caller knows it, e.g. the
+            SHA-256 of the scene files plus the crop window; default: the SHA-256 of the arrays
+            (about 30 ms per 20 MB, which bounds the speed-up of a cache hit).
 
     Returns:
         :class:`SRResult`.
@@ -98,6 +102,7 @@ def predict_array(
         raise ConfigError(f"batch_size must be at least 1 (got {batch_size})")
 
     def compute() -> dict[str, np.ndarray]:
+        source.check_values()
         hr_shape = (source.lr_height * SCALE, source.lr_width * SCALE)
         radiance = np.empty(hr_shape, dtype=np.float32)
         uncertainty = np.empty(hr_shape, dtype=np.float32) if self_ensemble else None
@@ -121,7 +126,10 @@ def predict_array(
         arrays, hit = compute(), False
     else:
         key = cache_key(
-            kind="predict_array", model=model_id or model_fingerprint(model), inputs=source.content_id,
+            kind="predict_array",
+            model=model_id or model_fingerprint(model),
+            inputs=input_id or source.content_id,
+            lr_units=lr_units,
             tile=tile, overlap=overlap, self_ensemble=self_ensemble, device_type=resolved.type,
         )
         arrays, hit = cache.get_or_compute(key, compute)

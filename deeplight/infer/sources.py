@@ -77,13 +77,24 @@ class ArraySource:
             )
         if self.dem is not None and self.dem.shape != hr:
             raise RasterError(f"aux 'dem' must have shape {hr} (8x the LR grid), got {self.dem.shape}")
+        self._content_id: str | None = None
+
+    def check_values(self) -> None:
+        """Raise :class:`RasterError` when a layer's values are outside its plausible range (radiance
+        given as DN, reflectance scaled to 0..10000...); done before computing, not on cache hits."""
         for name, array in (("lr", self.lr), ("dmo", self.dmo), ("dem", self.dem)):
             if array is not None:
                 check_value_range(name, array, f"{name} array")
-        digest = hashlib.sha256()
-        for name, array in (("lr", self.lr), ("dmo", self.dmo), ("dem", self.dem)):
-            _hash_array(digest, name, array)
-        self.content_id = digest.hexdigest()
+
+    @property
+    def content_id(self) -> str:
+        """SHA-256 of the arrays (dtype, shape, bytes), computed on first use (~30 ms per 20 MB)."""
+        if self._content_id is None:
+            digest = hashlib.sha256()
+            for name, array in (("lr", self.lr), ("dmo", self.dmo), ("dem", self.dem)):
+                _hash_array(digest, name, array)
+            self._content_id = digest.hexdigest()
+        return self._content_id
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Slices of the arrays under ``tile``."""

@@ -186,3 +186,14 @@ def test_a_cache_that_cannot_be_written_only_warns(tmp_path, monkeypatch):
         arrays, hit = cache.get_or_compute("z" * 64, lambda: _arrays(2))
     assert not hit
     np.testing.assert_array_equal(arrays["radiance"], _arrays(2)["radiance"])
+
+
+def test_caller_supplied_input_id_replaces_array_hashing(tmp_path):
+    model = CountingModel().eval()
+    lr = np.random.default_rng(0).uniform(0, 63, (12, 12)).astype(np.float32)
+    cache = TileCache(tmp_path)
+    kwargs = dict(tile=16, overlap=4, device="cpu", cache=cache, model_id="m")
+    first = predict_array(model, lr, None, input_id="scene-sha+window-1", **kwargs)
+    again = predict_array(model, lr, None, input_id="scene-sha+window-1", **kwargs)
+    other = predict_array(model, lr, None, input_id="scene-sha+window-2", **kwargs)
+    assert not first.from_cache and again.from_cache and not other.from_cache
