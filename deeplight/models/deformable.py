@@ -10,8 +10,9 @@ bilinearly interpolated, zero outside the image. The layout matches ``torchvisio
 (offset channels ``[dy_0, dx_0, dy_1, dx_1, ...]`` per offset group, kernel taps in row-major order),
 so the two agree numerically; torchvision itself is never imported here.
 
-Implementation: one ``grid_sample`` per kernel tap gathers the K*K shifted, modulated copies of the
-input, and a single matrix product with the reshaped weight does the convolution. Stride 1 only.
+Implementation: one ``grid_sample`` over a grid holding every kernel tap gathers the K*K shifted
+copies of the input, the masks modulate them, and a single matrix product (a 1x1 convolution) with
+the reshaped weight does the convolution. Stride 1 only.
 """
 
 from __future__ import annotations
@@ -56,22 +57,23 @@ def deform_conv2d(
     if mask is not None and mask.shape != (b, taps, h_out, w_out):
         raise ValueError(f"mask has shape {tuple(mask.shape)}, expected {(b, taps, h_out, w_out)}")
     dtype = x.dtype
-    offset = offset.to(dtype)
-    ys = torch.arange(h_out, device=x.device, dtype=dtype).view(1, h_out, 1) - padding
-    xs = torch.arange(w_out, device=x.device, dtype=dtype).view(1, 1, w_out) - padding
-    columns = []
-    for k in range(taps):
-        ki, kj = divmod(k, kw)
-        py = ys + ki * dilation + offset[:, 2 * k]  # (B, H_out, W_out) sampling rows
-        px = xs + kj * dilation + offset[:, 2 * k + 1]  # sampling columns
-        # pixel centre i <-> normalised (2 i + 1) / size - 1 with align_corners=False
-        grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], dim=-1)
-        sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        if mask is not None:
-            sampled = sampled * mask[:, k : k + 1].to(dtype)
-        columns.append(sampled)
-    # (B, C_in, K K, H, W) ordered like weight's (C_in, K, K) flattening
-    stacked = torch.stack(columns, dim=2).reshape(b, c_in * taps, h_out, w_out)
+    # sampling positions of every tap at once: (B, K K, H_out, W_out) rows and columns
+    tap_rows = torch.arange(kh, device=x.device, dtype=dtype).repeat_interleave(kw) * dilation
+    tap_cols = torch.arange(kw, device=x.device, dtype=dtype).repeat(kh) * dilation
+    rows = torch.arange(h_out, device=x.device, dtype=dtype) - padding
+    cols = torch.arange(w_out, device=x.device, dtype=dtype) - padding
+    offset = offset.to(dtype).view(b, taps, 2, h_out, w_out)
+    py = rows.view(1, 1, h_out, 1) + tap_rows.view(1, taps, 1, 1) + offset[:, :, 0]
+    px = cols.view(1, 1, 1, w_out) + tap_cols.view(1, taps, 1, 1) + offset[:, :, 1]
+    # pixel centre i <-> normalised (2 i + 1) / size - 1 with align_corners=False; one grid_sample
+    # over a (K K * H_out, W_out) grid gathers every tap
+    grid = torch.stack([(2 * px + 1) / w - 1, (2 * py + 1) / h - 1], dim=-1).view(b, taps * h_out, w_out, 2)
+    sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = sampled.view(b, c_in, taps, h_out, w_out)
+    if mask is not None:
+        sampled = sampled * mask.to(dtype).unsqueeze(1)
+    # (B, C_in * K K, H, W) ordered like weight's (C_in, K, K) flattening
+    stacked = sampled.reshape(b, c_in * taps, h_out, w_out)
     out = F.conv2d(
         stacked,
         weight.reshape(c_out, c_in * taps, 1, 1).to(stacked.dtype),
