@@ -16,7 +16,8 @@ if ctx is not None:
     simulated_badge(ctx.scene)
     names = list(ctx.scene.regions["name"])
     options = ([DRAWN_AREA] if ctx.region == DRAWN_AREA else []) + names
-    chosen = st.multiselect("Regions", options, default=[ctx.region], key="sdg_regions",
+    # Keyed by data set and sidebar region: a new sidebar choice starts a new default selection.
+    chosen = st.multiselect("Regions", options, default=[ctx.region], key=f"sdg_regions|{ctx.dataset.id}|{ctx.region}",
                             help="Indicators are computed for each selected region.")
     with st.expander("Thresholds", expanded=True):
         c1, c2, c3 = st.columns(3)

@@ -124,12 +124,41 @@ def test_sdg_page_table_charts_and_threshold(app_env):
     assert labels == ["Indicators CSV", "GeoJSON", "GeoPackage", "SR GeoTIFF"]
 
 
-def test_sdg_several_regions(app_env):
+def test_sdg_several_regions_and_sidebar_region_change(app_env):
     at = run_page("sdg")
-    names = at.multiselect(key="sdg_regions").options[:3]
-    at.multiselect(key="sdg_regions").set_value(names).run()
+    picker = at.multiselect[0]
+    names = picker.options[:3]
+    picker.set_value(names).run()
     assert not at.exception
     assert set(at.dataframe[0].value["region"]) == set(names)
+    other = _sidebar_box(at, "Region (type to search)").options[5]
+    _sidebar_box(at, "Region (type to search)").set_value(other).run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["region"]) == {other}
+
+
+def test_sdg_time_series_on_shanghai(app_env, shared_data, monkeypatch):
+    monkeypatch.setenv("DEEPLIGHT_DATA_DIR", str(shared_data))
+    at = run_page("sdg", query={"dataset": "shanghai_npp_viirs", "region": "Huangpu (黄浦区)", "model": "bicubic"})
+    assert not at.exception
+    at.multiselect(key="sdg_years").set_value([2014, 2022]).run()
+    at.button(key="run_time_series").click().run()
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    years = {int(x) for trace in spec["data"] for x in _plotly_values(trace["x"])}
+    assert years == {2014, 2022}
+    assert {trace["name"] for trace in spec["data"]} >= {"lr", "sr", "hr"}
+
+
+def _plotly_values(values):
+    """Plotly >= 6 writes numeric arrays as {"dtype", "bdata" (base64)}; plain lists otherwise."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
 
 
 def test_models_page_without_results_says_so(app_env):
