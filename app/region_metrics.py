@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from deeplight.data.norm import SCALE, nominal_dn_to_radiance, normalize_radiance
-from deeplight.eval.metrics import correlation, psnr, ssim
 
 
 def lr_nominal_radiance_on_hr_grid(lr_dn: np.ndarray) -> np.ndarray:
@@ -35,6 +34,9 @@ def region_metrics(products: dict[str, np.ndarray], hr: np.ndarray, region_mask:
         One row per product: ``product, psnr_db, ssim, cc, pixels``; NaN where a metric is undefined
         (e.g. SSIM on a region smaller than its 11x11 window).
     """
+    # Imported here: torchmetrics takes ~3 s to import, which the first map should not wait for.
+    from deeplight.eval.metrics import correlation, psnr, ssim
+
     hr_n = normalize_radiance(hr.astype(np.float64))
     hr_n = np.where(np.isfinite(hr), hr_n, np.nan)
     rows = []

@@ -51,6 +51,34 @@ def _wait_changed(page, before: list[str], timeout_s: float = 120.0) -> dict:
                         predicate=lambda s: s["rasterSources"] != before and "panel-sr" in s["titles"])
 
 
+def _server_side_switch(demo: Path, model: str) -> tuple[str, str, str, str]:
+    """Script time alone (Streamlit AppTest, no browser) of switching the Compare page to a cached region."""
+    from streamlit.testing.v1 import AppTest
+
+    home = Path(tempfile.mkdtemp(prefix="deeplight-bench-apptest-"))
+    (home / "demo").symlink_to(demo.resolve(), target_is_directory=True)
+    os.environ["DEEPLIGHT_HOME"] = str(home)
+    try:
+        app = AppTest.from_file(str(REPO_ROOT / "app" / "main.py"), default_timeout=300)
+        app.query_params["model"] = model
+        app.run()
+        app.switch_page(str(REPO_ROOT / "pages" / "compare.py"))
+        app.run()
+
+        def region_box():
+            return next(s for s in app.sidebar.selectbox if s.label.startswith("Region"))
+
+        first, second = region_box().options[:2]
+        region_box().set_value(second).run()
+        start = time.perf_counter()
+        region_box().set_value(first).run()
+        elapsed = time.perf_counter() - start
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return ("switch to a cached region, server script only (AppTest, no browser)", f"{elapsed:.2f}", "-",
+            "the rest of the browser figure is websocket transfer and the iframe's map rebuild")
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -127,6 +155,7 @@ def main() -> int:
             stop_app(process)
             browser.close()
             shutil.rmtree(home, ignore_errors=True)
+    rows.append(_server_side_switch(demo, model))
     header = (f"# Dashboard benchmark\n\nMachine: {MACHINE} ({platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} logical CPUs). Browser: Debian Chromium (headless) via Playwright. Data: built-in "
               f"demo (synthetic; LR simulated). Model: {model_note}.\n\n")
