@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from deeplight.models.deeplightsr import PRESETS, DeepLightSR
+from deeplight.models.fusion import SpaceToDepthConv2d
 from deeplight.models.registry import get_model
 
 from .helpers import scalar_of_outputs, tiny_batch
@@ -103,3 +105,10 @@ def test_nan_in_auxiliary_layers_does_not_poison_the_output():
     batch["dem"][..., :5, :5] = float("nan")
     with torch.no_grad():
         assert torch.isfinite(model(batch)["sr"]).all()
+
+
+def test_space_to_depth_convolution_equals_unshuffle_then_conv3x3():
+    conv = SpaceToDepthConv2d(7, 12)
+    x = torch.rand(2, 7, 16, 20)
+    expected = F.conv2d(F.pixel_unshuffle(x, 2), conv.weight, conv.bias, padding=1)
+    torch.testing.assert_close(conv(x), expected, rtol=0, atol=1e-5)
