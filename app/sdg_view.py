@@ -86,7 +86,7 @@ def indicators_for(scene: Scene, sr: np.ndarray | None, sr_uncertainty: np.ndarr
         uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
     return compute_indicators(
         products, regions, population=population, uncertainty=uncertainty, year=scene.year,
-        simulated={"lr": scene.lr_simulated, "sr": False, "hr": scene.key.startswith("demo")},
+        simulated={"lr": scene.lr_simulated, "sr": False, "hr": False},
         lit_threshold=thresholds.lit_radiance, lit_threshold_dn=thresholds.lit_dn,
         urban_method=thresholds.urban_method, urban_threshold=thresholds.urban_radiance,
         model_info={"model": model_name} if model_name else None,
@@ -122,9 +122,17 @@ def sr_geotiff_bytes(sr: np.ndarray, scene: Scene, model_name: str) -> bytes:
         return path.read_bytes()
 
 
-def wide_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Region x indicator rows with one column per product (for the on-screen table)."""
+def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFrame:
+    """Region x indicator rows with one column per product (for the on-screen table).
+
+    A product flagged simulated in the tidy table gets " (simulated)" in its column name, and the HR
+    column " (synthetic)" when ``synthetic_hr`` (the demo's generated reference).
+    """
     frame = table.pivot_table(index=["region", "indicator", "unit"], columns="product", values="value",
                               aggfunc="first").reset_index()
     frame.columns.name = None
-    return frame
+    simulated = set(table.loc[table["simulated"].astype(bool), "product"])
+    names = {p: f"{p} (simulated)" for p in simulated}
+    if synthetic_hr:
+        names["hr"] = "hr (synthetic)"
+    return frame.rename(columns=names)

@@ -50,7 +50,7 @@ if ctx is not None:
                + ", **sr** = reconstruction" + (f" by {ctx.model.name}" if ctx.model else "")
                + ", **hr** = reference" + (" (synthetic)" if ctx.scene.key.startswith("demo") else "")
                + ". Sums use equal-area cell areas; LR DN is converted to nominal radiance.")
-    st.dataframe(wide_summary(table), hide_index=True, height=320)
+    st.dataframe(wide_summary(table, synthetic_hr=ctx.scene.key.startswith("demo")), hide_index=True, height=320)
     indicators = list(dict.fromkeys(table["indicator"]))
     pick = st.selectbox("Indicator for the charts", indicators,
                         index=indicators.index("lit_area") if "lit_area" in indicators else 0, key="sdg_indicator")

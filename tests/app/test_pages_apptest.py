@@ -108,7 +108,7 @@ def test_sdg_page_table_charts_and_threshold(app_env):
     at = run_page("sdg")
     assert not at.exception
     table = at.dataframe[0].value
-    assert {"lr", "sr", "hr"} <= set(table.columns)
+    assert {"lr (simulated)", "sr", "hr (synthetic)"} <= set(table.columns)
     charts = at.get("plotly_chart")
     assert len(charts) == 3
     spec = json.loads(charts[0].proto.spec)
@@ -117,8 +117,8 @@ def test_sdg_page_table_charts_and_threshold(app_env):
     low = at.dataframe[0].value
     at.slider(key="lit_threshold").set_value(15.0).run()
     high = at.dataframe[0].value
-    lit_low = low.loc[low["indicator"] == "lit_area", "hr"].iloc[0]
-    lit_high = high.loc[high["indicator"] == "lit_area", "hr"].iloc[0]
+    lit_low = low.loc[low["indicator"] == "lit_area", "hr (synthetic)"].iloc[0]
+    lit_high = high.loc[high["indicator"] == "lit_area", "hr (synthetic)"].iloc[0]
     assert lit_low > 0 and lit_high < lit_low
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Indicators CSV", "GeoJSON", "GeoPackage", "SR GeoTIFF"]
