@@ -19,7 +19,7 @@ UNITS = "nW/cm²/sr"
 
 
 def shared_vmax(*arrays: np.ndarray | None, percentile: float = 99.5, floor: float = 1.0) -> float:
-    """Upper end (nW/cm^2/sr) of the shared scale: the ``percentile`` of all finite values, at least ``floor``."""
+    """Upper end (nW/cm^2/sr) of the shared scale: ``percentile`` of all finite values, >= ``floor``."""
     values = [a[np.isfinite(a)].ravel() for a in arrays if a is not None]
     values = [v for v in values if v.size]
     if not values:
@@ -60,8 +60,7 @@ def legend_html(vmax: float, colormap: str = COLORMAP, title: str = f"Radiance (
         "rgb({},{},{}) {:.0f}%".format(*(int(255 * c) for c in cmap(i / 10)[:3]), i * 10) for i in range(11)
     )
     labels = "".join(
-        f'<span style="position:absolute;left:{100 * pos:.1f}%;transform:translateX(-50%)">'
-        f"{value:.3g}</span>"
+        f'<span style="position:absolute;left:{100 * pos:.1f}%;transform:translateX(-50%)">{value:.3g}</span>'
         for value, pos in legend_ticks(vmax)
     )
     return (

@@ -137,8 +137,13 @@ def sidebar_context() -> PageContext | None:
         st.session_state["dataset"] = ids[0]
     with st.sidebar:
         st.header("Data")
-        dataset_id = st.selectbox("Data set", ids, format_func=lambda i: next(d.title for d in sets if d.id == i),
-                                  key="dataset", help="Real sets come from DEEPLIGHT_DATA_DIR; uploads from the Data page.")
+        dataset_id = st.selectbox(
+            "Data set",
+            ids,
+            format_func=lambda i: next(d.title for d in sets if d.id == i),
+            key="dataset",
+            help="Real sets come from DEEPLIGHT_DATA_DIR; uploads from the Data page.",
+        )
         info = next(d for d in sets if d.id == dataset_id)
         year = None
         if len(info.years) > 1:
@@ -157,8 +162,12 @@ def sidebar_context() -> PageContext | None:
         options = ([DRAWN_AREA] if aoi is not None else []) + names
         if st.session_state.get("region") not in options:
             st.session_state["region"] = options[0]
-        region = st.selectbox("Region (type to search)", options, key="region",
-                              help="Or click a region on the map, or draw a rectangle/polygon on the Home map.")
+        region = st.selectbox(
+            "Region (type to search)",
+            options,
+            key="region",
+            help="Or click a region on the map, or draw a rectangle/polygon on the Home map.",
+        )
         if region != DRAWN_AREA and aoi is not None:
             st.session_state["_aoi"] = aoi = None
         choices = services.model_choices()
@@ -167,13 +176,18 @@ def sidebar_context() -> PageContext | None:
             cids = [c.id for c in choices]
             if st.session_state.get("model") not in cids:
                 st.session_state["model"] = cids[0]
-            mid = st.selectbox("Model", cids, format_func=lambda i: next(c.label for c in choices if c.id == i),
-                               key="model")
+            mid = st.selectbox(
+                "Model", cids, format_func=lambda i: next(c.label for c in choices if c.id == i), key="model"
+            )
             model = next(c for c in choices if c.id == mid)
         else:
             st.warning("No model available: put a checkpoint in data/checkpoints/.")
-        basemap = st.checkbox("Online basemap (OpenStreetMap)", value=get_settings().online_basemap, key="basemap",
-                              help="Needs internet; the maps work without it.")
+        basemap = st.checkbox(
+            "Online basemap (OpenStreetMap)",
+            value=get_settings().online_basemap,
+            key="basemap",
+            help="Needs internet; the maps work without it.",
+        )
         if basemap and not _basemap_reachable():
             st.caption("OpenStreetMap is not reachable: maps stay offline.")
             basemap = False
@@ -182,9 +196,13 @@ def sidebar_context() -> PageContext | None:
         geometry = _aoi_in_scene_crs(aoi, scene)
     else:
         geometry = scene.region_geometry(region)
-    selection = Selection(dataset=dataset_id, year=year if len(info.years) > 1 else None,
-                          region=region, aoi=aoi if region == DRAWN_AREA else None,
-                          model=model.id if model else None)
+    selection = Selection(
+        dataset=dataset_id,
+        year=year if len(info.years) > 1 else None,
+        region=region,
+        aoi=aoi if region == DRAWN_AREA else None,
+        model=model.id if model else None,
+    )
     _persist()
     params = selection_to_params(selection)
     if dict(st.query_params) != params:
@@ -211,8 +229,11 @@ def _credits(scene: Scene) -> None:
 def simulated_badge(scene: Scene) -> None:
     """Say clearly when the LR input is simulated (and when HR is synthetic)."""
     if scene.lr_simulated:
-        st.info("**Simulated LR**: the coarse input was made from the HR image by the DMSP-like degradation "
-                "model; it is not a real DMSP observation.", icon=":material/info:")
+        st.info(
+            "**Simulated LR**: the coarse input was made from the HR image by the DMSP-like degradation "
+            "model; it is not a real DMSP observation.",
+            icon=":material/info:",
+        )
     if scene.key.startswith("demo"):
         st.caption("Synthetic demo scene: HR, auxiliary layers and regions are generated, not observed.")
 

@@ -13,10 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ (not the repo) on sys.path
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
 st.set_page_config(page_title="DeepLight", layout="wide")
 
-from app.navigation import all_pages  # noqa: E402
+from app.navigation import all_pages
 
 st.navigation(all_pages()).run()

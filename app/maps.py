@@ -40,8 +40,9 @@ class OfflineMap(folium.Map):
 class _Script(JSCSSMixin, branca.element.MacroElement):
     """A script with the vendored plugin files it needs, attached to a map."""
 
-    def __init__(self, script: str, js: list[tuple[str, str]] | None = None,
-                 css: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, script: str, js: list[tuple[str, str]] | None = None, css: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__()
         self._name = "DeepLightScript"
         self.default_js = js or []
@@ -94,9 +95,12 @@ def _add_regions(fmap: folium.Map, regions: gpd.GeoDataFrame, selected: str | No
     sel = json.dumps(selected)
     click = (
         "layer.on('click', function () { deeplightNavigate({region: feature.properties.name, aoi: null}); });"
-        if clickable else ""
+        if clickable
+        else ""
     )
-    script = NAVIGATE_JS + f"""
+    script = (
+        NAVIGATE_JS
+        + f"""
 var regions_{{{{ this.get_name() }}}} = L.geoJSON({geojson}, {{
   style: function (f) {{ return f.properties.name === {sel}
       ? {{color: '#00e5ff', weight: 3, fill: false}}
@@ -107,6 +111,7 @@ var regions_{{{{ this.get_name() }}}} = L.geoJSON({geojson}, {{
   }}
 }}).addTo({{{{ this._parent.get_name() }}}});
 """
+    )
     fmap.add_child(_Script(script))
 
 
@@ -123,7 +128,9 @@ title_{{{{ this.get_name() }}}}.addTo({{{{ this._parent.get_name() }}}});
     fmap.add_child(_Script(script))
 
 
-def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None, url_js: str | None = None) -> str:
+def _add_overlay(
+    fmap: folium.Map, overlay: Overlay, pane: str | None = None, url_js: str | None = None
+) -> str:
     """Add the PNG overlay; returns the JS variable name of the layer.
 
     ``url_js`` is a JS expression giving the image URL (to share one data URL between maps); by
@@ -134,12 +141,14 @@ def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None, ur
     pane_js = (
         f"{{{{ this._parent.get_name() }}}}.createPane('{pane}');"
         f"{{{{ this._parent.get_name() }}}}.getPane('{pane}').style.zIndex = 450;"
-        if pane else ""
+        if pane
+        else ""
     )
     opts = f"{{opacity: 1.0, interactive: false, className: 'deeplight-raster'{', pane: ' + json.dumps(pane) if pane else ''}}}"
     element._template = Template(
-        "{% macro script(this, kwargs) %}" + pane_js +
-        f"var {name} = L.imageOverlay({url_js or json.dumps(overlay.url)}, {json.dumps(overlay.bounds)}, {opts})"
+        "{% macro script(this, kwargs) %}"
+        + pane_js
+        + f"var {name} = L.imageOverlay({url_js or json.dumps(overlay.url)}, {json.dumps(overlay.bounds)}, {opts})"
         ".addTo({{ this._parent.get_name() }});{% endmacro %}"
     )
     fmap.add_child(element)
@@ -148,10 +157,12 @@ def _add_overlay(fmap: folium.Map, overlay: Overlay, pane: str | None = None, ur
 
 def _attribution(fmap: folium.Map, credits: list[str]) -> None:
     text = json.dumps(" | ".join(html.escape(c) for c in credits))
-    fmap.add_child(_Script(
-        "{{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');"
-        f"{{{{ this._parent.get_name() }}}}.attributionControl.addAttribution({text});"
-    ))
+    fmap.add_child(
+        _Script(
+            "{{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');"
+            f"{{{{ this._parent.get_name() }}}}.attributionControl.addAttribution({text});"
+        )
+    )
 
 
 MAP_CSS = (
@@ -162,8 +173,14 @@ MAP_CSS = (
 
 
 def _new_map(bounds: list[list[float]], basemap: bool, **kwargs) -> OfflineMap:
-    fmap = OfflineMap(location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
-                      tiles=None, control_scale=True, prefer_canvas=False, zoom_snap=0.25, **kwargs)
+    fmap = OfflineMap(
+        location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+        zoom_snap=0.25,
+        **kwargs,
+    )
     if basemap:
         folium.TileLayer("OpenStreetMap", attr=OSM_ATTRIBUTION, opacity=0.6).add_to(fmap)
     fmap.fit_bounds(bounds)
@@ -171,9 +188,16 @@ def _new_map(bounds: list[list[float]], basemap: bool, **kwargs) -> OfflineMap:
     return fmap
 
 
-def picker_map(regions: gpd.GeoDataFrame, selected: str | None, credits: list[str], *,
-               overlay: Overlay | None = None, basemap: bool = False, allow_draw: bool = True,
-               height_px: int = 520) -> str:
+def picker_map(
+    regions: gpd.GeoDataFrame,
+    selected: str | None,
+    credits: list[str],
+    *,
+    overlay: Overlay | None = None,
+    basemap: bool = False,
+    allow_draw: bool = True,
+    height_px: int = 520,
+) -> str:
     """HTML of the region picker: region outlines (click selects), optional raster and draw tools.
 
     Args:
@@ -192,8 +216,9 @@ def picker_map(regions: gpd.GeoDataFrame, selected: str | None, credits: list[st
         _add_overlay(fmap, overlay)
     _add_regions(fmap, regions, selected, clickable=True)
     if allow_draw:
-        fmap.add_child(_Script(
-            """
+        fmap.add_child(
+            _Script(
+                """
 var drawn_{{ this.get_name() }} = new L.FeatureGroup().addTo({{ this._parent.get_name() }});
 {{ this._parent.get_name() }}.addControl(new L.Control.Draw({
   draw: {polyline: false, circle: false, marker: false, circlemarker: false,
@@ -206,16 +231,25 @@ var drawn_{{ this.get_name() }} = new L.FeatureGroup().addTo({{ this._parent.get
   deeplightNavigate({aoi: aoi, region: null});
 });
 """,
-            js=[("leaflet_draw", f"{STATIC_URL}/leaflet-draw/leaflet.draw.js")],
-            css=[("leaflet_draw_css", f"{STATIC_URL}/leaflet-draw/leaflet.draw.css")],
-        ))
+                js=[("leaflet_draw", f"{STATIC_URL}/leaflet-draw/leaflet.draw.js")],
+                css=[("leaflet_draw_css", f"{STATIC_URL}/leaflet-draw/leaflet.draw.css")],
+            )
+        )
     _attribution(fmap, credits)
     return fmap.get_root().render()
 
 
-def compare_maps(panels: list[Panel], swipe: tuple[Panel, Panel] | None, regions: gpd.GeoDataFrame,
-                 selected: str | None, credits: list[str], legend: str, *, basemap: bool = False,
-                 panel_height_px: int = 380) -> str:
+def compare_maps(
+    panels: list[Panel],
+    swipe: tuple[Panel, Panel] | None,
+    regions: gpd.GeoDataFrame,
+    selected: str | None,
+    credits: list[str],
+    legend: str,
+    *,
+    basemap: bool = False,
+    panel_height_px: int = 380,
+) -> str:
     """HTML of the side-by-side synchronised panels plus an optional swipe map, one shared legend.
 
     Args:
@@ -237,15 +271,24 @@ def compare_maps(panels: list[Panel], swipe: tuple[Panel, Panel] | None, regions
     maps: list[OfflineMap] = []
     # Each PNG is written once (swipe and panel maps share it) to keep the page small.
     urls: list[str] = list(dict.fromkeys(p.overlay.url for p in panels if p.overlay is not None))
-    figure.header.add_child(branca.element.Element(f"<script>var DEEPLIGHT_IMAGES = {json.dumps(urls)};</script>"),
-                            name="deeplight_images")
+    figure.header.add_child(
+        branca.element.Element(f"<script>var DEEPLIGHT_IMAGES = {json.dumps(urls)};</script>"),
+        name="deeplight_images",
+    )
 
     def url_js(overlay: Overlay) -> str:
         return f"DEEPLIGHT_IMAGES[{urls.index(overlay.url)}]"
 
     for index, panel in enumerate(panels):
-        fmap = _new_map(bounds, basemap, width=f"{100 / n:.4f}%", height=f"{panel_height_px}px",
-                        left=f"{100 * index / n:.4f}%", top="0px", position="absolute")
+        fmap = _new_map(
+            bounds,
+            basemap,
+            width=f"{100 / n:.4f}%",
+            height=f"{panel_height_px}px",
+            left=f"{100 * index / n:.4f}%",
+            top="0px",
+            position="absolute",
+        )
         if panel.overlay is not None:
             _add_overlay(fmap, panel.overlay, url_js=url_js(panel.overlay))
         _add_regions(fmap, regions, selected, clickable=True)
@@ -255,28 +298,39 @@ def compare_maps(panels: list[Panel], swipe: tuple[Panel, Panel] | None, regions
         maps.append(fmap)
     if swipe:
         left, right = swipe
-        fmap = _new_map(bounds, basemap, width="100%", height=f"{panel_height_px}px", left="0%",
-                        top=f"{panel_height_px + 4}px", position="absolute")
+        fmap = _new_map(
+            bounds,
+            basemap,
+            width="100%",
+            height=f"{panel_height_px}px",
+            left="0%",
+            top=f"{panel_height_px + 4}px",
+            position="absolute",
+        )
         left_name = _add_overlay(fmap, left.overlay, pane="swipeLeft", url_js=url_js(left.overlay))
         right_name = _add_overlay(fmap, right.overlay, pane="swipeRight", url_js=url_js(right.overlay))
         _add_regions(fmap, regions, selected, clickable=False)
         _add_title(fmap, f"Swipe: {left.title}  |  {right.title}", "panel-swipe")
         _attribution(fmap, credits)
-        fmap.add_child(_Script(
-            # leaflet-side-by-side clips layer containers; an ImageOverlay's container is its pane.
-            f"{left_name}.getContainer = function () {{ return {{{{ this._parent.get_name() }}}}.getPane('swipeLeft'); }};"
-            f"{right_name}.getContainer = function () {{ return {{{{ this._parent.get_name() }}}}.getPane('swipeRight'); }};"
-            f"window.deeplightSwipe = L.control.sideBySide({left_name}, {right_name}).addTo({{{{ this._parent.get_name() }}}});",
-            js=[("side_by_side", f"{STATIC_URL}/leaflet-side-by-side/leaflet-side-by-side.js")],
-            css=[("side_by_side_layout", f"{STATIC_URL}/leaflet-side-by-side/layout.css"),
-                 ("side_by_side_range", f"{STATIC_URL}/leaflet-side-by-side/range.css")],
-        ))
+        fmap.add_child(
+            _Script(
+                # leaflet-side-by-side clips layer containers; an ImageOverlay's container is its pane.
+                f"{left_name}.getContainer = function () {{ return {{{{ this._parent.get_name() }}}}.getPane('swipeLeft'); }};"
+                f"{right_name}.getContainer = function () {{ return {{{{ this._parent.get_name() }}}}.getPane('swipeRight'); }};"
+                f"window.deeplightSwipe = L.control.sideBySide({left_name}, {right_name}).addTo({{{{ this._parent.get_name() }}}});",
+                js=[("side_by_side", f"{STATIC_URL}/leaflet-side-by-side/leaflet-side-by-side.js")],
+                css=[
+                    ("side_by_side_layout", f"{STATIC_URL}/leaflet-side-by-side/layout.css"),
+                    ("side_by_side_range", f"{STATIC_URL}/leaflet-side-by-side/range.css"),
+                ],
+            )
+        )
         figure.add_child(fmap)
         maps.append(fmap)
     names = [m.get_name() for m in maps]
     pairs = "".join(f"{a}.sync({b});" for a in names for b in names if a != b)
-    maps[-1].add_child(_Script(
-        pairs, js=[("leaflet_sync", f"{STATIC_URL}/leaflet-sync/L.Map.Sync.js")]))
-    figure.html.add_child(branca.element.Element(
-        f'<div style="position:relative;height:{total}px"></div>{legend}'))
+    maps[-1].add_child(_Script(pairs, js=[("leaflet_sync", f"{STATIC_URL}/leaflet-sync/L.Map.Sync.js")]))
+    figure.html.add_child(
+        branca.element.Element(f'<div style="position:relative;height:{total}px"></div>{legend}')
+    )
     return figure.render()

@@ -45,8 +45,15 @@ def benchmark_tables(results_dir: Path) -> list[ResultTable]:
         markdown = md_path.read_text(encoding="utf-8", errors="replace") if md_path.exists() else None
         if frame is None and markdown is None:
             continue
-        tables.append(ResultTable(md_path if markdown else csv_path, stem.replace("_", " "), markdown, frame,
-                                  "ablation" in stem.lower()))
+        tables.append(
+            ResultTable(
+                md_path if markdown else csv_path,
+                stem.replace("_", " "),
+                markdown,
+                frame,
+                "ablation" in stem.lower(),
+            )
+        )
     return tables
 
 
@@ -69,8 +76,16 @@ def checkpoint_metadata(checkpoint_dir: Path) -> pd.DataFrame:
             if not isinstance(meta, dict) or "model" not in meta:
                 continue
             metrics = meta.get("metrics", {})
-            rows.append({"file": meta_path.with_suffix(".safetensors").name, "model": meta.get("model"),
-                         "step": meta.get("step"), "data": meta.get("data"),
-                         "metrics": ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
-                                              for k, v in metrics.items())})
+            rows.append(
+                {
+                    "file": meta_path.with_suffix(".safetensors").name,
+                    "model": meta.get("model"),
+                    "step": meta.get("step"),
+                    "data": meta.get("data"),
+                    "metrics": ", ".join(
+                        f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                        for k, v in metrics.items()
+                    ),
+                }
+            )
     return pd.DataFrame(rows)

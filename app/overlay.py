@@ -34,7 +34,9 @@ class Overlay:
     bounds: list[list[float]]
 
 
-def warp_to_web_mercator(array: np.ndarray, crs: CRS, transform: Affine) -> tuple[np.ndarray, list[list[float]]]:
+def warp_to_web_mercator(
+    array: np.ndarray, crs: CRS, transform: Affine
+) -> tuple[np.ndarray, list[list[float]]]:
     """Warp a (H, W) float raster (NaN = nodata) to EPSG:3857.
 
     Returns:
@@ -45,19 +47,30 @@ def warp_to_web_mercator(array: np.ndarray, crs: CRS, transform: Affine) -> tupl
     right, bottom = transform @ (w, h)
     west, east = sorted((left, right))
     south, north = sorted((bottom, top))
-    dst_transform, dst_w, dst_h = calculate_default_transform(crs, WEB_MERCATOR, w, h, west, south, east, north)
+    dst_transform, dst_w, dst_h = calculate_default_transform(
+        crs, WEB_MERCATOR, w, h, west, south, east, north
+    )
     scale = max(dst_w, dst_h) / MAX_OVERLAY_PIXELS
     if scale > 1:
         dst_w, dst_h = max(1, int(dst_w / scale)), max(1, int(dst_h / scale))
         dst_transform = dst_transform @ Affine.scale(scale)
     out = np.full((dst_h, dst_w), np.nan, dtype=np.float32)
-    reproject(source=array.astype(np.float32), destination=out, src_transform=transform, src_crs=crs,
-              src_nodata=np.nan, dst_transform=dst_transform, dst_crs=WEB_MERCATOR, dst_nodata=np.nan,
-              resampling=Resampling.nearest)
+    reproject(
+        source=array.astype(np.float32),
+        destination=out,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=np.nan,
+        dst_transform=dst_transform,
+        dst_crs=WEB_MERCATOR,
+        dst_nodata=np.nan,
+        resampling=Resampling.nearest,
+    )
     x0, y0 = dst_transform @ (0, 0)
     x1, y1 = dst_transform @ (dst_w, dst_h)
-    w_deg, s_deg, e_deg, n_deg = transform_bounds(WEB_MERCATOR, "EPSG:4326", min(x0, x1), min(y0, y1),
-                                                  max(x0, x1), max(y0, y1))
+    w_deg, s_deg, e_deg, n_deg = transform_bounds(
+        WEB_MERCATOR, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+    )
     return out, [[s_deg, w_deg], [n_deg, e_deg]]
 
 

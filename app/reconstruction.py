@@ -61,7 +61,7 @@ def _parameter_free_baselines() -> list[str]:
     for name in list_models():
         try:
             model = get_model(name)
-        except Exception:  # noqa: BLE001 - a model that needs arguments is not offered untrained
+        except (TypeError, ValueError):  # a model that needs arguments is not offered untrained
             continue
         if sum(p.numel() for p in model.parameters() if p.requires_grad) == 0:
             names.append(name)
@@ -81,7 +81,9 @@ def list_model_choices(settings: Settings) -> list[ModelChoice]:
                     name = json.loads(meta_path.read_text()).get("model", name)
                 except json.JSONDecodeError:
                     continue
-            choices.append(ModelChoice(f"ckpt:{weights.stem}", f"{name} (checkpoint {weights.stem})", weights, name))
+            choices.append(
+                ModelChoice(f"ckpt:{weights.stem}", f"{name} (checkpoint {weights.stem})", weights, name)
+            )
     choices.sort(key=lambda c: (0 if "deeplight" in c.name.lower() else 1, c.label))
     for name in _parameter_free_baselines():
         choices.append(ModelChoice(name, f"{name} (baseline, no weights)", None, name))
@@ -116,8 +118,15 @@ def load_model(choice: ModelChoice, device: str = "auto"):
     return model, model_id
 
 
-def reconstruct(model, model_id: str, crop: Scene, *, self_ensemble: bool = False,
-                progress: Callable[[int, int], None] | None = None, cache=None) -> Reconstruction:
+def reconstruct(
+    model,
+    model_id: str,
+    crop: Scene,
+    *,
+    self_ensemble: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    cache=None,
+) -> Reconstruction:
     """Reconstruct the HR radiance of a (cropped) scene from its LR DN and auxiliary layers.
 
     Args:
@@ -138,12 +147,12 @@ def reconstruct(model, model_id: str, crop: Scene, *, self_ensemble: bool = Fals
         aux["dmo"] = crop.dmo
     if crop.dem is not None:
         aux["dem"] = crop.dem
-    result = predict_array(model, crop.lr, aux, self_ensemble=self_ensemble, progress=progress,
-                           cache=cache, model_id=model_id)
+    result = predict_array(
+        model, crop.lr, aux, self_ensemble=self_ensemble, progress=progress, cache=cache, model_id=model_id
+    )
     return Reconstruction(
         radiance=np.asarray(result.radiance, dtype=np.float32),
         uncertainty=None if result.uncertainty is None else np.asarray(result.uncertainty, dtype=np.float32),
         from_cache=bool(result.from_cache),
         model_id=model_id,
     )
-

@@ -20,8 +20,9 @@ def lr_nominal_radiance_on_hr_grid(lr_dn: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(radiance, SCALE, axis=0), SCALE, axis=1).astype(np.float32)
 
 
-def region_metrics(products: dict[str, np.ndarray], hr: np.ndarray, region_mask: np.ndarray,
-                   with_ssim: bool = True) -> pd.DataFrame:
+def region_metrics(
+    products: dict[str, np.ndarray], hr: np.ndarray, region_mask: np.ndarray, with_ssim: bool = True
+) -> pd.DataFrame:
     """PSNR (dB), SSIM and CC of each product against HR over the region.
 
     Args:
@@ -44,11 +45,13 @@ def region_metrics(products: dict[str, np.ndarray], hr: np.ndarray, region_mask:
         valid = region_mask & np.isfinite(hr) & np.isfinite(product)
         prod_n = normalize_radiance(np.nan_to_num(product.astype(np.float64)))
         border = 8 if min(hr.shape) > 16 else 0
-        rows.append({
-            "product": name,
-            "psnr_db": psnr(prod_n, hr_n, valid, border),
-            "ssim": ssim(prod_n, hr_n, valid, border) if with_ssim else float("nan"),
-            "cc": correlation(prod_n, hr_n, valid, border),
-            "pixels": int(valid.sum()),
-        })
+        rows.append(
+            {
+                "product": name,
+                "psnr_db": psnr(prod_n, hr_n, valid, border),
+                "ssim": ssim(prod_n, hr_n, valid, border) if with_ssim else float("nan"),
+                "cc": correlation(prod_n, hr_n, valid, border),
+                "pixels": int(valid.sum()),
+            }
+        )
     return pd.DataFrame(rows)

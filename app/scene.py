@@ -183,11 +183,15 @@ def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int =
     out_shape = ((r1 - r0) * s, (c1 - c0) * s)
     mask = geometry_mask([geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=False)
     if not mask.any():
-        mask = geometry_mask([geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=True)
+        mask = geometry_mask(
+            [geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=True
+        )
     return RegionCrop(scene=cropped, mask=mask, geometry=geometry, name=name)
 
 
-def whole_scene_region(crs: CRS, hr_transform: Affine, hr_shape: tuple[int, int], name: str) -> gpd.GeoDataFrame:
+def whole_scene_region(
+    crs: CRS, hr_transform: Affine, hr_shape: tuple[int, int], name: str
+) -> gpd.GeoDataFrame:
     """A one-row region table covering the whole raster (used when no region file is given)."""
     from shapely.geometry import box
 

@@ -44,8 +44,12 @@ def as_dataarray(array: np.ndarray, crs: CRS, transform: Affine, units: str, sim
     h, w = array.shape
     xs = transform.c + transform.a * (np.arange(w) + 0.5)
     ys = transform.f + transform.e * (np.arange(h) + 0.5)
-    da = xr.DataArray(array.astype(np.float32), dims=("y", "x"), coords={"y": ys, "x": xs},
-                      attrs={"units": units, "simulated": "true" if simulated else "false"})
+    da = xr.DataArray(
+        array.astype(np.float32),
+        dims=("y", "x"),
+        coords={"y": ys, "x": xs},
+        attrs={"units": units, "simulated": "true" if simulated else "false"},
+    )
     da = da.rio.write_crs(crs).rio.write_transform(transform)
     return da.rio.write_nodata(np.nan, encoded=False)
 
@@ -65,8 +69,14 @@ def products_of(scene: Scene, sr: np.ndarray | None, lr_simulated: bool) -> dict
     return products
 
 
-def indicators_for(scene: Scene, sr: np.ndarray | None, sr_uncertainty: np.ndarray | None,
-                   regions: gpd.GeoDataFrame, thresholds: Thresholds, model_name: str | None) -> pd.DataFrame:
+def indicators_for(
+    scene: Scene,
+    sr: np.ndarray | None,
+    sr_uncertainty: np.ndarray | None,
+    regions: gpd.GeoDataFrame,
+    thresholds: Thresholds,
+    model_name: str | None,
+) -> pd.DataFrame:
     """Tidy indicator table (``deeplight.sdg.TIDY_COLUMNS``) of ``regions`` on LR, SR and HR.
 
     Args:
@@ -85,22 +95,29 @@ def indicators_for(scene: Scene, sr: np.ndarray | None, sr_uncertainty: np.ndarr
     if sr is not None and sr_uncertainty is not None:
         uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
     return compute_indicators(
-        products, regions, population=population, uncertainty=uncertainty, year=scene.year,
+        products,
+        regions,
+        population=population,
+        uncertainty=uncertainty,
+        year=scene.year,
         simulated={"lr": scene.lr_simulated, "sr": False, "hr": False},
-        lit_threshold=thresholds.lit_radiance, lit_threshold_dn=thresholds.lit_dn,
-        urban_method=thresholds.urban_method, urban_threshold=thresholds.urban_radiance,
+        lit_threshold=thresholds.lit_radiance,
+        lit_threshold_dn=thresholds.lit_dn,
+        urban_method=thresholds.urban_method,
+        urban_threshold=thresholds.urban_radiance,
         model_info={"model": model_name} if model_name else None,
     )
 
 
 def csv_bytes(table: pd.DataFrame, scene: Scene) -> bytes:
     """The indicators CSV (``#`` metadata header: data set, credits, simulated flags, thresholds)."""
-    return indicators_to_csv_bytes(table, {"dataset": scene.title, "credits": list(scene.credits),
-                                           "notes": list(scene.notes)})
+    return indicators_to_csv_bytes(
+        table, {"dataset": scene.title, "credits": list(scene.credits), "notes": list(scene.notes)}
+    )
 
 
 def geo_bytes(table: pd.DataFrame, regions: gpd.GeoDataFrame, driver: str) -> bytes:
-    """Wide indicator table joined to the polygons as GeoJSON (``driver="GeoJSON"``) or GeoPackage ("GPKG")."""
+    """Wide indicator table joined to the polygons, as GeoJSON (``"GeoJSON"``) or GeoPackage (``"GPKG"``)."""
     geo = indicators_to_geodataframe(table, regions).to_crs("EPSG:4326")
     suffix = ".geojson" if driver == "GeoJSON" else ".gpkg"
     with tempfile.TemporaryDirectory() as folder:
@@ -115,10 +132,19 @@ def sr_geotiff_bytes(sr: np.ndarray, scene: Scene, model_name: str) -> bytes:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "sr.tif"
-        write_cog(sr.astype(np.float32), path, crs=scene.crs, transform=scene.hr_transform,
-                  tags={"units": "nW/cm2/sr", "modality": "sr", "simulated": "false",
-                        "provenance": f"DeepLight dashboard: {model_name} on {scene.title}"
-                                      + (" (from a simulated LR)" if scene.lr_simulated else "")})
+        write_cog(
+            sr.astype(np.float32),
+            path,
+            crs=scene.crs,
+            transform=scene.hr_transform,
+            tags={
+                "units": "nW/cm2/sr",
+                "modality": "sr",
+                "simulated": "false",
+                "provenance": f"DeepLight dashboard: {model_name} on {scene.title}"
+                + (" (from a simulated LR)" if scene.lr_simulated else ""),
+            },
+        )
         return path.read_bytes()
 
 
@@ -128,8 +154,9 @@ def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFram
     A product flagged simulated in the tidy table gets " (simulated)" in its column name, and the HR
     column " (synthetic)" when ``synthetic_hr`` (the demo's generated reference).
     """
-    frame = table.pivot_table(index=["region", "indicator", "unit"], columns="product", values="value",
-                              aggfunc="first").reset_index()
+    frame = table.pivot_table(
+        index=["region", "indicator", "unit"], columns="product", values="value", aggfunc="first"
+    ).reset_index()
     frame.columns.name = None
     simulated = set(table.loc[table["simulated"].astype(bool), "product"])
     names = {p: f"{p} (simulated)" for p in simulated}

@@ -94,8 +94,13 @@ def selection_from_params(params: Mapping[str, str]) -> tuple[Selection, list[st
     region = params.get("region") or None
     if aoi is not None:
         region = DRAWN_AREA
-    return Selection(dataset=params.get("dataset") or "demo", year=year, region=region, aoi=aoi,
-                     model=params.get("model") or None), problems
+    return Selection(
+        dataset=params.get("dataset") or "demo",
+        year=year,
+        region=region,
+        aoi=aoi,
+        model=params.get("model") or None,
+    ), problems
 
 
 def selection_to_params(selection: Selection) -> dict[str, str]:

@@ -48,7 +48,9 @@ def scene(dataset_id: str, year: int | None) -> Scene:
         if found is None:
             from deeplight.errors import RasterError
 
-            raise RasterError("this upload is no longer in memory (the server restarted): upload the file again")
+            raise RasterError(
+                "this upload is no longer in memory (the server restarted): upload the file again"
+            )
         return found
     settings = get_settings()
     return _scene(dataset_id, year, settings.cache_token())
@@ -134,8 +136,9 @@ def reconstruction(crop: RegionCrop, choice_id: str, self_ensemble: bool) -> Rec
         bar.progress(min(1.0, done / max(total, 1)), text=f"Reconstructing: tile batch {done}/{total}")
 
     try:
-        result = reconstruct(net, model_id, crop.scene, self_ensemble=self_ensemble, progress=_progress,
-                             cache=tile_cache())
+        result = reconstruct(
+            net, model_id, crop.scene, self_ensemble=self_ensemble, progress=_progress, cache=tile_cache()
+        )
     finally:
         bar.empty()
     with lock:
@@ -183,7 +186,9 @@ def metrics(view: RegionView, products: dict[str, np.ndarray], with_ssim: bool):
 def _sdg_outputs(key: str, _crop: RegionCrop, _sr: Reconstruction | None, _regions, thresholds, model_name):
     from app.sdg_view import csv_bytes, geo_bytes, indicators_for, sr_geotiff_bytes
 
-    table = indicators_for(_crop.scene, None if _sr is None else _sr.radiance, None, _regions, thresholds, model_name)
+    table = indicators_for(
+        _crop.scene, None if _sr is None else _sr.radiance, None, _regions, thresholds, model_name
+    )
     return {
         "table": table,
         "csv": csv_bytes(table, _crop.scene),
@@ -193,7 +198,9 @@ def _sdg_outputs(key: str, _crop: RegionCrop, _sr: Reconstruction | None, _regio
     }
 
 
-def sdg_outputs(crop: RegionCrop, sr: Reconstruction | None, regions, thresholds, model_name: str | None) -> dict:
+def sdg_outputs(
+    crop: RegionCrop, sr: Reconstruction | None, regions, thresholds, model_name: str | None
+) -> dict:
     """Indicator table and download bytes (CSV, GeoJSON, GeoPackage, SR GeoTIFF) of a crop, cached."""
     key = f"{crop.scene.key}|{'-' if sr is None else sr.model_id}|{'/'.join(regions['region'])}|{thresholds}"
     return _sdg_outputs(key, crop, sr, regions, thresholds, model_name)

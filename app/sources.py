@@ -27,9 +27,7 @@ from deeplight.io.reproject import reproject_array
 
 DEMO_CREDIT = "DeepLight built-in demo: synthetic scene (simulated HR, LR, DMO, DEM, ISP, population)"
 SHANGHAI_REGIONS_CREDIT = "Shanghai district boundaries: public administrative boundaries"
-VIIRS_LIKE_CREDIT = (
-    "NPP-VIIRS-like NTL 2000-2020: Chen et al. 2021, ESSD 13:889 (exported from Earth Engine)"
-)
+VIIRS_LIKE_CREDIT = "NPP-VIIRS-like NTL 2000-2020: Chen et al. 2021, ESSD 13:889 (exported from Earth Engine)"
 VNL_CREDIT = "NPP-VIIRS VNL: Earth Observation Group, Payne Institute (Elvidge et al. 2021, RS 13(5):922)"
 CIV_NTL_CREDIT = "Cote d'Ivoire VIIRS average radiance 2024: Earth Observation Group / NOAA VIIRS DNB"
 CIV_POP_CREDIT = "Population 1 km: WorldPop-style grid (CC BY 4.0)"
@@ -61,10 +59,18 @@ class DatasetInfo:
 def _shanghai_products(data_dir: Path) -> dict[str, tuple[str, Path, str, str]]:
     base = data_dir / "shanghai"
     return {
-        "shanghai_viirs_like": ("Shanghai - NPP-VIIRS-like 2000-2020", base / "viirs_like_2000_2020",
-                                "NTL_Shanghai_2000_2020_{year}.tif", VIIRS_LIKE_CREDIT),
-        "shanghai_npp_viirs": ("Shanghai - NPP-VIIRS (VNL) 2013-2022", base / "npp_viirs_2013_2022",
-                               "NTL_Shanghai_NPP-VIIRS_2013_2022_{year}.tif", VNL_CREDIT),
+        "shanghai_viirs_like": (
+            "Shanghai - NPP-VIIRS-like 2000-2020",
+            base / "viirs_like_2000_2020",
+            "NTL_Shanghai_2000_2020_{year}.tif",
+            VIIRS_LIKE_CREDIT,
+        ),
+        "shanghai_npp_viirs": (
+            "Shanghai - NPP-VIIRS (VNL) 2013-2022",
+            base / "npp_viirs_2013_2022",
+            "NTL_Shanghai_NPP-VIIRS_2013_2022_{year}.tif",
+            VNL_CREDIT,
+        ),
     }
 
 
@@ -72,7 +78,7 @@ def _years_in(folder: Path, pattern: str) -> tuple[int, ...]:
     prefix, suffix = pattern.split("{year}")
     years = []
     for path in folder.glob(pattern.replace("{year}", "*")):
-        stem = path.name[len(prefix): len(path.name) - len(suffix)]
+        stem = path.name[len(prefix) : len(path.name) - len(suffix)]
         if stem.isdigit():
             years.append(int(stem))
     return tuple(sorted(years))
@@ -80,22 +86,47 @@ def _years_in(folder: Path, pattern: str) -> tuple[int, ...]:
 
 def list_datasets(settings: Settings) -> list[DatasetInfo]:
     """Data sets available on this machine: the demo always, real sets when DEEPLIGHT_DATA_DIR has them."""
-    out = [DatasetInfo("demo", "Built-in demo (synthetic)", (), "A synthetic DeepLightMD-style scene with "
-                       "all five modalities and named regions; simulated LR, synthetic HR.")]
+    out = [
+        DatasetInfo(
+            "demo",
+            "Built-in demo (synthetic)",
+            (),
+            "A synthetic DeepLightMD-style scene with "
+            "all five modalities and named regions; simulated LR, synthetic HR.",
+        )
+    ]
     data_dir = settings.data_dir
     if data_dir is None or not data_dir.is_dir():
         return out
     for dataset_id, (title, folder, pattern, _) in _shanghai_products(data_dir).items():
         years = _years_in(folder, pattern)
         if years:
-            out.append(DatasetInfo(dataset_id, title, years, "16 districts; real VIIRS-class HR, "
-                                   "simulated LR; a yearly time series."))
+            out.append(
+                DatasetInfo(
+                    dataset_id,
+                    title,
+                    years,
+                    "16 districts; real VIIRS-class HR, simulated LR; a yearly time series.",
+                )
+            )
     if (data_dir / "cote_divoire" / "ntl.tif").exists():
-        out.append(DatasetInfo("cote_divoire", "Cote d'Ivoire - VIIRS 2024", (2024,),
-                               "33 regions with population; real VIIRS HR, simulated LR."))
+        out.append(
+            DatasetInfo(
+                "cote_divoire",
+                "Cote d'Ivoire - VIIRS 2024",
+                (2024,),
+                "33 regions with population; real VIIRS HR, simulated LR.",
+            )
+        )
     if _touggourt_ntl(data_dir) is not None:
-        out.append(DatasetInfo("touggourt", "Touggourt (Algeria) - VNL 2020", (2020,),
-                               "A small oasis town, 9 hexagon cells; real VNL HR, simulated LR."))
+        out.append(
+            DatasetInfo(
+                "touggourt",
+                "Touggourt (Algeria) - VNL 2020",
+                (2020,),
+                "A small oasis town, 9 hexagon cells; real VNL HR, simulated LR.",
+            )
+        )
     return out
 
 
@@ -127,9 +158,21 @@ def simulate_lr(hr_radiance: np.ndarray, seed: int) -> np.ndarray:
 
 
 SHANGHAI_DISTRICTS_EN = {
-    "黄浦区": "Huangpu", "徐汇区": "Xuhui", "长宁区": "Changning", "静安区": "Jing'an", "普陀区": "Putuo",
-    "虹口区": "Hongkou", "杨浦区": "Yangpu", "闵行区": "Minhang", "宝山区": "Baoshan", "嘉定区": "Jiading",
-    "浦东新区": "Pudong", "金山区": "Jinshan", "松江区": "Songjiang", "青浦区": "Qingpu", "奉贤区": "Fengxian",
+    "黄浦区": "Huangpu",
+    "徐汇区": "Xuhui",
+    "长宁区": "Changning",
+    "静安区": "Jing'an",
+    "普陀区": "Putuo",
+    "虹口区": "Hongkou",
+    "杨浦区": "Yangpu",
+    "闵行区": "Minhang",
+    "宝山区": "Baoshan",
+    "嘉定区": "Jiading",
+    "浦东新区": "Pudong",
+    "金山区": "Jinshan",
+    "松江区": "Songjiang",
+    "青浦区": "Qingpu",
+    "奉贤区": "Fengxian",
     "崇明区": "Chongming",
 }
 """Romanised names of Shanghai's 16 districts, shown beside the Chinese name ("Pudong (浦东新区)")."""
@@ -148,9 +191,16 @@ def _regions_from(path: Path, column: str, crs: CRS) -> gpd.GeoDataFrame:
     return frame.to_crs(crs).reset_index(drop=True)
 
 
-def _real_scene(key: str, title: str, hr_path: Path, regions: gpd.GeoDataFrame | None,
-                region_column: tuple[Path, str] | None, credits: tuple[str, ...], year: int | None,
-                population_path: Path | None = None) -> Scene:
+def _real_scene(
+    key: str,
+    title: str,
+    hr_path: Path,
+    regions: gpd.GeoDataFrame | None,
+    region_column: tuple[Path, str] | None,
+    credits: tuple[str, ...],
+    year: int | None,
+    population_path: Path | None = None,
+) -> Scene:
     hr_da = read_raster(hr_path, band=1)
     hr = _crop_to_multiple(np.asarray(hr_da.values, dtype=np.float32))
     crs = hr_da.rio.crs
@@ -163,13 +213,30 @@ def _real_scene(key: str, title: str, hr_path: Path, regions: gpd.GeoDataFrame |
     population = None
     if population_path is not None:
         pop_da = read_raster(population_path, band=1)
-        population = reproject_array(np.asarray(pop_da.values), pop_da.rio.crs,
-                                     pop_da.rio.transform(recalc=False), crs, transform, hr.shape,
-                                     "population")
+        population = reproject_array(
+            np.asarray(pop_da.values),
+            pop_da.rio.crs,
+            pop_da.rio.transform(recalc=False),
+            crs,
+            transform,
+            hr.shape,
+            "population",
+        )
         credits = (*credits, CIV_POP_CREDIT)
-    return Scene(key=key, title=title, lr=lr, hr=hr, crs=crs, hr_transform=transform,
-                 lr_simulated=True, regions=regions, population=population, year=year,
-                 credits=credits, notes=(SIMULATED_LR_NOTE,))
+    return Scene(
+        key=key,
+        title=title,
+        lr=lr,
+        hr=hr,
+        crs=crs,
+        hr_transform=transform,
+        lr_simulated=True,
+        regions=regions,
+        population=population,
+        year=year,
+        credits=credits,
+        notes=(SIMULATED_LR_NOTE,),
+    )
 
 
 def load_demo_scene(demo_dir: Path) -> Scene:
@@ -237,7 +304,9 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Sce
         return load_demo_scene(settings.demo_dir)
     data_dir = settings.data_dir
     if data_dir is None:
-        raise RasterError(f"data set {dataset_id!r} needs DEEPLIGHT_DATA_DIR pointing at the shared data folder")
+        raise RasterError(
+            f"data set {dataset_id!r} needs DEEPLIGHT_DATA_DIR pointing at the shared data folder"
+        )
     districts = data_dir / "shanghai" / "boundaries" / "shanghai_districts_boundary.shp"
     products = _shanghai_products(data_dir)
     if dataset_id in products:
@@ -246,14 +315,27 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Sce
         if not years:
             raise RasterError(f"no rasters matching {pattern} in {folder}")
         chosen = year if year in years else years[-1]
-        return _real_scene(f"{dataset_id}:{chosen}", f"{title.split(' - ')[0]} {chosen}",
-                           folder / pattern.format(year=chosen), None, (districts, "Name"),
-                           (credit, SHANGHAI_REGIONS_CREDIT), chosen)
+        return _real_scene(
+            f"{dataset_id}:{chosen}",
+            f"{title.split(' - ')[0]} {chosen}",
+            folder / pattern.format(year=chosen),
+            None,
+            (districts, "Name"),
+            (credit, SHANGHAI_REGIONS_CREDIT),
+            chosen,
+        )
     if dataset_id == "cote_divoire":
         base = data_dir / "cote_divoire"
-        return _real_scene("cote_divoire:2024", "Cote d'Ivoire 2024", base / "ntl.tif", None,
-                           (base / "adm1_rf_zonal.geojson", "ADM1_FR"), (CIV_NTL_CREDIT, CIV_REGIONS_CREDIT),
-                           2024, population_path=base / "pop.tif")
+        return _real_scene(
+            "cote_divoire:2024",
+            "Cote d'Ivoire 2024",
+            base / "ntl.tif",
+            None,
+            (base / "adm1_rf_zonal.geojson", "ADM1_FR"),
+            (CIV_NTL_CREDIT, CIV_REGIONS_CREDIT),
+            2024,
+            population_path=base / "pop.tif",
+        )
     if dataset_id == "touggourt":
         ntl = _touggourt_ntl(data_dir)
         if ntl is None:
@@ -263,7 +345,9 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Sce
         town = gpd.read_file(data_dir / "touggourt" / "algeria-touggourt-feature.geojson").to_crs(scene.crs)
         regions = gpd.GeoDataFrame(
             {"name": ["Touggourt (area of interest)"] + [f"hexagon {i + 1}" for i in range(len(cells))]},
-            geometry=list(town.geometry) + list(cells.geometry), crs=scene.crs)
+            geometry=list(town.geometry) + list(cells.geometry),
+            crs=scene.crs,
+        )
         from dataclasses import replace
 
         return replace(scene, regions=regions)

@@ -25,7 +25,7 @@ from deeplight.io.scene import hr_transform_from_lr
 RASTER_SUFFIXES = (".tif", ".tiff")
 REGION_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 ROLES = ("hr", "lr")
-"""``hr``: the upload is the HR reference (LR simulated, metrics possible); ``lr``: a real LR to reconstruct."""
+"""``hr``: the upload is the HR reference (LR simulated, metrics possible); ``lr``: a real LR."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,15 @@ class UploadedFile:
 def _check(upload: UploadedFile, suffixes: tuple[str, ...], limit_mb: int, what: str) -> str:
     suffix = Path(upload.name).suffix.lower()
     if suffix not in suffixes:
-        raise DeepLightError(f"{what} {upload.name!r}: unsupported file type {suffix or '(none)'}; "
-                             f"upload one of {', '.join(suffixes)}")
+        raise DeepLightError(
+            f"{what} {upload.name!r}: unsupported file type {suffix or '(none)'}; "
+            f"upload one of {', '.join(suffixes)}"
+        )
     if len(upload.data) > limit_mb * 1024 * 1024:
-        raise DeepLightError(f"{what} {upload.name!r} is {len(upload.data) / 1024**2:.1f} MiB, over the "
-                             f"{limit_mb} MiB limit (DEEPLIGHT_UPLOAD_MB); crop it to your region first")
+        raise DeepLightError(
+            f"{what} {upload.name!r} is {len(upload.data) / 1024**2:.1f} MiB, over the "
+            f"{limit_mb} MiB limit (DEEPLIGHT_UPLOAD_MB); crop it to your region first"
+        )
     if not upload.data:
         raise DeepLightError(f"{what} {upload.name!r} is empty")
     return suffix
@@ -68,9 +72,16 @@ def upload_key(ntl: UploadedFile, role: str, lr_units: str, extra: list[Uploaded
     return "upload:" + digest.hexdigest()[:16]
 
 
-def build_upload_scene(ntl: UploadedFile, *, role: str, lr_units: str = "radiance",
-                       dmo: UploadedFile | None = None, dem: UploadedFile | None = None,
-                       regions: UploadedFile | None = None, limit_mb: int = 50) -> Scene:
+def build_upload_scene(
+    ntl: UploadedFile,
+    *,
+    role: str,
+    lr_units: str = "radiance",
+    dmo: UploadedFile | None = None,
+    dem: UploadedFile | None = None,
+    regions: UploadedFile | None = None,
+    limit_mb: int = 50,
+) -> Scene:
     """Build a scene from uploaded files.
 
     Args:
@@ -105,8 +116,10 @@ def build_upload_scene(ntl: UploadedFile, *, role: str, lr_units: str = "radianc
         if role == "hr":
             h, w = values.shape
             if h < SCALE or w < SCALE:
-                raise RasterError(f"night-light raster {ntl.name!r} is {h}x{w} pixels; as HR it needs at "
-                                  f"least {SCALE}x{SCALE} (upload it as LR instead)")
+                raise RasterError(
+                    f"night-light raster {ntl.name!r} is {h}x{w} pixels; as HR it needs at "
+                    f"least {SCALE}x{SCALE} (upload it as LR instead)"
+                )
             hr = values[: h - h % SCALE, : w - w % SCALE]
             if np.nanmax(hr) <= 63 and np.nanmin(hr) >= 0 and np.allclose(hr[np.isfinite(hr)] % 1, 0):
                 notes.append("the HR values look like DN (integers 0..63); HR is expected in nW/cm²/sr")
@@ -120,24 +133,46 @@ def build_upload_scene(ntl: UploadedFile, *, role: str, lr_units: str = "radianc
             hr_transform = hr_transform_from_lr(transform)
             notes.append("real LR upload: no HR reference, so full-reference metrics are not available")
             if lr_units == "radiance":
-                notes.append("LR radiance mapped to nominal DMSP-like DN (deeplight.data.norm.radiance_to_nominal_dn)")
+                notes.append(
+                    "LR radiance mapped to nominal DMSP-like DN (deeplight.data.norm.radiance_to_nominal_dn)"
+                )
         hr_shape = (lr.shape[0] * SCALE, lr.shape[1] * SCALE)
         aux = {}
         for name, upload, band in (("dmo", dmo, None), ("dem", dem, 1)):
             if upload is None:
                 continue
-            aux_da = _read_uploaded_raster(folder, name, upload, limit_mb, f"{name.upper()} raster", band=band)
+            aux_da = _read_uploaded_raster(
+                folder, name, upload, limit_mb, f"{name.upper()} raster", band=band
+            )
             if name == "dmo" and (aux_da.ndim != 3 or aux_da.shape[0] != 7):
                 raise RasterError(f"DMO raster {upload.name!r} must have 7 bands (Landsat-8 SR 1-7)")
-            aux[name] = reproject_array(np.asarray(aux_da.values), aux_da.rio.crs, aux_da.rio.transform(recalc=False),
-                                        crs, hr_transform, hr_shape, name)
+            aux[name] = reproject_array(
+                np.asarray(aux_da.values),
+                aux_da.rio.crs,
+                aux_da.rio.transform(recalc=False),
+                crs,
+                hr_transform,
+                hr_shape,
+                name,
+            )
         if regions is not None:
             region_frame = _read_regions(folder, regions, limit_mb, crs)
         else:
             region_frame = whole_scene_region(crs, hr_transform, hr_shape, "Whole upload")
-    return Scene(key=key, title=Path(ntl.name).name[:60], lr=lr, hr=hr, crs=crs, hr_transform=hr_transform,
-                 lr_simulated=role == "hr", regions=region_frame, dmo=aux.get("dmo"), dem=aux.get("dem"),
-                 credits=(f"User upload: {Path(ntl.name).name[:60]}",), notes=tuple(notes))
+    return Scene(
+        key=key,
+        title=Path(ntl.name).name[:60],
+        lr=lr,
+        hr=hr,
+        crs=crs,
+        hr_transform=hr_transform,
+        lr_simulated=role == "hr",
+        regions=region_frame,
+        dmo=aux.get("dmo"),
+        dem=aux.get("dem"),
+        credits=(f"User upload: {Path(ntl.name).name[:60]}",),
+        notes=tuple(notes),
+    )
 
 
 def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
@@ -149,10 +184,14 @@ def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
     try:
         frame = load_regions(path)
     except (RegionError, DeepLightError) as exc:
-        raise RegionError(f"region file {upload.name!r}: " + str(exc).replace(str(path), "the file")) from None
+        raise RegionError(
+            f"region file {upload.name!r}: " + str(exc).replace(str(path), "the file")
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad upload, not a crash
-        raise RegionError(f"region file {upload.name!r} could not be read ({type(exc).__name__}); "
-                          "upload a GeoJSON, GeoPackage or zipped Shapefile with a CRS") from None
+        raise RegionError(
+            f"region file {upload.name!r} could not be read ({type(exc).__name__}); "
+            "upload a GeoJSON, GeoPackage or zipped Shapefile with a CRS"
+        ) from None
     frame = frame[["region", "geometry"]].rename(columns={"region": "name"}).to_crs(crs)
     return frame.reset_index(drop=True)
 

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.e2e.browser_helpers import choose_in_selectbox, wait_for_map  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_healthy  # noqa: E402
+from tests.e2e.browser_helpers import choose_in_selectbox, wait_for_map
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_healthy
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 MACHINE = "2-core x86 CPU, no GPU (shared with other jobs)"
@@ -47,8 +47,12 @@ def _cache_entries(home: Path) -> int:
 
 
 def _wait_changed(page, before: list[str], timeout_s: float = 120.0) -> dict:
-    return wait_for_map(page, min_rasters=3, timeout_s=timeout_s,
-                        predicate=lambda s: s["rasterSources"] != before and "panel-sr" in s["titles"])
+    return wait_for_map(
+        page,
+        min_rasters=3,
+        timeout_s=timeout_s,
+        predicate=lambda s: s["rasterSources"] != before and "panel-sr" in s["titles"],
+    )
 
 
 def _server_side_switch(demo: Path, model: str) -> tuple[str, str, str, str]:
@@ -75,8 +79,12 @@ def _server_side_switch(demo: Path, model: str) -> tuple[str, str, str, str]:
         elapsed = time.perf_counter() - start
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    return ("switch to a cached region, server script only (AppTest, no browser)", f"{elapsed:.2f}", "-",
-            "the rest of the browser figure is websocket transfer and the iframe's map rebuild")
+    return (
+        "switch to a cached region, server script only (AppTest, no browser)",
+        f"{elapsed:.2f}",
+        "-",
+        "the rest of the browser figure is websocket transfer and the iframe's map rebuild",
+    )
 
 
 def main() -> int:
@@ -87,8 +95,11 @@ def main() -> int:
         return 1
     demo = _demo_dir()
     model = "ckpt:deeplightsr_demo" if DEMO_CHECKPOINT.exists() else "bicubic"
-    model_note = "DeepLightSR demo checkpoint" if DEMO_CHECKPOINT.exists() else (
-        "bicubic baseline (demo checkpoint data/checkpoints/deeplightsr_demo.safetensors not present)")
+    model_note = (
+        "DeepLightSR demo checkpoint"
+        if DEMO_CHECKPOINT.exists()
+        else ("bicubic baseline (demo checkpoint data/checkpoints/deeplightsr_demo.safetensors not present)")
+    )
     home = Path(tempfile.mkdtemp(prefix="deeplight-bench-home-"))
     (home / "demo").symlink_to(demo.resolve(), target_is_directory=True)  # fresh, empty cache
     rows: list[tuple[str, str, str, str]] = []
@@ -110,13 +121,20 @@ def main() -> int:
             page.goto(f"{url}/?dataset=demo&model={model}")
             wait_for_map(page, min_rasters=1, timeout_s=120)
             t_first_map = time.perf_counter() - t0
-            rows.append(("server start -> first drawn map (Home)", f"{t_first_map:.2f}", "< 10",
-                         f"process launch to Leaflet raster drawn; server healthy after {t_health:.2f} s"))
+            rows.append(
+                (
+                    "server start -> first drawn map (Home)",
+                    f"{t_first_map:.2f}",
+                    "< 10",
+                    f"process launch to Leaflet raster drawn; server healthy after {t_health:.2f} s",
+                )
+            )
 
             # Compare page: region A, then B (both reconstructed once), then back to A (cached).
             page.goto(f"{url}/compare?dataset=demo&region={names[0]}&model={model}")
-            state_a = wait_for_map(page, min_rasters=3, timeout_s=180,
-                                   predicate=lambda s: "panel-sr" in s["titles"])
+            state_a = wait_for_map(
+                page, min_rasters=3, timeout_s=180, predicate=lambda s: "panel-sr" in s["titles"]
+            )
             start = time.perf_counter()
             choose_in_selectbox(page, "Region", names[1])
             state_b = _wait_changed(page, state_a["rasterSources"], 180)
@@ -125,10 +143,22 @@ def main() -> int:
             choose_in_selectbox(page, "Region", names[0])
             _wait_changed(page, state_b["rasterSources"], 60)
             t_cached = time.perf_counter() - start
-            rows.append(("switch to a cached region (Compare, 3 synced maps + swipe)", f"{t_cached:.2f}", "< 1",
-                         "selectbox pick -> new SR raster drawn"))
-            rows.append((f"reconstruct an uncached region ({names[1]})", f"{t_uncached:.2f}", "< 5",
-                         f"{model_note}; pick -> SR drawn, CPU"))
+            rows.append(
+                (
+                    "switch to a cached region (Compare, 3 synced maps + swipe)",
+                    f"{t_cached:.2f}",
+                    "< 1",
+                    "selectbox pick -> new SR raster drawn",
+                )
+            )
+            rows.append(
+                (
+                    f"reconstruct an uncached region ({names[1]})",
+                    f"{t_uncached:.2f}",
+                    "< 5",
+                    f"{model_note}; pick -> SR drawn, CPU",
+                )
+            )
 
             # 5 concurrent sessions, same uncached region.
             target = names[2]
@@ -148,17 +178,27 @@ def main() -> int:
             t_concurrent = time.perf_counter() - start
             new_entries = _cache_entries(home) - entries_before
             ok = computed == 1 and new_entries == 1
-            rows.append(("5 concurrent sessions, same uncached region: inferences", str(computed), "exactly 1",
-                         f"{'PASS' if ok else 'FAIL'}: {computed} page(s) computed, {cached} served from cache, "
-                         f"{new_entries} new cache entry; all 5 drawn in {t_concurrent:.1f} s"))
+            rows.append(
+                (
+                    "5 concurrent sessions, same uncached region: inferences",
+                    str(computed),
+                    "exactly 1",
+                    (
+                        f"{'PASS' if ok else 'FAIL'}: {computed} page(s) computed, {cached} served from "
+                        f"cache, {new_entries} new cache entry; all 5 drawn in {t_concurrent:.1f} s"
+                    ),
+                )
+            )
         finally:
             stop_app(process)
             browser.close()
             shutil.rmtree(home, ignore_errors=True)
     rows.append(_server_side_switch(demo, model))
-    header = (f"# Dashboard benchmark\n\nMachine: {MACHINE} ({platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} logical CPUs). Browser: Debian Chromium (headless) via Playwright. Data: built-in "
-              f"demo (synthetic; LR simulated). Model: {model_note}.\n\n")
+    header = (
+        f"# Dashboard benchmark\n\nMachine: {MACHINE} ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs). Browser: Debian Chromium (headless) via Playwright. Data: built-in "
+        f"demo (synthetic; LR simulated). Model: {model_note}.\n\n"
+    )
     table = ["| measure | value (s) | target (s) | notes |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     text = header + "\n".join(table) + "\n"

@@ -21,10 +21,18 @@ if ctx is not None:
         st.stop()
     col_a, col_b = st.columns([2, 1])
     with col_b:
-        swipe_pair = st.radio("Swipe map", ["LR | SR", "SR | HR"], horizontal=True, key="swipe",
-                              index=0 if ctx.scene.hr is None else 1)
-        uncertainty = st.toggle("Uncertainty (x8 self-ensemble std)", key="uncertainty",
-                                help="Runs the model on 8 flips/rotations; slower the first time.")
+        swipe_pair = st.radio(
+            "Swipe map",
+            ["LR | SR", "SR | HR"],
+            horizontal=True,
+            key="swipe",
+            index=0 if ctx.scene.hr is None else 1,
+        )
+        uncertainty = st.toggle(
+            "Uncertainty (x8 self-ensemble std)",
+            key="uncertainty",
+            help="Runs the model on 8 flips/rotations; slower the first time.",
+        )
     sr = None
     if ctx.model is None:
         st.warning("No model to reconstruct with; showing LR and HR only.")
@@ -40,27 +48,58 @@ if ctx is not None:
     key = scene.key
     panels = [Panel(lr_label, services.overlay(f"{key}|lr", view.lr_radiance, scene, view.vmax), "panel-lr")]
     if sr is not None:
-        panels.append(Panel(sr_label, services.overlay(f"{key}|sr|{sr.model_id}|{uncertainty}", sr.radiance,
-                                                        scene, view.vmax), "panel-sr"))
+        panels.append(
+            Panel(
+                sr_label,
+                services.overlay(f"{key}|sr|{sr.model_id}|{uncertainty}", sr.radiance, scene, view.vmax),
+                "panel-sr",
+            )
+        )
     if scene.hr is not None:
         hr_label = "HR reference (synthetic)" if key.startswith("demo") else "HR reference"
         panels.append(Panel(hr_label, services.overlay(f"{key}|hr", scene.hr, scene, view.vmax), "panel-hr"))
     if sr is not None and sr.uncertainty is not None:
-        panels.append(Panel("SR uncertainty (std)", services.overlay(
-            f"{key}|unc|{sr.model_id}", sr.uncertainty, scene, view.vmax), "panel-uncertainty"))
+        panels.append(
+            Panel(
+                "SR uncertainty (std)",
+                services.overlay(f"{key}|unc|{sr.model_id}", sr.uncertainty, scene, view.vmax),
+                "panel-uncertainty",
+            )
+        )
     by_id = {p.element_id: p for p in panels}
     pair = ("panel-lr", "panel-sr") if swipe_pair == "LR | SR" else ("panel-sr", "panel-hr")
     swipe = (by_id[pair[0]], by_id[pair[1]]) if all(p in by_id for p in pair) else None
     with col_a:
-        st.markdown(f"**{ctx.region}** · {scene.title} · colour scale shared by every panel, "
-                    f"0-{view.vmax:.3g} nW/cm²/sr (log)")
+        st.markdown(
+            f"**{ctx.region}** · {scene.title} · colour scale shared by every panel, "
+            f"0-{view.vmax:.3g} nW/cm²/sr (log)"
+        )
         if sr is not None:
-            st.caption("SR served from the cache." if sr.from_cache else "SR computed now (cached for next time).")
-    html_key = "|".join([key, ctx.region, str(ctx.basemap), swipe_pair, str(view.vmax),
-                         *(f"{p.element_id}:{p.title}" for p in panels)])
-    html = services.cached_html(html_key, lambda: compare_maps(
-        panels, swipe, ctx.map_regions, ctx.region, list(ctx.scene.credits), legend_html(view.vmax),
-        basemap=ctx.basemap))
+            st.caption(
+                "SR served from the cache." if sr.from_cache else "SR computed now (cached for next time)."
+            )
+    html_key = "|".join(
+        [
+            key,
+            ctx.region,
+            str(ctx.basemap),
+            swipe_pair,
+            str(view.vmax),
+            *(f"{p.element_id}:{p.title}" for p in panels),
+        ]
+    )
+    html = services.cached_html(
+        html_key,
+        lambda: compare_maps(
+            panels,
+            swipe,
+            ctx.map_regions,
+            ctx.region,
+            list(ctx.scene.credits),
+            legend_html(view.vmax),
+            basemap=ctx.basemap,
+        ),
+    )
     st.iframe(html, height=2 * 380 + 8 + 60 if swipe else 380 + 60)
     st.subheader("Region metrics vs HR")
     if scene.hr is None:
@@ -69,12 +108,18 @@ if ctx is not None:
         products = {lr_label: view.lr_radiance}
         if sr is not None:
             products[sr_label] = sr.radiance
-        with_ssim = st.toggle("Include SSIM (slow on big regions: ~4 s per product per 0.5 Mpixel on one CPU core)",
-                              value=crop.mask.size <= 300_000, key="with_ssim")
+        with_ssim = st.toggle(
+            "Include SSIM (slow on big regions: ~4 s per product per 0.5 Mpixel on one CPU core)",
+            value=crop.mask.size <= 300_000,
+            key="with_ssim",
+        )
         with st.spinner("Computing region metrics..."):
             table = services.metrics(view, products, with_ssim)
-        st.dataframe(table.rename(columns={"psnr_db": "PSNR (dB)", "ssim": "SSIM", "cc": "CC",
-                                           "pixels": "HR pixels"}), hide_index=True)
-        st.caption("Normalised radiance log1p(r)/log1p(1000), data range 1, 8-pixel border cropped, "
-                   "pixels inside the region only. "
-                   + ("LR is simulated from HR." if scene.lr_simulated else ""))
+        st.dataframe(
+            table.rename(columns={"psnr_db": "PSNR (dB)", "ssim": "SSIM", "cc": "CC", "pixels": "HR pixels"}),
+            hide_index=True,
+        )
+        st.caption(
+            "Normalised radiance log1p(r)/log1p(1000), data range 1, 8-pixel border cropped, "
+            "pixels inside the region only. " + ("LR is simulated from HR." if scene.lr_simulated else "")
+        )

@@ -19,29 +19,55 @@ st.markdown(
 )
 with st.form("upload_form"):
     ntl = st.file_uploader("Night-light GeoTIFF", type=["tif", "tiff"], key="upload_ntl")
-    role = st.radio("What is this raster?", ["hr", "lr"], key="upload_role", horizontal=True, format_func={
-        "hr": "HR reference (nW/cm²/sr): simulate the LR from it, metrics vs HR possible",
-        "lr": "Real LR to reconstruct 8x finer (no reference)"}.get)
-    lr_units = st.radio("LR units (only for a real LR)", ["radiance", "dn"], key="upload_lr_units", horizontal=True,
-                        format_func={"radiance": "radiance nW/cm²/sr (e.g. VIIRS) -> nominal DN",
-                                     "dn": "DMSP-like DN 0-63"}.get)
-    dmo = st.file_uploader("Optional: daytime multispectral, 7 bands (Landsat-8 SR 1-7)", type=["tif", "tiff"],
-                           key="upload_dmo")
+    role = st.radio(
+        "What is this raster?",
+        ["hr", "lr"],
+        key="upload_role",
+        horizontal=True,
+        format_func={
+            "hr": "HR reference (nW/cm²/sr): simulate the LR from it, metrics vs HR possible",
+            "lr": "Real LR to reconstruct 8x finer (no reference)",
+        }.get,
+    )
+    lr_units = st.radio(
+        "LR units (only for a real LR)",
+        ["radiance", "dn"],
+        key="upload_lr_units",
+        horizontal=True,
+        format_func={
+            "radiance": "radiance nW/cm²/sr (e.g. VIIRS) -> nominal DN",
+            "dn": "DMSP-like DN 0-63",
+        }.get,
+    )
+    dmo = st.file_uploader(
+        "Optional: daytime multispectral, 7 bands (Landsat-8 SR 1-7)", type=["tif", "tiff"], key="upload_dmo"
+    )
     dem = st.file_uploader("Optional: elevation (m)", type=["tif", "tiff"], key="upload_dem")
-    regions = st.file_uploader("Optional: regions (GeoJSON, GeoPackage, zipped Shapefile)",
-                               type=[s.lstrip(".") for s in REGION_SUFFIXES], key="upload_regions")
+    regions = st.file_uploader(
+        "Optional: regions (GeoJSON, GeoPackage, zipped Shapefile)",
+        type=[s.lstrip(".") for s in REGION_SUFFIXES],
+        key="upload_regions",
+    )
     submitted = st.form_submit_button("Load the upload")
 if submitted:
     if ntl is None:
         st.error("Choose a night-light GeoTIFF first.")
     else:
+
         def _wrap(f):
             return None if f is None else UploadedFile(f.name, f.getvalue())
 
         try:
             with st.spinner("Reading the upload..."):
-                scene = build_upload_scene(_wrap(ntl), role=role, lr_units=lr_units, dmo=_wrap(dmo),
-                                           dem=_wrap(dem), regions=_wrap(regions), limit_mb=limit)
+                scene = build_upload_scene(
+                    _wrap(ntl),
+                    role=role,
+                    lr_units=lr_units,
+                    dmo=_wrap(dmo),
+                    dem=_wrap(dem),
+                    regions=_wrap(regions),
+                    limit_mb=limit,
+                )
         except DeepLightError as exc:
             st.error(f"Upload not usable: {exc}")
         else:
@@ -49,8 +75,10 @@ if submitted:
             remember("dataset", scene.key)
             for key in ("region", "_keep_region", "_aoi"):
                 st.session_state.pop(key, None)
-            st.success(f"Loaded {scene.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
-                       f"{len(scene.regions)} region(s)" + (", LR simulated from it" if scene.lr_simulated else ""))
+            st.success(
+                f"Loaded {scene.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
+                f"{len(scene.regions)} region(s)" + (", LR simulated from it" if scene.lr_simulated else "")
+            )
             for note in scene.notes:
                 st.caption(note)
             st.page_link(page("compare"), label="Reconstruct and compare it", icon=":material/compare:")

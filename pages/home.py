@@ -29,21 +29,33 @@ if ctx is not None:
     lr_radiance = services.lr_nominal_radiance_on_hr_grid(ctx.scene.lr)
     vmax = shared_vmax(lr_radiance)
     overlay = services.overlay(f"{ctx.scene.key}|lr-full", lr_radiance, ctx.scene, vmax)
-    st.markdown(f"**Pick a region**: click it on the map, search it in the sidebar, or draw a rectangle / "
-                f"polygon with the tools on the left of the map. Selected: **{ctx.region}**.")
+    st.markdown(
+        f"**Pick a region**: click it on the map, search it in the sidebar, or draw a rectangle / "
+        f"polygon with the tools on the left of the map. Selected: **{ctx.region}**."
+    )
     html_key = f"home|{ctx.scene.key}|{ctx.region}|{hash(ctx.geometry.wkb)}|{ctx.basemap}"
-    html = services.cached_html(html_key, lambda: picker_map(
-        ctx.map_regions, ctx.region, list(ctx.scene.credits), overlay=overlay, basemap=ctx.basemap,
-        allow_draw=True))
+    html = services.cached_html(
+        html_key,
+        lambda: picker_map(
+            ctx.map_regions,
+            ctx.region,
+            list(ctx.scene.credits),
+            overlay=overlay,
+            basemap=ctx.basemap,
+            allow_draw=True,
+        ),
+    )
     st.iframe(html, height=540)
     st.html(legend_html(vmax, title="LR input as nominal radiance (nW/cm²/sr)"))
     with st.expander("Use a region file instead (GeoJSON, GeoPackage, zipped Shapefile)"):
-        region_file = st.file_uploader("Region file", type=[x.lstrip(".") for x in REGION_SUFFIXES],
-                                       key="home_region_file")
+        region_file = st.file_uploader(
+            "Region file", type=[x.lstrip(".") for x in REGION_SUFFIXES], key="home_region_file"
+        )
         if region_file is not None and st.button("Use this area", key="use_region_file"):
             try:
-                polygon, note = region_from_upload(UploadedFile(region_file.name, region_file.getvalue()),
-                                                   get_settings().upload_limit_mb)
+                polygon, note = region_from_upload(
+                    UploadedFile(region_file.name, region_file.getvalue()), get_settings().upload_limit_mb
+                )
             except DeepLightError as exc:
                 st.error(f"Region file not usable: {exc}")
             else:

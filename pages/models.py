@@ -10,7 +10,9 @@ from app.settings import get_settings
 
 page_setup("Models and benchmarks")
 settings = get_settings()
-st.caption(f"Tables from `{settings.results_dir}`; checkpoints and model card from `{settings.checkpoint_dir}`.")
+st.caption(
+    f"Tables from `{settings.results_dir}`; checkpoints and model card from `{settings.checkpoint_dir}`."
+)
 tables = benchmark_tables(settings.results_dir)
 main_tables = [t for t in tables if not t.is_ablation]
 ablations = [t for t in tables if t.is_ablation]
@@ -29,8 +31,10 @@ if main_tables:
     for table in main_tables:
         _show(table)
 else:
-    st.info("No benchmark table yet: run the quality benchmark (`benchmarks/bench_quality.py`) to write "
-            "`benchmarks/results/quality*.md|csv`.")
+    st.info(
+        "No benchmark table yet: run the quality benchmark (`benchmarks/bench_quality.py`) to write "
+        "`benchmarks/results/quality*.md|csv`."
+    )
 st.subheader("Ablations")
 if ablations:
     for table in ablations:

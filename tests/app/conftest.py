@@ -43,6 +43,14 @@ def _tiny_checkpoint(stem: Path) -> None:
     from deeplight.models.checkpoint import save_checkpoint
     from deeplight.models.registry import get_model
 
-    save_checkpoint(get_model("quadratic-calibration"), stem,
-                    {"model": "quadratic-calibration", "model_kwargs": {}, "step": 0, "metrics": {},
-                     "data": "none (test checkpoint, untrained)"})
+    save_checkpoint(
+        get_model("quadratic-calibration"),
+        stem,
+        {
+            "model": "quadratic-calibration",
+            "model_kwargs": {},
+            "step": 0,
+            "metrics": {},
+            "data": "none (test checkpoint, untrained)",
+        },
+    )

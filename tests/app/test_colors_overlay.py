@@ -43,7 +43,7 @@ def test_png_data_url_decodes_to_the_same_pixels():
 def test_legend_ticks_are_on_the_log_scale_with_units():
     ticks = legend_ticks(100.0)
     assert ticks[0] == (0, 0.0) and ticks[-1][0] == 100.0 and ticks[-1][1] == pytest.approx(1.0)
-    value, pos = next(t for t in ticks if t[0] == 10)
+    _value, pos = next(t for t in ticks if t[0] == 10)
     assert pos == pytest.approx(math.log1p(10) / math.log1p(100))
     assert "nW/cm²/sr" in legend_html(100.0)
 
@@ -60,7 +60,9 @@ def test_warp_keeps_the_footprint_in_degrees():
 
 def test_overlay_from_a_projected_raster():
     transform = Affine(130.0, 0, 500000.0, 0, -130.0, 3500000.0)
-    overlay = radiance_overlay(np.random.default_rng(0).gamma(1, 5, (64, 64)), CRS.from_epsg(32650), transform, 20.0)
+    overlay = radiance_overlay(
+        np.random.default_rng(0).gamma(1, 5, (64, 64)), CRS.from_epsg(32650), transform, 20.0
+    )
     (south, west), (north, east) = overlay.bounds
     assert 116 < west < east < 118 and 31 < south < north < 32
     assert overlay.url.startswith("data:image/png;base64,")

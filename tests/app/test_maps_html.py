@@ -14,9 +14,14 @@ from app.maps import Panel, compare_maps, picker_map
 from app.overlay import radiance_overlay
 from app.settings import STATIC_DIR, STATIC_URL
 
-REGIONS = gpd.GeoDataFrame({"name": ["North", "South's"]}, geometry=[box(121.0, 31.2, 121.4, 31.4),
-                                                                   box(121.0, 31.0, 121.4, 31.2)], crs="EPSG:4326")
-OVERLAY = radiance_overlay(np.ones((20, 20)), CRS.from_epsg(4326), Affine(0.02, 0, 121.0, 0, -0.02, 31.4), 10.0)
+REGIONS = gpd.GeoDataFrame(
+    {"name": ["North", "South's"]},
+    geometry=[box(121.0, 31.2, 121.4, 31.4), box(121.0, 31.0, 121.4, 31.2)],
+    crs="EPSG:4326",
+)
+OVERLAY = radiance_overlay(
+    np.ones((20, 20)), CRS.from_epsg(4326), Affine(0.02, 0, 121.0, 0, -0.02, 31.4), 10.0
+)
 
 
 def _static_refs(html: str) -> list[str]:
@@ -24,11 +29,13 @@ def _static_refs(html: str) -> list[str]:
 
 
 def _assert_offline(html: str) -> None:
-    assert not re.search(r'(?:src|href)="https?://', html), "a script or stylesheet would come from the network"
+    assert not re.search(r'(?:src|href)="https?://', html), (
+        "a script or stylesheet would come from the network"
+    )
     refs = _static_refs(html)
     assert refs
     for ref in refs:
-        assert (STATIC_DIR / ref[len(STATIC_URL) + 1:]).is_file(), ref
+        assert (STATIC_DIR / ref[len(STATIC_URL) + 1 :]).is_file(), ref
 
 
 def test_picker_map_is_offline_with_draw_tools_and_click_navigation():
@@ -46,7 +53,11 @@ def test_picker_map_online_basemap_only_when_asked():
 
 
 def test_compare_maps_sync_every_panel_and_swipe():
-    panels = [Panel("LR", OVERLAY, "panel-lr"), Panel("SR", OVERLAY, "panel-sr"), Panel("HR", OVERLAY, "panel-hr")]
+    panels = [
+        Panel("LR", OVERLAY, "panel-lr"),
+        Panel("SR", OVERLAY, "panel-sr"),
+        Panel("HR", OVERLAY, "panel-hr"),
+    ]
     html = compare_maps(panels, (panels[1], panels[2]), REGIONS, "North", ["credit"], "<div>legend</div>")
     _assert_offline(html)
     names = set(re.findall(r"(map_[0-9a-f]{32})\.sync\(", html))

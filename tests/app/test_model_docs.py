@@ -8,7 +8,9 @@ from app.model_docs import benchmark_tables, checkpoint_metadata, model_card
 
 
 def test_tables_found_csv_preferred_and_ablations_flagged(tmp_path):
-    (tmp_path / "quality_main.csv").write_text("# machine: 2-core CPU\nmodel,psnr\nbicubic,21.5\ndeeplightsr,25.0\n")
+    (tmp_path / "quality_main.csv").write_text(
+        "# machine: 2-core CPU\nmodel,psnr\nbicubic,21.5\ndeeplightsr,25.0\n"
+    )
     (tmp_path / "quality_main.md").write_text("| model | psnr |\n")
     (tmp_path / "quality_ablation_loss.md").write_text("| alpha | psnr |\n|---|---|\n| 1.0 | 24 |\n")
     (tmp_path / "speed.md").write_text("not a quality table")
@@ -27,8 +29,9 @@ def test_missing_folder_and_card():
 
 
 def test_checkpoint_metadata_rows(tmp_path):
-    (tmp_path / "a.json").write_text(json.dumps({"model": "deeplightsr", "step": 100, "data": "demo",
-                                                 "metrics": {"psnr": 25.123456}}))
+    (tmp_path / "a.json").write_text(
+        json.dumps({"model": "deeplightsr", "step": 100, "data": "demo", "metrics": {"psnr": 25.123456}})
+    )
     (tmp_path / "broken.json").write_text("{")
     (tmp_path / "other.json").write_text(json.dumps({"not": "a checkpoint"}))
     frame = checkpoint_metadata(tmp_path)

@@ -10,10 +10,9 @@ import io
 import json
 
 import pandas as pd
-
-from deeplight.errors import DeepLightError
 import pytest
 
+from deeplight.errors import DeepLightError
 from tests.app.apptest_helpers import iframe_html, run_page, texts
 
 
@@ -29,7 +28,7 @@ def test_home_draws_offline_picker_map_with_regions(app_env):
     assert "/app/static/leaflet/leaflet.js" in html[0]
     assert "/app/static/leaflet-draw/leaflet.draw.js" in html[0]
     assert "cdn.jsdelivr" not in html[0] and "cdnjs" not in html[0]
-    assert "L.imageOverlay(\"data:image/png;base64," in html[0]
+    assert 'L.imageOverlay("data:image/png;base64,' in html[0]
     assert "Simulated LR" in texts(at)
     regions = _sidebar_box(at, "Region (type to search)").options
     assert len(regions) >= 8
@@ -72,8 +71,16 @@ def test_compare_shows_synced_panels_swipe_legend_and_metrics(app_env):
     at = run_page("compare")
     assert not at.exception
     html = iframe_html(at)[0]
-    for needle in ("panel-lr", "panel-sr", "panel-hr", "panel-swipe", "L.Map.Sync.js", "sideBySide",
-                   "nW/cm²/sr", ".sync("):
+    for needle in (
+        "panel-lr",
+        "panel-sr",
+        "panel-hr",
+        "panel-swipe",
+        "L.Map.Sync.js",
+        "sideBySide",
+        "nW/cm²/sr",
+        ".sync(",
+    ):
         assert needle in html, needle
     metrics = at.dataframe[0].value
     assert list(metrics["product"]) == ["LR (simulated, nominal radiance)", "SR - quadratic-calibration"]
@@ -93,7 +100,10 @@ def test_compare_swipe_choice_and_uncertainty_toggle(app_env):
 def test_model_choice_lists_baselines_and_is_kept_in_url(app_env):
     at = run_page("compare")
     model_box = _sidebar_box(at, "Model")
-    assert model_box.options == ["quadratic-calibration (checkpoint quadratic_test)", "bicubic (baseline, no weights)"]
+    assert model_box.options == [
+        "quadratic-calibration (checkpoint quadratic_test)",
+        "bicubic (baseline, no weights)",
+    ]
     model_box.set_value("bicubic").run()
     assert not at.exception
     assert at.query_params["model"] == "bicubic"
@@ -139,7 +149,9 @@ def test_sdg_several_regions_and_sidebar_region_change(app_env):
 
 def test_sdg_time_series_on_shanghai(app_env, shared_data, monkeypatch):
     monkeypatch.setenv("DEEPLIGHT_DATA_DIR", str(shared_data))
-    at = run_page("sdg", query={"dataset": "shanghai_npp_viirs", "region": "Huangpu (黄浦区)", "model": "bicubic"})
+    at = run_page(
+        "sdg", query={"dataset": "shanghai_npp_viirs", "region": "Huangpu (黄浦区)", "model": "bicubic"}
+    )
     assert not at.exception
     at.multiselect(key="sdg_years").set_value([2014, 2022]).run()
     at.button(key="run_time_series").click().run()
@@ -170,7 +182,9 @@ def test_models_page_without_results_says_so(app_env):
 
 def test_models_page_shows_tables_and_card(app_env, tiny_home):
     (tiny_home / "results" / "quality_demo.csv").write_text("# machine: test\nmodel,psnr\nbicubic,20.5\n")
-    (tiny_home / "results" / "quality_ablation_alpha.md").write_text("| alpha | psnr |\n|---|---|\n| 0.9 | 21 |\n")
+    (tiny_home / "results" / "quality_ablation_alpha.md").write_text(
+        "| alpha | psnr |\n|---|---|\n| 0.9 | 21 |\n"
+    )
     (tiny_home / "checkpoints" / "README.md").write_text("# Model card\nTrained on synthetic data.")
     try:
         at = run_page("models")
@@ -201,11 +215,23 @@ def test_sdg_csv_bytes_read_back_with_documented_columns(app_env, tiny_home):
     name = scene.regions["name"].iloc[0]
     geometry = scene.region_geometry(name)
     crop = crop_scene(scene, geometry, name)
-    table = indicators_for(crop.scene, crop.scene.hr, None, region_table([name], [geometry], scene.crs),
-                           Thresholds(), "test")
+    table = indicators_for(
+        crop.scene, crop.scene.hr, None, region_table([name], [geometry], scene.crs), Thresholds(), "test"
+    )
     frame = pd.read_csv(io.BytesIO(csv_bytes(table, crop.scene)), comment="#")
-    assert list(frame.columns) == ["region", "product", "year", "indicator", "value", "unit", "lower", "upper",
-                                   "simulated", "method", "note"]
+    assert list(frame.columns) == [
+        "region",
+        "product",
+        "year",
+        "indicator",
+        "value",
+        "unit",
+        "lower",
+        "upper",
+        "simulated",
+        "method",
+        "note",
+    ]
     assert set(frame["region"]) == {name}
     assert bool(frame.loc[frame["product"] == "lr", "simulated"].all())
 

@@ -19,10 +19,21 @@ HR_TRANSFORM = Affine(100.0, 0, 0.0, 0, -100.0, 0.0)
 def _scene() -> Scene:
     lr = np.arange(20 * 30, dtype=np.float32).reshape(20, 30) % 63
     hr = np.arange(160 * 240, dtype=np.float32).reshape(160, 240)
-    regions = gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=[box(2000, -5000, 6000, -1000), box(9e6, 9e6, 9.1e6, 9.1e6)],
-                               crs=CRS_UTM)
-    return Scene(key="t", title="test", lr=lr, hr=hr, crs=CRS_UTM, hr_transform=HR_TRANSFORM, lr_simulated=True,
-                 regions=regions)
+    regions = gpd.GeoDataFrame(
+        {"name": ["a", "b"]},
+        geometry=[box(2000, -5000, 6000, -1000), box(9e6, 9e6, 9.1e6, 9.1e6)],
+        crs=CRS_UTM,
+    )
+    return Scene(
+        key="t",
+        title="test",
+        lr=lr,
+        hr=hr,
+        crs=CRS_UTM,
+        hr_transform=HR_TRANSFORM,
+        lr_simulated=True,
+        regions=regions,
+    )
 
 
 def test_crop_is_aligned_on_lr_pixels_with_margin():

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.selection import DRAWN_AREA, Selection, format_aoi, parse_aoi, selection_from_params, selection_to_params
+from app.selection import (
+    DRAWN_AREA,
+    Selection,
+    format_aoi,
+    parse_aoi,
+    selection_from_params,
+    selection_to_params,
+)
 from deeplight.errors import RegionError
 
 
@@ -30,9 +37,16 @@ def test_bad_aoi_is_a_clear_region_error(text, match):
 
 
 def test_params_round_trip_and_drawn_area_wins():
-    selection = Selection(dataset="shanghai_npp_viirs", year=2020, region="Pudong (浦东新区)", model="bicubic")
+    selection = Selection(
+        dataset="shanghai_npp_viirs", year=2020, region="Pudong (浦东新区)", model="bicubic"
+    )
     params = selection_to_params(selection)
-    assert params == {"dataset": "shanghai_npp_viirs", "year": "2020", "region": "Pudong (浦东新区)", "model": "bicubic"}
+    assert params == {
+        "dataset": "shanghai_npp_viirs",
+        "year": "2020",
+        "region": "Pudong (浦东新区)",
+        "model": "bicubic",
+    }
     back, problems = selection_from_params(params)
     assert back == selection and problems == []
     drawn, _ = selection_from_params({"dataset": "demo", "region": "X", "aoi": "0,0;1,0;1,1;0,1"})

@@ -13,13 +13,23 @@ from affine import Affine
 from app.uploads import UploadedFile, build_upload_scene
 from deeplight.errors import DeepLightError, RasterError, RegionError
 
+GEO_TRANSFORM = Affine(0.004, 0, 5.0, 0, -0.004, 33.0)
+"""About 450 m pixels near Touggourt (EPSG:4326)."""
 
-def _geotiff_bytes(tmp_path: Path, array: np.ndarray, crs="EPSG:4326",
-                   transform=Affine(0.004, 0, 5.0, 0, -0.004, 33.0)) -> bytes:
+
+def _geotiff_bytes(tmp_path: Path, array: np.ndarray, crs="EPSG:4326", transform=GEO_TRANSFORM) -> bytes:
     path = tmp_path / "made.tif"
-    with rasterio.open(path, "w", driver="GTiff", height=array.shape[-2], width=array.shape[-1],
-                       count=1 if array.ndim == 2 else array.shape[0], dtype="float32", crs=crs,
-                       transform=transform) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=array.shape[-2],
+        width=array.shape[-1],
+        count=1 if array.ndim == 2 else array.shape[0],
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+    ) as dst:
         dst.write(array.astype(np.float32), 1 if array.ndim == 2 else None)
     return path.read_bytes()
 
@@ -43,8 +53,9 @@ def test_lr_upload_in_radiance_maps_to_nominal_dn(tmp_path):
     from deeplight.data.norm import radiance_to_nominal_dn
 
     radiance = _radiance((7, 9))
-    scene = build_upload_scene(UploadedFile("viirs.tif", _geotiff_bytes(tmp_path, radiance)), role="lr",
-                               lr_units="radiance")
+    scene = build_upload_scene(
+        UploadedFile("viirs.tif", _geotiff_bytes(tmp_path, radiance)), role="lr", lr_units="radiance"
+    )
     assert scene.hr is None and not scene.lr_simulated
     np.testing.assert_allclose(scene.lr, radiance_to_nominal_dn(radiance), rtol=1e-6)
     assert scene.hr_transform.a == pytest.approx(0.004 / 8)
@@ -80,15 +91,29 @@ def test_raster_without_crs_is_refused(tmp_path):
 
 def test_region_file_and_bad_region_file(tmp_path):
     data = _geotiff_bytes(tmp_path, _radiance())
-    geojson = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "oasis"},
-         "geometry": {"type": "Polygon", "coordinates": [[[5.02, 32.9], [5.1, 32.9], [5.1, 32.97], [5.02, 32.97],
-                                                          [5.02, 32.9]]]}}]}
-    scene = build_upload_scene(UploadedFile("x.tif", data), role="hr",
-                               regions=UploadedFile("r.geojson", json.dumps(geojson).encode()))
+    geojson = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "oasis"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[5.02, 32.9], [5.1, 32.9], [5.1, 32.97], [5.02, 32.97], [5.02, 32.9]]],
+                },
+            }
+        ],
+    }
+    scene = build_upload_scene(
+        UploadedFile("x.tif", data),
+        role="hr",
+        regions=UploadedFile("r.geojson", json.dumps(geojson).encode()),
+    )
     assert list(scene.regions["name"]) == ["oasis"]
     with pytest.raises(RegionError, match="region file 'bad.geojson'"):
-        build_upload_scene(UploadedFile("x.tif", data), role="hr", regions=UploadedFile("bad.geojson", b"{nope"))
+        build_upload_scene(
+            UploadedFile("x.tif", data), role="hr", regions=UploadedFile("bad.geojson", b"{nope")
+        )
 
 
 def test_dem_upload_is_warped_onto_the_hr_grid(tmp_path):

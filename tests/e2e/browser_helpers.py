@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import Error as PlaywrightError
+
 MAP_STATE_JS = """() => ({
   leaflet: typeof L === 'object' && !!L.version,
   maps: document.querySelectorAll('.leaflet-container').length,
   rasters: Array.from(document.querySelectorAll('img.leaflet-image-layer'))
       .filter(img => img.complete && img.naturalWidth > 0).length,
-  rasterSources: Array.from(document.querySelectorAll('img.leaflet-image-layer')).map(img => img.src.length + ':' + img.src.slice(-40)),
+  rasterSources: Array.from(document.querySelectorAll('img.leaflet-image-layer'))
+      .map(img => img.src.length + ':' + img.src.slice(-40)),
   titles: Array.from(document.querySelectorAll('.deeplight-title b')).map(b => b.id),
   swipe: !!document.querySelector('.leaflet-sbs-range') && !!document.querySelector('.leaflet-sbs-divider'),
   selected: Array.from(document.querySelectorAll('path.leaflet-interactive'))
@@ -28,19 +31,19 @@ def map_frames(page):
 
 
 def wait_for_map(page, min_rasters: int = 1, timeout_s: float = 60, predicate=None) -> dict:
-    """Wait until an iframe has Leaflet, a map and ``min_rasters`` loaded raster overlays; return its state."""
+    """Wait for an iframe with Leaflet, a map and ``min_rasters`` loaded overlays; return its state."""
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
         for frame in map_frames(page):
             try:
                 state = frame.evaluate(MAP_STATE_JS)
-            except Exception:  # noqa: BLE001 - a frame being replaced by a rerun
+            except PlaywrightError:  # a frame being replaced by a rerun
                 continue
             last = state
-            if state["leaflet"] and state["maps"] and state["rasters"] >= min_rasters:
-                if predicate is None or predicate(state):
-                    return state
+            drawn = state["leaflet"] and state["maps"] and state["rasters"] >= min_rasters
+            if drawn and (predicate is None or predicate(state)):
+                return state
         time.sleep(0.2)
     raise AssertionError(f"no drawn map within {timeout_s} s (last state: {last})")
 

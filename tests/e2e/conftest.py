@@ -22,8 +22,16 @@ from tests.conftest import SHARED_DATA, require_or_skip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DEEPLIGHT_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = REPO_ROOT / "test-output" / "e2e"
 SERVER_START_TIMEOUT_S = 120
 
@@ -56,10 +64,27 @@ def start_app(env_overrides: dict[str, str], log_path: Path) -> tuple[subprocess
     env = {**os.environ, "OMP_NUM_THREADS": "1", **env_overrides}
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "main.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO_ROOT / "app" / "main.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     return process, f"http://127.0.0.1:{port}"
 
@@ -75,8 +100,11 @@ def stop_app(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
-    require_or_skip(CHROMIUM.exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)",
-                    env_var="DEEPLIGHT_REQUIRE_BROWSER")
+    require_or_skip(
+        CHROMIUM.exists(),
+        f"Chromium not found at {CHROMIUM} (apt-get install chromium)",
+        env_var="DEEPLIGHT_REQUIRE_BROWSER",
+    )
     return CHROMIUM
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,8 +14,19 @@ from tests.e2e.browser_helpers import choose_in_selectbox, map_frames, wait_for_
 pytestmark = pytest.mark.e2e
 
 TOUGGOURT_VNL = "touggourt/VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.tif"
-DOCUMENTED_COLUMNS = ["region", "product", "year", "indicator", "value", "unit", "lower", "upper", "simulated",
-                      "method", "note"]
+DOCUMENTED_COLUMNS = [
+    "region",
+    "product",
+    "year",
+    "indicator",
+    "value",
+    "unit",
+    "lower",
+    "upper",
+    "simulated",
+    "method",
+    "note",
+]
 
 
 def _url(base: str, path: str = "", **params: str) -> str:
@@ -24,8 +35,12 @@ def _url(base: str, path: str = "", **params: str) -> str:
 
 def test_home_loads_and_the_map_draws_offline(page, app_url):
     external = []
-    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(
-        (app_url, "data:", "about:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            external.append(r.url) if not r.url.startswith((app_url, "data:", "about:", "blob:")) else None
+        ),
+    )
     page.goto(_url(app_url, dataset="demo"))
     wait_for_text(page, "DeepLight - finer night-time lights")
     state = wait_for_map(page, min_rasters=1)
@@ -38,22 +53,34 @@ def test_clicking_a_region_on_the_map_selects_it(page, app_url):
     wait_for_map(page)
     frame = map_frames(page)[0]
     regions = frame.locator("path.leaflet-interactive")
-    names = frame.evaluate("() => Object.values(window).filter(v => v && v.eachLayer && v.getLayers && "
-                           "v.getLayers()[0] && v.getLayers()[0].feature).flatMap(g => g.getLayers()"
-                           ".map(l => l.feature.properties.name))")
+    names = frame.evaluate(
+        "() => Object.values(window).filter(v => v && v.eachLayer && v.getLayers && "
+        "v.getLayers()[0] && v.getLayers()[0].feature).flatMap(g => g.getLayers()"
+        ".map(l => l.feature.properties.name))"
+    )
     target_index = len(names) - 1
     regions.nth(target_index).click(force=True)
-    page.wait_for_url(lambda url: "region=" in url and urllib.parse.quote(names[target_index]) in url
-                      or urllib.parse.quote_plus(names[target_index]) in url, timeout=30_000)
+    page.wait_for_url(
+        lambda url: (
+            "region=" in url
+            and urllib.parse.quote(names[target_index]) in url
+            or urllib.parse.quote_plus(names[target_index]) in url
+        ),
+        timeout=30_000,
+    )
     wait_for_map(page, predicate=lambda s: s["selected"] >= 1)
 
 
 def test_picking_a_shanghai_district_updates_the_compare_maps(page, app_url, shared_data):
-    page.goto(_url(app_url, "compare", dataset="shanghai_npp_viirs", region="Pudong (浦东新区)", model="bicubic"))
+    page.goto(
+        _url(app_url, "compare", dataset="shanghai_npp_viirs", region="Pudong (浦东新区)", model="bicubic")
+    )
     before = wait_for_map(page, min_rasters=4)
     assert set(before["titles"]) >= {"panel-lr", "panel-sr", "panel-hr", "panel-swipe"}
     choose_in_selectbox(page, "Region", "Xuhui")
-    after = wait_for_map(page, min_rasters=4, predicate=lambda s: s["rasterSources"] != before["rasterSources"])
+    after = wait_for_map(
+        page, min_rasters=4, predicate=lambda s: s["rasterSources"] != before["rasterSources"]
+    )
     assert after["rasterSources"] != before["rasterSources"]
     assert "Xuhui" in urllib.parse.unquote_plus(page.url)
     wait_for_text(page, "Region metrics vs HR")
@@ -78,7 +105,7 @@ def test_sdg_csv_download_has_the_district(page, app_url, shared_data):
     assert set(frame["region"]) == {"Xuhui (徐汇区)"}
     assert {"lr", "sr", "hr"} == set(frame["product"])
     assert frame.loc[frame["product"] == "lr", "simulated"].all()
-    header = open(path, encoding="utf-8").read().split("\n")[0]
+    header = Path(path).read_text(encoding="utf-8").split("\n")[0]
     assert header.startswith("#")
 
 
@@ -86,7 +113,8 @@ def _upload(page, app_url, file_name: str, data: bytes, role_label: str | None =
     page.goto(_url(app_url, "data", model="bicubic"))
     wait_for_text(page, "Upload your own data")
     page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(
-        {"name": file_name, "mimeType": "image/tiff", "buffer": data})
+        {"name": file_name, "mimeType": "image/tiff", "buffer": data}
+    )
     page.get_by_text(file_name).first.wait_for()
     if role_label:
         page.get_by_text(role_label).first.click()
@@ -98,8 +126,7 @@ def test_uploading_touggourt_viirs_produces_a_reconstruction(page, app_url, shar
     _upload(page, app_url, "tgt_vnl.tif", data, role_label="Real LR to reconstruct")
     wait_for_text(page, "Loaded tgt_vnl.tif")
     page.get_by_text("Reconstruct and compare it").click()
-    state = wait_for_map(page, min_rasters=2, timeout_s=120,
-                         predicate=lambda s: "panel-sr" in s["titles"])
+    state = wait_for_map(page, min_rasters=2, timeout_s=120, predicate=lambda s: "panel-sr" in s["titles"])
     assert "panel-lr" in state["titles"] and "panel-hr" not in state["titles"]
     wait_for_text(page, "No HR reference for this data set")
 
@@ -139,7 +166,12 @@ def test_a_region_file_on_home_becomes_the_area(page, app_url, e2e_home):
     wait_for_map(page)
     page.get_by_text("Use a region file instead").click()
     page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(
-        {"name": "area.geojson", "mimeType": "application/geo+json", "buffer": regions.iloc[[0]].to_json().encode()})
+        {
+            "name": "area.geojson",
+            "mimeType": "application/geo+json",
+            "buffer": regions.iloc[[0]].to_json().encode(),
+        }
+    )
     page.get_by_role("button", name="Use this area").click()
     wait_for_text(page, "Selected: Drawn area")
     assert "aoi=" in page.url
