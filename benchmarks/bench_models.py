@@ -28,6 +28,12 @@ import sys
 import time
 from pathlib import Path
 
+# Threads that spin while waiting at OpenMP barriers steal the cores their partner thread needs
+# when other jobs share the machine (measured here: 3-6x slower forward passes under load); passive
+# waiting makes the 2-thread figures reflect the models, not the spinning. Must be set before torch
+# is imported (libgomp reads it once).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
