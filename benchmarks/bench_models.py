@@ -127,7 +127,8 @@ def machine_line(threads: int, load_before: tuple, load_after: tuple) -> str:
 
     return (
         f"Machine: {os.cpu_count()}-core {platform.machine()} CPU, no GPU used; torch {torch.__version__}, "
-        f"{threads} threads. Shared machine: other engineers' jobs ran concurrently (1-min load average "
+        f"{threads} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}. "
+        "Shared machine: other engineers' jobs ran concurrently (1-min load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after), so absolute times are pessimistic; "
         "all models were timed in interleaved rounds in one run."
     )
