@@ -2,7 +2,8 @@
 
 Usage (from the repository root)::
 
-    deeplight data synth ...                      # the dataset of configs/demo.yaml (docs/training.md)
+    deeplight data synth --out data/runtime/synth --n-train 3000 --n-val 200 --n-test 200 --lr-size 16 --seed 0
+    deeplight train --config configs/demo.yaml    # the shipped checkpoint (a row of the table)
     python benchmarks/bench_quality.py            # train (resumable) + evaluate + write tables
     python benchmarks/bench_quality.py --jobs 2   # two trainings at a time
     python benchmarks/bench_quality.py --only srcnn edsr --skip-table
@@ -226,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         f"budgets: main comparison {spec['main_steps']} steps, ablations {spec['ablation_steps']} steps, "
         "batch 8, AdamW + warm-up/cosine; calibration baselines fitted on "
         f"{spec['calibration_fit_clips']} training clips; steps column = optimiser steps of each checkpoint",
-        "reproduce: deeplight data synth (docs/training.md) && python benchmarks/bench_quality.py --jobs 2",
+        "reproduce: deeplight data synth --out data/runtime/synth --n-train 3000 --n-val 200 --n-test 200 "
+        "--lr-size 16 --seed 0 && deeplight train --config configs/demo.yaml && "
+        "python benchmarks/bench_quality.py --jobs 2",
         "metrics on the normalised radiance scale log1p(r)/log1p(1000), data range 1, 8-px border cropped",
     ]
     csv_path, md_path = write_tables(rows, REPO / spec["results"], "DeepLight quality benchmark", header)
