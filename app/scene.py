@@ -132,7 +132,17 @@ class RegionCrop:
     name: str
 
 
-def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int = 2) -> RegionCrop:
+MAX_CROP_HR_PIXELS = 4096 * 4096
+"""Largest region the dashboard reconstructs in memory (about 64 MiB per float32 layer)."""
+
+
+def crop_scene(
+    scene: Scene,
+    geometry: BaseGeometry,
+    name: str,
+    margin_lr: int = 2,
+    max_hr_pixels: int = MAX_CROP_HR_PIXELS,
+) -> RegionCrop:
     """Crop ``scene`` to the bounding box of ``geometry`` plus ``margin_lr`` LR pixels.
 
     The window is aligned on LR pixel edges, so the HR crop stays exactly 8x the LR crop.
@@ -142,12 +152,13 @@ def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int =
         geometry: region geometry in the scene CRS.
         name: region name (kept on the result).
         margin_lr: LR pixels added on each side (context for the model), clipped to the scene.
+        max_hr_pixels: largest accepted crop (HR pixels).
 
     Returns:
         The crop with a (8h, 8w) mask of the region.
 
     Raises:
-        RegionError: the geometry does not overlap the scene.
+        RegionError: the geometry does not overlap the scene, or the crop is too large.
     """
     inv = ~scene.lr_transform
     minx, miny, maxx, maxy = geometry.bounds
@@ -162,6 +173,13 @@ def crop_scene(scene: Scene, geometry: BaseGeometry, name: str, margin_lr: int =
             f"region {name!r} does not overlap the scene {scene.title}: pick a region inside the raster"
         )
     s = SCALE
+    hr_pixels = (r1 - r0) * (c1 - c0) * s * s
+    if hr_pixels > max_hr_pixels:
+        raise RegionError(
+            f"region {name!r} covers {hr_pixels / 1e6:.0f} M output pixels, more than the dashboard's "
+            f"{max_hr_pixels / 1e6:.0f} M: pick a smaller region or draw one, or run "
+            "`deeplight predict` on the whole raster"
+        )
     hr_slice = (slice(r0 * s, r1 * s), slice(c0 * s, c1 * s))
 
     def _hr(arr: np.ndarray | LazyRaster | None) -> np.ndarray | None:

@@ -165,6 +165,11 @@ def _overlay(key: str, _array: np.ndarray, _crs, _transform, vmax: float) -> Ove
     return radiance_overlay(_array, _crs, _transform, vmax)
 
 
+def lr_overlay(key: str, array: np.ndarray, scene_obj: Scene, vmax: float) -> Overlay:
+    """PNG overlay of an LR-grid radiance array of ``scene_obj`` (cached by ``key`` and ``vmax``)."""
+    return _overlay(key, array, scene_obj.crs, scene_obj.lr_transform, round(vmax, 3))
+
+
 def overlay(key: str, array: np.ndarray, scene_obj: Scene, vmax: float) -> Overlay:
     """PNG overlay of an HR-grid radiance array of ``scene_obj`` (cached by ``key`` and ``vmax``)."""
     return _overlay(key, array, scene_obj.crs, scene_obj.hr_transform, round(vmax, 3))

@@ -12,6 +12,7 @@ from app.navigation import page
 from app.selection import DRAWN_AREA
 from app.settings import get_settings
 from app.uploads import REGION_SUFFIXES, UploadedFile, region_from_upload
+from deeplight.data.norm import nominal_dn_to_radiance
 from deeplight.errors import DeepLightError
 
 page_setup("DeepLight - finer night-time lights")
@@ -26,9 +27,9 @@ if ctx is not None:
     simulated_badge(ctx.scene)
     st.subheader(ctx.dataset.title)
     st.caption(ctx.dataset.description)
-    lr_radiance = services.lr_nominal_radiance_on_hr_grid(ctx.scene.lr)
+    lr_radiance = nominal_dn_to_radiance(ctx.scene.lr)  # on the LR grid: cheap for any scene size
     vmax = shared_vmax(lr_radiance)
-    overlay = services.overlay(f"{ctx.scene.key}|lr-full", lr_radiance, ctx.scene, vmax)
+    overlay = services.lr_overlay(f"{ctx.scene.key}|lr-full", lr_radiance, ctx.scene, vmax)
     st.markdown(
         f"**Pick a region**: click it on the map, search it in the sidebar, or draw a rectangle / "
         f"polygon with the tools on the left of the map. Selected: **{ctx.region}**."

@@ -62,3 +62,9 @@ def test_region_outside_the_scene_is_a_clear_error():
 def test_whole_scene_region_covers_the_raster():
     frame = whole_scene_region(CRS_UTM, HR_TRANSFORM, (160, 240), "all")
     assert frame.geometry.iloc[0].bounds == (0.0, -16000.0, 24000.0, 0.0)
+
+
+def test_too_large_region_is_refused_with_advice():
+    scene = _scene()
+    with pytest.raises(RegionError, match="more than the dashboard's.*deeplight predict"):
+        crop_scene(scene, scene.region_geometry("a"), "a", max_hr_pixels=1000)
