@@ -159,6 +159,8 @@ def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFram
     ).reset_index()
     frame.columns.name = None
     simulated = set(table.loc[table["simulated"].astype(bool), "product"])
+    order = [p for p in ("lr", "sr", "hr") if p in frame.columns]
+    frame = frame[["region", "indicator", "unit", *order, *[c for c in frame.columns[3:] if c not in order]]]
     names = {p: f"{p} (simulated)" for p in simulated}
     if synthetic_hr:
         names["hr"] = "hr (synthetic)"

@@ -17,12 +17,21 @@ if ctx is not None:
     names = list(ctx.scene.regions["name"])
     options = ([DRAWN_AREA] if ctx.region == DRAWN_AREA else []) + names
     # Keyed by data set and sidebar region: a new sidebar choice starts a new default selection.
-    chosen = st.multiselect(
-        "Regions",
-        options,
-        default=[ctx.region],
-        key=f"sdg_regions|{ctx.dataset.id}|{ctx.region}",
-        help="Indicators are computed for each selected region.",
+    every = st.checkbox(
+        f"All {len(names)} regions of the data set",
+        key=f"sdg_all|{ctx.dataset.id}",
+        help="Reconstructs the area covering all of them (slower the first time).",
+    )
+    chosen = (
+        names
+        if every
+        else st.multiselect(
+            "Regions",
+            options,
+            default=[ctx.region],
+            key=f"sdg_regions|{ctx.dataset.id}|{ctx.region}",
+            help="Indicators are computed for each selected region.",
+        )
     )
     with st.expander("Thresholds", expanded=True):
         c1, c2, c3 = st.columns(3)

@@ -249,3 +249,22 @@ def test_region_file_on_home_becomes_the_drawn_area(app_env, tiny_home):
     assert note == "" or "convex hull" in note
     with pytest.raises(DeepLightError, match="unsupported file type"):
         region_from_upload(UploadedFile("regions.kml", b"<kml/>"))
+
+
+def test_sdg_all_regions_checkbox(app_env):
+    at = run_page("sdg")
+    at.checkbox[0].check().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["region"]) == set(_sidebar_box(at, "Region (type to search)").options)
+    assert list(table.columns[:6]) == [
+        "region",
+        "indicator",
+        "unit",
+        "lr (simulated)",
+        "sr",
+        "hr (synthetic)",
+    ]
+    charts = at.get("plotly_chart")
+    scatter = json.loads(charts[1].proto.spec)
+    assert len(_plotly_values(scatter["data"][0]["x"])) == len(table["region"].unique())
