@@ -30,7 +30,7 @@ def map_frames(page):
     return frames
 
 
-def wait_for_map(page, min_rasters: int = 1, timeout_s: float = 60, predicate=None) -> dict:
+def wait_for_map(page, min_rasters: int = 1, timeout_s: float = 120, predicate=None) -> dict:
     """Wait for an iframe with Leaflet, a map and ``min_rasters`` loaded overlays; return its state."""
     deadline = time.monotonic() + timeout_s
     last = None
@@ -48,7 +48,7 @@ def wait_for_map(page, min_rasters: int = 1, timeout_s: float = 60, predicate=No
     raise AssertionError(f"no drawn map within {timeout_s} s (last state: {last})")
 
 
-def wait_for_text(page, text: str, timeout_s: float = 60) -> None:
+def wait_for_text(page, text: str, timeout_s: float = 120) -> None:
     """Wait until ``text`` appears in the main document."""
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_s * 1000)
 

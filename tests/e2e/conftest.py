@@ -147,7 +147,7 @@ def page(browser, request):
     """A fresh page (own session); a screenshot named after the test is saved at the end."""
     context = browser.new_context(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
     tab = context.new_page()
-    tab.set_default_timeout(60_000)
+    tab.set_default_timeout(120_000)
     yield tab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
