@@ -15,44 +15,17 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from deeplight.models.blocks import activation, conv1x1, conv3x3
-
-
-class SpaceToDepthConv2d(nn.Conv2d):
-    """``conv3x3(pixel_unshuffle(x, 2))`` computed as one 6x6 stride-2 convolution on ``x``.
-
-    The parameters are those of the 3x3 convolution on the ``4 C`` unshuffled channels (weight
-    ``(C_out, 4 C, 3, 3)``); forward rearranges them into the equivalent ``(C_out, C, 6, 6)`` kernel:
-    unshuffled channel ``4 c + 2 dy + dx`` at tap ``(ki, kj)`` reads input pixel
-    ``(2 (i + ki - 1) + dy, 2 (j + kj - 1) + dx)``, i.e. kernel position ``(2 ki + dy, 2 kj + dx)``
-    with stride 2 and padding 2.
-
-    Args:
-        in_channels: C of the full-resolution input.
-        out_channels: C_out at half resolution.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(4 * in_channels, out_channels, 3, padding=1)
-        self.source_channels = in_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, 2H, 2W) -> (B, C_out, H, W)."""
-        c_out, c = self.out_channels, self.source_channels
-        # (C_out, C, dy, dx, ki, kj) -> (C_out, C, ki, dy, kj, dx) -> (C_out, C, 6, 6)
-        kernel = self.weight.view(c_out, c, 2, 2, 3, 3).permute(0, 1, 4, 2, 5, 3).reshape(c_out, c, 6, 6)
-        return F.conv2d(x, kernel.to(x.dtype), self.bias.to(x.dtype), stride=2, padding=2)
 
 
 class AuxEncoder(nn.Module):
     """A feature pyramid of one auxiliary modality, from HR/2 down to the LR grid.
 
-    The first layer is a lossless space-to-depth (pixel unshuffle by 2) followed by a 3x3
-    convolution, so it runs at half the HR resolution and every HR pixel reaches the features; it is
-    computed as the equivalent 6x6 stride-2 convolution (:class:`SpaceToDepthConv2d`), about 3.5x
-    faster on a CPU than rearranging the image first (measured).
+    The first convolution (6x6 kernel, stride 2, padding 2) reads the HR image directly and writes
+    at half the HR resolution; it is the same function class as a lossless space-to-depth (pixel
+    unshuffle by 2) followed by a 3x3 convolution, but about 3.5x faster on a CPU (no rearranging
+    copy; measured), and every HR pixel reaches the features.
 
     Args:
         in_channels: bands of the modality (7 for DMO, 1 for DEM).
@@ -67,7 +40,7 @@ class AuxEncoder(nn.Module):
         super().__init__()
         w4, w2, w1 = widths
         self.widths = {4: w4, 2: w2, 1: w1}
-        self.stem = nn.Sequential(nn.Identity(), SpaceToDepthConv2d(in_channels, w4), activation())
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, w4, 6, stride=2, padding=2), activation())
         self.down2 = nn.Sequential(conv3x3(w4, w2, stride=2), activation())
         self.down1 = nn.Sequential(conv3x3(w2, w1, stride=2), activation())
 

@@ -12,11 +12,14 @@ a residual block and an output head predicting a residual over the bilinearly up
 output (the calibrated LR at the first scale).
 
 x8 (:class:`FinalStage`): on a CPU, every operation on full-resolution tensors costs tens of
-milliseconds per megapixel whatever its arithmetic (memory-bound), so the x8 stage does its work at
-x4 resolution: one convolution over the x4 features and the auxiliary x4 features (which hold every
-HR pixel, see :class:`~deeplight.models.fusion.AuxEncoder`) emits 4 x (image + ISP) channels that a
-pixel shuffle places on the HR grid. At HR there remain only the ISP logit head, one refinement
-convolution that reads image *and* ISP features (the ISP embedding), and the output head.
+milliseconds per megapixel whatever its arithmetic (memory-bound), and 3x3 convolutions with a few
+channels take a slow path (about 100 ms per megapixel each, measured), so the x8 stage does its
+spatial work at x4 resolution: one 3x3 convolution over the x4 features and the auxiliary x4
+features (which see every HR pixel, see :class:`~deeplight.models.fusion.AuxEncoder`) emits
+4 x (image + ISP) channels that a pixel shuffle places on the HR grid (a sub-pixel convolution,
+equivalent to an HR convolution with a 6x6 footprint; Shi et al. 2016). At HR only pointwise
+layers remain: the ISP logit head, a refinement layer that mixes image *and* ISP features (the ISP
+embedding), and the output head.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplight.models.blocks import Interpolate, PixelShuffleUp, ResidualBlock, activation, conv3x3
+from deeplight.models.blocks import Interpolate, PixelShuffleUp, ResidualBlock, activation, conv1x1, conv3x3
 from deeplight.models.fusion import GatedSFTFusion
 
 SCALES = (2, 4, 8)
@@ -91,9 +94,9 @@ class FinalStage(nn.Module):
         self.project = nn.Sequential(
             conv3x3(in_channels + sum(aux_channels.values()), 4 * width), nn.PixelShuffle(2), activation()
         )
-        self.isp_head = conv3x3(isp_channels, 1) if isp_channels else None
-        self.refine = nn.Sequential(conv3x3(width, channels), activation())
-        self.out = conv3x3(channels, 1)
+        self.isp_head = conv1x1(isp_channels, 1) if isp_channels else None
+        self.refine = nn.Sequential(conv1x1(width, channels), activation())
+        self.out = conv1x1(channels, 1)
         self.base_up = Interpolate(2, "bilinear")
 
     def forward(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from deeplight.models.deeplightsr import PRESETS, DeepLightSR
-from deeplight.models.fusion import SpaceToDepthConv2d
 from deeplight.models.registry import get_model
 
 from .helpers import scalar_of_outputs, tiny_batch
@@ -107,8 +105,11 @@ def test_nan_in_auxiliary_layers_does_not_poison_the_output():
         assert torch.isfinite(model(batch)["sr"]).all()
 
 
-def test_space_to_depth_convolution_equals_unshuffle_then_conv3x3():
-    conv = SpaceToDepthConv2d(7, 12)
-    x = torch.rand(2, 7, 16, 20)
-    expected = F.conv2d(F.pixel_unshuffle(x, 2), conv.weight, conv.bias, padding=1)
-    torch.testing.assert_close(conv(x), expected, rtol=0, atol=1e-5)
+def test_demo_parameter_layout_is_frozen():
+    """The shipped demo checkpoint loads with strict=True only while this layout holds: change the
+    architecture only together with a retrained checkpoint."""
+    state = get_model("deeplightsr", preset="demo").state_dict()
+    assert sum(v.numel() for v in state.values()) == 416_153 and len(state) == 162
+    assert tuple(state["encoders.dmo.stem.0.weight"].shape) == (12, 7, 6, 6)
+    assert tuple(state["refinement.stages.2.project.0.weight"].shape) == (32, 40, 3, 3)
+    assert tuple(state["refinement.stages.2.out.weight"].shape) == (1, 6, 1, 1)
