@@ -97,7 +97,7 @@ def synthetic_inputs(h: int, w: int, seed: int = 0):
 def bench_throughput(model, rows: list[dict], tile: int, overlap: int, max_threads: int) -> None:
     from deeplight.infer import predict_array
 
-    lr, aux = synthetic_inputs(160, 160)
+    lr, aux = synthetic_inputs(240, 240)  # 2 x 2 tiles of 128 overlapping by exactly 16
     predict_array(
         model, lr[:32, :32], {k: v[..., :256, :256] for k, v in aux.items()}, tile=32, overlap=0, device="cpu"
     )  # warm-up
@@ -110,7 +110,7 @@ def bench_throughput(model, rows: list[dict], tile: int, overlap: int, max_threa
         rows.append(
             dict(
                 measure=f"tiled inference throughput, {threads} thread(s)",
-                setting=f"LR 160x160 -> HR 1280x1280, tile {tile}, "
+                setting=f"LR 240x240 -> HR 1920x1920, tile {tile}, "
                 f"overlap {overlap}, dmo+dem, {result.tiles} tiles, {seconds:.1f} s",
                 value=round(mp / seconds, 3),
                 unit="HR MP/s",
@@ -118,7 +118,7 @@ def bench_throughput(model, rows: list[dict], tile: int, overlap: int, max_threa
             )
         )
     torch.set_num_threads(1)
-    whole = predict_array(model, lr, aux, tile=160, overlap=0, device="cpu").radiance
+    whole = predict_array(model, lr, aux, tile=240, overlap=0, device="cpu").radiance
     for ov in sorted({overlap, 2 * overlap}):
         tiled = (
             result.radiance
