@@ -98,9 +98,8 @@ def bench_throughput(model, rows: list[dict], tile: int, overlap: int, max_threa
     from deeplight.infer import predict_array
 
     lr, aux = synthetic_inputs(240, 240)  # 2 x 2 tiles of 128 overlapping by exactly 16
-    predict_array(
-        model, lr[:32, :32], {k: v[..., :256, :256] for k, v in aux.items()}, tile=32, overlap=0, device="cpu"
-    )  # warm-up
+    warm = {k: v[..., : 8 * tile, : 8 * tile] for k, v in aux.items()}
+    predict_array(model, lr[:tile, :tile], warm, tile=tile, overlap=0, device="cpu")  # same-shape warm-up
     mp = lr.size * 64 / 1e6
     for threads in sorted({1, max_threads}):
         torch.set_num_threads(threads)
