@@ -46,6 +46,28 @@ def rgba_to_png_data_url(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+PALETTE_LEVELS = 255
+"""Colour levels of the indexed PNG (index 0 is reserved for transparent nodata)."""
+
+
+def radiance_to_png_data_url(radiance: np.ndarray, vmax: float, colormap: str = COLORMAP) -> str:
+    """Colour a (H, W) radiance image on the log scale as an indexed (palette) PNG data URL.
+
+    The colour map is a 255-colour lookup table anyway, so a palette PNG carries the same picture as
+    RGBA at a third to a quarter of the bytes (faster pages). NaN is palette index 0, transparent.
+    """
+    norm = np.log1p(np.clip(np.nan_to_num(radiance, nan=0.0), 0, None)) / math.log1p(vmax)
+    index = 1 + np.round(np.clip(norm, 0, 1) * (PALETTE_LEVELS - 1)).astype(np.uint8)
+    index[~np.isfinite(radiance)] = 0
+    colours = colormaps[colormap](np.linspace(0, 1, PALETTE_LEVELS), bytes=True)[:, :3]
+    palette = np.vstack([[0, 0, 0], colours]).astype(np.uint8).ravel().tolist()
+    image = Image.fromarray(index, mode="P")
+    image.putpalette(palette)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def legend_ticks(vmax: float) -> list[tuple[float, float]]:
     """Tick values (nW/cm^2/sr) and their positions 0..1 on the log scale, 0 and vmax included."""
     candidates = [0, 1, 3, 10, 30, 100, 300, 1000, 3000]

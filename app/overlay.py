@@ -14,7 +14,7 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-from app.colors import radiance_to_rgba, rgba_to_png_data_url
+from app.colors import radiance_to_png_data_url
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 MAX_OVERLAY_PIXELS = 1200
@@ -77,4 +77,4 @@ def warp_to_web_mercator(
 def radiance_overlay(array: np.ndarray, crs: CRS, transform: Affine, vmax: float) -> Overlay:
     """Colour a radiance raster (nW/cm^2/sr) on the shared log scale as a PNG overlay."""
     warped, bounds = warp_to_web_mercator(array, crs, transform)
-    return Overlay(url=rgba_to_png_data_url(radiance_to_rgba(warped, vmax)), bounds=bounds)
+    return Overlay(url=radiance_to_png_data_url(warped, vmax), bounds=bounds)

@@ -66,3 +66,17 @@ def test_overlay_from_a_projected_raster():
     (south, west), (north, east) = overlay.bounds
     assert 116 < west < east < 118 and 31 < south < north < 32
     assert overlay.url.startswith("data:image/png;base64,")
+
+
+def test_palette_png_matches_the_rgba_colouring():
+    from app.colors import radiance_to_png_data_url
+
+    radiance = np.array([[0.0, 0.5, 3.0, 40.0, np.nan, 1000.0]])
+    url = radiance_to_png_data_url(radiance, vmax=50.0)
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+    expected = radiance_to_rgba(radiance, vmax=50.0)
+    assert decoded[0, 4, 3] == 0  # nodata transparent
+    finite = np.isfinite(radiance[0])
+    assert np.all(decoded[0, finite, 3] == 255)
+    # same colour map, quantised to 255 levels: at most one level apart
+    assert np.abs(decoded[0, finite, :3].astype(int) - expected[0, finite, :3].astype(int)).max() <= 8
