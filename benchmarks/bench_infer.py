@@ -235,7 +235,7 @@ def child_big(args: argparse.Namespace) -> None:
     from deeplight.infer import predict_raster
     from deeplight.infer.devices import configure_cpu_threads
 
-    configure_cpu_threads(args.threads)
+    configure_cpu_threads(None)  # load-aware, as `deeplight predict` does
     model, _ = load_model(args.child_model)
     start = time.perf_counter()
     result = predict_raster(
@@ -253,6 +253,7 @@ def child_big(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "seconds": seconds,
+                "threads": torch.get_num_threads(),
                 "tiles": result.tiles,
                 "bytes": size,
                 "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -300,7 +301,7 @@ def bench_memory(rows: list[dict], work: Path, args: argparse.Namespace) -> None
             dict(
                 measure="peak memory, LR 2048x2048 -> HR 16384x16384 streamed to a COG",
                 setting=f"model {args.big_model}, {info['tiles']} tiles, output {info['shape']}, "
-                f"COG {info['bytes'] / 2**30:.2f} GiB, {info['seconds']:.0f} s",
+                f"COG {info['bytes'] / 2**30:.2f} GiB, {info['seconds']:.0f} s, {info['threads']} thread(s)",
                 value=round(info["peak_mb"] / 1024, 2),
                 unit="GB peak RSS",
                 seconds=round(info["seconds"], 1),
@@ -313,7 +314,7 @@ def bench_memory(rows: list[dict], work: Path, args: argparse.Namespace) -> None
             measure="peak memory, demo model, full-width strip",
             setting=f"LR {2 * args.tile}x2048 -> HR {info['shape']} (same width as 2048x2048: the "
             f"accumulator holds one tile row, so memory does not grow with height), "
-            f"{info['tiles']} tiles, {info['seconds']:.0f} s",
+            f"{info['tiles']} tiles, {info['seconds']:.0f} s, {info['threads']} thread(s)",
             value=round(info["peak_mb"] / 1024, 2),
             unit="GB peak RSS",
             seconds=round(info["seconds"], 1),
