@@ -364,3 +364,40 @@ def test_radiance_given_as_dn_fails_before_any_work(tmp_path, model):
     with pytest.raises(RasterError, match=r"viirs.tif: lr values span 250..250.*lr_units='radiance'"):
         predict_raster(tmp_path / "viirs.tif", tmp_path / "sr.tif", model=model, device="cpu")
     assert not (tmp_path / "sr.tif").exists()
+
+
+class DmoProbe(torch.nn.Module):
+    """Returns the last DMO band (band 7) as the SR, to check band order and warping of 7-band layers."""
+
+    def forward(self, batch):
+        return {"sr": batch["dmo"][:, 6:7] * batch["present"][:, 1, None, None, None]}
+
+
+def test_seven_band_dmo_keeps_its_band_order(tmp_path):
+    write_lr(tmp_path / "lr.tif", h=12, w=12)
+    bands = np.stack([np.full((50, 70), 0.05 * (b + 1), np.float32) for b in range(7)])
+    with rasterio.open(
+        tmp_path / "dmo.tif",
+        "w",
+        driver="GTiff",
+        width=70,
+        height=50,
+        count=7,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(114.85, 31.65, 0.01, 0.01),
+    ) as dst:
+        dst.write(bands)
+    out = predict_raster(
+        tmp_path / "lr.tif",
+        tmp_path / "sr.tif",
+        model=DmoProbe(),
+        aux_paths={"dmo": tmp_path / "dmo.tif"},
+        tile=8,
+        overlap=4,
+        device="cpu",
+    )
+    with rasterio.open(out.path) as ds:
+        got = ds.read(1)
+    valid = np.isfinite(got)
+    np.testing.assert_allclose(got[valid], denormalize_radiance(np.float32(0.35)), rtol=1e-5)
