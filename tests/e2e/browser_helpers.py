@@ -44,7 +44,7 @@ def wait_for_map(page, min_rasters: int = 1, timeout_s: float = 120, predicate=N
             drawn = state["leaflet"] and state["maps"] and state["rasters"] >= min_rasters
             if drawn and (predicate is None or predicate(state)):
                 return state
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"no drawn map within {timeout_s} s (last state: {last})")
 
 
@@ -53,9 +53,16 @@ def wait_for_text(page, text: str, timeout_s: float = 120) -> None:
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_s * 1000)
 
 
-def choose_in_selectbox(page, label: str, option_text: str) -> None:
-    """Open the Streamlit selectbox labelled ``label``, type ``option_text`` and pick the first match."""
+def find_in_selectbox(page, label: str, option_text: str):
+    """Open the Streamlit selectbox labelled ``label`` and type ``option_text``; returns the option to click."""
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
     box.click()
     page.keyboard.type(option_text)
-    page.locator('[role="option"]').filter(has_text=option_text).first.click()
+    option = page.locator('[role="option"]').filter(has_text=option_text).first
+    option.wait_for()
+    return option
+
+
+def choose_in_selectbox(page, label: str, option_text: str) -> None:
+    """Open the Streamlit selectbox labelled ``label``, type ``option_text`` and pick the first match."""
+    find_in_selectbox(page, label, option_text).click()
