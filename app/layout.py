@@ -182,9 +182,10 @@ def sidebar_context() -> PageContext | None:
             model = next(c for c in choices if c.id == mid)
         else:
             st.warning("No model available: put a checkpoint in data/checkpoints/.")
+        if "basemap" not in st.session_state:  # default through session state: no value/key conflict
+            st.session_state["basemap"] = get_settings().online_basemap
         basemap = st.checkbox(
             "Online basemap (OpenStreetMap)",
-            value=get_settings().online_basemap,
             key="basemap",
             help="Needs internet; the maps work without it.",
         )

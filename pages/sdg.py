@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app import charts, services
 from app.layout import page_setup, sidebar_context, simulated_badge
-from app.sdg_view import Thresholds, indicators_for, region_table, wide_summary
+from app.sdg_view import Thresholds, region_table, wide_summary
 from app.selection import DRAWN_AREA
 from deeplight.errors import DeepLightError
 
@@ -116,30 +117,33 @@ if ctx is not None:
     if len(ctx.dataset.years) > 1:
         st.subheader("Time series")
         years = st.multiselect(
-            "Years", list(ctx.dataset.years), default=list(ctx.dataset.years[-3:]), key="sdg_years"
+            "Years",
+            list(ctx.dataset.years),
+            default=list(ctx.dataset.years[-3:]),
+            key=f"sdg_years|{ctx.dataset.id}",
         )
+        series_key = (ctx.dataset.id, tuple(sorted(chosen)), thresholds, ctx.model.id if ctx.model else None)
         if st.button("Compute the time series", key="run_time_series") and years:
             tables = []
-            for year in sorted(years):
-                scene_y = services.scene(ctx.dataset.id, year)
-                crop_y = services.region_crop(scene_y, "|".join(sorted(chosen)), unary_union(geometries))
+            bar = st.progress(0.0, text="Time series...")
+            for step, year in enumerate(sorted(years)):
+                bar.progress(step / len(years), text=f"Time series: {year}")
+                crop_y = services.region_crop(
+                    services.scene(ctx.dataset.id, year), "|".join(sorted(chosen)), unary_union(geometries)
+                )
                 sr_y = services.reconstruction(crop_y, ctx.model.id, False) if ctx.model else None
                 tables.append(
-                    indicators_for(
-                        crop_y.scene,
-                        None if sr_y is None else sr_y.radiance,
-                        None,
-                        regions,
-                        thresholds,
-                        ctx.model.name if ctx.model else None,
-                    )
+                    services.sdg_outputs(crop_y, sr_y, regions, thresholds, ctx.model and ctx.model.name)[
+                        "table"
+                    ]
                 )
-            import pandas as pd
-
-            series = pd.concat(tables, ignore_index=True)
-            st.session_state["sdg_series"] = series
-        if "sdg_series" in st.session_state:
-            st.plotly_chart(charts.time_series(st.session_state["sdg_series"], pick), key="chart_series")
+            bar.empty()
+            st.session_state["sdg_series"] = (series_key, pd.concat(tables, ignore_index=True))
+        stored = st.session_state.get("sdg_series")
+        if stored is not None and stored[0] == series_key:
+            st.plotly_chart(charts.time_series(stored[1], pick), key="chart_series")
+        else:
+            st.caption("Pick years and press the button: each year is reconstructed once, then cached.")
     st.subheader("Downloads")
     d1, d2, d3, d4 = st.columns(4)
     stem = "deeplight_indicators"

@@ -153,7 +153,7 @@ def test_sdg_time_series_on_shanghai(app_env, shared_data, monkeypatch):
         "sdg", query={"dataset": "shanghai_npp_viirs", "region": "Huangpu (黄浦区)", "model": "bicubic"}
     )
     assert not at.exception
-    at.multiselect(key="sdg_years").set_value([2014, 2022]).run()
+    at.multiselect(key="sdg_years|shanghai_npp_viirs").set_value([2014, 2022]).run()
     at.button(key="run_time_series").click().run()
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
