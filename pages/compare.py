@@ -115,6 +115,8 @@ if ctx is not None:
         )
         with st.spinner("Computing region metrics..."):
             table = services.metrics(view, products, with_ssim)
+        if not with_ssim:
+            table = table.drop(columns="ssim")
         st.dataframe(
             table.rename(columns={"psnr_db": "PSNR (dB)", "ssim": "SSIM", "cc": "CC", "pixels": "HR pixels"}),
             hide_index=True,
