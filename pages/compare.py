@@ -21,12 +21,9 @@ if ctx is not None:
         st.stop()
     col_a, col_b = st.columns([2, 1])
     with col_b:
+        pairs = ["LR | SR", "SR | HR"] if ctx.scene.hr is not None else ["LR | SR"]
         swipe_pair = st.radio(
-            "Swipe map",
-            ["LR | SR", "SR | HR"],
-            horizontal=True,
-            key="swipe",
-            index=0 if ctx.scene.hr is None else 1,
+            "Swipe map", pairs, horizontal=True, key=f"swipe|{len(pairs)}", index=len(pairs) - 1
         )
         uncertainty = st.toggle(
             "Uncertainty (x8 self-ensemble std)",

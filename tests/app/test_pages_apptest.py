@@ -90,7 +90,7 @@ def test_compare_shows_synced_panels_swipe_legend_and_metrics(app_env):
 
 def test_compare_swipe_choice_and_uncertainty_toggle(app_env):
     at = run_page("compare")
-    at.radio(key="swipe").set_value("LR | SR").run()
+    at.radio(key="swipe|2").set_value("LR | SR").run()
     assert "Swipe: LR (simulated, nominal radiance)  |  SR - quadratic-calibration" in iframe_html(at)[0]
     at.toggle(key="uncertainty").set_value(True).run()
     assert not at.exception
