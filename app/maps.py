@@ -37,16 +37,39 @@ class OfflineMap(folium.Map):
     default_css = LEAFLET_CSS
 
 
+def js_literal(value) -> str:
+    """JSON safe inside a ``<script>`` of a branca/folium template.
+
+    ``<``, ``>``, ``&`` are escaped so no data can close the script element, and the Jinja openers
+    ``{{``, ``{%``, ``{#`` (which compact JSON structure never produces, so they can only come from
+    strings) are escaped because branca parses a MacroElement's rendered script once more as a
+    template: data must never become template code.
+    """
+    text = json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.replace("{{", "{\\u007b").replace("{%", "{\\u0025").replace("{#", "{\\u0023")
+
+
 class _Script(JSCSSMixin, branca.element.MacroElement):
-    """A script with the vendored plugin files it needs, attached to a map."""
+    """A script with the vendored plugin files it needs, attached to a map.
+
+    ``script`` is a trusted Jinja template written in this module; anything that comes from data
+    (region names, titles, credits, image URLs) goes through ``data`` as JS literals and is referenced
+    as ``{{ this.data.<key> }}``, so it is never parsed as template source (no template injection) and
+    cannot close the ``<script>`` element (see :func:`js_literal`).
+    """
 
     def __init__(
-        self, script: str, js: list[tuple[str, str]] | None = None, css: list[tuple[str, str]] | None = None
+        self,
+        script: str,
+        js: list[tuple[str, str]] | None = None,
+        css: list[tuple[str, str]] | None = None,
+        data: dict | None = None,
     ) -> None:
         super().__init__()
         self._name = "DeepLightScript"
         self.default_js = js or []
         self.default_css = css or []
+        self.data = {key: js_literal(value) for key, value in (data or {}).items()}
         self._template = Template("{% macro script(this, kwargs) %}" + script + "{% endmacro %}")
 
 
@@ -91,8 +114,6 @@ def _regions_geojson(regions: gpd.GeoDataFrame) -> dict:
 
 
 def _add_regions(fmap: folium.Map, regions: gpd.GeoDataFrame, selected: str | None, clickable: bool) -> None:
-    geojson = json.dumps(_regions_geojson(regions))
-    sel = json.dumps(selected)
     click = (
         "layer.on('click', function () { deeplightNavigate({region: feature.properties.name, aoi: null}); });"
         if clickable
@@ -101,8 +122,8 @@ def _add_regions(fmap: folium.Map, regions: gpd.GeoDataFrame, selected: str | No
     script = (
         NAVIGATE_JS
         + f"""
-var regions_{{{{ this.get_name() }}}} = L.geoJSON({geojson}, {{
-  style: function (f) {{ return f.properties.name === {sel}
+var regions_{{{{ this.get_name() }}}} = L.geoJSON({{{{ this.data.geojson }}}}, {{
+  style: function (f) {{ return f.properties.name === {{{{ this.data.selected }}}}
       ? {{color: '#00e5ff', weight: 3, fill: false}}
       : {{color: '#9aa0a6', weight: 1, fill: true, fillOpacity: 0.0, opacity: 0.8}}; }},
   onEachFeature: function (feature, layer) {{
@@ -112,20 +133,20 @@ var regions_{{{{ this.get_name() }}}} = L.geoJSON({geojson}, {{
 }}).addTo({{{{ this._parent.get_name() }}}});
 """
     )
-    fmap.add_child(_Script(script))
+    fmap.add_child(_Script(script, data={"geojson": _regions_geojson(regions), "selected": selected}))
 
 
 def _add_title(fmap: folium.Map, title: str, element_id: str) -> None:
-    text = json.dumps(f'<b id="{html.escape(element_id)}">{html.escape(title)}</b>')
+    text = f'<b id="{html.escape(element_id)}">{html.escape(title)}</b>'
     script = f"""
 var title_{{{{ this.get_name() }}}} = L.control({{position: 'topright'}});
 title_{{{{ this.get_name() }}}}.onAdd = function () {{
   var d = L.DomUtil.create('div', 'deeplight-title');
   d.style.cssText = 'background:rgba(14,17,23,0.85);color:#fff;padding:3px 8px;border-radius:4px;font:13px sans-serif';
-  d.innerHTML = {text}; return d; }};
+  d.innerHTML = {{{{ this.data.text }}}}; return d; }};
 title_{{{{ this.get_name() }}}}.addTo({{{{ this._parent.get_name() }}}});
 """
-    fmap.add_child(_Script(script))
+    fmap.add_child(_Script(script, data={"text": text}))
 
 
 def _add_overlay(
@@ -136,19 +157,24 @@ def _add_overlay(
     ``url_js`` is a JS expression giving the image URL (to share one data URL between maps); by
     default the data URL is written inline.
     """
-    element = _Script("")
+    if pane is not None and pane not in ("swipeLeft", "swipeRight"):
+        raise ValueError(f"unknown pane {pane!r}")
+    element = _Script("", data={"url": overlay.url, "bounds": overlay.bounds, "pane": pane})
     name = f"overlay_{element.get_name()}"
     pane_js = (
-        f"{{{{ this._parent.get_name() }}}}.createPane('{pane}');"
-        f"{{{{ this._parent.get_name() }}}}.getPane('{pane}').style.zIndex = 450;"
+        "{{ this._parent.get_name() }}.createPane({{ this.data.pane }});"
+        "{{ this._parent.get_name() }}.getPane({{ this.data.pane }}).style.zIndex = 450;"
         if pane
         else ""
     )
-    opts = f"{{opacity: 1.0, interactive: false, className: 'deeplight-raster'{', pane: ' + json.dumps(pane) if pane else ''}}}"
+    opts = "{opacity: 1.0, interactive: false, className: 'deeplight-raster'" + (
+        ", pane: {{ this.data.pane }}}" if pane else "}"
+    )
+    url = url_js if url_js is not None else "{{ this.data.url }}"
     element._template = Template(
         "{% macro script(this, kwargs) %}"
         + pane_js
-        + f"var {name} = L.imageOverlay({url_js or json.dumps(overlay.url)}, {json.dumps(overlay.bounds)}, {opts})"
+        + f"var {name} = L.imageOverlay({url}, {{{{ this.data.bounds }}}}, {opts})"
         ".addTo({{ this._parent.get_name() }});{% endmacro %}"
     )
     fmap.add_child(element)
@@ -156,13 +182,21 @@ def _add_overlay(
 
 
 def _attribution(fmap: folium.Map, credits: list[str]) -> None:
-    text = json.dumps(" | ".join(html.escape(c) for c in credits))
+    text = " | ".join(html.escape(c) for c in credits)
     fmap.add_child(
         _Script(
             "{{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');"
-            f"{{{{ this._parent.get_name() }}}}.attributionControl.addAttribution({text});"
+            "{{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.data.text }});",
+            data={"text": text},
         )
     )
+
+
+def _data_element(template: str, value) -> branca.element.Element:
+    """An Element whose trusted ``template`` shows ``value`` as a safe JS literal via ``{{ this.data }}``."""
+    element = branca.element.Element(template)
+    element.data = js_literal(value)
+    return element
 
 
 MAP_CSS = (
@@ -272,7 +306,7 @@ def compare_maps(
     # Each PNG is written once (swipe and panel maps share it) to keep the page small.
     urls: list[str] = list(dict.fromkeys(p.overlay.url for p in panels if p.overlay is not None))
     figure.header.add_child(
-        branca.element.Element(f"<script>var DEEPLIGHT_IMAGES = {json.dumps(urls)};</script>"),
+        _data_element("<script>var DEEPLIGHT_IMAGES = {{ this.data }};</script>", urls),
         name="deeplight_images",
     )
 

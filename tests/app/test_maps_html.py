@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import geopandas as gpd
@@ -43,7 +44,7 @@ def test_picker_map_is_offline_with_draw_tools_and_click_navigation():
     _assert_offline(html)
     assert "leaflet.draw.js" in html and "L.Control.Draw" in html
     assert "deeplightNavigate({region: feature.properties.name, aoi: null})" in html
-    assert "Credit &lt;B&gt;" in html  # attribution is escaped
+    assert "Credit \\u0026lt;B\\u0026gt;" in html  # attribution is HTML-escaped, then JS-escaped
     assert '"South\'s"' in html or "South's" in html
 
 
@@ -72,3 +73,23 @@ def test_compare_maps_sync_every_panel_and_swipe():
 def test_vendored_licences_are_present():
     for folder in ("leaflet", "leaflet-draw", "leaflet-sync", "leaflet-side-by-side"):
         assert (STATIC_DIR / folder / "LICENSE").stat().st_size > 500
+
+
+def test_names_from_user_files_are_neither_template_code_nor_html():
+    evil = "{{ 7*7 }}{% raw %}</script><script>alert(1)</script>"
+    regions = gpd.GeoDataFrame({"name": [evil]}, geometry=[box(121.0, 31.0, 121.4, 31.4)], crs="EPSG:4326")
+    panels = [Panel(evil, OVERLAY, "panel-lr"), Panel("SR", OVERLAY, "panel-sr")]
+    for html in (
+        picker_map(regions, evil, [evil], overlay=OVERLAY),
+        compare_maps(panels, (panels[0], panels[1]), regions, evil, [evil], "<div>legend</div>"),
+    ):
+        assert "alert(1)</script>" not in html
+        assert "{\\u0025 raw %}\\u003c/script\\u003e" in html  # the whole name survives as data
+        assert "{\\u007b 7*7 }}" in html  # kept as text (JS decodes it to "{{ 7*7 }}"), not evaluated
+
+
+def test_js_literal_round_trips_through_json():
+    from app.maps import js_literal
+
+    value = {"name": "{{x}} {%y%} {#z#} </script> & <b>", "nested": {"a": [1, {}]}}
+    assert json.loads(js_literal(value)) == value
