@@ -138,13 +138,13 @@ var regions_{{{{ this.get_name() }}}} = L.geoJSON({{{{ this.data.geojson }}}}, {
 
 def _add_title(fmap: folium.Map, title: str, element_id: str) -> None:
     text = f'<b id="{html.escape(element_id)}">{html.escape(title)}</b>'
-    script = f"""
-var title_{{{{ this.get_name() }}}} = L.control({{position: 'topright'}});
-title_{{{{ this.get_name() }}}}.onAdd = function () {{
+    script = """
+var title_{{ this.get_name() }} = L.control({position: 'topright'});
+title_{{ this.get_name() }}.onAdd = function () {
   var d = L.DomUtil.create('div', 'deeplight-title');
   d.style.cssText = 'background:rgba(14,17,23,0.85);color:#fff;padding:3px 8px;border-radius:4px;font:13px sans-serif';
-  d.innerHTML = {{{{ this.data.text }}}}; return d; }};
-title_{{{{ this.get_name() }}}}.addTo({{{{ this._parent.get_name() }}}});
+  d.innerHTML = {{ this.data.text }}; return d; };
+title_{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
 """
     fmap.add_child(_Script(script, data={"text": text}))
 
