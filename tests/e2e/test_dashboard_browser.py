@@ -175,3 +175,9 @@ def test_a_region_file_on_home_becomes_the_area(page, app_url, e2e_home):
     page.get_by_role("button", name="Use this area").click()
     wait_for_text(page, "Selected: Drawn area")
     assert "aoi=" in page.url
+
+
+def test_models_page_loads(page, app_url):
+    page.goto(_url(app_url, "models"))
+    wait_for_text(page, "Models and benchmarks")
+    wait_for_text(page, "Model card")
