@@ -363,7 +363,27 @@ def compare_maps(
         maps.append(fmap)
     names = [m.get_name() for m in maps]
     pairs = "".join(f"{a}.sync({b});" for a in names for b in names if a != b)
-    maps[-1].add_child(_Script(pairs, js=[("leaflet_sync", f"{STATIC_URL}/leaflet-sync/L.Map.Sync.js")]))
+    # Fit the region in the first (narrowest) panel and give every map that view. Done now, on load
+    # and once more a little later: a map's own late 'zoomend'/'resize' would otherwise re-sync the
+    # others to the wide swipe map's tighter zoom.
+    others = ", ".join(names[1:])
+    fit_js = (
+        f"function deeplightFit() {{ {names[0]}.invalidateSize();"
+        f" {names[0]}.fitBounds({{{{ this.data.bounds }}}}, {{animate: false}});"
+        f" var c = {names[0]}.getCenter(), z = {names[0]}.getZoom();"
+        f" [{others}].forEach(function (m) {{ m.setView(c, z, {{animate: false}}); }}); }}"
+    )
+    fit = (
+        f"{fit_js} deeplightFit(); window.addEventListener('load', function () {{ deeplightFit();"
+        " setTimeout(deeplightFit, 600); });"
+    )
+    maps[-1].add_child(
+        _Script(
+            pairs + fit,
+            js=[("leaflet_sync", f"{STATIC_URL}/leaflet-sync/L.Map.Sync.js")],
+            data={"bounds": bounds},
+        )
+    )
     figure.html.add_child(
         branca.element.Element(f'<div style="position:relative;height:{total}px"></div>{legend}')
     )
