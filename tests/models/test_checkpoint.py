@@ -35,7 +35,7 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     assert path.suffix == ".safetensors" and path.exists()
     meta = read_checkpoint_meta(path)
     assert meta["step"] == 3 and len(meta["sha256"]) == 64 and meta["code_version"]
-    loaded, meta2 = load_checkpoint(tmp_path / "ckpt.json")
+    loaded, _ = load_checkpoint(tmp_path / "ckpt.json")
     batch = _batch()
     with torch.no_grad():
         torch.testing.assert_close(loaded(batch)["sr"], model(batch)["sr"], rtol=0, atol=0)
