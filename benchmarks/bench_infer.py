@@ -150,6 +150,34 @@ def bench_throughput(model, rows: list[dict], tile: int, overlap: int, max_threa
     )
 
 
+def bench_seams(model, rows: list[dict], work: Path, tile: int, overlap: int) -> None:
+    """Tiled vs whole-image output on the built-in demo scene (realistic structure, simulated LR)."""
+    import rasterio as rio
+
+    from deeplight.data import make_demo
+    from deeplight.infer import predict_array
+
+    make_demo(work / "demo")
+    read = lambda name: rio.open(work / "demo" / f"{name}.tif").read().astype(np.float32)  # noqa: E731
+    lr, dmo, dem = read("lr")[0], read("dmo"), read("dem")[0]
+    lr, aux = lr[:160, :160], {"dmo": dmo[:, :1280, :1280], "dem": dem[:1280, :1280]}
+    whole = predict_array(model, lr, aux, tile=160, overlap=0, device="cpu").radiance
+    for ov in sorted({overlap, 2 * overlap}):
+        tiled = predict_array(model, lr, aux, tile=tile, overlap=ov, device="cpu").radiance
+        diff = np.abs(tiled - whole)
+        rows.append(
+            dict(
+                measure=f"demo scene: tiled vs whole image, overlap {ov}",
+                setting=f"LR 160x160 crop of the demo scene (simulated LR), tile {tile}; max abs diff "
+                f"{np.nanmax(diff):.3g} nW/cm2/sr (radiance up to {np.nanmax(whole):.3g}); "
+                f"99.9th percentile {np.nanpercentile(diff, 99.9):.3g}",
+                value=float(f"{np.nansum(diff) / np.nansum(whole):.3g}"),
+                unit="relative L1 diff",
+                seconds="",
+            )
+        )
+
+
 def bench_cache(model, rows: list[dict], work: Path, tile: int, overlap: int) -> None:
     from deeplight.infer import TileCache, predict_array, predict_raster
 
@@ -412,7 +440,7 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
 
 
 FIELDS = ["part", "measure", "value", "unit", "setting", "model", "run_utc", "load_1min", "seconds"]
-PARTS = ("throughput", "cache", "memory", "dask")
+PARTS = ("throughput", "seams", "cache", "memory", "dask")
 
 
 def read_previous_rows() -> list[dict]:
@@ -477,6 +505,7 @@ def main() -> int:
     rows = [row for row in read_previous_rows() if row["part"] not in parts]
     benches = {
         "throughput": lambda out: bench_throughput(model, out, args.tile, args.overlap, args.threads),
+        "seams": lambda out: bench_seams(model, out, work, args.tile, args.overlap),
         "cache": lambda out: bench_cache(model, out, work, args.tile, args.overlap),
         "memory": lambda out: bench_memory(out, work, args),
         "dask": lambda out: bench_dask(model, out, work, args),
