@@ -196,7 +196,7 @@ def evaluate_all(spec: dict[str, Any], methods: list[dict[str, Any]]) -> list[An
             atomic_write_text(cache_path, json.dumps(cached, indent=2))
         for name, means in cached["results"].items():
             rows.append(ResultRow(name, family, loaded.label, os.path.relpath(source, REPO) if not source.startswith("model:") else source,
-                                  loaded.steps if loaded.steps else None, means))
+                                  loaded.steps_label or None, means))
             print(f"[bench] {name:9s} {loaded.label:48s} PSNR {means['psnr']:6.2f}  SSIM {means['ssim']:.3f}", flush=True)
     return rows
 

@@ -45,7 +45,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for method in methods:
         for name, samples in sets.items():
             means, _ = evaluate_method(method, samples, device, batch_size=args.batch_size, with_piqe=not args.no_piqe)
-            rows.append(ResultRow(name, method.family, method.label, method.source, method.steps, means))
+            rows.append(ResultRow(name, method.family, method.label, method.source, method.steps_label or None, means))
             print(f"{name:9s} {method.label:45s} PSNR {means['psnr']:6.2f} dB  SSIM {means['ssim']:.3f}  n={int(means['n'])}")
     header = [
         f"machine: {machine_description()}",

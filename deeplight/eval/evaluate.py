@@ -61,9 +61,24 @@ class Method:
 
     @property
     def steps(self) -> int | None:
-        """Optimiser steps the checkpoint was trained for (None when not trained)."""
+        """Optimiser step at which the checkpoint was saved (None when not trained by the trainer)."""
         step = self.meta.get("step")
-        return int(step) if isinstance(step, int) else None
+        return int(step) if isinstance(step, int) and step > 0 else None
+
+    @property
+    def budget(self) -> int | None:
+        """Step budget of the run that produced the checkpoint (from its config), if known."""
+        steps = self.meta.get("config", {}).get("train", {}).get("steps")
+        return int(steps) if isinstance(steps, int) else None
+
+    @property
+    def steps_label(self) -> str:
+        """``"best@200/400"`` (best-validation checkpoint of a 400-step run), ``"400"`` or ``""``."""
+        if self.steps is None:
+            return ""
+        if self.budget is not None and self.budget != self.steps:
+            return f"best@{self.steps}/{self.budget}"
+        return str(self.steps)
 
 
 def ablation_label(model_kwargs: dict[str, Any]) -> str | None:

@@ -56,7 +56,7 @@ class ResultRow:
     family: str
     method: str
     source: str
-    steps: int | None
+    steps: int | str | None
     metrics: dict[str, float]
     note: str = ""
 
@@ -84,6 +84,8 @@ def _fmt(key: str, value: Any) -> str:
         return f"{value:.2f}"
     if key in {"piqe"}:
         return f"{value:.1f}"
+    if key == "steps":
+        return str(value)
     if key == "n":
         return str(int(value))
     if key == "lit_area_error":

@@ -41,7 +41,7 @@ def checkpoints(tmp_path_factory):
 def test_methods_are_labelled_by_family_and_ablation(checkpoints):
     full, ablated = checkpoints
     m_full, m_abl, m_bic = load_method(str(full)), load_method(str(ablated)), load_method("model:bicubic")
-    assert (m_full.family, m_full.label, m_full.steps) == ("deeplight", "deeplightsr (tiny)", 7)
+    assert (m_full.family, m_full.label, m_full.steps, m_full.steps_label) == ("deeplight", "deeplightsr (tiny)", 7, "7")
     assert m_abl.family == "deeplight-ablation" and "no DEM" in m_abl.label
     assert (m_bic.family, m_bic.label, m_bic.steps) == ("calibration", "bicubic", None)
 
