@@ -112,7 +112,8 @@ def run_tiled(
                     hit = {"radiance": out.radiance[0]}
                     if out.uncertainty is not None:
                         hit["uncertainty"] = out.uncertainty[0]
-                    cache.put_or_warn(key_of(t), hit)
+                    if cache is not None:
+                        cache.put_or_warn(key_of(t), hit)
                     computed += 1
                 radiance, unc = hit["radiance"], hit.get("uncertainty")
             accumulator.add(t, radiance, unc)
