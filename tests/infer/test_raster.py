@@ -401,3 +401,18 @@ def test_seven_band_dmo_keeps_its_band_order(tmp_path):
         got = ds.read(1)
     valid = np.isfinite(got)
     np.testing.assert_allclose(got[valid], denormalize_radiance(np.float32(0.35)), rtol=1e-5)
+
+
+def test_tiles_corrupted_after_the_cache_scan_are_recomputed(tmp_path, model):
+    write_lr(tmp_path / "lr.tif")
+    cache = TileCache(tmp_path / "cache")
+    kwargs = dict(model=model, tile=16, overlap=12, device="cpu", cache=cache)
+    first = predict_raster(tmp_path / "lr.tif", tmp_path / "a.tif", **kwargs)
+    for stored in (tmp_path / "cache" / "files").glob("*/*"):
+        stored.unlink()  # no whole-output copy: the tiles must be used
+    for entry in (tmp_path / "cache" / "entries").glob("*/*.dlc"):
+        entry.write_bytes(entry.read_bytes()[:-10])  # present on disk (the scan finds them) but corrupt
+    second = predict_raster(tmp_path / "lr.tif", tmp_path / "b.tif", **kwargs)
+    assert second.computed == second.tiles == first.tiles and cache.corrupt == first.tiles
+    with rasterio.open(first.path) as a, rasterio.open(second.path) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
