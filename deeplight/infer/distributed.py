@@ -31,7 +31,8 @@ WORKER_MALLOC_ENV = {
 """glibc settings for worker processes. Dask's default ``MALLOC_TRIM_THRESHOLD_=65536`` also fixes
 glibc's mmap threshold at 128 KiB, so every activation tensor is mmapped, page-faulted and unmapped
 again: one 64x64 DeepLightSR tile took 1.45-1.69 s in a worker with Dask's default and 0.54 s with
-these settings (measured here). Workers started elsewhere (``--scheduler``) should be given these variables too."""
+these settings (measured here). Workers started elsewhere (``--scheduler``) should be given these
+variables too."""
 
 _WORKER_LOCK = threading.Lock()
 _PREPARED: dict[int, torch.nn.Module] = {}
