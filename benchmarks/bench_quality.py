@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from deeplight.errors import ConfigError  # noqa: E402
 
 METHOD_KEYS = {"name", "model", "kwargs", "budget", "fit", "checkpoint", "label", "family"}
-TOP_KEYS = {"base_config", "run_root", "results", "main_steps", "ablation_steps", "calibration_fit_clips", "eval",
+TOP_KEYS = {"notes", "base_config", "run_root", "results", "main_steps", "ablation_steps", "calibration_fit_clips", "eval",
             "methods"}
 
 
@@ -201,6 +201,44 @@ def evaluate_all(spec: dict[str, Any], methods: list[dict[str, Any]]) -> list[An
     return rows
 
 
+def target_checks(rows: list[Any]) -> list[str]:
+    """The issue's targets, checked on the rows (PSNR): one Markdown bullet per target, met or missed."""
+
+    def psnr(test_set: str, pred) -> dict[str, float]:
+        return {r.method: r.metrics["psnr"] for r in rows if r.test_set == test_set and pred(r)}
+
+    lines = []
+    for label, pick in (("same-budget DeepLightSR", lambda r: r.family == "deeplight" and "shipped" not in r.method),
+                        ("shipped DeepLightSR", lambda r: "shipped" in r.method)):
+        ours = psnr("synthetic", pick)
+        if not ours:
+            continue
+        name, value = next(iter(ours.items()))
+        baselines = psnr("synthetic", lambda r: r.family in {"calibration", "single-modal", "multi-modal"})
+        single = psnr("synthetic", lambda r: r.family == "single-modal")
+        bicubic = baselines.get("bicubic", float("nan"))
+        best_name = max(baselines, key=baselines.get)
+        best_single = max(single, key=single.get) if single else None
+        checks = [
+            (value > baselines[best_name], f"ahead of every baseline (best: {best_name} {baselines[best_name]:.2f} dB)"),
+            (value - bicubic >= 4.0, f">= 4 dB above bicubic: {value - bicubic:+.2f} dB"),
+        ]
+        if best_single:
+            checks.append((value - single[best_single] >= 1.0,
+                           f">= 1 dB above the best single-modal ({best_single}): {value - single[best_single]:+.2f} dB"))
+        real = psnr("real", pick)
+        if real:
+            real_value = next(iter(real.values()))
+            calib = psnr("real", lambda r: r.family == "calibration")
+            best_cal = max(calib, key=calib.get)
+            checks.append((real_value > calib[best_cal],
+                           f"real-HR pairs: ahead of bicubic and every calibration baseline (best: {best_cal} "
+                           f"{calib[best_cal]:.2f} dB, ours {real_value:.2f} dB)"))
+        for ok, text in checks:
+            lines.append(f"- {label} ({name}, synthetic {value:.2f} dB): {'MET' if ok else 'MISSED'} - {text}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="configs/benchmark/quality.yaml")
@@ -218,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_table:
         return 0
     from deeplight.eval.cli import machine_description
-    from deeplight.eval.table import rows_to_markdown, write_tables
+    from deeplight.eval.table import write_tables
 
     rows = evaluate_all(spec, methods)
     header = [
@@ -233,7 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         "metrics on the normalised radiance scale log1p(r)/log1p(1000), data range 1, 8-px border cropped",
     ]
     csv_path, md_path = write_tables(rows, REPO / spec["results"], "DeepLight quality benchmark", header)
-    print(rows_to_markdown(rows, "DeepLight quality benchmark", header))
+    from deeplight.utils_io import atomic_write_text
+
+    notes = ["", "## Targets (PSNR, checked by benchmarks/bench_quality.py)", "", *target_checks(rows), ""]
+    notes_path = REPO / spec.get("notes", "benchmarks/results/quality_notes.md")
+    extra = notes_path.read_text(encoding="utf-8") if notes_path.exists() else ""
+    atomic_write_text(md_path, md_path.read_text(encoding="utf-8") + "\n".join(notes) + ("\n" + extra if extra else ""))
+    print(md_path.read_text(encoding="utf-8"))
     print(f"wrote {csv_path} and {md_path}")
     return 0
 
