@@ -96,7 +96,7 @@ def load_checkpoint(
         ``(model in eval mode, metadata dict)``.
 
     Raises:
-        CheckpointError: missing files, hash mismatch (corrupt or truncated), another model's
+        CheckpointError: missing files, missing hash, hash mismatch (corrupt or truncated), another model's
             weights, or weights that do not fit the architecture.
     """
     from deeplight.models.registry import get_model
@@ -110,7 +110,12 @@ def load_checkpoint(
             f"checkpoint {weights} holds model {meta['model']!r}, not {expect_model!r}: pick a matching checkpoint"
         )
     expected_hash = meta.get("sha256")
-    if expected_hash and sha256_file(weights) != expected_hash:
+    if not isinstance(expected_hash, str) or len(expected_hash) != 64:
+        raise CheckpointError(
+            f"checkpoint metadata {meta_path} has no valid 'sha256' of {weights.name}, so the weights cannot "
+            "be verified: re-save the checkpoint with save_checkpoint (it fills the hash in)"
+        )
+    if sha256_file(weights) != expected_hash.lower():
         raise CheckpointError(
             f"checkpoint {weights} is corrupt: its SHA-256 does not match {meta_path.name}; re-download or retrain it"
         )

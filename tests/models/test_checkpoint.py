@@ -52,6 +52,21 @@ def test_corrupt_weights_are_detected(tmp_path):
         load_checkpoint(path)
 
 
+def test_missing_hash_is_an_error_not_a_skipped_check(tmp_path):
+    name = _learned_model_name()
+    path = save_checkpoint(get_model(name), tmp_path / "c", {"model": name, "model_kwargs": {}})
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    for bad in (None, "", "abc"):
+        if bad is None:
+            meta.pop("sha256", None)
+        else:
+            meta["sha256"] = bad
+        meta_path.write_text(json.dumps(meta))
+        with pytest.raises(CheckpointError, match="no valid 'sha256'.*re-save"):
+            load_checkpoint(path)
+
+
 def test_wrong_model_and_missing_files_are_clear_errors(tmp_path):
     name = _learned_model_name()
     path = save_checkpoint(get_model(name), tmp_path / "c", {"model": name, "model_kwargs": {}})
