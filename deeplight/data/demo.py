@@ -26,9 +26,8 @@ from shapely.ops import voronoi_diagram
 
 from deeplight import __version__
 from deeplight.data.synth import SYNTH_CRS, SynthConfig, generate_scene
-from deeplight.io.cog import write_cog
-from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES
-from deeplight.io.scene import lr_transform_from_hr
+from deeplight.data.synth_writer import write_scene_rasters
+from deeplight.io.modalities import DMO_BAND_NAMES
 from deeplight.utils_io import atomic_path, atomic_write_text
 
 DEMO_VERSION = 1
@@ -147,25 +146,10 @@ def make_demo(
     shape = (lr_size * 8, lr_size * 8)
     hr_transform = Affine(DEMO_HR_PIXEL_M, 0.0, DEMO_ORIGIN[0], 0.0, -DEMO_HR_PIXEL_M, DEMO_ORIGIN[1])
     scene = generate_scene(lr_size, seed, config, hr_transform=hr_transform, crs=SYNTH_CRS)
-    lr_transform = lr_transform_from_hr(hr_transform)
     provenance = f"deeplight {__version__} built-in demo (synthetic, fictional country), seed {seed}"
     common = {"provenance": provenance, "synthetic": "true", "fictional": "true"}
-    write_cog(
-        scene.lr,
-        folder / "lr.tif",
-        crs=SYNTH_CRS,
-        transform=lr_transform,
-        tags={"units": MODALITIES["lr"].units, "modality": "lr", **common, **scene.degradation.to_tags()},
-    )
-    for name in ("hr", "dmo", "dem", "isp", "population"):
-        write_cog(
-            getattr(scene, name),
-            folder / f"{name}.tif",
-            crs=SYNTH_CRS,
-            transform=hr_transform,
-            tags={"units": MODALITIES[name].units, "modality": name, "simulated": "false", **common},
-            band_descriptions=DMO_BAND_NAMES if name == "dmo" else None,
-        )
+    rasters = ("lr", "hr", "dmo", "dem", "isp", "population")
+    lr_transform, _ = write_scene_rasters(scene, folder, common, rasters)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x9E61]))
     regions = _regions(hr_transform, shape, rng, int(rng.integers(8, 13)))
     with atomic_path(folder / "regions.geojson") as tmp:

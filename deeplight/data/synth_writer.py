@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from affine import Affine
 
 from deeplight import __version__
 from deeplight.data.synth import SYNTH_CRS, SynthConfig, generate_scene, place_grid
@@ -50,29 +51,37 @@ def clip_seed(seed: int, split: str, index: int) -> int:
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
-def write_clip(scene, folder: Path, provenance: str) -> dict:
-    """Write one scene's five rasters into ``folder`` (created); returns its manifest entry."""
-    folder.mkdir(parents=True, exist_ok=True)
-    crs = scene.crs
+def write_scene_rasters(
+    scene, folder: Path, common_tags: dict[str, str], names: tuple[str, ...] = CLIP_FILES
+) -> tuple[Affine, Affine]:
+    """Write a generated scene's rasters as COGs ``folder/<name>.tif``; returns (LR, HR) transforms.
+
+    ``lr`` (when in ``names``) goes on the LR grid with the degradation's tags (``simulated=true``);
+    every other name is a scene attribute on the HR grid, tagged ``simulated=false``. ``common_tags``
+    (provenance, ...) are added to every file.
+    """
     hr_tf = scene.hr_transform
     lr_tf = lr_transform_from_hr(hr_tf, scene.degradation.params.scale)
-    common = {"provenance": provenance, "synthetic": "true"}
-    write_cog(
-        scene.lr,
-        folder / "lr.tif",
-        crs=crs,
-        transform=lr_tf,
-        tags={"units": MODALITIES["lr"].units, "modality": "lr", **common, **scene.degradation.to_tags()},
-    )
-    for name in ("hr", "dmo", "dem", "isp"):
+    for name in names:
+        if name == "lr":
+            transform, tags = lr_tf, {**common_tags, **scene.degradation.to_tags()}
+        else:
+            transform, tags = hr_tf, {"simulated": "false", **common_tags}
         write_cog(
             getattr(scene, name),
             folder / f"{name}.tif",
-            crs=crs,
-            transform=hr_tf,
-            tags={"units": MODALITIES[name].units, "modality": name, "simulated": "false", **common},
+            crs=scene.crs,
+            transform=transform,
+            tags={"units": MODALITIES[name].units, "modality": name, **tags},
             band_descriptions=DMO_BAND_NAMES if name == "dmo" else None,
         )
+    return lr_tf, hr_tf
+
+
+def write_clip(scene, folder: Path, provenance: str) -> dict:
+    """Write one scene's five rasters into ``folder`` (created); returns its manifest entry."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lr_tf, hr_tf = write_scene_rasters(scene, folder, {"provenance": provenance, "synthetic": "true"})
     return {
         "seed": scene.seed,
         "lr_transform": list(tuple(lr_tf)[:6]),
