@@ -130,9 +130,8 @@ def test_five_concurrent_sessions_trigger_exactly_one_inference(tmp_path):
         np.testing.assert_array_equal(r.radiance, results[0].radiance)
 
 
-def _process_request(root: str, marker_dir: str, index: int, start: float) -> None:
-    while time.time() < start:
-        time.sleep(0.001)
+def _process_request(root: str, marker_dir: str, index: int, start) -> None:
+    start.wait(60)  # all processes ask at once
 
     def compute():
         Path(marker_dir, f"computed-{index}").touch()
@@ -146,7 +145,7 @@ def test_concurrent_processes_compute_once(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
     ctx = multiprocessing.get_context("fork")
-    start = time.time() + 0.5
+    start = ctx.Barrier(5)
     procs = [
         ctx.Process(target=_process_request, args=(str(tmp_path / "c"), str(markers), i, start))
         for i in range(5)
