@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 PRODUCT_COLORS = {"lr": "#8c8c8c", "sr": "#f28e2b", "hr": "#4e79a7"}
 PRODUCT_LABELS = {"lr": "LR (DMSP-like)", "sr": "SR (reconstructed)", "hr": "HR (reference)"}
@@ -86,21 +86,51 @@ def sr_vs_hr_scatter(table: pd.DataFrame, indicator: str) -> go.Figure:
 
 
 def choropleth(table: pd.DataFrame, regions: gpd.GeoDataFrame, indicator: str, product: str) -> go.Figure:
-    """Map of one indicator of one product over the regions (no basemap: works offline)."""
+    """Map of one indicator of one product over the regions, drawn as filled polygons.
+
+    Plain cartesian traces in longitude/latitude (no plotly ``geo`` subplot): plotly.js fetches the
+    world topojson of a geo subplot from a CDN, which leaves the map blank offline; filled polygons
+    need nothing but the page.
+    """
     frame = table[(table["indicator"] == indicator) & (table["product"] == product)]
     unit = frame["unit"].iloc[0] if len(frame) else ""
+    values = dict(zip(frame["region"], frame["value"].astype(float)))
     geo = regions[["name", "geometry"]].to_crs("EPSG:4326")
-    geojson = json.loads(geo.to_json())
-    for feature in geojson["features"]:
-        feature["id"] = feature["properties"]["name"]
-    fig = px.choropleth(
-        frame,
-        geojson=geojson,
-        locations="region",
-        color="value",
-        color_continuous_scale="Inferno",
-        labels={"value": f"{indicator} ({unit})"},
-        title=f"{PRODUCT_LABELS.get(product, product)}: {indicator} ({unit})",
+    finite = [v for v in values.values() if np.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = hi - lo if hi > lo else 1.0
+    label = f"{indicator} ({unit})"
+    fig = go.Figure()
+    for name, geometry in zip(geo["name"], geo.geometry):
+        if geometry is None or geometry.is_empty:
+            continue
+        value = values.get(name, np.nan)
+        color = (
+            sample_colorscale("Inferno", [(value - lo) / span])[0] if np.isfinite(value) else "rgba(128,128,128,0.3)"
+        )
+        polygons = list(getattr(geometry, "geoms", [geometry]))
+        for index, polygon in enumerate(polygons):
+            if polygon.geom_type != "Polygon":
+                continue
+            x, y = polygon.exterior.coords.xy
+            fig.add_trace(
+                go.Scatter(
+                    x=list(x), y=list(y), fill="toself", fillcolor=color, mode="lines",
+                    line={"color": "#dddddd", "width": 0.7}, name=str(name), legendgroup=str(name),
+                    showlegend=False, hoverinfo="text",
+                    text=f"{name}: {value:.4g} {unit}" if np.isfinite(value) else f"{name}: no data",
+                )
+            )
+    fig.add_trace(  # an invisible marker trace carries the colour bar
+        go.Scatter(
+            x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+            marker={"colorscale": "Inferno", "cmin": lo, "cmax": hi, "color": [lo],
+                    "showscale": True, "colorbar": {"title": {"text": label}}},
+        )
     )
-    fig.update_geos(fitbounds="locations", visible=False)
+    fig.update_layout(title=f"{PRODUCT_LABELS.get(product, product)}: {label}", plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(visible=False)
+    mean_lat = float(np.mean(geo.total_bounds[[1, 3]])) if len(geo) else 0.0
+    # one degree of latitude is 1 / cos(latitude) degrees of longitude long on the ground
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1.0 / max(np.cos(np.radians(mean_lat)), 0.1))
     return fig
