@@ -49,6 +49,46 @@ def _read_window(path: Path, window: Window | None) -> np.ndarray:
     return np.ma.filled(data.astype(np.float32), np.nan)
 
 
+def _window_sample(
+    lr_path: Path,
+    hr_paths: dict[str, Path],
+    lr_grid: dict,
+    origin: tuple[int, int],
+    patch_lr: int | None,
+    name: str,
+    rng: np.random.Generator | None,
+) -> dict[str, Any]:
+    """The sample of the LR window at ``origin`` (row, col) of size ``patch_lr`` (None: whole rasters)
+    and the matching HR windows of ``hr_paths``; augmented with ``rng`` when given."""
+    row, col = origin
+    if patch_lr:
+        lr_window = Window(col, row, patch_lr, patch_lr)
+        hr_window = Window(col * SCALE, row * SCALE, patch_lr * SCALE, patch_lr * SCALE)
+    else:
+        lr_window = hr_window = None
+    lr = _read_window(lr_path, lr_window)[0]
+    arrays = {modality: _read_window(path, hr_window) for modality, path in hr_paths.items()}
+    hr_transform = (
+        lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(col * SCALE, row * SCALE)
+    )
+    sample = make_sample(
+        lr,
+        hr_radiance=arrays.get("hr"),
+        dmo=arrays.get("dmo"),
+        dem_m=arrays.get("dem"),
+        isp=arrays.get("isp"),
+        extras={
+            "crs": lr_grid["crs"],
+            "transform": tuple(hr_transform)[:6],
+            "name": name,
+            "lr_simulated": lr_grid["tags"].get("simulated", "false") == "true",
+        },
+    )
+    if rng is not None:
+        sample = augment_sample(sample, *draw_augmentation(rng))
+    return sample
+
+
 def _same_crs(a: str | None, b: str | None) -> bool:
     """Whether two WKT strings (or None) describe the same CRS."""
     if a is None or b is None:
@@ -193,32 +233,17 @@ class DeepLightMDDataset(Dataset, _Epoch):
         if self.patch_lr:
             row = int(rng.integers(0, lr_grid["height"] - self.patch_lr + 1))
             col = int(rng.integers(0, lr_grid["width"] - self.patch_lr + 1))
-            lr_window = Window(col, row, self.patch_lr, self.patch_lr)
-            hr_window = Window(col * SCALE, row * SCALE, self.patch_lr * SCALE, self.patch_lr * SCALE)
         else:
             row = col = 0
-            lr_window = hr_window = None
-        arrays = {name: _read_window(folder / f"{name}.tif", hr_window) for name in self.modalities}
-        lr = _read_window(folder / "lr.tif", lr_window)[0]
-        hr_transform = (
-            lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(col * SCALE, row * SCALE)
+        return _window_sample(
+            folder / "lr.tif",
+            {name: folder / f"{name}.tif" for name in self.modalities},
+            lr_grid,
+            (row, col),
+            self.patch_lr,
+            f"{self.split}/{folder.name}",
+            rng if self.augment else None,
         )
-        sample = make_sample(
-            lr,
-            hr_radiance=arrays.get("hr"),
-            dmo=arrays.get("dmo"),
-            dem_m=arrays.get("dem"),
-            isp=arrays.get("isp"),
-            extras={
-                "crs": lr_grid["crs"],
-                "transform": tuple(hr_transform)[:6],
-                "name": f"{self.split}/{folder.name}",
-                "lr_simulated": lr_grid["tags"].get("simulated", "false") == "true",
-            },
-        )
-        if self.augment:
-            sample = augment_sample(sample, *draw_augmentation(rng))
-        return sample
 
     def manifest(self) -> dict:
         """The dataset's ``manifest.json`` (empty dict when absent)."""
@@ -328,28 +353,15 @@ class ScenePatchDataset(Dataset, _Epoch):
             col = int(rng.integers(0, self.lr_grid["width"] - p + 1))
         else:
             row, col = self.origins[index]
-        lr = _read_window(self.paths["lr"], Window(col, row, p, p))[0]
-        hr_window = Window(col * SCALE, row * SCALE, p * SCALE, p * SCALE)
-        arrays = {name: _read_window(path, hr_window) for name, path in self.paths.items() if name != "lr"}
-        hr_transform = (
-            self.lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(col * SCALE, row * SCALE)
+        return _window_sample(
+            self.paths["lr"],
+            {name: path for name, path in self.paths.items() if name != "lr"},
+            self.lr_grid,
+            (row, col),
+            p,
+            f"patch_r{row}_c{col}",
+            rng if self.augment else None,
         )
-        sample = make_sample(
-            lr,
-            hr_radiance=arrays.get("hr"),
-            dmo=arrays.get("dmo"),
-            dem_m=arrays.get("dem"),
-            isp=arrays.get("isp"),
-            extras={
-                "crs": self.lr_grid["crs"],
-                "transform": tuple(hr_transform)[:6],
-                "name": f"patch_r{row}_c{col}",
-                "lr_simulated": self.lr_grid["tags"].get("simulated", "false") == "true",
-            },
-        )
-        if self.augment:
-            sample = augment_sample(sample, *draw_augmentation(rng))
-        return sample
 
 
 class InMemoryClipDataset(Dataset, _Epoch):
