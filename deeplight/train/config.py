@@ -217,7 +217,10 @@ def validate_config(cfg: TrainConfig) -> None:
         (0.0 <= cfg.data.drop_dmo <= 1.0, "data.drop_dmo must be a probability in [0, 1]"),
         (0.0 <= cfg.data.drop_dem <= 1.0, "data.drop_dem must be a probability in [0, 1]"),
         (cfg.data.num_workers >= 0, "data.num_workers must be >= 0"),
+        (cfg.data.max_val_batches >= 0, "data.max_val_batches must be >= 0 (0 = all)"),
         (cfg.optim.lr > 0, "optim.lr must be > 0"),
+        (cfg.optim.weight_decay >= 0, "optim.weight_decay must be >= 0"),
+        (all(0.0 <= b < 1.0 for b in cfg.optim.betas), "optim.betas must both be in [0, 1)"),
         (cfg.optim.warmup_steps >= 0, "optim.warmup_steps must be >= 0"),
         (0.0 <= cfg.optim.min_lr_ratio <= 1.0, "optim.min_lr_ratio must be in [0, 1]"),
         (cfg.optim.grad_clip >= 0, "optim.grad_clip must be >= 0 (0 disables clipping)"),
@@ -225,6 +228,7 @@ def validate_config(cfg: TrainConfig) -> None:
         (cfg.train.val_every >= 1, "train.val_every must be >= 1"),
         (cfg.train.log_every >= 1, "train.log_every must be >= 1"),
         (cfg.train.ckpt_every >= 1, "train.ckpt_every must be >= 1"),
+        (cfg.train.threads >= 0, "train.threads must be >= 0 (0 = torch's default)"),
         (cfg.train.device in {"auto", "cpu", "cuda"}, "train.device must be one of: auto, cpu, cuda"),
     ]
     for ok, message in checks:

@@ -49,6 +49,14 @@ def test_wrong_types_and_ranges_name_the_field(tmp_path):
         load_config(_write(tmp_path, "train: {device: tpu}\n"))
     with pytest.raises(ConfigError, match="optim.betas' must be a list of 2"):
         load_config(_write(tmp_path, "optim: {betas: [0.9]}\n"))
+    for text, message in (
+        ("data: {max_val_batches: -1}\n", "data.max_val_batches must be >= 0"),
+        ("optim: {weight_decay: -0.1}\n", "optim.weight_decay must be >= 0"),
+        ("optim: {betas: [0.9, 1.0]}\n", r"optim.betas must both be in \[0, 1\)"),
+        ("train: {threads: -2}\n", "train.threads must be >= 0"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_config(_write(tmp_path, text))
 
 
 def test_missing_and_malformed_files(tmp_path):
