@@ -35,7 +35,7 @@ from safetensors.numpy import save as st_save
 
 from deeplight.errors import ConfigError
 from deeplight.infer.locks import file_lock, is_locked
-from deeplight.utils_io import sha256_file
+from deeplight.utils_io import atomic_write_text, sha256_file
 
 MAGIC = b"DLCACHE1"
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -243,7 +243,7 @@ class TileCache:
             os.close(fd)
             shutil.copyfile(source, tmp)
             digest = sha256_file(tmp)
-            Path(f"{final}.sha256").write_text(digest, encoding="ascii")
+            atomic_write_text(f"{final}.sha256", digest)
             os.replace(tmp, final)
         except OSError as exc:
             if tmp is not None:
