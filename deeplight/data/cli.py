@@ -108,7 +108,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
             raise RasterError(
                 f"{path}: a folder without manifest.json; give a raster file or a dataset/demo folder"
             )
-        data = json.loads(manifest.read_text())
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RasterError(
+                f"{manifest}: not valid JSON ({exc}); regenerate the folder (deeplight data synth/demo)"
+            ) from None
+        if not isinstance(data, dict):
+            raise RasterError(f"{manifest}: not a DeepLight manifest (a JSON object); regenerate the folder")
         data.pop("clips", None)
         data.pop("config", None)
         print(json.dumps(data, indent=2))

@@ -96,6 +96,15 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert list_files(tmp_path) == before
 
 
+def test_info_on_a_folder_with_a_corrupt_manifest_names_it(tmp_path, capsys):
+    (tmp_path / "manifest.json").write_text("{truncated")
+    assert main(["data", "info", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'manifest.json'}: not valid JSON" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    assert main(["data", "info", str(tmp_path)]) == 2
+    assert "not a DeepLight manifest" in capsys.readouterr().err
+
+
 def test_demo_command_small(tmp_path, capsys, monkeypatch):
     from deeplight.data import demo
 
