@@ -151,8 +151,3 @@ def raster_grid(path: PathLike) -> dict:
             "res": src.res,
             "bounds": tuple(src.bounds),
         }
-
-
-def transform_of(da: xr.DataArray):
-    """The affine transform of a DataArray read by :func:`read_raster` (or any rioxarray array)."""
-    return da.rio.transform(recalc=False)

@@ -81,12 +81,3 @@ def all_reduce_mean(value: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     value = value.clone()
     dist.all_reduce(value, op=dist.ReduceOp.SUM)
     return value / ctx.world_size
-
-
-def broadcast_flag(flag: bool, ctx: DistContext) -> bool:
-    """Rank 0's boolean, seen by every rank."""
-    if not ctx.distributed:
-        return flag
-    t = torch.tensor([1 if flag else 0], device=ctx.device)
-    dist.broadcast(t, src=0)
-    return bool(t.item())
