@@ -63,8 +63,10 @@ def test_clicking_a_region_on_the_map_selects_it(page, app_url):
     page.wait_for_url(
         lambda url: (
             "region=" in url
-            and urllib.parse.quote(names[target_index]) in url
-            or urllib.parse.quote_plus(names[target_index]) in url
+            and (
+                urllib.parse.quote(names[target_index]) in url
+                or urllib.parse.quote_plus(names[target_index]) in url
+            )
         ),
         timeout=30_000,
     )
