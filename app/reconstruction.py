@@ -7,7 +7,6 @@ share one inference (docs/inference.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,16 +69,17 @@ def _parameter_free_baselines() -> list[str]:
 
 def list_model_choices(settings: Settings) -> list[ModelChoice]:
     """Checkpoints in ``settings.checkpoint_dir`` (DeepLightSR first) plus weight-free baselines."""
+    from deeplight.models.checkpoint import read_checkpoint_meta
+
     choices: list[ModelChoice] = []
     folder = settings.checkpoint_dir
     if folder.is_dir():
         for weights in sorted(folder.glob("*.safetensors")):
-            meta_path = weights.with_suffix(".json")
             name = weights.stem
-            if meta_path.exists():
+            if weights.with_suffix(".json").exists():
                 try:
-                    name = json.loads(meta_path.read_text()).get("model", name)
-                except json.JSONDecodeError:
+                    name = str(read_checkpoint_meta(weights)["model"])
+                except CheckpointError:  # unreadable or not a checkpoint JSON: not offered
                     continue
             choices.append(
                 ModelChoice(f"ckpt:{weights.stem}", f"{name} (checkpoint {weights.stem})", weights, name)
