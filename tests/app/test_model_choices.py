@@ -20,8 +20,12 @@ def test_unreadable_checkpoint_json_is_left_out_not_a_crash(tmp_path):
     (folder / "nameless.json").write_text(json.dumps({"step": 3}))
     (folder / "orphan.safetensors").write_bytes(b"")  # no JSON: offered under its stem, load says why
     settings = Settings(
-        home=tmp_path, data_dir=None, checkpoint_dir=folder, results_dir=tmp_path,
-        upload_limit_mb=50, online_basemap=False,
+        home=tmp_path,
+        data_dir=None,
+        checkpoint_dir=folder,
+        results_dir=tmp_path,
+        upload_limit_mb=50,
+        online_basemap=False,
     )
     choices = list_model_choices(settings)
     checkpoints = [c for c in choices if c.checkpoint is not None]
