@@ -100,7 +100,8 @@ def indicators_for(
         population=population,
         uncertainty=uncertainty,
         year=scene.year,
-        simulated={"lr": scene.lr_simulated, "sr": False, "hr": False},
+        # an SR reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
+        simulated={"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": False},
         lit_threshold=thresholds.lit_radiance,
         lit_threshold_dn=thresholds.lit_dn,
         urban_method=thresholds.urban_method,
@@ -140,7 +141,7 @@ def sr_geotiff_bytes(sr: np.ndarray, scene: Scene, model_name: str) -> bytes:
             tags={
                 "units": "nW/cm2/sr",
                 "modality": "sr",
-                "simulated": "false",
+                "simulated": "true" if scene.lr_simulated else "false",
                 "provenance": f"DeepLight dashboard: {model_name} on {scene.title}"
                 + (" (from a simulated LR)" if scene.lr_simulated else ""),
             },
@@ -151,8 +152,9 @@ def sr_geotiff_bytes(sr: np.ndarray, scene: Scene, model_name: str) -> bytes:
 def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFrame:
     """Region x indicator rows with one column per product (for the on-screen table).
 
-    A product flagged simulated in the tidy table gets " (simulated)" in its column name, and the HR
-    column " (synthetic)" when ``synthetic_hr`` (the demo's generated reference).
+    A product flagged simulated in the tidy table gets " (simulated)" in its column name (the SR:
+    " (from simulated LR)"), and the HR column " (synthetic)" when ``synthetic_hr`` (the demo's
+    generated reference).
     """
     frame = table.pivot_table(
         index=["region", "indicator", "unit"], columns="product", values="value", aggfunc="first"
@@ -161,7 +163,7 @@ def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFram
     simulated = set(table.loc[table["simulated"].astype(bool), "product"])
     order = [p for p in ("lr", "sr", "hr") if p in frame.columns]
     frame = frame[["region", "indicator", "unit", *order, *[c for c in frame.columns[3:] if c not in order]]]
-    names = {p: f"{p} (simulated)" for p in simulated}
+    names = {p: f"{p} (from simulated LR)" if p == "sr" else f"{p} (simulated)" for p in simulated}
     if synthetic_hr:
         names["hr"] = "hr (synthetic)"
     return frame.rename(columns=names)

@@ -118,7 +118,7 @@ def test_sdg_page_table_charts_and_threshold(app_env):
     at = run_page("sdg")
     assert not at.exception
     table = at.dataframe[0].value
-    assert {"lr (simulated)", "sr", "hr (synthetic)"} <= set(table.columns)
+    assert {"lr (simulated)", "sr (from simulated LR)", "hr (synthetic)"} <= set(table.columns)
     charts = at.get("plotly_chart")
     assert len(charts) == 3
     spec = json.loads(charts[0].proto.spec)
@@ -234,6 +234,8 @@ def test_sdg_csv_bytes_read_back_with_documented_columns(app_env, tiny_home):
     ]
     assert set(frame["region"]) == {name}
     assert bool(frame.loc[frame["product"] == "lr", "simulated"].all())
+    assert bool(frame.loc[frame["product"] == "sr", "simulated"].all())  # reconstructed from a simulated LR
+    assert not frame.loc[frame["product"] == "hr", "simulated"].any()
 
 
 def test_region_file_on_home_becomes_the_drawn_area(app_env, tiny_home):
@@ -262,7 +264,7 @@ def test_sdg_all_regions_checkbox(app_env):
         "indicator",
         "unit",
         "lr (simulated)",
-        "sr",
+        "sr (from simulated LR)",
         "hr (synthetic)",
     ]
     charts = at.get("plotly_chart")

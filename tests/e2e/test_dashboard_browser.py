@@ -108,6 +108,7 @@ def test_sdg_csv_download_has_the_district(page, app_url, shared_data):
     assert set(frame["region"]) == {"Xuhui (徐汇区)"}
     assert {"lr", "sr", "hr"} == set(frame["product"])
     assert frame.loc[frame["product"] == "lr", "simulated"].all()
+    assert frame.loc[frame["product"] == "sr", "simulated"].all()  # reconstructed from a simulated LR
     header = Path(path).read_text(encoding="utf-8").split("\n")[0]
     assert header.startswith("#")
 
