@@ -35,6 +35,7 @@ ABLATION_FLAGS: dict[str, tuple[Any, str]] = {
     "local_alignment": (False, "no deformable alignment"),
     "fusion": (False, "no fusion"),
     "isp_head": (False, "no ISP supervision"),
+    "detail_embedding": (False, "no HR detail embedding"),
     "use_dmo": (False, "no DMO"),
     "use_dem": (False, "no DEM"),
 }

@@ -149,8 +149,9 @@ class ProgressiveRefinement(nn.Module):
         lr_calibrated: torch.Tensor,
         aux: dict[str, dict[int, torch.Tensor]],
         present: dict[str, torch.Tensor],
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads).
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads;
+        the x8 features, which also carry the embedded ISP knowledge).
 
         ``aux`` maps each modality to its pyramid ``{4: x4 features, 2: x2 features, ...}``; the x8
         stage reads the x4 features.
@@ -163,4 +164,4 @@ class ProgressiveRefinement(nn.Module):
             outputs.append(previous)
             if isp is not None:
                 logits.append(isp)
-        return outputs, logits
+        return outputs, logits, feats

@@ -109,7 +109,37 @@ def test_demo_parameter_layout_is_frozen():
     """The shipped demo checkpoint loads with strict=True only while this layout holds: change the
     architecture only together with a retrained checkpoint."""
     state = get_model("deeplightsr", preset="demo").state_dict()
-    assert sum(v.numel() for v in state.values()) == 416_153 and len(state) == 162
+    assert sum(v.numel() for v in state.values()) == 418_521 and len(state) == 166
+    assert tuple(state["detail.gain_lr.weight"].shape) == (8, 32, 3, 3)  # 7 DMO bands + DEM
     assert tuple(state["encoders.dmo.stem.0.weight"].shape) == (12, 7, 6, 6)
     assert tuple(state["refinement.stages.2.project.0.weight"].shape) == (32, 40, 3, 3)
     assert tuple(state["refinement.stages.2.out.weight"].shape) == (1, 6, 1, 1)
+
+
+def test_detail_embedding_injects_only_high_pass_detail_of_present_modalities():
+    from deeplight.models.deeplightsr import AuxiliaryDetailEmbedding
+
+    torch.manual_seed(0)
+    embed = AuxiliaryDetailEmbedding(4, 3, {"dmo": 2, "dem": 1}, 8)
+    nn_init = torch.nn.init
+    nn_init.normal_(embed.gain_hr.weight)
+    lr_feats, hr_feats = torch.rand(1, 4, 2, 3), torch.rand(1, 3, 16, 24)
+    flat = {"dmo": torch.rand(1, 2, 2, 3).repeat_interleave(8, 2).repeat_interleave(8, 3),
+            "dem": torch.rand(1, 1, 2, 3).repeat_interleave(8, 2).repeat_interleave(8, 3)}
+    both = {"dmo": torch.ones(1, 1, 1, 1), "dem": torch.ones(1, 1, 1, 1)}
+    # a guide that is constant within every 8x8 block has no detail beyond what bicubic of its mean gives
+    flat_detail = embed(lr_feats, hr_feats, flat, both)
+    textured = {m: v + 0.3 * torch.rand_like(v) for m, v in flat.items()}
+    textured_detail = embed(lr_feats, hr_feats, textured, both)
+    assert textured_detail.shape == (1, 1, 16, 24)
+    assert (textured_detail - flat_detail).abs().mean() > 10 * 1e-6
+    none = {"dmo": torch.zeros(1, 1, 1, 1), "dem": torch.zeros(1, 1, 1, 1)}
+    assert embed(lr_feats, hr_feats, textured, none).abs().max() == 0
+    textured_detail.abs().sum().backward()
+    assert embed.gain_lr.weight.grad.abs().sum() > 0
+
+
+def test_detail_embedding_can_be_switched_off_for_the_ablation():
+    model = get_model("deeplightsr", preset="demo", detail_embedding=False)
+    assert model.detail is None
+    assert sum(p.numel() for p in model.parameters()) == 416_153
