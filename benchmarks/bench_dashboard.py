@@ -30,7 +30,7 @@ from tests.e2e.browser_helpers import find_in_selectbox, wait_for_map
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_healthy
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
-MACHINE = "2-core x86 CPU, no GPU (shared with other jobs)"
+MACHINE = "2-core x86 CPU, no GPU"
 DEMO_CHECKPOINT = REPO_ROOT / "data" / "checkpoints" / "deeplightsr_demo.safetensors"
 
 
@@ -197,7 +197,8 @@ def main() -> int:
             shutil.rmtree(home, ignore_errors=True)
     rows.append(_server_side_switch(demo, model))
     header = (
-        f"# Dashboard benchmark\n\nMachine: {MACHINE} ({platform.processor() or platform.machine()}, "
+        f"# Dashboard benchmark\n\nMachine: {MACHINE}, 1-min load average {os.getloadavg()[0]:.2f} at the end "
+        f"({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} logical CPUs). Browser: Debian Chromium (headless) via Playwright. Data: built-in "
         f"demo (synthetic; LR simulated). Model: {model_note}.\n\n"
     )

@@ -34,7 +34,7 @@ from rasterio.transform import from_origin
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEMO_CHECKPOINT = REPO / "data" / "checkpoints" / "deeplightsr_demo.safetensors"
-MACHINE = "2-core x86 CPU, no GPU, shared with other jobs"
+MACHINE = "2-core x86 CPU, no GPU"
 
 
 def machine_line(threads: int) -> str:
