@@ -98,7 +98,10 @@ def choropleth(table: pd.DataFrame, regions: gpd.GeoDataFrame, indicator: str, p
     geo = regions[["name", "geometry"]].to_crs("EPSG:4326")
     finite = [v for v in values.values() if np.isfinite(v)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    span = hi - lo if hi > lo else 1.0
+    if hi <= lo:  # one value (or all equal): centre it on a small range so it gets the middle colour
+        pad = 0.5 * abs(lo) if lo else 0.5
+        lo, hi = lo - pad, hi + pad
+    span = hi - lo
     label = f"{indicator} ({unit})"
     fig = go.Figure()
     for name, geometry in zip(geo["name"], geo.geometry):

@@ -35,3 +35,13 @@ def test_choropleth_fills_every_polygon_with_its_value_colour_and_needs_no_geo_s
     assert colourbar and colourbar[0].marker.cmin == 1.0 and colourbar[0].marker.cmax == 3.0
     assert not any(t.type in {"choropleth", "scattergeo"} for t in fig.data)
     assert fig.layout.yaxis.scaleratio > 1.1  # longitude degrees shrink at 30 N
+
+
+def test_choropleth_of_a_single_region_uses_the_middle_colour():
+    regions = gpd.GeoDataFrame({"name": ["West"]}, geometry=[box(0, 30, 1, 31)], crs="EPSG:4326")
+    fig = choropleth(_table().iloc[:1], regions, "lit_area", "sr")
+    colourbar = [t for t in fig.data if t.marker is not None and t.marker.showscale][0]
+    assert colourbar.marker.cmin < 1.0 < colourbar.marker.cmax
+    from plotly.colors import sample_colorscale
+
+    assert fig.data[0].fillcolor == sample_colorscale("Inferno", [0.5])[0]
