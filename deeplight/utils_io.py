@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -60,3 +61,17 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json(path: str | os.PathLike[str]) -> object:
+    """Parse a JSON file; a corrupt or unreadable one raises an error that names it.
+
+    Raises:
+        DeepLightError: the file is not valid UTF-8 JSON (message names the file and what to do).
+    """
+    from deeplight.errors import DeepLightError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DeepLightError(f"{path} is not valid JSON ({exc}): restore it or remove it and re-create it") from exc

@@ -38,3 +38,16 @@ def test_sha256_matches_hashlib(tmp_path):
     target = tmp_path / "b.bin"
     target.write_bytes(b"x" * 3_000_000)
     assert sha256_file(target, chunk=1000) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+
+
+def test_read_json_names_a_corrupt_file(tmp_path):
+    from deeplight.errors import DeepLightError
+    from deeplight.utils_io import read_json
+
+    good = tmp_path / "good.json"
+    good.write_text('{"a": 1}')
+    assert read_json(good) == {"a": 1}
+    bad = tmp_path / "manifest.json"
+    bad.write_text("{truncated")
+    with pytest.raises(DeepLightError, match="manifest.json is not valid JSON"):
+        read_json(bad)

@@ -29,6 +29,7 @@ from rasterio.windows import Window
 from torch.utils.data import Dataset
 
 from deeplight.data.norm import SCALE
+from deeplight.utils_io import read_json
 from deeplight.data.samples import augment_sample, draw_augmentation, make_sample
 from deeplight.errors import RasterError
 from deeplight.io.raster import raster_grid
@@ -248,7 +249,7 @@ class DeepLightMDDataset(Dataset, _Epoch):
     def manifest(self) -> dict:
         """The dataset's ``manifest.json`` (empty dict when absent)."""
         path = self.root / "manifest.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        return read_json(path) if path.exists() else {}
 
 
 class ScenePatchDataset(Dataset, _Epoch):

@@ -33,7 +33,7 @@ from deeplight.errors import ConfigError
 from deeplight.io.cog import write_cog
 from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES
 from deeplight.io.scene import lr_transform_from_hr
-from deeplight.utils_io import atomic_write_text
+from deeplight.utils_io import atomic_write_text, read_json
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 CLIP_FILES: tuple[str, ...] = ("lr", "hr", "dmo", "dem", "isp")
@@ -112,6 +112,15 @@ def _config_record(counts: dict[str, int], lr_size: int, seed: int, config: Synt
     }
 
 
+def _read_clip_entry(path: Path) -> dict | None:
+    """A finished clip's ``clip.json``, or None when it is missing or unreadable (the clip is redone)."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
 def write_deeplightmd(
     root: str | os.PathLike[str],
     *,
@@ -162,7 +171,7 @@ def write_deeplightmd(
             " choose another --out folder or remove it"
         )
     if state_path.exists():
-        if json.loads(state_path.read_text()) != record:
+        if read_json(state_path) != record:
             raise ConfigError(
                 f"{root}: holds an unfinished dataset made with other settings; choose "
                 "another --out folder or remove it"
@@ -186,9 +195,8 @@ def write_deeplightmd(
             hr_tf = place_grid(placement, shape_hr, config.pixel_size_m)
             placement += 1
             entry_path = folder / "clip.json"
-            if folder.is_dir() and entry_path.exists():
-                entry = json.loads(entry_path.read_text())
-            else:
+            entry = _read_clip_entry(entry_path) if folder.is_dir() else None
+            if entry is None:  # missing, or without a readable clip.json: (re)make the clip
                 tmp = root / split / f".{name}.partial"
                 if tmp.exists():
                     shutil.rmtree(tmp)
@@ -198,7 +206,7 @@ def write_deeplightmd(
                 )
                 entry.update(split=split, clip=name, scene_id=f"{split}/{name}")
                 (tmp / "clip.json").write_text(json.dumps(entry, indent=2))
-                if folder.exists():  # an incomplete folder from an older run
+                if folder.exists():  # an incomplete or unreadable folder from an older run
                     shutil.rmtree(folder)
                 os.replace(tmp, folder)
             clips.append(entry)

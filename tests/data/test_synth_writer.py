@@ -117,3 +117,36 @@ def test_idempotent_and_refuses_other_settings(tmp_path):
     assert sorted(p.name for p in other.iterdir()) == ["keep.txt"]
     with pytest.raises(ConfigError, match="counts must be >= 0"):
         write_deeplightmd(tmp_path / "neg", n_train=-1, n_val=0, n_test=0)
+
+
+def test_a_clip_with_a_corrupt_clip_json_is_made_again_and_a_corrupt_state_is_named(tmp_path, monkeypatch):
+    from deeplight.errors import DeepLightError
+
+    root = tmp_path / "md"
+    real_write_clip = writer_module.write_clip
+    calls = {"n": 0}
+
+    def interrupt_second(scene, folder, provenance):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_write_clip(scene, folder, provenance)
+
+    monkeypatch.setattr(writer_module, "write_clip", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        write_deeplightmd(root, n_train=2, n_val=0, n_test=0, lr_size=4, seed=3)
+    monkeypatch.setattr(writer_module, "write_clip", real_write_clip)
+    (root / "train" / "train_00000" / "clip.json").write_text("{corrupt")
+    manifest = json.loads(write_deeplightmd(root, n_train=2, n_val=0, n_test=0, lr_size=4, seed=3).read_text())
+    assert [c["clip"] for c in manifest["clips"]] == ["train_00000", "train_00001"]
+    assert json.loads((root / "train" / "train_00000" / "clip.json").read_text())["clip"] == "train_00000"
+
+    other = tmp_path / "other"
+    monkeypatch.setattr(writer_module, "write_clip", interrupt_second)
+    calls["n"] = 0
+    with pytest.raises(KeyboardInterrupt):
+        write_deeplightmd(other, n_train=2, n_val=0, n_test=0, lr_size=4, seed=3)
+    (other / ".synth_config.json").write_text("not json")
+    monkeypatch.setattr(writer_module, "write_clip", real_write_clip)
+    with pytest.raises(DeepLightError, match=r"\.synth_config\.json is not valid JSON"):
+        write_deeplightmd(other, n_train=2, n_val=0, n_test=0, lr_size=4, seed=3)
