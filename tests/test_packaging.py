@@ -56,6 +56,8 @@ def test_dockerfile_copies_files_that_exist():
     assert "FROM python:3.11-slim" in text
     assert "HEALTHCHECK" in text and "/_stcore/health" in text
     assert 'CMD ["sh", "docker/entrypoint.sh"]' in text
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".venv", "data/runtime", "runs"} <= set(ignored)  # generated files stay out of the image
 
 
 def _free_port() -> int:
