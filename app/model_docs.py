@@ -18,7 +18,8 @@ class ResultTable:
         title: file stem in words.
         markdown: text of a ``.md`` table, or None.
         frame: the ``.csv`` table, or None.
-        is_ablation: the file name says it is an ablation.
+        is_ablation: the file name says it is an ablation, or its rows are the ablation rows
+            (``family`` containing "ablation") of a table that holds both.
     """
 
     path: Path
@@ -45,16 +46,22 @@ def benchmark_tables(results_dir: Path) -> list[ResultTable]:
         markdown = md_path.read_text(encoding="utf-8", errors="replace") if md_path.exists() else None
         if frame is None and markdown is None:
             continue
-        tables.append(
-            ResultTable(
-                md_path if markdown else csv_path,
-                stem.replace("_", " "),
-                markdown,
-                frame,
-                "ablation" in stem.lower(),
-            )
-        )
+        title, path = stem.replace("_", " "), md_path if markdown else csv_path
+        rows_are_ablations = _ablation_rows(frame)
+        if rows_are_ablations is not None and rows_are_ablations.any() and not rows_are_ablations.all():
+            # one CSV holding the comparison and the ablation study (the quality benchmark): split it
+            tables.append(ResultTable(csv_path, title, None, frame[~rows_are_ablations], False))
+            tables.append(ResultTable(csv_path, f"{title} (ablations)", None, frame[rows_are_ablations], True))
+            continue
+        tables.append(ResultTable(path, title, markdown, frame, "ablation" in stem.lower()))
     return tables
+
+
+def _ablation_rows(frame: pd.DataFrame | None) -> pd.Series | None:
+    """Boolean rows of a table whose ``family`` column names an ablation, or None without one."""
+    if frame is None or "family" not in frame.columns:
+        return None
+    return frame["family"].astype(str).str.contains("ablation", case=False)
 
 
 def model_card(checkpoint_dir: Path) -> str | None:

@@ -21,6 +21,18 @@ def test_tables_found_csv_preferred_and_ablations_flagged(tmp_path):
     assert tables[0].is_ablation and tables[0].frame is None and "| 1.0 | 24 |" in tables[0].markdown
 
 
+def test_a_table_with_ablation_rows_is_split_into_comparison_and_ablations(tmp_path):
+    (tmp_path / "quality.csv").write_text(
+        "# machine: 2-core CPU\nfamily,method,psnr\ncalibration,bicubic,28.8\ndeeplight,deeplightsr,31.2\n"
+        "deeplight-ablation,deeplightsr (no DMO),29.8\n"
+    )
+    (tmp_path / "quality.md").write_text("| family | method |\n")
+    main, ablations = benchmark_tables(tmp_path)
+    assert not main.is_ablation and list(main.frame["method"]) == ["bicubic", "deeplightsr"]
+    assert ablations.is_ablation and list(ablations.frame["method"]) == ["deeplightsr (no DMO)"]
+    assert ablations.title == "quality (ablations)"
+
+
 def test_missing_folder_and_card():
     from pathlib import Path
 
