@@ -17,6 +17,9 @@ from torch.nn import functional as F
 from deeplight.models.blocks import activation, area_downsample, conv3x3
 
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+REFERENCE_LR_SIZE = 16
+"""LR width/height (pixels) in whose normalised units the translation is predicted (the training
+clips of the shipped checkpoint are 16x16): keeps a learned shift size-independent."""
 """Row-major 2x3 affine matrix of the identity (normalised coordinates)."""
 
 
@@ -57,9 +60,18 @@ class SpatialTransformer(nn.Module):
             self.localisation[-1].bias.copy_(torch.tensor(IDENTITY_THETA))
 
     def predict_theta(self, main_lr: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) main, (B, C, s h, s w) aux -> (B, 2, 3) float32 affine matrices."""
+        """(B, 1, h, w) main, (B, C, s h, s w) aux -> (B, 2, 3) float32 affine matrices.
+
+        The predicted translation is in units of a ``REFERENCE_LR_SIZE``-pixel clip and rescaled to
+        this input's size, so a shift means the same number of pixels on a training clip and on a
+        large inference tile (``affine_grid`` coordinates span the whole input: an unscaled
+        translation of 0.1 is 0.8 LR px on a 16-px clip but 6.4 LR px on a 128-px tile).
+        """
         pooled = area_downsample(aux, self.scale).to(main_lr.dtype)
-        return self.localisation(torch.cat([main_lr, pooled], dim=1)).float().view(-1, 2, 3)
+        theta = self.localisation(torch.cat([main_lr, pooled], dim=1)).float().view(-1, 2, 3)
+        size = torch.tensor([main_lr.shape[-1], main_lr.shape[-2]], dtype=theta.dtype, device=theta.device)
+        shift = theta[:, :, 2] * (REFERENCE_LR_SIZE / size)
+        return torch.cat([theta[:, :, :2], shift.unsqueeze(-1)], dim=2)
 
     def forward(self, main_lr: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
         """Return ``aux`` (B, C, s h, s w) warped onto the main stream's geometry."""
