@@ -20,7 +20,7 @@ paper gives the three stages but not their layer sizes; each stage lives in its 
    ISP logit head per scale, ISP features embedded in the x8 refinement; finally the high-pass
    detail of the globally aligned auxiliary images (the image minus its 8x8 area mean, up-sampled)
    is embedded at HR with per-pixel, per-band gains predicted from the x8 features
-   (:class:`AuxiliaryDetailEmbedding`; MRA detail injection, Vivone et al. 2015, driven by the
+   (:class:`~deeplight.models.refinement.AuxiliaryDetailEmbedding`; MRA detail injection, Vivone et al. 2015, driven by the
    refinement features).
 
 Most compute runs on the LR grid; the x4 and x8 stages are kept narrow so the ``demo`` preset is
@@ -35,56 +35,14 @@ import torch
 from torch import nn
 
 from deeplight.errors import ConfigError
-from deeplight.models.blocks import Interpolate, ResidualBlock, area_downsample, conv1x1, conv3x3
+from deeplight.models.blocks import ResidualBlock, conv3x3
 from deeplight.models.calibration import CALIBRATION_MODES, SceneCalibration
 from deeplight.models.deformable import DeformableAlignment
 from deeplight.models.flux import flux_consistent
 from deeplight.models.fusion import AuxEncoder, GatedSFTFusion
 from deeplight.models.global_alignment import SpatialTransformer
 from deeplight.models.inputs import DMO_BANDS, check_choice, check_scale, read_inputs
-from deeplight.models.refinement import ProgressiveRefinement
-
-
-class AuxiliaryDetailEmbedding(nn.Module):
-    """Adds the aligned auxiliary images' high-pass detail to the x8 output, with learned gains.
-
-    ``sr += sum_b g_b * (a_b - up8(mean8(a_b)))``: ``a_b`` are the bands of the globally aligned DMO
-    and DEM at HR, ``mean8`` the 8x8 area mean (the band seen at the LR sensor's resolution), ``up8``
-    bicubic; the gains ``g_b`` (B, bands, 8h, 8w) are the bilinear up-sampling of gains predicted by
-    a 3x3 convolution of the fused LR features plus a pointwise convolution of the x8 refinement
-    features (which carry the embedded ISP knowledge). Absent modalities contribute nothing.
-
-    Args:
-        lr_channels: width of the fused LR features.
-        feature_channels: width of the x8 features.
-        bands: modality -> number of bands, in the order the images are given.
-        scale: the SR factor (8).
-    """
-
-    def __init__(self, lr_channels: int, feature_channels: int, bands: dict[str, int], scale: int) -> None:
-        super().__init__()
-        self.bands = dict(bands)
-        self.scale = scale
-        total = sum(self.bands.values())
-        self.gain_lr = conv3x3(lr_channels, total)
-        self.gain_hr = conv1x1(feature_channels, total)
-        nn.init.zeros_(self.gain_hr.weight)
-        nn.init.zeros_(self.gain_hr.bias)
-        self.gain_up = Interpolate(scale, "bilinear")
-        self.up = Interpolate(scale, "bicubic")
-
-    def forward(
-        self,
-        lr_feats: torch.Tensor,
-        feats: torch.Tensor,
-        images: dict[str, torch.Tensor],
-        present: dict[str, torch.Tensor],
-    ) -> torch.Tensor:
-        """(B, 1, 8h, 8w) detail to add to the x8 output."""
-        guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in self.bands], dim=1)
-        detail = guides - self.up(area_downsample(guides, self.scale))
-        gains = self.gain_up(self.gain_lr(lr_feats)) + self.gain_hr(feats)
-        return (gains.to(detail.dtype) * detail).sum(dim=1, keepdim=True)
+from deeplight.models.refinement import AuxiliaryDetailEmbedding, ProgressiveRefinement
 
 
 @dataclass(frozen=True)
@@ -135,7 +93,7 @@ class DeepLightSR(nn.Module):
         flux_consistent: project the x8 output so its 8x8 block means in linear radiance equal the
             calibrated LR (see :mod:`deeplight.models.flux`).
         detail_embedding: add the aligned auxiliary images' high-pass detail at HR with gains from
-            the x8 features (:class:`AuxiliaryDetailEmbedding`).
+            the x8 features (:class:`~deeplight.models.refinement.AuxiliaryDetailEmbedding`).
         channels, num_blocks: override the preset's LR width / depth.
 
     Forward: ``model(batch) -> {"sr": (B,1,8h,8w), "sr_pyramid": [x2, x4, x8], "isp_logits": [...],

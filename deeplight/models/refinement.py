@@ -19,7 +19,8 @@ features (which see every HR pixel, see :class:`~deeplight.models.fusion.AuxEnco
 4 x (image + ISP) channels that a pixel shuffle places on the HR grid (a sub-pixel convolution,
 equivalent to an HR convolution with a 6x6 footprint; Shi et al. 2016). At HR only pointwise
 layers remain: the ISP logit head, a refinement layer that mixes image *and* ISP features (the ISP
-embedding), and the output head.
+embedding), and the output head. :class:`AuxiliaryDetailEmbedding` then adds the aligned auxiliary
+images' high-pass detail to the x8 output (used by DeepLightSR after the progressive stages).
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplight.models.blocks import Interpolate, PixelShuffleUp, ResidualBlock, activation, conv1x1, conv3x3
+from deeplight.models.blocks import (
+    Interpolate,
+    PixelShuffleUp,
+    ResidualBlock,
+    activation,
+    area_downsample,
+    conv1x1,
+    conv3x3,
+)
 from deeplight.models.fusion import GatedSFTFusion
 
 SCALES = (2, 4, 8)
@@ -165,3 +174,45 @@ class ProgressiveRefinement(nn.Module):
             if isp is not None:
                 logits.append(isp)
         return outputs, logits, feats
+
+
+class AuxiliaryDetailEmbedding(nn.Module):
+    """Adds the aligned auxiliary images' high-pass detail to the x8 output, with learned gains.
+
+    ``sr += sum_b g_b * (a_b - up8(mean8(a_b)))``: ``a_b`` are the bands of the globally aligned DMO
+    and DEM at HR, ``mean8`` the 8x8 area mean (the band seen at the LR sensor's resolution), ``up8``
+    bicubic; the gains ``g_b`` (B, bands, 8h, 8w) are the bilinear up-sampling of gains predicted by
+    a 3x3 convolution of the fused LR features plus a pointwise convolution of the x8 refinement
+    features (which carry the embedded ISP knowledge). Absent modalities contribute nothing.
+
+    Args:
+        lr_channels: width of the fused LR features.
+        feature_channels: width of the x8 features.
+        bands: modality -> number of bands, in the order the images are given.
+        scale: the SR factor (8).
+    """
+
+    def __init__(self, lr_channels: int, feature_channels: int, bands: dict[str, int], scale: int) -> None:
+        super().__init__()
+        self.bands = dict(bands)
+        self.scale = scale
+        total = sum(self.bands.values())
+        self.gain_lr = conv3x3(lr_channels, total)
+        self.gain_hr = conv1x1(feature_channels, total)
+        nn.init.zeros_(self.gain_hr.weight)
+        nn.init.zeros_(self.gain_hr.bias)
+        self.gain_up = Interpolate(scale, "bilinear")
+        self.up = Interpolate(scale, "bicubic")
+
+    def forward(
+        self,
+        lr_feats: torch.Tensor,
+        feats: torch.Tensor,
+        images: dict[str, torch.Tensor],
+        present: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """(B, 1, 8h, 8w) detail to add to the x8 output."""
+        guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in self.bands], dim=1)
+        detail = guides - self.up(area_downsample(guides, self.scale))
+        gains = self.gain_up(self.gain_lr(lr_feats)) + self.gain_hr(feats)
+        return (gains.to(detail.dtype) * detail).sum(dim=1, keepdim=True)

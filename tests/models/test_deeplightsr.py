@@ -117,12 +117,11 @@ def test_demo_parameter_layout_is_frozen():
 
 
 def test_detail_embedding_injects_only_high_pass_detail_of_present_modalities():
-    from deeplight.models.deeplightsr import AuxiliaryDetailEmbedding
+    from deeplight.models.refinement import AuxiliaryDetailEmbedding
 
     torch.manual_seed(0)
     embed = AuxiliaryDetailEmbedding(4, 3, {"dmo": 2, "dem": 1}, 8)
-    nn_init = torch.nn.init
-    nn_init.normal_(embed.gain_hr.weight)
+    torch.nn.init.normal_(embed.gain_hr.weight)
     lr_feats, hr_feats = torch.rand(1, 4, 2, 3), torch.rand(1, 3, 16, 24)
     flat = {"dmo": torch.rand(1, 2, 2, 3).repeat_interleave(8, 2).repeat_interleave(8, 3),
             "dem": torch.rand(1, 1, 2, 3).repeat_interleave(8, 2).repeat_interleave(8, 3)}
