@@ -54,9 +54,21 @@ URBAN_THRESHOLD = 10.0
 """Radiance (nW/cm^2/sr) at or above which a pixel counts as urban (fixed-threshold urban extent)."""
 
 PIQE_BLOCK = 16
+"""Side of the square, non-overlapping PIQE blocks (pixels)."""
 PIQE_ACTIVITY_THRESHOLD = 0.1
+"""A block is spatially active when the variance of its MSCN coefficients exceeds this (T_A)."""
 PIQE_IMPAIRED_THRESHOLD = 0.1
+"""An edge segment is impaired (flat) when the std of its MSCN coefficients is below this."""
 PIQE_SEGMENT = 6
+"""Length of the edge segments of the noticeable-distortion criterion (11 per 16-pixel edge)."""
+PIQE_POOL_C = 1.0
+"""Pooling constant C of ``(sum D + C) / (N_active + C)``; it makes the score 100 with no active block."""
+PIQE_GREY_LEVELS = 255
+"""The paper works on 8-bit grey levels: normalised radiance [0, DATA_RANGE] maps to 0..255."""
+PIQE_MSCN_WINDOW = 7
+PIQE_MSCN_SIGMA = 7 / 6
+PIQE_MSCN_C = 1.0
+"""MSCN stabilising constant, in grey levels."""
 
 
 def _as_image(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
@@ -216,78 +228,115 @@ def spectral_angle(sr: torch.Tensor, hr: torch.Tensor) -> float:
 
 
 def _mscn(image: np.ndarray) -> np.ndarray:
-    """Mean-subtracted contrast-normalised coefficients, 7x7 Gaussian (sigma 7/6), replicate padding."""
+    """Mean-subtracted contrast-normalised coefficients, 7x7 Gaussian (sigma 7/6), replicate padding.
+
+    ``(I - mu) / (sigma + 1)`` with mu and sigma the Gaussian-weighted local mean and std
+    (Mittal et al. 2012, as used by PIQE); the window is sampled at -3..3 and normalised to sum 1.
+    """
     from scipy.ndimage import correlate
 
-    coords = np.arange(7) - 3.0
-    g = np.exp(-(coords**2) / (2 * (7 / 6) ** 2))
+    half = PIQE_MSCN_WINDOW // 2
+    coords = np.arange(-half, half + 1, dtype=np.float64)
+    g = np.exp(-(coords**2) / (2 * PIQE_MSCN_SIGMA**2))
     window = np.outer(g, g)
     window /= window.sum()
     mu = correlate(image, window, mode="nearest")
     sigma = np.sqrt(np.abs(correlate(image * image, window, mode="nearest") - mu * mu))
-    return (image - mu) / (sigma + 1.0)
+    return (image - mu) / (sigma + PIQE_MSCN_C)
 
 
-def _edge_impaired(edge: np.ndarray) -> bool:
-    """True when some 6-pixel segment of a block edge is flat (std below the impaired threshold)."""
-    windows = np.lib.stride_tricks.sliding_window_view(edge, PIQE_SEGMENT)
-    return bool((windows.std(axis=1) < PIQE_IMPAIRED_THRESHOLD).any())
+def _piqe_grey(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Normalised radiance -> 8-bit grey levels as float: ``round(255 * clip(x, 0, 1))``, NaN -> 0.
+
+    The scale is fixed (0 -> 0, DATA_RANGE -> 255, rounding half up), so every method's image is
+    scored on the same grey scale; it is not stretched to the image's own maximum.
+    """
+    img = _as_image(image, "image").numpy().copy()
+    img[~np.isfinite(img)] = 0.0
+    img = np.clip(img / DATA_RANGE, 0.0, 1.0)
+    return np.floor(PIQE_GREY_LEVELS * img + 0.5)
 
 
-def _center_surround_deviation(block: np.ndarray) -> float:
-    """Ratio of the std of the two centre columns of a block to the std of the other columns."""
-    c = block.shape[1] // 2
-    center = block[:, c - 1 : c + 1]
-    surround = np.delete(block, [c - 1, c], axis=1)
-    s = surround.std()
-    return float(center.std() / s) if s > 0 else 0.0
+def _piqe_blocks(grey: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-block PIQE features of a grey-level image (0..255), in row-major block order.
+
+    The image is padded at its bottom and right by edge replication to a multiple of
+    :data:`PIQE_BLOCK`. Returns ``variance`` (MSCN block variance), ``active``, ``artifact``
+    (noticeable distortion), ``noise`` and ``distortion`` (D_k, 0 for inactive blocks), each of
+    length ``n_blocks``, and ``grid`` (block rows, block columns). Sample statistics (N - 1) are used
+    for every variance and std.
+    """
+    b = PIQE_BLOCK
+    rows, cols = grey.shape
+    padded = np.pad(grey, ((0, (-rows) % b), (0, (-cols) % b)), mode="edge")
+    norm = _mscn(padded)
+    nr, nc = norm.shape[0] // b, norm.shape[1] // b
+    blocks = norm.reshape(nr, b, nc, b).transpose(0, 2, 1, 3).reshape(nr * nc, b, b)
+    n = blocks.shape[0]
+    variance = blocks.reshape(n, -1).var(axis=1, ddof=1)
+    active = variance > PIQE_ACTIVITY_THRESHOLD
+
+    # Noticeable distortion (blockiness, ringing): some 6-pixel segment of one of the four block
+    # edges (top, right, bottom, left) is flat.
+    edges = np.stack([blocks[:, 0, :], blocks[:, :, -1], blocks[:, -1, :], blocks[:, :, 0]], axis=1)
+    segments = np.lib.stride_tricks.sliding_window_view(edges, PIQE_SEGMENT, axis=2)
+    artifact = (segments.std(axis=-1, ddof=1) < PIQE_IMPAIRED_THRESHOLD).any(axis=(1, 2))
+
+    # Noise: sigma > 2 beta, beta = |sigma - r| / max(sigma, r), r = std(centre) / std(surround),
+    # the centre being the two central columns and the surround the other b - 2 columns.
+    sigma = np.sqrt(variance)
+    c = b // 2
+    centre_std = blocks[:, :, c - 1 : c + 1].reshape(n, -1).std(axis=1, ddof=1)
+    surround = np.concatenate([blocks[:, :, : c - 1], blocks[:, :, c + 1 :]], axis=2)
+    surround_std = surround.reshape(n, -1).std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(surround_std > 0, centre_std / surround_std, np.where(centre_std > 0, np.inf, 0.0))
+        top = np.maximum(sigma, ratio)
+        # beta -> 1 as r -> inf; beta is irrelevant (0) when sigma = r = 0, an inactive block.
+        beta = np.where(np.isinf(ratio), 1.0, np.where(top > 0, np.abs(sigma - ratio) / top, 0.0))
+    noise = sigma > 2 * beta
+
+    artifact &= active
+    noise &= active
+    distortion = np.where(active, artifact * (1.0 - variance) + noise * variance, 0.0)
+    return {
+        "variance": variance, "active": active, "artifact": artifact, "noise": noise,
+        "distortion": distortion, "grid": np.array([nr, nc]),
+    }
 
 
 def piqe(image: torch.Tensor | np.ndarray) -> float:
     """Perception-based Image Quality Evaluator (Venkatanath et al. 2015), no reference, lower = better.
 
-    The published algorithm: the image (any non-negative scale; NaN treated as 0) is rescaled to
-    0..255 by its maximum and rounded, padded by edge replication to a multiple of 16, and turned into
-    MSCN coefficients. Each 16x16 block whose MSCN variance v exceeds 0.1 is "spatially active". An
-    active block has a *noticeable artifact* (blockiness, ringing) when one of its four edges holds a
-    6-pixel segment whose std is below 0.1, and *noise* when ``sigma > 2 * beta`` with
-    ``sigma = sqrt(v)`` and ``beta = |sigma - r| / max(sigma, r)``, r the ratio of the std of the two
-    centre columns to that of the rest. Its distortion is ``artifact * (1 - v) + noise * v``, and
-    ``PIQE = 100 * (sum of distortions + 1) / (number of active blocks + 1)``, clipped to [0, 100].
+    The published algorithm, on 8-bit grey levels as in the paper:
+
+    1. The image (normalised radiance, data range 1) becomes grey levels
+       ``round(255 * clip(x, 0, 1))`` on that FIXED scale (NaN -> 0), padded at the bottom/right by
+       edge replication to a multiple of 16, and turned into MSCN coefficients
+       ``(I - mu) / (sigma + 1)`` (7x7 Gaussian window, sigma 7/6).
+    2. Each 16x16 block whose MSCN variance v exceeds 0.1 is spatially active.
+    3. An active block has a *noticeable artifact* (blockiness, ringing) when one of its four edges
+       holds a 6-pixel segment whose std is below 0.1; it is *noisy* when ``sigma > 2 beta`` with
+       ``sigma = sqrt(v)``, ``beta = |sigma - r| / max(sigma, r)`` and r the ratio of the std of
+       the two centre columns to that of the other 14 columns.
+    4. Its distortion is ``D = artifact (1 - v) + noise v`` (1 when both), and
+       ``PIQE = 100 (sum D + C) / (N_active + C)`` with C = 1, clipped to [0, 100] (a D leaves
+       [0, 1] only for a block with v > 1 and one criterion met).
+
+    With no active block (a constant image, all-zero included) the score is 100, the worst: the
+    paper's and the reference implementation's convention. Variances and stds are sample (N - 1)
+    estimates. For an image whose maximum is 1.0 this agrees with the ``pypiqe`` package except
+    for its surround columns (see tests/eval/test_piqe.py).
 
     Args:
         image: one band (H, W), e.g. an SR image on the normalised radiance scale.
 
     Returns:
-        The score in [0, 100]; 0 for a constant image, where no block is active.
+        The score in [0, 100].
     """
-    img = _as_image(image, "image").numpy().copy()
-    img[~np.isfinite(img)] = 0.0
-    img = np.maximum(img, 0.0)
-    peak = img.max()
-    if peak <= 0:
-        return 0.0
-    img = np.round(255.0 * img / peak)
-    rows, cols = img.shape
-    pad_r, pad_c = (-rows) % PIQE_BLOCK, (-cols) % PIQE_BLOCK
-    img = np.pad(img, ((0, pad_r), (0, pad_c)), mode="edge")
-    norm = _mscn(img)
-    distortion, active = 0.0, 0
-    for i in range(0, norm.shape[0], PIQE_BLOCK):
-        for j in range(0, norm.shape[1], PIQE_BLOCK):
-            block = norm[i : i + PIQE_BLOCK, j : j + PIQE_BLOCK]
-            variance = float(block.var())
-            if variance <= PIQE_ACTIVITY_THRESHOLD:
-                continue
-            active += 1
-            edges = (block[0, :], block[:, -1], block[-1, :], block[:, 0])
-            artifact = 1.0 if any(_edge_impaired(e) for e in edges) else 0.0
-            sigma = math.sqrt(variance)
-            ratio = _center_surround_deviation(block)
-            beta = abs(sigma - ratio) / max(sigma, ratio)
-            noise = 1.0 if sigma > 2 * beta else 0.0
-            distortion += artifact * (1.0 - variance) + noise * variance
-    score = 100.0 * (distortion + 1.0) / (active + 1.0)
+    blocks = _piqe_blocks(_piqe_grey(image))
+    n_active = int(blocks["active"].sum())
+    score = 100.0 * (float(blocks["distortion"].sum()) + PIQE_POOL_C) / (n_active + PIQE_POOL_C)
     return float(min(max(score, 0.0), 100.0))
 
 

@@ -125,7 +125,7 @@ def test_piqe_is_bounded_and_rises_with_noise_and_blockiness():
     blocky = texture.reshape(16, 8, 16, 8).mean(axis=(1, 3)).repeat(8, 0).repeat(8, 1)
     assert metrics.piqe(blocky) > scores[0] + 30
     assert 0.0 <= metrics.piqe(blocky) <= 100.0
-    assert metrics.piqe(np.zeros((32, 32))) == 0.0
+    assert metrics.piqe(np.zeros((32, 32))) == 100.0  # no active block: the worst score
 
 
 def test_flux_consistency_zero_for_flux_conserving_sr():
