@@ -23,12 +23,28 @@ paper gives the three stages but not their layer sizes; each stage lives in its 
    (:class:`~deeplight.models.refinement.AuxiliaryDetailEmbedding`; MRA detail injection, Vivone et al. 2015, driven by the
    refinement features).
 
+4. the output is flux-conserving by construction (:mod:`deeplight.models.flux`; our addition, so a
+   reconstruction cannot be worse evidence than its input for sums of lights): the calibrated LR
+   cells are optionally de-saturated (only cells at the DN cap, where the LR is a lower bound, and
+   by a bounded factor), their radiance is moved between neighbouring cells by a learned, exactly
+   conserving transport (de-blooming; dark cells receive nothing) and spread over each cell's 8x8
+   HR pixels in proportion to a smooth up-sampling of the cells times ``exp(delta)``, where the
+   bounded log-ratio ``delta`` (|delta| <= ``detail_bound``) is what the progressive refinement
+   and the detail embedding predict. With zero ``delta`` (an untrained or unsure network) the
+   output is the flux-conserving smooth up-sampling of the calibrated LR: the calibration
+   baseline.
+
+Auxiliary layers are given per band with a per-pixel coverage mask (``dmo_mask``, ``dem_mask``, or
+NaN pixels): every encoder, the spatial transformer and the detail embedding see the mask beside
+the values, and uncovered pixels are absent, never zeros marked present.
+
 Most compute runs on the LR grid; the x4 and x8 stages are kept narrow so the ``demo`` preset is
 fast on a CPU (see docs/models.md for the measured cost).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -38,7 +54,9 @@ from deeplight.errors import ConfigError
 from deeplight.models.blocks import ResidualBlock, conv3x3
 from deeplight.models.calibration import CALIBRATION_MODES, SceneCalibration
 from deeplight.models.deformable import DeformableAlignment
-from deeplight.models.flux import flux_consistent
+from deeplight.data.norm import DN_MAX, RADIANCE_MAX, denormalize_radiance, normalize_radiance
+from deeplight.models.blocks import Interpolate, area_downsample
+from deeplight.models.flux import distribute_within_cells, neighbourhood_transport
 from deeplight.models.fusion import AuxEncoder, GatedSFTFusion
 from deeplight.models.global_alignment import SpatialTransformer
 from deeplight.models.inputs import DMO_BANDS, check_choice, check_scale, read_inputs
@@ -73,8 +91,15 @@ PRESETS: dict[str, DeepLightSRSize] = {
 }
 """``tiny``: tests; ``demo``: CPU-trainable, the shipped checkpoint; ``paper``: full width (GPU)."""
 
+_LOG_RADIANCE_RANGE = math.log1p(RADIANCE_MAX)
+"""log1p(RADIANCE_MAX): normalised units -> log-radiance units."""
 MODALITIES = ("dmo", "dem")
-
+TRANSPORT_KERNEL = 5
+"""LR cells per side of the de-blooming neighbourhood (blooming tails reach about 2 LR cells)."""
+MAX_DESATURATION = 9.0
+"""A saturated LR cell's radiance may be raised by at most this factor minus one (x10 in all)."""
+SATURATED_DN = DN_MAX - 0.5
+"""LR DN at or above which a cell counts as saturated."""
 
 class DeepLightSR(nn.Module):
     """The DeepLight model with switches for every stage (ablations).
@@ -90,8 +115,12 @@ class DeepLightSR(nn.Module):
         isp_head: predict ISP at each scale and embed it (off: no ``isp_logits``).
         use_dmo: build and use the DMO branch.
         use_dem: build and use the DEM branch.
-        flux_consistent: project the x8 output so its 8x8 block means in linear radiance equal the
-            calibrated LR (see :mod:`deeplight.models.flux`).
+        flux_consistent: build the x8 output so its 8x8 block means in linear radiance equal the
+            calibrated LR cells exactly (module docstring, step 4); off: the unconstrained x8
+            output of the paper's architecture (an ablation).
+        transport: learned flux-conserving de-blooming between LR cells (with flux_consistent).
+        desaturate: raise saturated LR cells by a learned, bounded factor (with flux_consistent).
+        detail_bound: bound of the per-pixel log-ratio the network may apply to the smooth base.
         detail_embedding: add the aligned auxiliary images' high-pass detail at HR with gains from
             the x8 features (:class:`~deeplight.models.refinement.AuxiliaryDetailEmbedding`).
         channels, num_blocks: override the preset's LR width / depth.
@@ -114,8 +143,11 @@ class DeepLightSR(nn.Module):
         isp_head: bool = True,
         use_dmo: bool = True,
         use_dem: bool = True,
-        flux_consistent: bool = False,
+        flux_consistent: bool = True,
         detail_embedding: bool = True,
+        transport: bool = True,
+        desaturate: bool = True,
+        detail_bound: float = 2.0,
         channels: int | None = None,
         num_blocks: int | None = None,
     ) -> None:
@@ -137,6 +169,11 @@ class DeepLightSR(nn.Module):
         self.size = size
         self.dmo_channels = dmo_channels
         self.use_flux = bool(flux_consistent)
+        self.use_transport = bool(transport) and self.use_flux
+        self.use_desaturate = bool(desaturate) and self.use_flux
+        if not detail_bound > 0:
+            raise ConfigError(f"detail_bound={detail_bound!r} must be > 0 (a log-ratio bound, e.g. 2)")
+        self.detail_bound = float(detail_bound)
         c = size.channels
         bands = {"dmo": dmo_channels, "dem": 1}
         self.modalities = [m for m, on in (("dmo", use_dmo), ("dem", use_dem)) if on] if fusion else []
@@ -144,9 +181,11 @@ class DeepLightSR(nn.Module):
         self.calibration = SceneCalibration(calibration, hidden=size.calibration_hidden)
         self.head = conv3x3(2, c)
         a4, a2 = size.aux_channels
-        self.encoders = nn.ModuleDict({m: AuxEncoder(bands[m], (a4, a2, c)) for m in self.modalities})
+        self.bands = {m: bands[m] for m in self.modalities}
+        # every auxiliary image travels with its coverage mask: 2 x bands channels
+        self.encoders = nn.ModuleDict({m: AuxEncoder(2 * bands[m], (a4, a2, c)) for m in self.modalities})
         self.global_align = nn.ModuleDict(
-            {m: SpatialTransformer(bands[m], scale, size.calibration_hidden) for m in self.modalities}
+            {m: SpatialTransformer(2 * bands[m], scale, size.calibration_hidden) for m in self.modalities}
             if global_alignment
             else {}
         )
@@ -171,6 +210,28 @@ class DeepLightSR(nn.Module):
             if detail_embedding and self.modalities
             else None
         )
+        self.base_up = Interpolate(2, "bilinear")
+        self.transport_head = conv3x3(c, 1 + TRANSPORT_KERNEL**2) if self.use_transport else None
+        self.desaturate_head = conv3x3(c, 1) if self.use_desaturate else None
+        self._init_fallback()
+
+    def _init_fallback(self) -> None:
+        """Zero-initialise every residual head, so an untrained model is the calibration baseline.
+
+        The refinement's output heads and the detail gains start at 0 (delta = 0), the transport
+        moves nothing and the de-saturation raises nothing: the untrained output is exactly the
+        flux-conserving smooth up-sampling of the calibrated LR.
+        """
+        heads = [stage.out for stage in self.refinement.stages]
+        if self.detail is not None:
+            heads += [self.detail.gain_lr, self.detail.gain_hr]
+        for head in heads:
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        for head in (self.transport_head, self.desaturate_head):
+            if head is not None:
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
 
     def forward(self, batch: dict) -> dict:
         """Super-resolve a batch (see the class docstring for keys and shapes)."""
@@ -178,15 +239,19 @@ class DeepLightSR(nn.Module):
         lr = inputs.lr
         lr_cal = self.calibration(lr)
         feats = self.head(torch.cat([lr, lr_cal.to(lr.dtype)], dim=1))
-        present = {"dmo": inputs.has_dmo, "dem": inputs.has_dem}
 
         pyramids: dict[str, dict[int, torch.Tensor]] = {}
         aligned: dict[str, torch.Tensor] = {}
+        aligned_cover: dict[str, torch.Tensor] = {}
+        coverage: dict[str, dict[int, torch.Tensor]] = {}
         for m in self.modalities:
-            image = getattr(inputs, m)  # absent: zeros; fusion also gates every use by present[m]
+            bands = self.bands[m]
+            image = torch.cat([getattr(inputs, m), inputs.coverage(m).to(lr.dtype)], dim=1)
             if m in self.global_align:
                 image = self.global_align[m](lr_cal.to(image.dtype), image)
-            aligned[m] = image
+            aligned[m], aligned_cover[m] = image[:, :bands], image[:, bands:].clamp(0, 1)
+            cover = aligned_cover[m].mean(dim=1, keepdim=True)
+            coverage[m] = {f: area_downsample(cover, self.scale // f) for f in (1, 2, 4)}
             pyramid = self.encoders[m](image)
             if m in self.local_align:
                 pyramid[1] = self.local_align[m](pyramid[1], feats)
@@ -194,27 +259,68 @@ class DeepLightSR(nn.Module):
 
         skip = feats
         low_level = {m: pyr[1] for m, pyr in pyramids.items()}
+        lr_cover = {m: cov[1] for m, cov in coverage.items()}
         fusion_iter = iter(self.low_fusion)
         for i, block in enumerate(self.body):
             if self.modalities and i in self.low_fusion_points:
-                feats = next(fusion_iter)(feats, low_level, present)
+                feats = next(fusion_iter)(feats, low_level, lr_cover)
             feats = block(feats)
         if self.high_fusion is not None:
             high_level = {m: self.deep_aux[m](a) for m, a in low_level.items()}
-            feats = self.high_fusion(feats, high_level, present)
+            feats = self.high_fusion(feats, high_level, lr_cover)
         feats = self.body_tail(feats) + skip
 
-        outputs, logits, hr_feats = self.refinement(feats, lr_cal, pyramids, present)
+        outputs, logits, hr_feats = self.refinement(feats, lr_cal, pyramids, coverage)
         outputs = [o.float() for o in outputs]
-        if self.detail is not None:
-            outputs[-1] = outputs[-1] + self.detail(feats, hr_feats, aligned, present).float()
-        sr = flux_consistent(outputs[-1], lr_cal, self.scale) if self.use_flux else outputs[-1]
+        detail = (
+            self.detail(feats, hr_feats, aligned, aligned_cover).float() if self.detail is not None else None
+        )
+        if self.use_flux:
+            sr, cells = self._flux_output(lr, lr_cal, feats, outputs[-1], detail)
+        else:
+            sr = outputs[-1] if detail is None else outputs[-1] + detail
+            cells = lr_cal
         return {
             "sr": sr,
             "sr_pyramid": outputs[:-1] + [sr],
             "isp_logits": [x.float() for x in logits],
-            "lr_calibrated": lr_cal,
+            "lr_calibrated": cells,
         }
+
+    def _flux_output(
+        self,
+        lr: torch.Tensor,
+        lr_cal: torch.Tensor,
+        feats: torch.Tensor,
+        refined: torch.Tensor,
+        detail: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(SR (B,1,8h,8w), the LR cells it conserves (B,1,h,w)), both on the normalised scale."""
+        cells = denormalize_radiance(lr_cal.float())
+        if self.desaturate_head is not None:
+            saturated = (lr.float() * DN_MAX >= SATURATED_DN).float()
+            raise_by = MAX_DESATURATION * self.desaturate_head(feats).float().clamp(0.0, 1.0)
+            cells = cells * (1 + saturated * raise_by)
+        if self.transport_head is not None:
+            out = self.transport_head(feats).float()
+            cells = neighbourhood_transport(cells, out[:, :1], out[:, 1:], TRANSPORT_KERNEL)
+        # the network's log-ratio over the smooth base: its refinement residuals (normalised units
+        # times log1p(RADIANCE_MAX), about a log-radiance ratio) plus the auxiliary detail
+        chain = lr_cal.float()
+        for _ in range(3):
+            chain = self.base_up(chain)
+        delta = (refined - chain) * _LOG_RADIANCE_RANGE
+        if detail is not None:
+            delta = delta + detail
+        bound = self.detail_bound
+        delta = bound * torch.tanh(delta / bound)
+        cells_norm = normalize_radiance(cells)
+        smooth = cells_norm
+        for _ in range(3):
+            smooth = self.base_up(smooth)
+        pattern = (denormalize_radiance(smooth) + 1e-4) * torch.exp(delta)
+        sr_radiance = distribute_within_cells(cells, pattern, self.scale)
+        return normalize_radiance(sr_radiance), cells_norm
 
     def config(self) -> dict:
         """The resolved size of this instance (for logs and docs)."""

@@ -53,15 +53,31 @@ class ModelInputs:
 
     Attributes:
         lr: (B, 1, h, w) normalised DN.
-        dmo: (B, 7, 8h, 8w) reflectance, zeros where absent.
-        dem: (B, 1, 8h, 8w) normalised elevation, zeros where absent.
-        present: (B, 4) float presence of hr, dmo, dem, isp.
+        dmo: (B, 7, 8h, 8w) reflectance, zeros where absent or not covered.
+        dem: (B, 1, 8h, 8w) normalised elevation, zeros where absent or not covered.
+        present: (B, 4) float presence of hr, dmo, dem, isp (a modality counts as present when it
+            was given, whatever its coverage).
+        dmo_mask: (B, 7, 8h, 8w) per-band, per-pixel coverage of the DMO (1 = observed): a band
+            that was not given (a 3-band RGB gives bands 2-4 only), a NaN pixel or a pixel outside
+            the layer's footprint is 0, never a 0 value marked present.
+        dem_mask: (B, 1, 8h, 8w) coverage of the DEM, likewise.
     """
 
     lr: torch.Tensor
     dmo: torch.Tensor
     dem: torch.Tensor
     present: torch.Tensor
+    dmo_mask: torch.Tensor | None = None
+    dem_mask: torch.Tensor | None = None
+
+    def coverage(self, name: str) -> torch.Tensor:
+        """(B, bands, 8h, 8w) coverage of ``"dmo"`` or ``"dem"`` (presence broadcast when no mask)."""
+        mask = self.dmo_mask if name == "dmo" else self.dem_mask
+        image = self.dmo if name == "dmo" else self.dem
+        if mask is None:
+            present = self.has_dmo if name == "dmo" else self.has_dem
+            return present.to(image.dtype).expand_as(image)
+        return mask
 
     @property
     def has_dmo(self) -> torch.Tensor:
@@ -117,6 +133,8 @@ def read_inputs(batch: dict, scale: int = SUPPORTED_SCALE, dmo_channels: int = D
     b, _, h, w = lr.shape
     dmo = _check_aux(batch, "dmo", dmo_channels, lr, scale)
     dem = _check_aux(batch, "dem", 1, lr, scale)
+    dmo_mask = _check_aux(batch, "dmo_mask", dmo_channels, lr, scale) if dmo is not None else None
+    dem_mask = _check_aux(batch, "dem_mask", 1, lr, scale) if dem is not None else None
     present = batch.get("present")
     if present is None:
         present = torch.tensor(
@@ -134,11 +152,24 @@ def read_inputs(batch: dict, scale: int = SUPPORTED_SCALE, dmo_channels: int = D
         dem = lr.new_zeros(b, 1, scale * h, scale * w)
         present = present.clone()
         present[:, 2] = 0
-    # NaN nodata in auxiliary layers must not poison the features: zero them.
-    dmo = torch.nan_to_num(dmo.to(lr.dtype), nan=0.0)
-    dem = torch.nan_to_num(dem.to(lr.dtype), nan=0.0)
-    lr = torch.nan_to_num(lr, nan=0.0)
-    return ModelInputs(lr=lr, dmo=dmo, dem=dem, present=present)
+    # Coverage per band and pixel: NaN (nodata, outside the footprint) or a band not given is
+    # absent, never a zero marked present. Absent pixels carry 0 in the image as well.
+    dmo, dmo_mask = _covered(dmo, dmo_mask, present[:, 1], lr.dtype)
+    dem, dem_mask = _covered(dem, dem_mask, present[:, 2], lr.dtype)
+    lr = torch.nan_to_num(lr, nan=0.0, posinf=0.0, neginf=0.0)
+    return ModelInputs(lr=lr, dmo=dmo, dem=dem, present=present, dmo_mask=dmo_mask, dem_mask=dem_mask)
+
+
+def _covered(
+    image: torch.Tensor, mask: torch.Tensor | None, present: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image with uncovered pixels zeroed, coverage mask) of one auxiliary modality."""
+    finite = torch.isfinite(image)
+    cover = finite.to(dtype) * present.to(dtype).view(-1, 1, 1, 1)
+    if mask is not None:
+        cover = cover * (torch.nan_to_num(mask.to(dtype), nan=0.0) > 0.5).to(dtype)
+    clean = torch.where(finite, image.to(dtype), torch.zeros((), dtype=dtype, device=image.device))
+    return clean * cover, cover
 
 
 def pad_inputs(
@@ -163,7 +194,12 @@ def pad_inputs(
         return F.pad(x, (0, pw * f, 0, ph * f), mode="replicate")
 
     padded = ModelInputs(
-        lr=pad(inputs.lr, 1), dmo=pad(inputs.dmo, scale), dem=pad(inputs.dem, scale), present=inputs.present
+        lr=pad(inputs.lr, 1),
+        dmo=pad(inputs.dmo, scale),
+        dem=pad(inputs.dem, scale),
+        present=inputs.present,
+        dmo_mask=None if inputs.dmo_mask is None else pad(inputs.dmo_mask, scale),
+        dem_mask=None if inputs.dem_mask is None else pad(inputs.dem_mask, scale),
     )
     return padded, (h, w)
 

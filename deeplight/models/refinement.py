@@ -157,19 +157,25 @@ class ProgressiveRefinement(nn.Module):
         feats: torch.Tensor,
         lr_calibrated: torch.Tensor,
         aux: dict[str, dict[int, torch.Tensor]],
-        present: dict[str, torch.Tensor],
+        present: dict[str, dict[int, torch.Tensor]],
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads;
         the x8 features, which also carry the embedded ISP knowledge).
 
         ``aux`` maps each modality to its pyramid ``{4: x4 features, 2: x2 features, ...}``; the x8
-        stage reads the x4 features.
+        stage reads the x4 features. ``present`` maps each modality to its coverage (share of
+        observed pixels, 0..1) at the same levels, ``{4: (B, 1, 4h, 4w), 2: ..., 1: ...}``.
         """
         outputs, logits = [], []
         previous = lr_calibrated
         for scale, stage in zip(SCALES, self.stages):
             level = min(scale, 4)
-            feats, previous, isp = stage(feats, previous, {m: pyr[level] for m, pyr in aux.items()}, present)
+            feats, previous, isp = stage(
+                feats,
+                previous,
+                {m: pyr[level] for m, pyr in aux.items()},
+                {m: cov[level] for m, cov in present.items()},
+            )
             outputs.append(previous)
             if isp is not None:
                 logits.append(isp)
@@ -211,7 +217,7 @@ class AuxiliaryDetailEmbedding(nn.Module):
         images: dict[str, torch.Tensor],
         present: dict[str, torch.Tensor],
     ) -> torch.Tensor:
-        """(B, 1, 8h, 8w) detail to add to the x8 output."""
+        """(B, 1, 8h, 8w) detail to add to the x8 output (``present``: per-band coverage at HR)."""
         guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in self.bands], dim=1)
         detail = guides - self.up(area_downsample(guides, self.scale))
         gains = self.gain_up(self.gain_lr(lr_feats)) + self.gain_hr(feats)

@@ -1,0 +1,141 @@
+"""DeepLightSR's guarantees by construction: flux kept, dark kept dark, bounded detail, a baseline
+fallback, and auxiliary layers that act only where they are observed (issue 10, item 2)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.eval.evidence import period8_peak_db
+from deeplight.models.deeplightsr import MAX_DESATURATION
+from deeplight.models.flux import distribute_within_cells, neighbourhood_transport
+from deeplight.models.registry import get_model
+
+from .helpers import tiny_batch
+
+
+def _perturbed(preset: str = "tiny", **kwargs) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = get_model("deeplightsr", preset=preset, **kwargs).eval()
+    with torch.no_grad():  # move every head off its zero start so the checks mean something
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return model
+
+
+def _radiance(x: torch.Tensor) -> torch.Tensor:
+    return denormalize_radiance(x.double())
+
+
+def test_each_lr_cell_keeps_its_flux_to_float_error():
+    model = _perturbed()
+    with torch.no_grad():
+        out = model(tiny_batch(2, 6, 7, seed=3))
+    pooled = F.avg_pool2d(_radiance(out["sr"]), 8)
+    cells = _radiance(out["lr_calibrated"])
+    rel = (pooled - cells).abs() / cells.clamp_min(1e-3)
+    assert float(rel.max()) < 1e-4
+
+
+def test_transport_moves_flux_but_never_creates_it():
+    torch.manual_seed(1)
+    radiance = torch.rand(2, 1, 9, 8, dtype=torch.float64) * 40
+    radiance[:, :, :3, :3] = 0  # dark corner
+    moved = neighbourhood_transport(radiance, torch.rand(2, 1, 9, 8) * 2, torch.randn(2, 25, 9, 8))
+    torch.testing.assert_close(moved.sum(dim=(1, 2, 3)), radiance.sum(dim=(1, 2, 3)), rtol=1e-12, atol=1e-9)
+    assert torch.all(moved >= 0)
+    assert float(moved[:, :, :3, :3].abs().max()) == 0.0  # nothing enters a dark cell
+    assert not torch.allclose(moved, radiance)
+
+
+def test_zero_transport_is_the_identity():
+    radiance = torch.rand(1, 1, 6, 6, dtype=torch.float64)
+    moved = neighbourhood_transport(radiance, torch.zeros(1, 1, 6, 6), torch.randn(1, 25, 6, 6))
+    torch.testing.assert_close(moved, radiance, rtol=0, atol=0)
+
+
+def test_dark_lr_cells_stay_dark_whatever_the_weights():
+    model = _perturbed()
+    batch = tiny_batch(2, 6, 6, seed=4)
+    batch["lr"][:, :, 2:5, 2:5] = 0.0  # DN 0: dark to the sensor
+    with torch.no_grad():
+        sr = _radiance(model(batch)["sr"])
+    # cells that are dark and whose neighbours are dark too cannot receive flux
+    assert float(sr[:, :, 24:32, 24:32].max()) < 1e-5
+
+
+def test_output_is_bounded_by_its_cell_and_the_desaturation_cap():
+    model = _perturbed()
+    batch = tiny_batch(2, 6, 6, seed=5)
+    with torch.no_grad():
+        out = model(batch)
+    sr = _radiance(out["sr"])
+    cells = _radiance(out["lr_calibrated"])
+    # no HR pixel holds more than its whole cell's flux
+    assert torch.all(sr <= 64 * F.interpolate(cells, scale_factor=8, mode="nearest") * (1 + 1e-6) + 1e-9)
+    # cells never exceed (1 + MAX_DESATURATION) x the largest calibrated input cell
+    nominal = get_model("deeplightsr", preset="tiny", calibration="fixed").calibration(batch["lr"])
+    assert float(cells.max()) < 1e4 and float(cells.max()) <= (1 + MAX_DESATURATION) * 64 * float(
+        _radiance(nominal).max()
+    ) * torch.exp(torch.tensor(10.0))
+
+
+def test_untrained_model_is_the_flux_conserving_calibration_baseline():
+    torch.manual_seed(0)
+    model = get_model("deeplightsr", preset="tiny").eval()
+    batch = tiny_batch(1, 5, 6, seed=6)
+    with torch.no_grad():
+        out = model(batch)
+        cal = model.calibration(batch["lr"])
+    cells = _radiance(cal).float()
+    smooth = cal
+    for _ in range(3):
+        smooth = F.interpolate(smooth, scale_factor=2, mode="bilinear", align_corners=False)
+    expected = normalize_radiance(distribute_within_cells(cells, denormalize_radiance(smooth) + 1e-4))
+    torch.testing.assert_close(out["sr"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_spreading_cells_adds_no_8_pixel_periodicity():
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    hr = 0.5 + 40 * torch.exp(-((xx - 64) ** 2 + (yy - 60) ** 2) / 300) + 5 * torch.exp(-((xx - 20) ** 2) / 50)
+    cells = F.avg_pool2d(hr[None, None], 8)
+    smooth = torch.expm1(F.interpolate(torch.log1p(cells), scale_factor=8, mode="bilinear", align_corners=False))
+    out = distribute_within_cells(cells, smooth)
+    torch.testing.assert_close(F.avg_pool2d(out, 8), cells, rtol=1e-5, atol=1e-5)
+    # no peak at 1/8 above the neighbouring frequencies (a waffle stands about 10 dB above them)
+    assert period8_peak_db(normalize_radiance(out)[0, 0]) <= 1.0
+    waffle = out * (1 + 0.2 * torch.cos(2 * torch.pi * xx / 8) * torch.cos(2 * torch.pi * yy / 8))
+    assert period8_peak_db(normalize_radiance(waffle)[0, 0]) > 5.0  # the check can see one
+
+
+@pytest.mark.parametrize("modality", ["dem", "dmo"])
+def test_a_layer_covering_a_corner_changes_nothing_far_away(modality):
+    model = _perturbed(preset="tiny", global_alignment=False)
+    h = w = 40
+    gen = torch.Generator().manual_seed(7)
+    base = {"lr": torch.rand(1, 1, h, w, generator=gen)}
+    channels = 7 if modality == "dmo" else 1
+    layer = torch.full((1, channels, 8 * h, 8 * w), float("nan"))
+    layer[..., :32, :32] = torch.rand(1, channels, 32, 32, generator=gen)  # 0.1% of the scene
+    with torch.no_grad():
+        without = model(base)["sr"]
+        with_layer = model({**base, modality: layer})["sr"]
+    far = (slice(None), slice(None), slice(160, None), slice(160, None))
+    torch.testing.assert_close(with_layer[far], without[far], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(with_layer[..., :32, :32], without[..., :32, :32])
+
+
+def test_three_band_rgb_is_accepted_as_a_partial_dmo():
+    model = _perturbed(preset="tiny")
+    batch = tiny_batch(1, 4, 4, seed=8)
+    dmo = torch.full_like(batch["dmo"], float("nan"))
+    dmo[:, 1:4] = batch["dmo"][:, 1:4]  # Landsat-8 B2, B3, B4 (blue, green, red)
+    mask = torch.zeros_like(dmo)
+    mask[:, 1:4] = 1
+    with torch.no_grad():
+        a = model({**batch, "dmo": dmo})["sr"]
+        b = model({**batch, "dmo": torch.nan_to_num(dmo), "dmo_mask": mask})["sr"]
+    torch.testing.assert_close(a, b)
+    assert torch.isfinite(a).all()
