@@ -54,7 +54,11 @@ class TileOutput:
 
 
 def model_batch(tiles: TileBatch, device: torch.device) -> dict[str, torch.Tensor]:
-    """The model's input dict (docs/CONTRACTS.md) on ``device``; NaN becomes 0, absent aux is zero."""
+    """The model's input dict (docs/CONTRACTS.md) on ``device``.
+
+    LR nodata becomes 0; auxiliary NaN (nodata, outside the layer's footprint) is kept, so the model
+    marks those pixels absent (``deeplight.models.inputs.read_inputs``) instead of reading 0 as data.
+    """
     lr = np.nan_to_num(tiles.lr_dn.astype(np.float32, copy=False), nan=0.0)
     b, h, w = lr.shape
     hr_shape = (b, 1, h * SCALE, w * SCALE)
@@ -64,14 +68,14 @@ def model_batch(tiles: TileBatch, device: torch.device) -> dict[str, torch.Tenso
         if tiles.dmo.shape != (b, DMO_BANDS, h * SCALE, w * SCALE):
             expected = (b, DMO_BANDS) + hr_shape[2:]
             raise ConfigError(f"dmo tiles have shape {tiles.dmo.shape}, expected {expected}")
-        batch["dmo"] = torch.from_numpy(np.nan_to_num(tiles.dmo.astype(np.float32, copy=False), nan=0.0))
+        batch["dmo"] = torch.from_numpy(tiles.dmo.astype(np.float32, copy=False))
         present[:, 1] = 1.0
     else:
         batch["dmo"] = torch.zeros(b, DMO_BANDS, *hr_shape[2:])
     if tiles.dem is not None:
         if tiles.dem.shape != (b, h * SCALE, w * SCALE):
             raise ConfigError(f"dem tiles have shape {tiles.dem.shape}, expected {(b,) + hr_shape[2:]}")
-        dem = normalize_dem(np.nan_to_num(tiles.dem.astype(np.float32, copy=False), nan=0.0))
+        dem = normalize_dem(tiles.dem.astype(np.float32, copy=False))
         batch["dem"] = torch.from_numpy(dem[:, None].astype(np.float32))
         present[:, 2] = 1.0
     else:
