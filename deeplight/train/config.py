@@ -35,6 +35,10 @@ class ModelConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+VAL_SOURCES = ("synthetic", "real-val")
+"""Choices of ``data.val_source``."""
+
+
 @dataclass
 class DataConfig:
     """The DeepLightMD-layout dataset to train on.
@@ -52,6 +56,19 @@ class DataConfig:
         in_memory: load every clip of both splits into memory once (fast steps; needs RAM of about
             clips x 44 bytes x HR pixels), else read windows from the GeoTIFFs at every step.
         augment: random rot90/flip of training samples (seeded by seed, epoch and index).
+        real_places: places file of real night-light rasters (``configs/real_places.yaml``;
+            :mod:`deeplight.data.real_corpus`, files under ``$DEEPLIGHT_DATA_DIR``); empty = no real
+            tiles. Relative paths are taken from the working directory (then the repository root).
+        real_fraction: share of training samples drawn from the real ``train`` places (HR = real
+            tile, LR simulated with randomised degradation), the rest being the synthetic clips of
+            ``root``; 0 = synthetic only, 1 = real only (``root`` is then not read for training).
+        real_max_tiles_per_place: at most this many training tiles per real place (drawn evenly
+            over its files), so large tiles and long monthly series do not dominate.
+        real_hr_size: HR side of the real tiles in pixels (multiple of 8); must equal the HR side of
+            the synthetic clips when both are mixed (128 for ``--lr-size 16``).
+        val_source: ``synthetic`` (the ``val_split`` of ``root``) or ``real-val`` (the real-val
+            places of ``real_places``, realistic preset, fixed seeds): the best checkpoint is then
+            selected on places never seen in training.
     """
 
     root: str = "data/runtime/synth"
@@ -64,6 +81,11 @@ class DataConfig:
     max_val_batches: int = 0
     in_memory: bool = True
     augment: bool = True
+    real_places: str = ""
+    real_fraction: float = 0.0
+    real_hr_size: int = 128
+    real_max_tiles_per_place: int = 600
+    val_source: str = "synthetic"
 
 
 @dataclass
@@ -218,6 +240,20 @@ def validate_config(cfg: TrainConfig) -> None:
         (0.0 <= cfg.data.drop_dem <= 1.0, "data.drop_dem must be a probability in [0, 1]"),
         (cfg.data.num_workers >= 0, "data.num_workers must be >= 0"),
         (cfg.data.max_val_batches >= 0, "data.max_val_batches must be >= 0 (0 = all)"),
+        (0.0 <= cfg.data.real_fraction <= 1.0, "data.real_fraction must be a share in [0, 1] (0 = synthetic only)"),
+        (
+            cfg.data.real_hr_size >= 32 and cfg.data.real_hr_size % 8 == 0,
+            "data.real_hr_size must be a multiple of 8 and >= 32 (HR pixels; 128 for LR 16)",
+        ),
+        (cfg.data.real_max_tiles_per_place >= 1, "data.real_max_tiles_per_place must be >= 1"),
+        (
+            cfg.data.val_source in VAL_SOURCES,
+            f"data.val_source must be one of: {', '.join(VAL_SOURCES)} (got {cfg.data.val_source!r})",
+        ),
+        (
+            bool(cfg.data.real_places) or (cfg.data.real_fraction == 0.0 and cfg.data.val_source == "synthetic"),
+            "data.real_fraction > 0 and data.val_source: real-val need data.real_places (e.g. configs/real_places.yaml)",
+        ),
         (cfg.optim.lr > 0, "optim.lr must be > 0"),
         (cfg.optim.weight_decay >= 0, "optim.weight_decay must be >= 0"),
         (all(0.0 <= b < 1.0 for b in cfg.optim.betas), "optim.betas must both be in [0, 1)"),

@@ -111,24 +111,24 @@ def build_loss(cfg: TrainConfig, model: nn.Module) -> LossFn:
     return losses.build_loss(cfg.model.name, model, **cfg.loss.kwargs)
 
 
-def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
-    """Training and validation splits of the DeepLightMD folder ``cfg.data.root``.
-
-    Raises:
-        RasterError: missing split folder, a clip lacking a modality file, or mismatched grids
-            (raised by :mod:`deeplight.data.datasets`, naming the folder).
-    """
+def _synthetic_datasets(cfg: TrainConfig, need_train: bool, need_val: bool) -> tuple[Dataset | None, Dataset | None, str]:
+    """The synthetic splits of ``cfg.data.root`` that are needed, and their description."""
     from deeplight.data.datasets import DeepLightMDDataset
     from deeplight.train.preloaded import PreloadedClips
 
     root = Path(cfg.data.root)
     seed = cfg.train.seed
+    train = val = None
     if cfg.data.in_memory:
-        train = PreloadedClips(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
-        val = PreloadedClips(root, cfg.data.val_split, augment=False, seed=seed)
+        if need_train:
+            train = PreloadedClips(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
+        if need_val:
+            val = PreloadedClips(root, cfg.data.val_split, augment=False, seed=seed)
     else:
-        train = DeepLightMDDataset(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
-        val = DeepLightMDDataset(root, cfg.data.val_split, augment=False, seed=seed)
+        if need_train:
+            train = DeepLightMDDataset(root, cfg.data.train_split, augment=cfg.data.augment, seed=seed)
+        if need_val:
+            val = DeepLightMDDataset(root, cfg.data.val_split, augment=False, seed=seed)
     description = f"DeepLightMD-layout folder {root} (splits {cfg.data.train_split}/{cfg.data.val_split})"
     manifest = root / "manifest.json"
     if manifest.is_file():
@@ -138,7 +138,63 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
             description += f"; manifest: {json.dumps(keep, sort_keys=True, default=str)}"
         except (json.JSONDecodeError, UnicodeDecodeError):
             pass
-    train.description = description  # type: ignore[attr-defined]
+    return train, val, description
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+    """Training and validation sets of a config.
+
+    By default the DeepLightMD splits of ``cfg.data.root``. With ``data.real_places`` set
+    (:mod:`deeplight.data.real_corpus`): ``data.real_fraction`` of the training samples are real
+    HR tiles of the ``train`` places (a :class:`~deeplight.data.real_corpus.MixedDataset`; 1.0 =
+    real tiles only) and ``data.val_source: real-val`` validates on the held-out real-val places.
+    The training set's ``description`` (the checkpoint's ``data`` field) names every source, and
+    where validation (hence the best checkpoint) comes from.
+
+    Raises:
+        RasterError: missing split folder, a clip lacking a modality file, mismatched grids
+            (raised by :mod:`deeplight.data.datasets`, naming the folder), or real rasters missing
+            (naming the pattern and ``DEEPLIGHT_DATA_DIR``).
+        ConfigError: a bad places file, or synthetic clips whose HR side differs from
+            ``data.real_hr_size``.
+    """
+    d = cfg.data
+    seed = cfg.train.seed
+    use_real_train = bool(d.real_places) and d.real_fraction > 0.0
+    use_real_val = d.val_source == "real-val"
+    need_synth_train = not (use_real_train and d.real_fraction >= 1.0)
+    synth_train, synth_val, synth_desc = _synthetic_datasets(cfg, need_synth_train, not use_real_val)
+    if synth_train is not None:
+        synth_train.description = synth_desc  # type: ignore[attr-defined]
+    if not d.real_places:
+        return synth_train, synth_val  # type: ignore[return-value]
+
+    from deeplight.data.real_corpus import MixedDataset, RealCorpusDataset, load_places
+
+    places = load_places(d.real_places)
+    train: Dataset
+    if use_real_train:
+        real_train = RealCorpusDataset(
+            places, "train", hr_size=d.real_hr_size, seed=seed, augment=d.augment,
+            max_tiles_per_place=d.real_max_tiles_per_place,
+        )
+        if synth_train is not None:
+            try:
+                train = MixedDataset(synth_train, real_train, d.real_fraction, seed=seed)
+            except ConfigError as exc:
+                raise ConfigError(f"data.real_hr_size: {exc}") from None
+        else:
+            train = real_train
+    else:
+        train = synth_train  # type: ignore[assignment]
+    val: Dataset
+    if use_real_val:
+        val = RealCorpusDataset(places, "real-val", hr_size=d.real_hr_size, seed=seed, randomize=False)
+        val_desc = f"validation (best checkpoint): real-val places {', '.join(val.places)} of {d.real_places}"  # type: ignore[attr-defined]
+    else:
+        val = synth_val  # type: ignore[assignment]
+        val_desc = f"validation (best checkpoint): synthetic split {d.val_split} of {d.root}"
+    train.description = f"{train.description}; {val_desc}"  # type: ignore[attr-defined]
     return train, val
 
 
