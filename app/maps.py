@@ -5,6 +5,12 @@ Streamlit with ``server.enableStaticServing``) instead of folium's CDNs, has no 
 and rasters are in-memory PNG ``ImageOverlay``s. Plugins (Leaflet.draw, Leaflet.Sync,
 leaflet-side-by-side) are vendored too, see ``app/static/README.md``.
 
+Data never becomes markup: every string that comes from data (region names, panel titles, credits)
+is HTML-escaped (:func:`text_html`) before Leaflet inserts it into the DOM (tooltips, the title
+control and the attribution insert HTML), and travels as a JS literal (:func:`js_literal`) so it can
+neither close the ``<script>`` element nor become template code. A region named
+``<img src=x onerror=...>`` shows as that text.
+
 Selecting on the map: the HTML runs in a same-origin iframe (``st.iframe``). A click on a region or a
 drawn rectangle/polygon rewrites the app's URL query parameters (``region=`` or ``aoi=``) and reloads
 the page, so the selection is kept in the URL and a view can be shared.
@@ -107,9 +113,20 @@ class Panel:
     element_id: str
 
 
+def text_html(value: object) -> str:
+    """``value`` as HTML text: every data string (region names, titles, credits) goes through this
+    before Leaflet puts it into the DOM (tooltips, controls and attributions insert HTML)."""
+    return html.escape(str(value), quote=True)
+
+
 def _regions_geojson(regions: gpd.GeoDataFrame) -> dict:
+    """Regions as GeoJSON (EPSG:4326): ``name`` is the raw name (compared and put into the URL, never
+    into HTML), ``label`` its HTML-escaped text for the tooltip."""
     frame = regions[["name", "geometry"]].to_crs("EPSG:4326")
-    frame = frame.assign(geometry=frame.geometry.simplify(0.0005, preserve_topology=True))
+    frame = frame.assign(
+        label=[text_html(name) for name in frame["name"]],
+        geometry=frame.geometry.simplify(0.0005, preserve_topology=True),
+    )
     return json.loads(frame.to_json())
 
 
@@ -127,7 +144,7 @@ var regions_{{{{ this.get_name() }}}} = L.geoJSON({{{{ this.data.geojson }}}}, {
       ? {{color: '#00e5ff', weight: 3, fill: false}}
       : {{color: '#9aa0a6', weight: 1, fill: true, fillOpacity: 0.0, opacity: 0.8}}; }},
   onEachFeature: function (feature, layer) {{
-    layer.bindTooltip(feature.properties.name, {{sticky: true}});
+    layer.bindTooltip(feature.properties.label, {{sticky: true}});  // HTML-escaped in Python
     {click}
   }}
 }}).addTo({{{{ this._parent.get_name() }}}});
@@ -137,7 +154,7 @@ var regions_{{{{ this.get_name() }}}} = L.geoJSON({{{{ this.data.geojson }}}}, {
 
 
 def _add_title(fmap: folium.Map, title: str, element_id: str) -> None:
-    text = f'<b id="{html.escape(element_id)}">{html.escape(title)}</b>'
+    text = f'<b id="{text_html(element_id)}">{text_html(title)}</b>'
     script = """
 var title_{{ this.get_name() }} = L.control({position: 'topright'});
 title_{{ this.get_name() }}.onAdd = function () {
@@ -182,7 +199,7 @@ def _add_overlay(
 
 
 def _attribution(fmap: folium.Map, credits: list[str]) -> None:
-    text = " | ".join(html.escape(c) for c in credits)
+    text = " | ".join(text_html(c) for c in credits)
     fmap.add_child(
         _Script(
             "{{ this._parent.get_name() }}.attributionControl.setPrefix('Leaflet');"

@@ -2,12 +2,19 @@
 
 ``st.cache_resource`` holds models (loaded once per process) and scenes/results shared by every
 session; the inference engine's own disk cache and lock make concurrent sessions share one run.
+Uploads are the exception: each browser session keeps its own, in ``st.session_state``
+(:class:`SessionUploads`, bounded in count and bytes, least recently used evicted), so one user's file
+is never listed to, or opened by, another. A click on a map reloads the page (a new Streamlit
+session); so that the same browser finds its uploads again, its store is also kept on a bounded
+process-wide shelf under an id only that browser can present (:func:`browser_owner`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,18 +28,213 @@ from app.scene import RegionCrop, Scene, crop_scene
 from app.settings import get_settings
 from app.sources import DatasetInfo, list_datasets, load_scene_for
 
+MAX_SESSION_UPLOADS = 3
+"""Uploaded scenes one browser session keeps in memory (least recently used evicted first)."""
+MAX_SESSION_UPLOAD_BYTES = 768 * 1024**2
+"""Memory one session's uploaded scenes may hold together (arrays and regions); the newest upload is
+always kept, older ones are evicted (least recently used first) until the rest fits."""
+MAX_SHELVED_BROWSERS = 16
+"""Browsers whose uploads the process keeps between page reloads (least recently active dropped)."""
+MAX_SHELVED_BYTES = 2 * 1024**3
+"""Memory all shelved browsers' uploads may hold together (least recently active dropped first)."""
+SESSION_UPLOADS_KEY = "_deeplight_uploads"
+XSRF_COOKIE = "_streamlit_xsrf"
+
+
+def scene_nbytes(scene_obj: Scene) -> int:
+    """Bytes of the in-memory layers (LR, HR, DMO, DEM, population) and regions of a scene."""
+    total = 0
+    for layer in (scene_obj.lr, scene_obj.hr, scene_obj.dmo, scene_obj.dem, scene_obj.population):
+        if isinstance(layer, np.ndarray):
+            total += layer.nbytes
+    try:
+        total += int(scene_obj.regions.memory_usage(deep=True).sum())
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return total
+
+
+class SessionUploads:
+    """The uploaded scenes of one browser session, by ``upload:<sha256>`` id, bounded and evicted (LRU).
+
+    See :func:`uploaded_scenes`: an upload is visible only to the browser session that made it; another
+    user never sees it in the data-set picker and cannot open it by its id (``?dataset=upload:...``).
+
+    Args:
+        max_count: most scenes kept.
+        max_bytes: most bytes (:func:`scene_nbytes`) kept together; the newest scene is always kept.
+    """
+
+    def __init__(self, max_count: int = MAX_SESSION_UPLOADS, max_bytes: int = MAX_SESSION_UPLOAD_BYTES) -> None:
+        if max_count < 1 or max_bytes < 1:
+            raise ValueError("an upload store keeps at least one scene and one byte")
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self._scenes: OrderedDict[str, Scene] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self._lock = threading.Lock()  # two tabs of one browser share a store
+        self.shelf: UploadShelf | None = None
+        """The shelf this store is kept on (its bounds are re-checked after every upload), if any."""
+        self.evicted: list[str] = []
+        """Ids evicted lately (the last 32, oldest first), so a page can say why an upload is gone."""
+
+    def __setitem__(self, key: str, scene_obj: Scene) -> None:
+        size = scene_nbytes(scene_obj)
+        with self._lock:
+            self._scenes.pop(key, None)
+            self._scenes[key] = scene_obj
+            self._sizes[key] = size
+            while len(self._scenes) > 1 and (len(self._scenes) > self.max_count or self._nbytes() > self.max_bytes):
+                old, _ = self._scenes.popitem(last=False)
+                self._sizes.pop(old, None)
+                self.evicted = [*self.evicted[-31:], old]
+        if self.shelf is not None:  # outside our lock: the shelf asks every store for its size
+            self.shelf.trim()
+
+    def get(self, key: str) -> Scene | None:
+        """The scene (marked as the most recently used), or None."""
+        with self._lock:
+            found = self._scenes.get(key)
+            if found is not None:
+                self._scenes.move_to_end(key)
+            return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._scenes
+
+    def __len__(self) -> int:
+        return len(self._scenes)
+
+    def items(self) -> list[tuple[str, Scene]]:
+        """``(id, scene)`` pairs, oldest upload first (listing does not count as a use)."""
+        with self._lock:
+            return list(self._scenes.items())
+
+    def keys(self) -> list[str]:
+        """Ids, least recently used first."""
+        with self._lock:
+            return list(self._scenes)
+
+    def _nbytes(self) -> int:
+        return sum(self._sizes.values())
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the kept scenes together."""
+        with self._lock:
+            return self._nbytes()
+
+
+def xsrf_token(cookie: str | None) -> bytes | None:
+    """The secret of Streamlit's (Tornado's) XSRF cookie, stable for one browser across page reloads.
+
+    Version 2 cookies are ``2|<mask>|<masked token>|<time>`` with a fresh mask per page load; the
+    token is the masked part XOR the mask. Anything else (no cookie, another format) gives None.
+    """
+    if not cookie:
+        return None
+    parts = cookie.strip('"').split("|")
+    try:
+        if len(parts) == 4 and parts[0] == "2":
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+            if len(mask) != 4 or len(masked) < 16:
+                return None
+            return bytes(b ^ mask[i % 4] for i, b in enumerate(masked))
+        if len(parts) == 1 and len(parts[0]) >= 32:  # version 1: the raw hex token
+            return bytes.fromhex(parts[0])
+    except ValueError:
+        return None
+    return None
+
+
+def browser_owner(cookies: dict[str, str] | None = None) -> str | None:
+    """An id of the browser behind this session (a hash of its XSRF secret, which only that browser
+    holds), or None when there is none (XSRF protection off, AppTest): then uploads live and die
+    with the Streamlit session."""
+    if cookies is None:
+        try:
+            cookies = dict(st.context.cookies)
+        except Exception:  # noqa: BLE001 - no request context (bare mode, tests)
+            return None
+    token = xsrf_token(cookies.get(XSRF_COOKIE))
+    if token is None:
+        return None
+    return hashlib.sha256(b"deeplight-uploads|" + token).hexdigest()
+
+
+class UploadShelf:
+    """The upload stores of recently active browsers, so a page reload (a click on the map reloads
+    the page, which starts a new Streamlit session) finds the browser's own uploads again.
+
+    Bounded: at most ``max_browsers`` stores and ``max_bytes`` together; the least recently active
+    browser's store is dropped first (never the one being asked for).
+    """
+
+    def __init__(self, max_browsers: int = MAX_SHELVED_BROWSERS, max_bytes: int = MAX_SHELVED_BYTES) -> None:
+        self.max_browsers = max_browsers
+        self.max_bytes = max_bytes
+        self._stores: OrderedDict[str, SessionUploads] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def store_for(self, owner: str) -> SessionUploads:
+        """The store of browser ``owner`` (created when new), marked as the most recently active."""
+        with self._lock:
+            store = self._stores.get(owner)
+            if store is None:
+                store = self._stores[owner] = SessionUploads()
+                store.shelf = self
+            self._stores.move_to_end(owner)
+            self._trim(keep=owner)
+            return store
+
+    def trim(self) -> None:
+        """Drop the least recently active browsers' stores beyond the bounds."""
+        with self._lock:
+            self._trim(keep=next(reversed(self._stores), None))
+
+    def _trim(self, keep: str | None) -> None:
+        def total() -> int:
+            return sum(store.nbytes for store in self._stores.values())
+
+        while len(self._stores) > 1 and (len(self._stores) > self.max_browsers or total() > self.max_bytes):
+            oldest = next(iter(self._stores))
+            if oldest == keep:
+                self._stores.move_to_end(oldest)
+                oldest = next(iter(self._stores))
+                if oldest == keep:
+                    break
+            self._stores.pop(oldest)
+
+    def __len__(self) -> int:
+        return len(self._stores)
+
 
 @st.cache_resource(show_spinner=False)
-def uploaded_scenes() -> dict[str, Scene]:
-    """Scenes built from uploads in this process, by ``upload:<sha256>`` id (shared by sessions)."""
-    return {}
+def _upload_shelf() -> UploadShelf:
+    return UploadShelf()
+
+
+def uploaded_scenes() -> SessionUploads:
+    """Scenes uploaded in this browser session (never listed to, or opened by, another user).
+
+    Kept in ``st.session_state``; when the browser can be told apart (Streamlit's XSRF cookie, see
+    :func:`browser_owner`), the store is also kept on a bounded process-wide shelf under that
+    browser's id only, so that a page reload by the same browser finds its uploads again.
+    """
+    store = st.session_state.get(SESSION_UPLOADS_KEY)
+    if isinstance(store, SessionUploads):
+        return store
+    owner = browser_owner()
+    store = _upload_shelf().store_for(owner) if owner is not None else SessionUploads()
+    st.session_state[SESSION_UPLOADS_KEY] = store
+    return store
 
 
 def datasets() -> list[DatasetInfo]:
-    """Data sets of the picker: configured sets plus uploads of this process."""
+    """Data sets of the picker: configured sets plus this session's uploads."""
     out = list_datasets(get_settings())
-    for key, scene in uploaded_scenes().items():
-        out.append(DatasetInfo(key, f"Upload: {scene.title}", (), "uploaded by a user"))
+    for key, scene_obj in uploaded_scenes().items():
+        out.append(DatasetInfo(key, f"Upload: {scene_obj.title}", (), "uploaded in this session"))
     return out
 
 
@@ -44,13 +246,18 @@ def _scene(dataset_id: str, year: int | None, settings_key: str) -> Scene:
 def scene(dataset_id: str, year: int | None) -> Scene:
     """The scene of a data set and year (loaded once per process)."""
     if dataset_id.startswith("upload:"):
-        found = uploaded_scenes().get(dataset_id)
+        store = uploaded_scenes()
+        found = store.get(dataset_id)
         if found is None:
             from deeplight.errors import RasterError
 
-            raise RasterError(
-                "this upload is no longer in memory (the server restarted): upload the file again"
+            why = (
+                f"it was dropped to make room (a session keeps its {store.max_count} most recent uploads)"
+                if dataset_id in store.evicted
+                else "uploads are kept only in the browser session that made them, until it ends or "
+                "the server restarts"
             )
+            raise RasterError(f"this upload is not in this session ({why}): upload the file again on the Data page")
         return found
     settings = get_settings()
     return _scene(dataset_id, year, settings.cache_token())

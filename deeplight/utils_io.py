@@ -75,3 +75,128 @@ def read_json(path: str | os.PathLike[str]) -> object:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DeepLightError(f"{path} is not valid JSON ({exc}): restore it or remove it and re-create it") from exc
+
+
+# -- outputs must never replace inputs ---------------------------------------------------------
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+FILE_KINDS = ("file", "checkpoint", "csv", "table", "shapefile")
+"""How a path implies the files beside it (see :func:`implied_files`)."""
+
+
+def implied_files(path: str | os.PathLike[str], kind: str | None = None) -> list[tuple[Path, str]]:
+    """The files a path stands for: the file itself plus the sidecars read or written beside it.
+
+    Args:
+        path: a file (or a stem, for ``checkpoint`` and ``table``).
+        kind: ``"checkpoint"`` (``x``, ``x.safetensors`` or ``x.json`` -> both files, docs/CONTRACTS.md),
+            ``"csv"`` (indicator CSV + its ``.json`` sidecar), ``"table"`` (a stem -> ``.csv`` + ``.md``),
+            ``"shapefile"`` (``.shp`` + ``.shx``/``.dbf``/``.prj``/...), ``"file"`` (just the file); None:
+            guessed from the suffix (``.safetensors`` -> checkpoint, ``.csv`` -> csv, ``.shp`` ->
+            shapefile, else file). Every file also implies its ``<file>.sha256`` hash sidecar.
+
+    Returns:
+        ``[(absolute path, what it is), ...]``, the given file first.
+    """
+    p = Path(os.path.expanduser(os.fspath(path)))
+    suffix = p.suffix.lower()
+    if kind is None:
+        kind = {".safetensors": "checkpoint", ".csv": "csv", ".shp": "shapefile"}.get(suffix, "file")
+    if kind not in FILE_KINDS:
+        raise ValueError(f"unknown file kind {kind!r}; one of {FILE_KINDS}")
+    found: list[tuple[Path, str]]
+    if kind == "checkpoint":
+        stem = p.with_suffix("") if suffix in (".safetensors", ".json") else p
+        parts = [(stem.with_suffix(".safetensors"), "weights"), (stem.with_suffix(".json"), "metadata sidecar")]
+        found = [(p, "file")] + [(f, what) for f, what in parts if f != p]
+    elif kind == "table":
+        found = [(p.with_suffix(".csv"), "CSV table"), (p.with_suffix(".md"), "Markdown table")]
+    else:
+        found = [(p, "file")]
+        if kind == "csv":
+            found.append((p.with_suffix(".json"), "JSON sidecar"))
+        elif kind == "shapefile":
+            found += [(p.with_suffix(s), f"{s} part") for s in SHAPEFILE_PARTS]
+    found += [(Path(f"{f}.sha256"), "hash sidecar") for f, _ in list(found)]
+    return [(_absolute(f), what) for f, what in found]
+
+
+def _absolute(path: Path) -> Path:
+    try:
+        return Path(os.path.abspath(path)).resolve()
+    except (OSError, RuntimeError):  # a symlink loop or an unreadable folder: compare as written
+        return Path(os.path.abspath(path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links, bind mounts
+    except OSError:
+        return False
+
+
+def _specs(group: object) -> list[tuple[str, Path, str | None]]:
+    items = group.items() if hasattr(group, "items") else ((None, value) for value in group)  # type: ignore[union-attr]
+    out = []
+    for label, spec in items:
+        if spec is None or spec == "":
+            continue
+        path, kind = spec if isinstance(spec, tuple) else (spec, None)
+        if path is None or path == "":
+            continue
+        out.append((str(label) if label is not None else str(path), Path(os.fspath(path)), kind))
+    return out
+
+
+def _describe(label: str, what: str, file: Path) -> str:
+    return f"{label} ({file})" if what == "file" else f"the {what} of {label} ({file})"
+
+
+def check_outputs_distinct(inputs: object, outputs: object) -> None:
+    """Refuse a command whose outputs would replace one of its inputs (or another of its outputs).
+
+    Paths are made absolute and resolved (symlinks followed, hard links detected), and each one is
+    expanded into the files it implies (:func:`implied_files`: a checkpoint's ``.json``, a CSV's
+    ``.json`` sidecar, a shapefile's parts, hash sidecars), so ``--out <the checkpoint>`` or
+    ``--geo <the CSV's JSON sidecar>`` is caught before anything is read or written.
+
+    Args:
+        inputs: ``{label: path}`` (label as the user knows it, e.g. ``"--checkpoint"``) or a list of
+            paths; a value may be ``(path, kind)`` with a kind of :func:`implied_files`; None is skipped.
+        outputs: the same, for the files the command writes.
+
+    Raises:
+        ConfigError: an output file (or a sidecar it implies) is an input file or one of its sidecars,
+            or two outputs would write the same file. The message names both and what to do.
+    """
+    from deeplight.errors import ConfigError
+
+    expanded_inputs = [
+        (label, what, file) for label, path, kind in _specs(inputs) for file, what in implied_files(path, kind)
+    ]
+    seen_outputs: list[tuple[str, str, Path]] = []
+    for out_label, out_path, out_kind in _specs(outputs):
+        own: dict[Path, str] = {}
+        for out_file, out_what in implied_files(out_path, out_kind):
+            if out_file in own:
+                raise ConfigError(
+                    f"{out_label} {out_path}: its {out_what} would be "
+                    + ("the file itself" if own[out_file] == "file" else f"the same file as its {own[out_file]}")
+                    + f" ({out_file}); give {out_label} another name or suffix"
+                )
+            own[out_file] = out_what
+            for in_label, in_what, in_file in expanded_inputs:
+                if _same_file(out_file, in_file):
+                    raise ConfigError(
+                        f"output {_describe(out_label, out_what, out_file)} is one of the inputs: it would "
+                        f"replace input {_describe(in_label, in_what, in_file)}; choose another path for "
+                        f"{out_label} (no output may overwrite an input)"
+                    )
+            for other_label, other_what, other_file in seen_outputs:
+                if other_label != out_label and _same_file(out_file, other_file):
+                    raise ConfigError(
+                        f"outputs {other_label} and {out_label} would both write {out_file}: "
+                        f"choose different paths for {other_label} and {out_label}"
+                    )
+            seen_outputs.append((out_label, out_what, out_file))

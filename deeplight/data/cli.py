@@ -51,7 +51,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_degrade(args: argparse.Namespace) -> int:
     from deeplight.data.degrade import preset_params
     from deeplight.data.degrade_raster import degrade_raster
+    from deeplight.utils_io import check_outputs_distinct
 
+    inputs = {"--hr": args.hr, "--dmo": args.dmo, "--dem": args.dem, "--isp": args.isp}
+    outputs = {"--out": (args.out, "file")}
+    given = [name for name, path in inputs.items() if path]
+    if len(given) > 1:  # with aux layers, degrade_raster also writes hr.tif, dmo.tif... beside --out
+        folder = Path(args.out).parent
+        outputs.update({f"{name[2:]}.tif beside --out": (folder / f"{name[2:]}.tif", "file") for name in given})
+    check_outputs_distinct(inputs, outputs)
     result = degrade_raster(
         args.hr,
         args.out,

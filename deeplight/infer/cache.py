@@ -9,8 +9,15 @@ deleting the least recently used entries (file mtime, refreshed on every hit). `
 holds a lock keyed by the request, so N concurrent callers asking for the same thing trigger exactly
 one computation; the others wait and read the result.
 
-Layout under the root: ``entries/<k[:2]>/<k>.dlc`` (arrays), ``files/<k[:2]>/<k>.<name>`` (whole
-output files, each with a ``.sha256`` sidecar), ``locks/<k>.lock``, ``tmp/``.
+Layout under the root: ``.deeplight-cache`` (the marker), ``entries/<k[:2]>/<k>.dlc`` (arrays),
+``files/<k[:2]>/<k>.<name>`` (whole output files, each with a ``.sha256`` sidecar), ``locks/<k>.lock``,
+``tmp/``.
+
+The marker file is written when the cache creates its folder (or finds it empty); the cache writes
+only into a marked folder and :meth:`TileCache.clear` / :meth:`TileCache.evict` delete only inside
+one, and only names of the layout above, so ``deeplight cache clear --cache-dir ~/Documents`` deletes
+nothing. A folder that already holds other files is never adopted: the cache then only warns and
+stores nothing.
 Array entry format: ``b"DLCACHE1"`` + 32-byte SHA-256 of the payload + payload (safetensors, no pickle).
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,11 +41,17 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from deeplight.errors import ConfigError
+from deeplight.errors import ConfigError, DeepLightError
 from deeplight.infer.locks import file_lock, is_locked
 from deeplight.utils_io import atomic_write_text, sha256_file
 
 MAGIC = b"DLCACHE1"
+MARKER_NAME = ".deeplight-cache"
+"""File that marks a folder as a DeepLight prediction cache (written by the cache itself)."""
+MARKER_FORMAT = "deeplight-tile-cache"
+LAYOUT_DIRS = ("entries", "files", "locks", "tmp")
+"""The only sub-folders the cache creates (an unmarked folder holding only these, e.g. a cache of an
+earlier DeepLight version or one another process is creating right now, may be adopted)."""
 DEFAULT_MAX_BYTES = 2 * 1024**3
 """Default size limit: 2 GiB (override with ``DEEPLIGHT_CACHE_MAX_GB`` or the constructor)."""
 
@@ -64,6 +78,10 @@ def default_max_bytes() -> int:
     if gib <= 0:
         raise ConfigError(f"DEEPLIGHT_CACHE_MAX_GB must be positive (got {value!r})")
     return int(gib * 1024**3)
+
+
+class NotACacheFolderError(DeepLightError):
+    """The folder is not marked as a DeepLight cache (see :data:`MARKER_NAME`): nothing is deleted."""
 
 
 def cache_key(**parts: Any) -> str:
@@ -108,6 +126,98 @@ class TileCache:
         self._stats_lock = threading.Lock()
         self._size_estimate: int | None = None  # bytes, refreshed by every scan; avoids a scan per put
         self._puts_since_scan = 0  # other processes' writes are seen at the next scan (every 32 puts)
+        self._marked = False  # the marker was seen or written by this instance
+        self._warned = False
+
+    # -- the marker ----------------------------------------------------------------------------
+    @property
+    def marker_path(self) -> Path:
+        """The marker file that makes :attr:`root` a DeepLight cache folder."""
+        return self.root / MARKER_NAME
+
+    def is_marked(self) -> bool:
+        """Whether :attr:`root` carries a valid cache marker (written by :meth:`ensure_folder`)."""
+        try:
+            data = json.loads(self.marker_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and data.get("format") == MARKER_FORMAT
+
+    def ensure_folder(self) -> None:
+        """Create :attr:`root` with its marker, or check that an existing folder is a cache folder.
+
+        A missing or empty folder (or one that holds only the cache's own sub-folders) gets the marker.
+
+        Raises:
+            NotACacheFolderError: the folder holds other files and no marker; nothing is written there.
+            OSError: the folder cannot be created or written.
+        """
+        if self._marked or self.is_marked():
+            self._marked = True
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        foreign = sorted(
+            p.name for p in self.root.iterdir()
+            if p.name not in LAYOUT_DIRS and p.name != MARKER_NAME and not p.name.startswith(f".{MARKER_NAME}.")
+        )
+        layout_ok = all(not (self.root / d).exists() or (self.root / d).is_dir() for d in LAYOUT_DIRS)
+        stray = [] if foreign or not layout_ok else self._non_cache_files()
+        if stray:
+            foreign = [str(p.relative_to(self.root)) for p in stray]
+        if foreign or not layout_ok:
+            shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise NotACacheFolderError(
+                f"{self.root} is not a DeepLight cache folder (no {MARKER_NAME} marker) and already holds "
+                f"other files ({shown or 'a file named like a cache folder'}): choose an empty or new "
+                "folder for --cache-dir / DEEPLIGHT_CACHE_DIR"
+            )
+        marker = {"format": MARKER_FORMAT, "version": 1,
+                  "note": "DeepLight prediction cache; `deeplight cache clear` deletes only inside such folders"}
+        atomic_write_text(self.marker_path, json.dumps(marker, indent=1) + "\n")
+        self._marked = True
+
+    def _non_cache_files(self, limit: int = 4) -> list[Path]:
+        """Files under the layout folders of an unmarked folder that the cache cannot have written
+        (names other than ``<64 hex>.dlc``, ``<64 hex>.<name>[.sha256]``, ``*.lock``, ``*.tmp``)."""
+        found = []
+        patterns = {
+            "entries": re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.dlc"),
+            "files": re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.[^/]+"),
+            "locks": re.compile(r"[^/]+\.lock"),
+            "tmp": re.compile(r"[^/]+\.tmp"),
+        }
+        for folder, pattern in patterns.items():
+            base = self.root / folder
+            for path in base.rglob("*") if base.is_dir() else ():
+                if path.is_dir() and not path.is_symlink():
+                    continue
+                rel = path.relative_to(base).as_posix()
+                ok = pattern.fullmatch(rel) and (folder not in ("entries", "files") or rel[:2] == rel[3:5])
+                if not ok or path.is_symlink():
+                    found.append(path)
+                    if len(found) >= limit:
+                        return found
+        return found
+
+    def _require_marker(self, action: str) -> None:
+        if not self.is_marked():
+            raise NotACacheFolderError(
+                f"{self.root} is not a DeepLight cache folder (it has no {MARKER_NAME} marker, which the "
+                f"cache writes when it creates its folder): refusing to {action}; nothing was deleted. "
+                "Check --cache-dir / DEEPLIGHT_CACHE_DIR (a cache made by DeepLight before the marker "
+                "existed gets it on its next write, or delete that folder yourself)"
+            )
+
+    def _usable(self) -> bool:
+        """:meth:`ensure_folder`, but a folder that cannot be a cache only warns (once): no caching."""
+        try:
+            self.ensure_folder()
+            return True
+        except (OSError, NotACacheFolderError) as exc:
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"not using the prediction cache: {exc}", stacklevel=3)
+            return False
 
     # -- paths ---------------------------------------------------------------------------------
     def entry_path(self, key: str) -> Path:
@@ -166,7 +276,9 @@ class TileCache:
 
         Raises:
             OSError: the cache folder is not writable or the disk is full (nothing partial is left).
+            NotACacheFolderError: the folder holds other files and no marker (see :meth:`ensure_folder`).
         """
+        self.ensure_folder()
         payload = st_save({name: np.ascontiguousarray(value) for name, value in arrays.items()})
         data = MAGIC + hashlib.sha256(payload).digest() + payload
         final = self.entry_path(key)
@@ -193,6 +305,8 @@ class TileCache:
     def put_or_warn(self, key: str, arrays: dict[str, np.ndarray]) -> bool:
         """:meth:`put`, but a failure (full disk, read-only folder) only warns: a cache that cannot be
         written must not stop a prediction. Returns whether the entry was stored."""
+        if not self._usable():
+            return False
         try:
             self.put(key, arrays)
             return True
@@ -215,6 +329,8 @@ class TileCache:
         arrays = self.get(key)
         if arrays is not None:
             return arrays, True
+        if not self._usable():  # not a cache folder: compute, store nothing, create no lock file there
+            return compute(), False
         with file_lock(self.lock_path(key), timeout=timeout):
             arrays = self.get(key)
             if arrays is not None:
@@ -233,6 +349,8 @@ class TileCache:
 
         A failure (full disk) only warns, like :meth:`put_or_warn`. Returns whether it was stored.
         """
+        if not self._usable():
+            return False
         final = self.file_path(key, name)
         tmp_dir = self.root / "tmp"
         tmp = None
@@ -282,10 +400,17 @@ class TileCache:
         return True
 
     # -- maintenance ---------------------------------------------------------------------------
+    @staticmethod
+    def _is_layout_name(path: Path) -> bool:
+        """``<k[:2]>/<k>...``: a file the cache wrote (its name starts with its two-character folder)."""
+        folder = path.parent.name
+        return len(folder) == 2 and path.name.startswith(folder) and path.is_file() and not path.is_symlink()
+
     def _entries(self) -> list[tuple[float, int, Path]]:
         found = []
         paths = list((self.root / "entries").glob("*/*.dlc"))
         paths += [p for p in (self.root / "files").glob("*/*") if not p.name.endswith(".sha256")]
+        paths = [p for p in paths if self._is_layout_name(p)]
         for path in paths:
             try:
                 stat = path.stat()
@@ -303,7 +428,7 @@ class TileCache:
         entries = self._entries()
         total = sum(size for _, size, _ in entries)
         self._size_estimate, self._puts_since_scan = total, 0
-        if total <= self.max_bytes:
+        if total <= self.max_bytes or not self.is_marked():  # delete only inside a marked cache folder
             return 0
         removed = 0
         try:
@@ -326,15 +451,26 @@ class TileCache:
         return CacheInfo(self.root, len(entries), sum(s for _, s, _ in entries), self.max_bytes)
 
     def clear(self) -> int:
-        """Delete every entry, stale temporary file and unheld lock file; returns entries deleted."""
+        """Delete every entry, stale temporary file and unheld lock file; returns entries deleted.
+
+        Only inside a folder the cache marked as its own (:meth:`ensure_folder`), and only files named
+        as the cache names them; a folder that does not exist holds nothing to delete (returns 0).
+
+        Raises:
+            NotACacheFolderError: :attr:`root` exists but has no cache marker (nothing is deleted).
+        """
+        if not self.root.exists():
+            return 0
+        self._require_marker("clear it")
         removed = 0
         for _, _, path in self._entries():
             path.unlink(missing_ok=True)
             Path(f"{path}.sha256").unlink(missing_ok=True)
             removed += 1
         for tmp in (self.root / "tmp").glob("*.tmp"):
-            tmp.unlink(missing_ok=True)
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
         for lock in (self.root / "locks").glob("*.lock"):
-            if not is_locked(lock):
+            if lock.is_file() and not lock.is_symlink() and not is_locked(lock):
                 lock.unlink(missing_ok=True)
         return removed

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cache = subparsers.add_parser("cache", help="inspect or clear the prediction cache")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     for name, helptext, func in (("info", "entries and size of the cache", _cache_info),
-                                 ("clear", "delete every cache entry", _cache_clear)):
+                                 ("clear", "delete every cache entry (only in a folder the cache created)", _cache_clear)):
         sub = cache_sub.add_parser(name, help=helptext)
         sub.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
         sub.set_defaults(func=func)
@@ -64,13 +64,20 @@ def _cache(args: argparse.Namespace):
 
 
 def _cache_info(args: argparse.Namespace) -> int:
-    print(_cache(args).info().describe())
+    cache = _cache(args)
+    print(cache.info().describe())
+    if cache.root.exists() and not cache.is_marked():
+        print(f"note: {cache.root} is not marked as a DeepLight cache folder: `deeplight cache clear` "
+              "deletes nothing there")
     return 0
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
     cache = _cache(args)
-    removed = cache.clear()
+    if not cache.root.exists():
+        print(f"nothing to clear: {cache.root} does not exist")
+        return 0
+    removed = cache.clear()  # raises NotACacheFolderError (exit 2, nothing deleted) on an unmarked folder
     print(f"removed {removed} entries from {cache.root}")
     return 0
 
@@ -98,6 +105,24 @@ def _model_from_args(args: argparse.Namespace):
     return model
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """The SR (and its uncertainty layer) may replace no input: LR, aux layers, checkpoint + sidecar."""
+    from deeplight.infer.raster import uncertainty_path_for
+    from deeplight.utils_io import check_outputs_distinct
+
+    inputs = {
+        "the LR input": (args.lr, "file"),
+        "--dmo": args.dmo,
+        "--dem": args.dem,
+        "--checkpoint": (args.checkpoint, "checkpoint") if args.checkpoint else None,
+    }
+    outputs = {
+        "--out": (args.out, "file"),
+        "the uncertainty output of --self-ensemble": (uncertainty_path_for(args.out), "file") if args.self_ensemble else None,
+    }
+    check_outputs_distinct(inputs, outputs)
+
+
 def _predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -106,6 +131,7 @@ def _predict(args: argparse.Namespace) -> int:
     from deeplight.infer.distributed import close_client, start_client
     from deeplight.infer.raster import predict_raster
 
+    _check_outputs(args)
     configure_cpu_threads(args.threads)
     model = _model_from_args(args)
     cache = None if args.no_cache else TileCache(args.cache_dir)

@@ -22,7 +22,6 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 import torch
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from deeplight import __version__
@@ -36,6 +35,14 @@ from deeplight.infer.locks import LockTimeout, file_lock
 from deeplight.infer.raster_source import RasterSource
 from deeplight.infer.tiled import BatchExecutor, ProgressCallback, run_tiled
 from deeplight.infer.tiling import check_tiling, plan_tiles
+from deeplight.io.cog import (
+    LOW_SPACE_BYTES,
+    RASTER_LIB_ERRORS,
+    PixelChecksum,
+    free_bytes,
+    fsync_file,
+    verify_checksums,
+)
 
 SR_UNITS = "nW/cm2/sr"
 BLOCK = 512
@@ -123,8 +130,9 @@ def _remove_leftovers(path: Path) -> None:
 
 
 def _write_error(out: Path, exc: BaseException) -> RasterError:
-    no_space = getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
-    if no_space:
+    no_space = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left" in str(exc).lower()
+    free = free_bytes(out.parent)  # GDAL's own messages ("TIFFAppendToStrip:Seek error") rarely say why
+    if no_space or (free is not None and free < LOW_SPACE_BYTES and not isinstance(exc, PermissionError)):
         return RasterError(f"no space left on the device while writing {out}: free some space or choose "
                            f"another output folder ({exc})")
     return RasterError(f"writing {out} failed ({exc}): check the output folder and free space")
@@ -286,10 +294,16 @@ def _run_and_write(
             datasets.append(rasterio.open(partial, "w", **profile))
             datasets[-1].update_tags(**target_tags)
 
+        checksums = [PixelChecksum() for _ in targets]  # of what was written, to verify the files
+
         def write(row0: int, rows: np.ndarray, unc: np.ndarray | None) -> None:
+            rows = np.asarray(rows, dtype=np.float32)
             _write_rows(datasets[0], row0, rows)
+            checksums[0].add(rows, row0)
             if len(datasets) > 1 and unc is not None:
+                unc = np.asarray(unc, dtype=np.float32)
                 _write_rows(datasets[1], row0, unc)
+                checksums[1].add(unc, row0)
 
         stats = run_tiled(
             source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
@@ -298,8 +312,14 @@ def _run_and_write(
         )
         for ds in datasets:
             ds.close()
-        for partial, cog_tmp in hidden:
+        for (partial, cog_tmp), (path, target_tags), checksum in zip(hidden, targets, checksums, strict=True):
             _to_cog(partial, cog_tmp)
+            # read the COG back in full before it may be renamed: a full disk does not always raise
+            fsync_file(cog_tmp)
+            verify_checksums(
+                cog_tmp, path, [checksum], height=profile["height"], width=profile["width"],
+                crs=source.crs, transform=source.hr_transform, tags=target_tags,
+            )
         if cache is not None:  # the whole output, for a repeated request
             for name, (_, cog_tmp) in zip(names, hidden, strict=True):
                 cache.put_file(request, name, cog_tmp)
@@ -307,7 +327,7 @@ def _run_and_write(
         for (partial, cog_tmp), (path, _) in reversed(list(zip(hidden, targets, strict=True))):
             os.replace(cog_tmp, path)
             partial.unlink(missing_ok=True)
-    except (OSError, RasterioError) as exc:
+    except (OSError, *RASTER_LIB_ERRORS) as exc:
         raise _write_error(out, exc) from exc
     finally:
         for ds in datasets:

@@ -2,13 +2,16 @@
 
 Every raster the project writes has the tags ``units``, ``modality``, ``simulated`` ("true" or
 "false") and ``provenance`` (docs/CONTRACTS.md). The file is written to a temporary name in the target
-folder and renamed only when complete (:func:`deeplight.utils_io.atomic_path`), so an interrupted run
+folder, flushed, reopened and read back in full (:func:`verify_written`), and renamed only when it
+reads back as written (:func:`deeplight.utils_io.atomic_path`), so an interrupted run or a full disk
 never leaves a half-written raster under the final name.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,11 +20,19 @@ import rasterio
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.errors import RasterioError
+
+try:  # GDAL errors raised as CPLE_* exceptions (e.g. "TIFFAppendToStrip:Seek error" on a full disk)
+    from rasterio._err import CPLE_BaseError
+except ImportError:  # pragma: no cover - a rasterio without the private module
+    CPLE_BaseError = RasterioError
 
 from deeplight.errors import RasterError
 from deeplight.utils_io import atomic_path
 
 PathLike = str | os.PathLike[str]
+RASTER_LIB_ERRORS: tuple[type[BaseException], ...] = (RasterioError, CPLE_BaseError)
+"""What rasterio / GDAL raise on a failed read or write (with OSError)."""
 REQUIRED_TAGS = ("units", "modality", "simulated", "provenance")
 
 
@@ -72,7 +83,10 @@ def write_cog(
         The written path.
 
     Raises:
-        RasterError: missing CRS/transform/tags, bad shape, or refusing to overwrite.
+        RasterError: missing CRS/transform/tags, bad shape, refusing to overwrite, or a failed write
+            (a full disk is said so: "no space left on the device while writing <path>"). The file is
+            reopened and read back fully (:func:`verify_written`) before the atomic rename, so
+            ``path`` holds either its previous content or a complete, verified raster.
     """
     path = Path(path)
     if isinstance(data, xr.DataArray):
@@ -123,12 +137,222 @@ def write_cog(
         "overview_resampling": overview_resampling,
         "BIGTIFF": "IF_SAFER",
     }
-    with atomic_path(path, suffix=".tif.tmp") as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(bands)
-            dst.update_tags(**str_tags)
-            if band_descriptions is not None:
-                for index, text in enumerate(band_descriptions, start=1):
-                    dst.set_band_description(index, text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
+    try:
+        with atomic_path(path, suffix=".tif.tmp") as tmp:
+            try:  # converted here, while the temporary file still fills the disk (see write_error)
+                with rasterio.open(tmp, "w", **profile) as dst:
+                    _write_bands(dst, bands)
+                    dst.update_tags(**str_tags)
+                    if band_descriptions is not None:
+                        for index, text in enumerate(band_descriptions, start=1):
+                            dst.set_band_description(index, text)
+                os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
+                fsync_file(tmp)
+                verify_written(tmp, path, bands, crs=profile["crs"], transform=transform, tags=str_tags)
+            except (OSError, *RASTER_LIB_ERRORS) as exc:
+                raise write_error(path, exc) from exc
+    except OSError as exc:  # the folder cannot be created or written, or the rename failed
+        raise write_error(path, exc) from exc
     return path
+
+
+def _write_bands(dst: rasterio.io.DatasetWriter, bands: np.ndarray) -> None:
+    """Write every band (a seam for tests that simulate a full disk)."""
+    dst.write(bands)
+
+
+def fsync_file(path: PathLike) -> None:
+    """Flush a written file to the device (a full disk can surface only here)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def free_bytes(folder: PathLike) -> int | None:
+    """Bytes free for an unprivileged user in ``folder`` (None when unknown)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+LOW_SPACE_BYTES = 16 * 1024**2
+"""Below this much free space, a file that does not read back is reported as a full disk."""
+
+
+def write_error(path: PathLike, exc: BaseException) -> RasterError:
+    """A :class:`RasterError` for a failed write of ``path``: a full disk said clearly, else the cause."""
+    path = Path(path)
+    if isinstance(exc, RasterError):
+        return exc
+    free = free_bytes(path.parent)
+    no_space = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left" in str(exc).lower()
+    # GDAL's own messages ("TIFFAppendToStrip:Seek error") rarely say why: ask the device
+    if no_space or (free is not None and free < LOW_SPACE_BYTES and not isinstance(exc, PermissionError)):
+        return RasterError(
+            f"no space left on the device while writing {path}: free space or choose another --out "
+            f"(nothing was written under {path.name})"
+        )
+    if isinstance(exc, OSError) and exc.errno is None and str(exc):  # our own message, e.g. atomic_path's
+        return RasterError(f"cannot write {path}: {exc}")
+    if getattr(exc, "errno", None) == errno.EROFS:
+        return RasterError(f"cannot write {path}: read-only file system; choose a writable output folder")
+    if isinstance(exc, PermissionError):
+        return RasterError(f"cannot write {path}: permission denied; choose a writable output folder")
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return RasterError(f"writing {path} failed ({reason}): check the output folder and free space")
+
+
+def _header_problems(
+    src: rasterio.io.DatasetReader,
+    shape: tuple[int, int, int],
+    dtype: np.dtype,
+    crs: CRS | None,
+    transform: Affine | None,
+    tags: Mapping[str, str] | None,
+) -> list[str]:
+    count, height, width = shape
+    problems = []
+    if (src.count, src.height, src.width) != (count, height, width):
+        problems.append(f"{src.count}x{src.height}x{src.width} instead of {count}x{height}x{width}")
+    if any(np.dtype(d) != np.dtype(dtype) for d in src.dtypes):
+        problems.append(f"dtype {src.dtypes[0]} instead of {np.dtype(dtype)}")
+    if crs is not None and src.crs is None:
+        problems.append("no CRS")
+    if transform is not None and not src.transform.almost_equals(transform):
+        problems.append("a different transform")
+    written_tags = src.tags()
+    if tags is not None and any(written_tags.get(k) != tags[k] for k in REQUIRED_TAGS if k in tags):
+        problems.append("missing tags")
+    return problems
+
+
+def verify_written(
+    tmp: PathLike,
+    final: PathLike,
+    bands: np.ndarray,
+    *,
+    crs: CRS | None = None,
+    transform: Affine | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Reopen a just-written raster and read it back fully before it may be renamed into place.
+
+    Checks the size, band count, dtype, CRS, transform and tags, then reads every block and compares
+    it with ``bands`` (NaN equals NaN), so a file truncated or left incomplete by a full disk (GDAL
+    does not always report a failed write) is never renamed onto ``final``.
+
+    Raises:
+        RasterError: the file does not read back as written (a full disk said so when space is low).
+    """
+    try:
+        with rasterio.open(tmp) as src:
+            problems = _header_problems(src, bands.shape, bands.dtype, crs, transform, tags)
+            if not problems:
+                floating = np.issubdtype(bands.dtype, np.floating)
+                for _, window in src.block_windows(1):
+                    block = src.read(window=window)
+                    expected = bands[:, window.row_off : window.row_off + window.height,
+                                     window.col_off : window.col_off + window.width]
+                    if not np.array_equal(block, expected, equal_nan=floating):
+                        problems.append(f"different pixel values in the block at row {window.row_off}, "
+                                        f"column {window.col_off}")
+                        break
+    except RASTER_LIB_ERRORS as exc:
+        problems = [f"it cannot be read back ({exc})"]
+    if problems:
+        _raise_unverified(final, problems)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+class PixelChecksum:
+    """A checksum of one band's pixels that does not depend on the order blocks are added in.
+
+    Built from the pixels' bit patterns (all NaNs count as one pattern), weighted by row and by
+    column, so a lost, zeroed or misplaced block changes it. Lets a writer that streams rows
+    (:func:`deeplight.infer.raster.predict_raster`) verify a file it cannot hold in memory.
+    """
+
+    CHUNK_ROWS = 64
+
+    def __init__(self) -> None:
+        self.state = (0, 0, 0)
+        self.pixels = 0
+
+    def add(self, block: np.ndarray, row0: int = 0, col0: int = 0) -> None:
+        """Add a 2-D ``block`` whose top-left pixel is at (``row0``, ``col0``) of the band."""
+        block = np.asarray(block)
+        if block.ndim != 2:
+            raise ValueError(f"PixelChecksum.add needs a 2-D block, got shape {block.shape}")
+        total, by_row, by_col = self.state
+        cols = np.arange(col0, col0 + block.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        for start in range(0, block.shape[0], self.CHUNK_ROWS):
+            chunk = np.ascontiguousarray(block[start : start + self.CHUNK_ROWS])
+            if np.issubdtype(chunk.dtype, np.floating):
+                chunk = np.where(np.isnan(chunk), np.array(np.nan, chunk.dtype), chunk)
+            bits = chunk.view(np.dtype(f"u{chunk.dtype.itemsize}")).astype(np.uint64)
+            rows = np.arange(row0 + start, row0 + start + bits.shape[0], dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+            total += int(bits.sum(dtype=np.uint64))
+            by_row += int((bits.sum(axis=1, dtype=np.uint64) * rows).sum(dtype=np.uint64))
+            by_col += int((bits.sum(axis=0, dtype=np.uint64) * cols).sum(dtype=np.uint64))
+        self.state = (total & _MASK64, by_row & _MASK64, by_col & _MASK64)
+        self.pixels += block.size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PixelChecksum) and (self.state, self.pixels) == (other.state, other.pixels)
+
+    __hash__ = None  # type: ignore[assignment] - mutable
+
+
+def verify_checksums(
+    tmp: PathLike,
+    final: PathLike,
+    expected: Sequence[PixelChecksum],
+    *,
+    height: int,
+    width: int,
+    dtype: str | np.dtype = "float32",
+    crs: CRS | None = None,
+    transform: Affine | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Like :func:`verify_written`, for a raster written in pieces: read every block of every band
+    back and compare each band's :class:`PixelChecksum` with the one of what was written.
+
+    Raises:
+        RasterError: the file does not read back as written (a full disk said so when space is low).
+    """
+    try:
+        with rasterio.open(tmp) as src:
+            problems = _header_problems(src, (len(expected), height, width), np.dtype(dtype), crs, transform, tags)
+            for band, want in enumerate(expected, start=1):
+                if problems:
+                    break
+                got = PixelChecksum()
+                for _, window in src.block_windows(band):
+                    got.add(src.read(band, window=window), window.row_off, window.col_off)
+                if got != want:
+                    problems.append(f"different pixel values in band {band} (checksum mismatch)")
+    except RASTER_LIB_ERRORS as exc:
+        problems = [f"it cannot be read back ({exc})"]
+    if problems:
+        _raise_unverified(final, problems)
+
+
+def _raise_unverified(final: PathLike, problems: list[str]) -> None:
+    final = Path(final)
+    free = free_bytes(final.parent)
+    if free is not None and free < LOW_SPACE_BYTES:
+        raise RasterError(
+            f"no space left on the device while writing {final}: free space or choose another --out "
+            f"(the file written had {'; '.join(problems)}; {free} bytes free; nothing was written under "
+            f"{final.name})"
+        )
+    raise RasterError(
+        f"writing {final} failed: the file written had {'; '.join(problems)}; nothing was written under "
+        f"{final.name}. Check the output folder and free space, then run again"
+    )

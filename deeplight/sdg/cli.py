@@ -147,6 +147,24 @@ def _read_population_table(path: str) -> pd.DataFrame:
     return table
 
 
+def _check_outputs(args: argparse.Namespace, products: dict[str, str], series: dict | None) -> None:
+    """No output (the CSV, its JSON sidecar, --geo) may replace an input or another output."""
+    from deeplight.utils_io import check_outputs_distinct
+
+    inputs: dict[str, object] = {f"--{'raster' if name == 'hr' else name}": path for name, path in products.items()}
+    for year, year_products in (series or {}).items():
+        inputs[f"--series {year}"] = year_products["hr"]
+    regions = args.regions if not str(args.regions).startswith("bbox:") and args.regions != "naturalearth" else None
+    inputs.update({
+        "--sr-std": args.sr_std,
+        "--population": args.population,
+        "--urban-reference": args.urban_reference,
+        "--regions": regions,
+        "--population-table": (args.population_table, "file") if args.population_table else None,
+    })
+    check_outputs_distinct(inputs, {"--out": (args.out, "csv"), "--geo": (args.geo, "file") if args.geo else None})
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
     from deeplight.sdg.compute import compute_indicators
@@ -165,23 +183,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sr_std and not args.sr:
         raise DeepLightError("--sr-std needs --sr (the uncertainty belongs to the SR product)")
     out = Path(args.out)
-    series_paths = [p for year_products in (series or {}).values() for p in year_products.values()]
-    inputs = [
-        p
-        for p in (
-            *products.values(),
-            *series_paths,
-            args.sr_std,
-            args.population,
-            args.urban_reference,
-            args.regions,
-            args.population_table,
-        )
-        if p
-    ]
-    for candidate in (out, out.with_suffix(".json"), Path(args.geo) if args.geo else None):
-        if candidate is not None and any(Path(p).resolve() == candidate.resolve() for p in inputs):
-            raise DeepLightError(f"output {candidate} is one of the inputs: choose another --out/--geo path")
+    _check_outputs(args, products, series)
     units = {"lr": "DN" if args.lr_units == "DN" else "nW/cm2/sr"} if args.lr_units else None
     model_info = {k: v for k, v in (("model", args.model), ("checkpoint", args.checkpoint)) if v}
     options = dict(

@@ -93,3 +93,38 @@ def test_js_literal_round_trips_through_json():
 
     value = {"name": "{{x}} {%y%} {#z#} </script> & <b>", "nested": {"a": [1, {}]}}
     assert json.loads(js_literal(value)) == value
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1;window.parent.__pwned=1">'
+
+
+def _tooltip_labels(html_text: str) -> list[str]:
+    """The ``label`` properties of the region GeoJSON embedded in the map HTML (JS literals decoded)."""
+    found = re.findall(r'"label": ("(?:[^"\\]|\\.)*")', html_text)
+    return [json.loads(text) for text in found]
+
+
+def test_a_hostile_region_name_is_escaped_in_every_map():
+    import html as html_module
+
+    regions = gpd.GeoDataFrame(
+        {"name": [HOSTILE, "Plain"]},
+        geometry=[box(121.0, 31.0, 121.4, 31.2), box(121.0, 31.2, 121.4, 31.4)],
+        crs="EPSG:4326",
+    )
+    panels = [Panel(HOSTILE, OVERLAY, "panel-lr"), Panel("SR", OVERLAY, "panel-sr")]
+    for page_html in (
+        picker_map(regions, HOSTILE, [f"User upload: {HOSTILE}"], overlay=OVERLAY),
+        compare_maps(panels, (panels[0], panels[1]), regions, HOSTILE, [HOSTILE], "<div>legend</div>"),
+    ):
+        assert "<img" not in page_html and "onerror=\"window" not in page_html  # never markup in the page
+        # the tooltip gets the HTML-escaped label, never the raw name
+        assert "bindTooltip(feature.properties.label" in page_html
+        assert "bindTooltip(feature.properties.name" not in page_html
+        labels = _tooltip_labels(page_html)
+        assert html_module.escape(HOSTILE, quote=True) in labels and "Plain" in labels
+        assert all("<" not in label and '"' not in label for label in labels)
+        # title control and attribution: escaped text too
+        assert "\\u0026lt;img src=x onerror=\\u0026quot;window.__pwned=1" in page_html
+        # the raw name is kept as data for selection (compared, put into the URL, never into HTML)
+        assert json.dumps(HOSTILE).replace("<", "\\u003c").replace(">", "\\u003e") in page_html

@@ -196,3 +196,102 @@ def test_caller_supplied_input_id_replaces_array_hashing(tmp_path):
     again = predict_array(model, lr, None, input_id="scene-sha+window-1", **kwargs)
     other = predict_array(model, lr, None, input_id="scene-sha+window-2", **kwargs)
     assert not first.from_cache and again.from_cache and not other.from_cache
+
+
+# -- the marker: `cache clear` deletes only inside folders the cache created ------------------------------
+def _layout_lookalikes(folder: Path) -> list[Path]:
+    """Files a user might keep that match the cache layout's patterns."""
+    made = []
+    for rel in ("files/ab/abreport.pdf", "files/no/notes.txt", "entries/aa/aa.dlc", "tmp/draft.tmp",
+                "locks/x.lock", "keep.txt"):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"precious " + rel.encode())
+        made.append(path)
+    return made
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_cache_marks_the_folder_it_creates(tmp_path):
+    from deeplight.infer.cache import MARKER_NAME
+
+    cache = TileCache(tmp_path / "new" / "cache")
+    assert not cache.is_marked()
+    cache.put("a" * 64, _arrays(0))
+    assert (tmp_path / "new" / "cache" / MARKER_NAME).is_file() and cache.is_marked()
+    assert cache.clear() == 1 and cache.is_marked()  # the marker survives a clear
+
+
+def test_clear_on_an_unmarked_folder_is_an_error_and_deletes_nothing(tmp_path):
+    from deeplight.infer.cache import NotACacheFolderError
+
+    _layout_lookalikes(tmp_path)
+    before = _snapshot(tmp_path)
+    with pytest.raises(NotACacheFolderError, match=r"not a DeepLight cache folder .*nothing was deleted"):
+        TileCache(tmp_path).clear()
+    assert TileCache(tmp_path).evict() == 0
+    assert _snapshot(tmp_path) == before
+
+
+def test_cli_clear_on_an_unmarked_folder_exits_2_and_deletes_nothing(tmp_path, capsys):
+    from deeplight.cli import main
+
+    _layout_lookalikes(tmp_path)
+    before = _snapshot(tmp_path)
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deeplight: error: ") and str(tmp_path) in err and "no .deeplight-cache marker" in err
+    assert "Traceback" not in err
+    assert _snapshot(tmp_path) == before
+    assert main(["cache", "info", "--cache-dir", str(tmp_path)]) == 0
+    assert "not marked as a DeepLight cache folder" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path / "absent")]) == 0
+    assert "nothing to clear" in capsys.readouterr().out and not (tmp_path / "absent").exists()
+
+
+def test_a_folder_with_other_files_is_never_adopted_and_only_warns(tmp_path):
+    (tmp_path / "thesis.tex").write_text("precious")
+    cache = TileCache(tmp_path)
+    with pytest.warns(UserWarning, match="not using the prediction cache: .*not a DeepLight cache folder"):
+        arrays, hit = cache.get_or_compute("c" * 64, lambda: _arrays(3))
+    assert not hit and not cache.is_marked()
+    np.testing.assert_array_equal(arrays["radiance"], _arrays(3)["radiance"])
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]  # no entry, no lock, no marker
+
+
+def test_clear_in_a_marked_folder_spares_files_not_named_like_entries(tmp_path):
+    cache = TileCache(tmp_path)
+    cache.put("d" * 64, _arrays(0))
+    stray = tmp_path / "files" / "zz" / "mine.txt"  # its name does not start with its folder's name
+    stray.parent.mkdir(parents=True)
+    stray.write_text("mine")
+    assert cache.clear() == 1
+    assert stray.read_text() == "mine" and not cache.contains("d" * 64)
+
+
+def test_an_older_unmarked_cache_is_adopted_on_its_next_write(tmp_path):
+    old = tmp_path / "cache"
+    TileCache(old).put("e" * 64, _arrays(0))
+    (old / ".deeplight-cache").unlink()  # as written by DeepLight before the marker existed
+    with pytest.raises(Exception, match="not a DeepLight cache folder"):
+        TileCache(old).clear()
+    cache = TileCache(old)
+    cache.put("f" * 64, _arrays(1))
+    assert cache.is_marked() and cache.clear() == 2
+
+
+def test_an_unmarked_folder_with_lookalike_files_is_not_adopted(tmp_path):
+    from deeplight.infer.cache import NotACacheFolderError
+
+    _layout_lookalikes(tmp_path / "project")
+    (tmp_path / "project" / "keep.txt").unlink()  # only layout-named folders left, but not cache files
+    before = _snapshot(tmp_path / "project")
+    cache = TileCache(tmp_path / "project")
+    with pytest.raises(NotACacheFolderError, match=r"already holds other files \(.*abreport\.pdf"):
+        cache.ensure_folder()
+    with pytest.warns(UserWarning, match="not using the prediction cache"):
+        assert not cache.put_or_warn("a" * 64, _arrays(0))
+    assert _snapshot(tmp_path / "project") == before and not cache.is_marked()

@@ -75,7 +75,7 @@ def test_failure_during_write_leaves_no_file(tmp_path, monkeypatch):
 
     for writer in (rasterio.io.DatasetWriter, rasterio.io.BufferedDatasetWriter):
         monkeypatch.setattr(writer, "write", explode)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RasterError, match="disk full"):
         write_cog(np.ones((8, 8), "f4"), target, crs=UTM50, transform=HR_TRANSFORM, tags=tags())
     assert list_files(tmp_path) == ["out.tif"]  # no temp file left
     assert target.read_bytes() == old_bytes  # the previous file is intact
