@@ -18,7 +18,7 @@ def tiny_batch(
         "valid": torch.ones(batch_size, 1, hh, ww),
         "present": torch.ones(batch_size, 4),
     }
-    batch["lr"][:, :, 0, 0] = 1.0  # one saturated LR cell (DN 63), as every bright real scene has
+    batch["lr"][:, :, 0, :] = 1.0  # a row of saturated LR cells (DN 63), as every bright real scene has
     if aux:
         batch["dmo"] = torch.rand(batch_size, dmo_channels, hh, ww, generator=gen)
         batch["dem"] = torch.rand(batch_size, 1, hh, ww, generator=gen)

@@ -109,9 +109,10 @@ def test_demo_parameter_layout_is_frozen():
     """The shipped demo checkpoint loads with strict=True only while this layout holds: change the
     architecture only together with a retrained checkpoint."""
     state = get_model("deeplightsr", preset="demo").state_dict()
-    assert sum(v.numel() for v in state.values()) == 418_521 and len(state) == 166
+    assert sum(v.numel() for v in state.values()) == 430_932 and len(state) == 170
     assert tuple(state["detail.gain_lr.weight"].shape) == (8, 32, 3, 3)  # 7 DMO bands + DEM
-    assert tuple(state["encoders.dmo.stem.0.weight"].shape) == (12, 7, 6, 6)
+    assert tuple(state["encoders.dmo.stem.0.weight"].shape) == (12, 14, 6, 6)  # 7 bands + 7 masks
+    assert tuple(state["transport_head.weight"].shape) == (26, 32, 3, 3)  # leave share + 5x5 moves
     assert tuple(state["refinement.stages.2.project.0.weight"].shape) == (32, 40, 3, 3)
     assert tuple(state["refinement.stages.2.out.weight"].shape) == (1, 6, 1, 1)
 
@@ -141,4 +142,4 @@ def test_detail_embedding_injects_only_high_pass_detail_of_present_modalities():
 def test_detail_embedding_can_be_switched_off_for_the_ablation():
     model = get_model("deeplightsr", preset="demo", detail_embedding=False)
     assert model.detail is None
-    assert sum(p.numel() for p in model.parameters()) == 416_153
+    assert sum(p.numel() for p in model.parameters()) == 428_564
