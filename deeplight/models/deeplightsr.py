@@ -246,7 +246,12 @@ class DeepLightSR(nn.Module):
         coverage: dict[str, dict[int, torch.Tensor]] = {}
         for m in self.modalities:
             bands = self.bands[m]
-            image = torch.cat([getattr(inputs, m), inputs.coverage(m).to(lr.dtype)], dim=1)
+            cover_hr = inputs.coverage(m).to(lr.dtype)
+            if not bool(cover_hr.any()):
+                # absent from the whole batch (every real data set so far): skip the branch
+                # exactly, its fusion terms and detail would all be multiplied by 0
+                continue
+            image = torch.cat([getattr(inputs, m), cover_hr], dim=1)
             if m in self.global_align:
                 image = self.global_align[m](lr_cal.to(image.dtype), image)
             aligned[m], aligned_cover[m] = image[:, :bands], image[:, bands:].clamp(0, 1)
@@ -262,10 +267,10 @@ class DeepLightSR(nn.Module):
         lr_cover = {m: cov[1] for m, cov in coverage.items()}
         fusion_iter = iter(self.low_fusion)
         for i, block in enumerate(self.body):
-            if self.modalities and i in self.low_fusion_points:
+            if low_level and i in self.low_fusion_points:
                 feats = next(fusion_iter)(feats, low_level, lr_cover)
             feats = block(feats)
-        if self.high_fusion is not None:
+        if self.high_fusion is not None and low_level:
             high_level = {m: self.deep_aux[m](a) for m, a in low_level.items()}
             feats = self.high_fusion(feats, high_level, lr_cover)
         feats = self.body_tail(feats) + skip
@@ -273,7 +278,9 @@ class DeepLightSR(nn.Module):
         outputs, logits, hr_feats = self.refinement(feats, lr_cal, pyramids, coverage)
         outputs = [o.float() for o in outputs]
         detail = (
-            self.detail(feats, hr_feats, aligned, aligned_cover).float() if self.detail is not None else None
+            self.detail(feats, hr_feats, aligned, aligned_cover).float()
+            if self.detail is not None and aligned
+            else None
         )
         if self.use_flux:
             sr, cells = self._flux_output(lr, lr_cal, feats, outputs[-1], detail)

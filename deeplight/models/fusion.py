@@ -85,9 +85,13 @@ class GatedSFTFusion(nn.Module):
         """
         cond = None
         for m in self.names:
+            if m not in aux:  # absent from the whole batch: its term is exactly 0
+                continue
             a = aux[m].to(main.dtype)
             gate = torch.sigmoid(self.gates[m](torch.cat([main, a], dim=1)))
             term = present[m].to(main.dtype) * self.select[m](a * gate)
             cond = term if cond is None else cond + term
+        if cond is None:  # nothing to inject: gamma(0) = beta(0) = 0 (no bias), the identity
+            return main
         cond = self.act(cond)
         return main * (1 + self.gamma(cond)) + self.beta(cond)

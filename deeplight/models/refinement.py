@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from deeplight.models.blocks import (
     Interpolate,
@@ -97,6 +98,7 @@ class FinalStage(nn.Module):
     ) -> None:
         super().__init__()
         self.aux_names = list(aux_channels)
+        self.aux_widths = dict(aux_channels)
         self.channels = channels
         self.isp_channels = isp_channels
         width = channels + isp_channels
@@ -115,9 +117,29 @@ class FinalStage(nn.Module):
         aux: dict[str, torch.Tensor],
         present: dict[str, torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits or None)."""
-        parts = [feats] + [aux[m].to(feats.dtype) * present[m].to(feats.dtype) for m in self.aux_names]
-        x = self.project(torch.cat(parts, dim=1) if len(parts) > 1 else feats)
+        """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits or None).
+
+        A modality missing from ``aux`` (absent from the whole batch) is skipped exactly: the
+        projection then uses only the weights of the channels that are there, as if zeros had
+        been concatenated.
+        """
+        if all(m in aux for m in self.aux_names):
+            parts = [feats] + [aux[m].to(feats.dtype) * present[m].to(feats.dtype) for m in self.aux_names]
+            x = self.project(torch.cat(parts, dim=1) if len(parts) > 1 else feats)
+        else:
+            conv = self.project[0]
+            keep = [torch.arange(feats.shape[1])]
+            parts = [feats]
+            start = feats.shape[1]
+            for m in self.aux_names:
+                width = self.aux_widths[m]
+                if m in aux:
+                    keep.append(torch.arange(start, start + width))
+                    parts.append(aux[m].to(feats.dtype) * present[m].to(feats.dtype))
+                start += width
+            index = torch.cat(keep).to(conv.weight.device)
+            x = F.conv2d(torch.cat(parts, 1), conv.weight[:, index], conv.bias, padding=conv.padding)
+            x = self.project[2](self.project[1](x))
         logits = self.isp_head(x[:, self.channels :]) if self.isp_head is not None else None
         x = self.refine(x)
         out = self.base_up(previous).to(x.dtype) + self.out(x)
@@ -218,7 +240,16 @@ class AuxiliaryDetailEmbedding(nn.Module):
         present: dict[str, torch.Tensor],
     ) -> torch.Tensor:
         """(B, 1, 8h, 8w) detail to add to the x8 output (``present``: per-band coverage at HR)."""
-        guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in self.bands], dim=1)
+        names = [m for m in self.bands if m in images]  # a modality absent from the batch adds 0
+        if not names:
+            return torch.zeros_like(feats[:, :1])
+        guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in names], dim=1)
         detail = guides - self.up(area_downsample(guides, self.scale))
         gains = self.gain_up(self.gain_lr(lr_feats)) + self.gain_hr(feats)
+        if len(names) < len(self.bands):
+            offsets, start = {}, 0
+            for m, n in self.bands.items():
+                offsets[m] = (start, start + n)
+                start += n
+            gains = torch.cat([gains[:, offsets[m][0] : offsets[m][1]] for m in names], dim=1)
         return (gains.to(detail.dtype) * detail).sum(dim=1, keepdim=True)

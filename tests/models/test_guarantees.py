@@ -139,3 +139,26 @@ def test_three_band_rgb_is_accepted_as_a_partial_dmo():
         b = model({**batch, "dmo": torch.nan_to_num(dmo), "dmo_mask": mask})["sr"]
     torch.testing.assert_close(a, b)
     assert torch.isfinite(a).all()
+
+
+def test_skipping_absent_branches_is_exact():
+    """A sample without auxiliary data gives the same output alone (its branches skipped) as in a
+    batch beside a sample that has them (branches run, multiplied by zero coverage)."""
+    model = _perturbed(preset="tiny")
+    batch = tiny_batch(2, 5, 5, seed=9)
+    batch["present"][1, 1:3] = 0
+    alone = {"lr": batch["lr"][1:]}
+    with torch.no_grad():
+        together = model(batch)["sr"][1:]
+        single = model(alone)["sr"]
+    torch.testing.assert_close(single, together, rtol=1e-4, atol=1e-5)  # float rounding only
+
+
+def test_one_absent_modality_is_skipped_exactly():
+    model = _perturbed(preset="tiny")
+    batch = tiny_batch(2, 5, 5, seed=10)
+    batch["present"][1, 2] = 0  # sample 1 has no DEM; sample 0 has both
+    with torch.no_grad():
+        together = model(batch)["sr"][1:]
+        single = model({"lr": batch["lr"][1:], "dmo": batch["dmo"][1:]})["sr"]
+    torch.testing.assert_close(single, together, rtol=1e-5, atol=1e-6)
