@@ -51,6 +51,19 @@ class SceneCalibration(nn.Module):
             nn.init.zeros_(self.head[-1].weight)
             nn.init.zeros_(self.head[-1].bias)
 
+    def describe(self, raw: torch.Tensor) -> list[dict[str, float]]:
+        """Per-scene corrections in physical terms, one dict per sample (for tags and reports):
+        ``gain`` (multiplier of the nominal saturation radiance), ``offset_dn`` (DN subtracted)
+        and ``exponent`` (of the normalised DN; nominal 1/gamma = 1.667)."""
+        raw = raw.detach().float().cpu().view(-1, 3)
+        gain = torch.exp(raw[:, 0].clamp(-5, 5))
+        offset = self.max_offset * torch.tanh(raw[:, 1]) * 63.0
+        exponent = (1.0 / NOMINAL_GAMMA) * torch.exp(raw[:, 2].clamp(-2, 2))
+        return [
+            {"gain": float(g), "offset_dn": float(o), "exponent": float(e)}
+            for g, o, e in zip(gain, offset, exponent)
+        ]
+
     def scene_parameters(self, lr: torch.Tensor) -> torch.Tensor:
         """(B, 1, h, w) normalised DN -> (B, 3) float32 raw corrections (log gain, offset, log exponent)."""
         feats = self.encoder(lr)
@@ -67,14 +80,21 @@ class SceneCalibration(nn.Module):
         )
         return self.head(torch.cat([pooled, stats.to(pooled.dtype)], 1)).float()
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) normalised DN -> (B, 1, h, w) normalised radiance (float32)."""
+    def forward(self, lr: torch.Tensor, scene: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, h, w) normalised DN -> (B, 1, h, w) normalised radiance (float32).
+
+        Args:
+            lr: the LR input.
+            scene: optional (B, 3) raw corrections from :meth:`scene_parameters` of the whole
+                scene, so every tile of a large raster gets the same calibration (the tiled
+                predictor computes them once); default: from ``lr`` itself.
+        """
         x = lr.float()
         if self.mode == "none":
             return x
         if self.mode == "fixed":
             return normalize_radiance(nominal_dn_to_radiance(x))
-        raw = self.scene_parameters(lr).view(-1, 3, 1, 1)
+        raw = (self.scene_parameters(lr) if scene is None else scene.float().to(lr.device)).view(-1, 3, 1, 1)
         gain = torch.exp(raw[:, 0:1].clamp(-5, 5))
         offset = self.max_offset * torch.tanh(raw[:, 1:2])
         exponent = (1.0 / NOMINAL_GAMMA) * torch.exp(raw[:, 2:3].clamp(-2, 2))

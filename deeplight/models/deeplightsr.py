@@ -126,7 +126,11 @@ class DeepLightSR(nn.Module):
         channels, num_blocks: override the preset's LR width / depth.
 
     Forward: ``model(batch) -> {"sr": (B,1,8h,8w), "sr_pyramid": [x2, x4, x8], "isp_logits": [...],
-    "lr_calibrated": (B,1,h,w)}``, all on the normalised radiance scale (logits: raw).
+    "lr_calibrated": (B,1,h,w), "scene_calibration": (B,3)}``, all on the normalised radiance
+    scale (logits: raw; ``scene_calibration``: the raw per-scene corrections of the learned
+    calibration, see ``SceneCalibration.describe``). ``batch["scene_calibration"]`` (B, 3), when
+    given, replaces the per-input estimate: the tiled predictor passes the whole scene's, so every
+    tile is calibrated alike.
     """
 
     family = "deeplight"
@@ -237,7 +241,10 @@ class DeepLightSR(nn.Module):
         """Super-resolve a batch (see the class docstring for keys and shapes)."""
         inputs = read_inputs(batch, self.scale, self.dmo_channels)
         lr = inputs.lr
-        lr_cal = self.calibration(lr)
+        scene = batch.get("scene_calibration")
+        if scene is None and self.calibration.mode == "learned":
+            scene = self.calibration.scene_parameters(lr)
+        lr_cal = self.calibration(lr, scene)
         feats = self.head(torch.cat([lr, lr_cal.to(lr.dtype)], dim=1))
 
         pyramids: dict[str, dict[int, torch.Tensor]] = {}
@@ -292,6 +299,7 @@ class DeepLightSR(nn.Module):
             "sr_pyramid": outputs[:-1] + [sr],
             "isp_logits": [x.float() for x in logits],
             "lr_calibrated": cells,
+            **({"scene_calibration": scene} if scene is not None else {}),
         }
 
     def _flux_output(

@@ -162,3 +162,19 @@ def test_one_absent_modality_is_skipped_exactly():
         together = model(batch)["sr"][1:]
         single = model({"lr": batch["lr"][1:], "dmo": batch["dmo"][1:]})["sr"]
     torch.testing.assert_close(single, together, rtol=1e-5, atol=1e-6)
+
+
+def test_scene_calibration_can_be_given_so_tiles_share_it():
+    model = _perturbed(preset="tiny")
+    batch = tiny_batch(1, 8, 8, seed=11)
+    with torch.no_grad():
+        whole = model(batch)
+        scene = whole["scene_calibration"]
+        crop = {"lr": batch["lr"][..., :4, :4]}
+        own = model(crop)
+        shared = model({**crop, "scene_calibration": scene})
+    assert scene.shape == (1, 3)
+    torch.testing.assert_close(shared["scene_calibration"], scene)
+    assert not torch.allclose(own["scene_calibration"], scene)
+    described = model.calibration.describe(scene)[0]
+    assert set(described) == {"gain", "offset_dn", "exponent"} and described["gain"] > 0
