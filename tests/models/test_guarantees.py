@@ -178,3 +178,25 @@ def test_scene_calibration_can_be_given_so_tiles_share_it():
     assert not torch.allclose(own["scene_calibration"], scene)
     described = model.calibration.describe(scene)[0]
     assert set(described) == {"gain", "offset_dn", "exponent"} and described["gain"] > 0
+
+
+def test_shipped_checkpoint_in_bf16_stays_within_0_02_of_float32():
+    """Reduced precision (the CUDA path uses bf16 autocast) checked on the CPU: the bounded output
+    stage keeps the shipped model within 0.02 on the normalised scale on a fixed scene."""
+    from pathlib import Path
+
+    from deeplight.models.checkpoint import load_checkpoint
+
+    stem = Path(__file__).resolve().parents[2] / "data" / "checkpoints" / "deeplightsr_demo"
+    model, _ = load_checkpoint(stem, "cpu")
+    model.eval()
+    yy, xx = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    radiance = 80 * torch.exp(-((xx - 20) ** 2 + (yy - 26) ** 2) / 30) + 6 * torch.exp(-((xx - 38) ** 2) / 8)
+    radiance = radiance + 2 * torch.exp(-((xx - 8) ** 2 + (yy - 8) ** 2) / 4)
+    dn = (6.0 * radiance**0.6).clamp(0, 63).round()
+    batch = {"lr": (dn / 63)[None, None]}
+    with torch.no_grad():
+        reference = model(batch)["sr"]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(batch)["sr"]
+    assert float((low - reference).abs().max()) < 0.02
