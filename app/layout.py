@@ -1,13 +1,19 @@
 """The sidebar and shared layout, written once for every page.
 
-``sidebar_context()`` reads the URL query parameters, draws the data-set / year / region / model
+``sidebar_context()`` reads the URL query parameters, draws the data-set / time / region / model
 pickers, writes the choice back to the URL (shareable views) and returns a :class:`PageContext`.
+A page may put the time slider in its own body (``time_slot``, the Compare page puts it on the maps)
+and declare the controls it keeps in the URL (``view``, :class:`app.selection.ViewParam`); it calls
+:func:`finish_page` at the end so the URL holds the values its controls settled on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import streamlit as st
 from shapely.geometry.base import BaseGeometry
@@ -15,7 +21,15 @@ from shapely.geometry.base import BaseGeometry
 from app import services
 from app.reconstruction import ModelChoice
 from app.scene import Scene
-from app.selection import DRAWN_AREA, Selection, selection_from_params, selection_to_params
+from app.selection import (
+    DRAWN_AREA,
+    Selection,
+    ViewParam,
+    selection_from_params,
+    selection_to_params,
+    view_from_params,
+    view_to_params,
+)
 from app.settings import get_settings
 from app.sources import DatasetInfo
 from deeplight.errors import DeepLightError
@@ -35,6 +49,7 @@ class PageContext:
         model: chosen model, or None when no model is available.
         basemap: whether to draw the online basemap.
         selection: the selection as kept in the URL.
+        view: the page's controls kept in the URL.
     """
 
     dataset: DatasetInfo
@@ -44,6 +59,12 @@ class PageContext:
     model: ModelChoice | None
     basemap: bool
     selection: Selection
+    view: tuple[ViewParam, ...] = field(default=())
+
+    @property
+    def time(self) -> int | str | None:
+        """The chosen time step: the year, the ``"YYYY-MM"`` month of a monthly set, or None."""
+        return self.selection.month or self.selection.year
 
     @property
     def map_regions(self):
@@ -66,7 +87,7 @@ def _basemap_reachable() -> bool:
         return False
 
 
-PERSISTED_KEYS = ("dataset", "year", "region", "model", "basemap")
+PERSISTED_KEYS = ("dataset", "year", "month", "region", "model", "basemap")
 """Sidebar widget keys whose values survive page switches (Streamlit drops the state of widgets that
 a page run did not draw, and a page switch starts with a new widget tree)."""
 
@@ -108,17 +129,48 @@ def _persist() -> None:
             st.session_state[f"_keep_{key}"] = st.session_state[key]
 
 
+def _restore_view(view: Sequence[ViewParam]) -> None:
+    """Give the page's controls their values: this run's widget value, else the one kept from an
+    earlier visit of the page, else the one the session's first URL brought (read on the first visit
+    of the page that draws the control, whichever page the session started on)."""
+    initial = st.session_state.get("_initial_params", {})
+    used = st.session_state.setdefault("_initial_params_used", set())
+    fresh = [s for s in view if s.key not in used]
+    values, problems = view_from_params(initial, fresh)
+    used.update(s.key for s in fresh)
+    for problem in problems:
+        st.sidebar.warning(problem)
+    for spec in view:
+        kept = f"_keep_{spec.key}"
+        if spec.key in values:
+            st.session_state[spec.key] = values[spec.key]
+        elif spec.key in st.session_state:
+            st.session_state[spec.key] = st.session_state[spec.key]
+        elif kept in st.session_state:
+            st.session_state[spec.key] = st.session_state[kept]
+
+
+def _persist_view(view: Sequence[ViewParam]) -> None:
+    for spec in view:
+        if spec.key in st.session_state:
+            st.session_state[f"_keep_{spec.key}"] = st.session_state[spec.key]
+
+
 def _init_state_from_url() -> None:
     if st.session_state.get("_url_loaded"):
         _restore_persisted()
         _apply_pending()
         return
-    selection, problems = selection_from_params(dict(st.query_params))
+    params = dict(st.query_params)
+    selection, problems = selection_from_params(params)
+    st.session_state["_initial_params"] = params  # page controls are read from it by _restore_view
     st.session_state["_url_loaded"] = True
     st.session_state["_url_problems"] = problems
     st.session_state["dataset"] = selection.dataset
     if selection.year is not None:
         st.session_state["year"] = selection.year
+    if selection.month is not None:
+        st.session_state["month"] = selection.month
     if selection.region:
         st.session_state["region"] = selection.region
     st.session_state["_aoi"] = selection.aoi
@@ -126,9 +178,22 @@ def _init_state_from_url() -> None:
         st.session_state["model"] = selection.model
 
 
-def sidebar_context() -> PageContext | None:
-    """Draw the sidebar; returns the context, or None (after showing why) when nothing can be shown."""
+def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageContext | None:
+    """Draw the sidebar; returns the context, or None (after showing why) when nothing can be shown.
+
+    Args:
+        time_slot: a container of the page body where the year / month slider goes instead of the
+            sidebar (the Compare page draws it on its maps), or None.
+        view: the page's own controls kept in the URL; their values are restored here (from this
+            run, an earlier visit of the page, or the URL) before the page draws them.
+    """
+    view = tuple(view)
     _init_state_from_url()
+    _restore_view(view)
+    for spec in view:  # defaults through session state: widgets are drawn without value=/index=
+        if spec.default is not None and spec.key not in st.session_state:
+            st.session_state[spec.key] = list(spec.default) if spec.kind == "list" else spec.default
+    _persist_view(view)
     for problem in st.session_state.pop("_url_problems", []):
         st.sidebar.warning(problem)
     sets = services.datasets()
@@ -145,17 +210,34 @@ def sidebar_context() -> PageContext | None:
             help="Real sets come from DEEPLIGHT_DATA_DIR; uploads from the Data page.",
         )
         info = next(d for d in sets if d.id == dataset_id)
-        year = None
-        if len(info.years) > 1:
-            if st.session_state.get("year") not in info.years:
-                st.session_state["year"] = info.years[-1]
-            year = st.select_slider("Year", options=list(info.years), key="year")
+        year, month = None, None
+        times = info.times
+        if len(times) > 1:
+            unit = info.time_unit
+            if st.session_state.get(unit) not in times:
+                st.session_state[unit] = times[-1]
+            slot = time_slot if time_slot is not None else st
+            what = "monthly layers (months the source lacks are not listed)" if unit == "month" else "years"
+            chosen = slot.select_slider(
+                "Month" if unit == "month" else "Year",
+                options=list(times),
+                key=unit,
+                help=f"Step through the data set's {what}.",
+            )
+            year, month = (None, chosen) if unit == "month" else (chosen, None)
         elif info.years:
             year = info.years[0]
-        try:
-            scene = services.scene(dataset_id, year)
-        except DeepLightError as exc:
-            st.error(str(exc))
+        failure = None
+        with staged("Loading the data set", keep=False) as stages:
+            what = f"{info.title} {month or year or ''}".strip()
+            simulated = "" if dataset_id.startswith(("demo", "upload:")) else " and simulating its LR"
+            stages.stage(f"Reading {what}{simulated}")
+            try:
+                scene = services.scene(dataset_id, month or year)
+            except DeepLightError as exc:
+                failure = str(exc)
+        if failure is not None:
+            st.error(failure)
             return None
         names = list(scene.regions["name"])
         aoi = st.session_state.get("_aoi")
@@ -199,16 +281,86 @@ def sidebar_context() -> PageContext | None:
         geometry = scene.region_geometry(region)
     selection = Selection(
         dataset=dataset_id,
-        year=year if len(info.years) > 1 else None,
+        year=year if len(info.years) > 1 and not info.months else None,
         region=region,
         aoi=aoi if region == DRAWN_AREA else None,
         model=model.id if model else None,
+        month=month,
     )
     _persist()
-    params = selection_to_params(selection)
+    ctx = PageContext(info, scene, region, geometry, model, basemap, selection, view)
+    _write_url(ctx)
+    return ctx
+
+
+def _write_url(ctx: PageContext) -> None:
+    params = {**selection_to_params(ctx.selection), **view_to_params(st.session_state, ctx.view)}
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)
-    return PageContext(info, scene, region, geometry, model, basemap, selection)
+
+
+def finish_page(ctx: PageContext) -> None:
+    """End of a page: keep its controls' values for the next visit and write them to the URL."""
+    _persist_view(ctx.view)
+    _write_url(ctx)
+
+
+class Stages:
+    """What a slow step is doing now, shown in an ``st.status`` box (see :func:`staged`)."""
+
+    def __init__(self, box) -> None:
+        self._box = box
+        self._started = time.perf_counter()
+        self._stage_started = self._started
+        self.timings: list[tuple[str, float]] = []
+        self._current: str | None = None
+
+    def stage(self, label: str) -> None:
+        """Start a new stage (e.g. "Reading the region"); the box's label says it."""
+        self._close_stage()
+        self._current = label
+        self._stage_started = time.perf_counter()
+        self._box.update(label=f"{label}...", state="running")
+
+    def _close_stage(self) -> None:
+        if self._current is not None:
+            self.timings.append((self._current, time.perf_counter() - self._stage_started))
+            self._current = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the box opened."""
+        return time.perf_counter() - self._started
+
+
+SLOW_STEP_S = 1.0
+"""A staged step that took longer than this leaves a collapsed "ready in ... s" box behind."""
+
+
+@contextlib.contextmanager
+def staged(title: str, keep: bool = True) -> Iterator[Stages]:
+    """A status box naming the current stage of a slow step (reading, reconstructing, indicators).
+
+    The reconstruction's own progress bar (tile batches) is drawn inside the box. When the step was
+    fast (everything cached) the box disappears; otherwise, with ``keep``, it stays, collapsed, with
+    the time each stage took.
+    """
+    slot = st.empty()
+    box = slot.status(f"{title}...", expanded=True)
+    stages = Stages(box)
+    with box:
+        try:
+            yield stages
+        except BaseException:
+            stages._close_stage()
+            box.update(label=f"{title}: stopped", state="error", expanded=True)
+            raise
+    stages._close_stage()
+    if stages.elapsed < SLOW_STEP_S or not keep:
+        slot.empty()
+        return
+    detail = ", ".join(f"{name.lower()} {seconds:.1f} s" for name, seconds in stages.timings)
+    box.update(label=f"{title}: ready in {stages.elapsed:.1f} s ({detail})", state="complete", expanded=False)
 
 
 def _aoi_in_scene_crs(aoi: BaseGeometry, scene: Scene) -> BaseGeometry:

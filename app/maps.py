@@ -18,17 +18,21 @@ the page, so the selection is kept in the URL and a view can be shared.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
+import math
 from dataclasses import dataclass
 
 import branca.element
 import folium
 import geopandas as gpd
+import numpy as np
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
-from app.overlay import Overlay
+from app.overlay import Overlay, warp_to_web_mercator
 from app.settings import STATIC_URL
 
 LEAFLET_JS = [("leaflet", f"{STATIC_URL}/leaflet/leaflet.js")]
@@ -405,3 +409,132 @@ def compare_maps(
         branca.element.Element(f'<div style="position:relative;height:{total}px"></div>{legend}')
     )
     return figure.render()
+
+
+# --- Before/after difference maps ----------------------------------------------------------------
+
+DIFFERENCE_COLORMAP = "RdBu_r"
+"""Diverging colour map of the difference maps: blue = darker in B than in A, white = no change,
+red = brighter."""
+DIFFERENCE_LEVELS = 255
+"""Colour levels of the difference PNG (odd, so that the middle level is exactly zero change)."""
+
+
+def difference_limit(*arrays: np.ndarray | None, percentile: float = 99.0, floor: float = 0.5) -> float:
+    """Half-width (nW/cm^2/sr) of the difference scale shared by every panel: ``percentile`` of |B - A|
+    over all finite values of every array, at least ``floor``."""
+    values = [np.abs(a[np.isfinite(a)]).ravel() for a in arrays if a is not None]
+    values = [v for v in values if v.size]
+    if not values:
+        return floor
+    return float(max(floor, np.percentile(np.concatenate(values), percentile)))
+
+
+def difference_position(difference: np.ndarray, limit: float) -> np.ndarray:
+    """Position -1..1 of each change on the symmetric log scale ``sign(d) log1p(|d|) / log1p(limit)``.
+
+    0 is exactly no change; +-1 is +-``limit`` and beyond (clipped). NaN stays NaN. A log scale, like
+    the radiance maps', because changes of a city centre and of its suburbs differ a hundredfold.
+    """
+    d = np.asarray(difference, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        pos = np.sign(d) * np.log1p(np.abs(d)) / math.log1p(limit)
+    return np.clip(pos, -1.0, 1.0)
+
+
+def difference_to_png_data_url(
+    difference: np.ndarray, limit: float, colormap: str = DIFFERENCE_COLORMAP
+) -> str:
+    """Colour a (H, W) change image (nW/cm^2/sr, B - A) on the diverging scale as a palette PNG data URL.
+
+    Palette index 0 is transparent (nodata in either date); 1..255 run from -limit to +limit with
+    index 128 exactly zero (white).
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    pos = difference_position(difference, limit)
+    index = 1 + np.round((np.nan_to_num(pos, nan=0.0) + 1) / 2 * (DIFFERENCE_LEVELS - 1)).astype(np.uint8)
+    index[~np.isfinite(difference)] = 0
+    colours = colormaps[colormap](np.linspace(0, 1, DIFFERENCE_LEVELS), bytes=True)[:, :3]
+    colours[DIFFERENCE_LEVELS // 2] = (255, 255, 255)  # zero change is white whatever the colour map
+    palette = np.vstack([[0, 0, 0], colours]).astype(np.uint8).ravel().tolist()
+    image = Image.fromarray(index, mode="P")
+    image.putpalette(palette)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def difference_overlay(difference: np.ndarray, crs, transform, limit: float) -> Overlay:
+    """A change raster (nW/cm^2/sr, any CRS) as an ``L.imageOverlay`` on the diverging scale."""
+    warped, bounds = warp_to_web_mercator(difference, crs, transform)
+    return Overlay(url=difference_to_png_data_url(warped, limit), bounds=bounds)
+
+
+def difference_ticks(limit: float) -> list[tuple[float, float]]:
+    """Tick values (nW/cm^2/sr) and their positions 0..1 on the legend, symmetric about 0."""
+    candidates = [1, 3, 10, 30, 100, 300, 1000]
+    positive = [v for v in candidates if v < limit * 0.9] + [limit]
+    ticks = [(-v, 0.5 - 0.5 * math.log1p(v) / math.log1p(limit)) for v in reversed(positive)]
+    ticks.append((0.0, 0.5))
+    ticks += [(v, 0.5 + 0.5 * math.log1p(v) / math.log1p(limit)) for v in positive]
+    return ticks
+
+
+def difference_legend_html(limit: float, title: str, colormap: str = DIFFERENCE_COLORMAP) -> str:
+    """A horizontal diverging colour bar centred on 0 (HTML fragment, inline styles; ``title`` is escaped)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps[colormap]
+    stops = []
+    for i in range(11):
+        r, g, b = (int(255 * c) for c in cmap(i / 10)[:3])
+        if i == 5:
+            r, g, b = 255, 255, 255
+        stops.append(f"rgb({r},{g},{b}) {i * 10:.0f}%")
+    span = '<span style="position:absolute;left:{:.1f}%;transform:translateX(-50%)">{}</span>'
+    labels = "".join(
+        span.format(100 * pos, f"{value:+.3g}" if value else "0") for value, pos in difference_ticks(limit)
+    )
+    return (
+        '<div class="deeplight-legend deeplight-diff-legend" style="font:12px sans-serif;color:#eee;'
+        'padding:4px 16px 18px 16px;background:#0e1117">'
+        f'<div style="margin-bottom:2px">{text_html(title)} - symmetric log scale, shared by every panel; '
+        "blue darker, red brighter</div>"
+        '<div style="height:12px;background:linear-gradient(to right, '
+        f'{", ".join(stops)});border:1px solid #555"></div>'
+        f'<div style="position:relative;height:14px">{labels}</div></div>'
+    )
+
+
+def difference_maps(
+    changes: dict[str, np.ndarray | None],
+    titles: dict[str, str],
+    crs,
+    transform,
+    limit: float,
+    regions: gpd.GeoDataFrame,
+    selected: str | None,
+    credits: list[str],
+    legend_title: str,
+    *,
+    basemap: bool = False,
+) -> str:
+    """HTML of the synchronised before/after difference panels (one per product, ``panel-diff-<p>``).
+
+    Args:
+        changes: product ("lr", "sr", "hr") -> B - A on the HR grid (nW/cm^2/sr), or None (left out).
+        titles: product -> panel title.
+        crs, transform: the HR grid of the changes.
+        limit: half-width of the shared diverging scale (:func:`difference_limit`).
+        regions, selected, credits, basemap: as for :func:`compare_maps`.
+        legend_title: the legend's title (e.g. "Change 2020 minus 2014 (nW/cm²/sr)").
+    """
+    panels = [
+        Panel(titles[p], difference_overlay(d, crs, transform, limit), f"panel-diff-{p}")
+        for p, d in changes.items()
+        if d is not None
+    ]
+    legend = difference_legend_html(limit, legend_title)
+    return compare_maps(panels, None, regions, selected, credits, legend, basemap=basemap)

@@ -72,6 +72,7 @@ class Scene:
         dem: (8h, 8w) elevation in metres or None.
         population: (8h, 8w) people per HR pixel or None.
         year: acquisition year or None.
+        month: ``"YYYY-MM"`` of a monthly layer, or None for an annual or undated scene.
         credits: data-source attributions shown on the maps and pages.
         notes: honest remarks for the UI (what is simulated, what is missing).
     """
@@ -90,6 +91,14 @@ class Scene:
     year: int | None = None
     credits: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    month: str | None = None
+
+    @property
+    def time_label(self) -> str:
+        """The scene's date as shown and keyed in tables: its month, its year, or "" when undated."""
+        if self.month:
+            return self.month
+        return "" if self.year is None else str(self.year)
 
     @property
     def lr_transform(self) -> Affine:
@@ -218,3 +227,29 @@ def whole_scene_region(
     x1, y1 = hr_transform @ (w, h)
     geom = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     return gpd.GeoDataFrame({"name": [name]}, geometry=[geom], crs=crs)
+
+
+def same_grid(a: Scene, b: Scene) -> bool:
+    """Whether two (cropped) scenes lie on the same LR/HR grid (CRS, transform and shape)."""
+    pairs = zip(tuple(a.hr_transform)[:6], tuple(b.hr_transform)[:6])
+    return (
+        a.lr.shape == b.lr.shape
+        and a.crs == b.crs
+        and all(abs(x - y) <= 1e-9 * max(1.0, abs(x)) for x, y in pairs)
+    )
+
+
+def change_between(before: np.ndarray | None, after: np.ndarray | None) -> np.ndarray | None:
+    """``after - before`` (nW/cm^2/sr) on one grid; NaN where either date has no data; None when
+    either is missing.
+
+    Raises:
+        RegionError: the two arrays are not on the same grid.
+    """
+    if before is None or after is None:
+        return None
+    if before.shape != after.shape:
+        raise RegionError(
+            f"the two dates are on different grids ({before.shape} vs {after.shape}): no difference map"
+        )
+    return (np.asarray(after, dtype=np.float32) - np.asarray(before, dtype=np.float32)).astype(np.float32)

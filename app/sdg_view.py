@@ -18,25 +18,51 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from app.scene import Scene
-from deeplight.sdg import compute_indicators, indicators_to_csv_bytes, indicators_to_geodataframe
+from deeplight.sdg import (
+    TIDY_COLUMNS,
+    compute_indicators,
+    indicators_to_csv_bytes,
+    indicators_to_geodataframe,
+)
 from deeplight.sdg.regions import REGION_COLUMN
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """User-adjustable thresholds of the indicators.
+    """User-adjustable settings of the indicators (thresholds and the CO2 proxy's inputs).
 
     Attributes:
         lit_radiance: lit if radiance >= this (nW/cm^2/sr); default 1 (Roman et al. 2018).
         lit_dn: lit if DMSP-like DN > this; default 7 (Li et al. 2020).
         urban_method: "otsu" or "fixed".
         urban_radiance: urban threshold of the "fixed" method (nW/cm^2/sr).
+        co2_total: emissions of all the selected regions together, typed in by the user; each region
+            then gets its ODIAC-style share by sum of lights (``co2_emissions``). None: no CO2 rows.
+        co2_unit: unit of ``co2_total`` and of the power law's output.
+        co2_power_law: the user's (a, b) of ln CO2 = a + b ln TNL (``co2_power_law`` rows), or None.
     """
 
     lit_radiance: float = 1.0
     lit_dn: float = 7.0
     urban_method: str = "otsu"
     urban_radiance: float = 10.0
+    co2_total: float | None = None
+    co2_unit: str = "t CO2"
+    co2_power_law: tuple[float, float] | None = None
+
+
+GINI_INDICATOR = "light_gini"
+GINI_UNIT = "index 0-1"
+READABLE_UNITS = {
+    "1": "share",
+    "1/yr": "per year",
+    "nW/cm2/sr*km2": "nW/cm2/sr x km2",
+}
+"""Units of ``deeplight.sdg`` written as words for the dashboard's tables, charts and downloads."""
+RATIO_INDICATORS = {"lcrpgr": "ratio"}
+MIN_VALID_FRACTION = 0.5
+"""A region's value at a date is masked in series and change tables when less than this share of
+its area has valid data (no cloud-free coverage, nodata): a sum over half a region is not a value."""
 
 
 def as_dataarray(array: np.ndarray, crs: CRS, transform: Affine, units: str, simulated: bool) -> xr.DataArray:
@@ -94,20 +120,261 @@ def indicators_for(
     uncertainty = None
     if sr is not None and sr_uncertainty is not None:
         uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
-    return compute_indicators(
+    simulated = {"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": False}
+    table = compute_indicators(
         products,
         regions,
         population=population,
         uncertainty=uncertainty,
         year=scene.year,
         # an SR reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
-        simulated={"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": False},
+        simulated=simulated,
         lit_threshold=thresholds.lit_radiance,
         lit_threshold_dn=thresholds.lit_dn,
         urban_method=thresholds.urban_method,
         urban_threshold=thresholds.urban_radiance,
+        co2_total=thresholds.co2_total,
+        co2_unit=thresholds.co2_unit or "t CO2",
+        co2_power_law_coefficients=thresholds.co2_power_law,
         model_info={"model": model_name} if model_name else None,
     )
+    metadata = dict(table.attrs.get("metadata", {}))
+    gini = gini_rows(products, regions, scene.year, simulated)
+    if gini:
+        table = pd.concat([table, pd.DataFrame(gini, columns=table.columns)], ignore_index=True)
+        table["year"] = table["year"].astype("Int64")
+    table = readable_units(table)
+    metadata.setdefault("sources", {})
+    metadata["sources"] = {
+        **metadata["sources"],
+        "light inequality": "Gini of radiance over the region's cells, area-weighted "
+        "(deeplight.sdg.indicators.light_gini)",
+    }
+    table.attrs["metadata"] = metadata
+    return table
+
+
+def readable_units(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with units written as words ("share" for a 0-1 fraction, "per year"...), not "1"."""
+    frame = table.copy()
+    units = [
+        RATIO_INDICATORS.get(indicator, "share") if unit == "1" else READABLE_UNITS.get(unit, unit)
+        for indicator, unit in zip(frame["indicator"], frame["unit"].astype(str))
+    ]
+    frame["unit"] = units
+    frame.attrs = dict(table.attrs)
+    return frame
+
+
+def gini_rows(
+    products: dict[str, xr.DataArray], regions: gpd.GeoDataFrame, year: int | None, simulated: dict[str, bool]
+) -> list[dict]:
+    """Tidy ``light_gini`` rows: the Gini of lights over each region's cells, per product.
+
+    Cells are weighted by their area inside the region (exactextract covered fraction x ellipsoidal
+    cell area, as every other indicator); the LR's DN is taken as its nominal radiance.
+    """
+    from pyproj import CRS as ProjCRS
+
+    from deeplight.sdg.coverage import region_coverage
+    from deeplight.sdg.indicators import light_gini
+    from deeplight.sdg.pixel_area import pixel_area_m2
+    from deeplight.sdg.rasters import GridRaster, dn_to_radiance
+
+    rows = []
+    for name, da in products.items():
+        values = np.asarray(da.values, dtype=np.float64)
+        is_dn = str(da.attrs.get("units", "")).upper().startswith("DN")
+        radiance = dn_to_radiance(values)[0] if is_dn else values
+        crs = ProjCRS.from_user_input(da.rio.crs.to_wkt())
+        transform = da.rio.transform(recalc=False)
+        grid = GridRaster(values, transform, crs, "<array>")
+        area = pixel_area_m2(transform, crs, values.shape).ravel() / 1e6
+        for coverage in region_coverage(regions, grid):
+            cells, fraction = coverage.cells, coverage.fraction
+            value = light_gini(radiance.ravel()[cells], area[cells] * fraction) if cells.size else np.nan
+            rows.append(
+                {
+                    "region": coverage.region,
+                    "product": name,
+                    "year": year,
+                    "indicator": GINI_INDICATOR,
+                    "value": value,
+                    "unit": GINI_UNIT,
+                    "lower": np.nan,
+                    "upper": np.nan,
+                    "simulated": bool(simulated.get(name, False)),
+                    "method": "Gini of radiance over the region's cells, area-weighted (0 = evenly lit, "
+                    "1 = all light in one cell)" + ("; nominal radiance of the DN" if is_dn else ""),
+                    "note": coverage.note,
+                }
+            )
+    return rows
+
+
+def period_label(time) -> str:
+    """A time step as text: ``"2018"`` or ``"2016-03"``."""
+    return str(time)
+
+
+def series_table(tables: dict, min_valid_fraction: float = MIN_VALID_FRACTION) -> pd.DataFrame:
+    """One tidy table over several dates, with a ``period`` column and gaps where data are missing.
+
+    Args:
+        tables: time step (year or ``"YYYY-MM"``) -> the tidy indicator table of that date.
+        min_valid_fraction: a region's values at a date are masked (NaN, ``masked`` True) when less
+            than this share of its area has valid data there (e.g. no cloud-free coverage): a month
+            with no coverage must show as a gap, never as zero light.
+
+    Returns:
+        The rows of every date (TIDY_COLUMNS + ``period`` text + ``masked`` bool), sorted by period.
+    """
+    frames = []
+    for time, table in tables.items():
+        frame = table.copy()
+        frame["period"] = period_label(time)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*TIDY_COLUMNS, "period", "masked"])
+    frame = pd.concat(frames, ignore_index=True)
+    valid = frame[frame["indicator"] == "valid_fraction"].set_index(["region", "product", "period"])["value"]
+    key = list(zip(frame["region"], frame["product"], frame["period"]))
+    coverage = np.array([valid.get(k, np.nan) for k in key], dtype=float)
+    masked = ~(coverage >= min_valid_fraction) & (frame["indicator"] != "region_area").to_numpy()
+    masked &= (frame["indicator"] != "valid_fraction").to_numpy()
+    frame["masked"] = masked
+    frame.loc[masked, ["value", "lower", "upper"]] = np.nan
+    note = f"masked: valid data over less than {100 * min_valid_fraction:.0f}% of the region"
+    frame.loc[masked, "note"] = [f"{n}; {note}" if n else note for n in frame.loc[masked, "note"]]
+    frame["year"] = frame["year"].astype("Int64")
+    return frame.sort_values(["period", "region", "product"], kind="stable").reset_index(drop=True)
+
+
+CHANGE_INDICATORS = ("sum_of_lights", "mean_radiance", "lit_area", "urban_area", GINI_INDICATOR)
+"""Indicators of the change tables (the additive ones and the mean / inequality)."""
+
+
+def change_table(
+    series: pd.DataFrame, before, after, indicators: tuple[str, ...] = CHANGE_INDICATORS
+) -> pd.DataFrame:
+    """Change per region from ``before`` (A) to ``after`` (B), per product, in a long tidy table.
+
+    Args:
+        series: output of :func:`series_table` (holding both periods).
+        before, after: the two time steps (A and B).
+        indicators: which indicators.
+
+    Returns:
+        Columns region, indicator, unit, product, before, after, change (B - A), change_pct
+        (100 (B - A) / A; NaN when A is 0 or unknown), simulated.
+    """
+    a, b = period_label(before), period_label(after)
+    frame = series[series["indicator"].isin(indicators) & series["period"].isin([a, b])]
+    keys = ["region", "indicator", "unit", "product"]
+    out = frame[keys].drop_duplicates().reset_index(drop=True)
+    for column, period in (("before", a), ("after", b)):
+        values = frame[frame["period"] == period].drop_duplicates(keys).set_index(keys)["value"]
+        out[column] = [values.get(tuple(k), np.nan) for k in out[keys].itertuples(index=False)]
+    out[["before", "after"]] = out[["before", "after"]].astype(float)
+    out["change"] = out["after"] - out["before"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = 100.0 * out["change"] / out["before"]
+    out["change_pct"] = pct.where(np.isfinite(pct) & (out["before"] != 0))
+    flags = frame.groupby("product")["simulated"].any()
+    out["simulated"] = out["product"].map(flags).fillna(False).astype(bool)
+    order = {name: i for i, name in enumerate(indicators)}
+    products = {"lr": 0, "sr": 1, "hr": 2}
+    ranks = {"indicator": order, "product": products}
+    out = out.sort_values(
+        ["region", "indicator", "product"],
+        key=lambda col: col.map(ranks[col.name]) if col.name in ranks else col,
+        kind="stable",
+    )
+    out.attrs["periods"] = (a, b)
+    return out.reset_index(drop=True)
+
+
+def significant(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """The frame with every float column rounded to ``digits`` significant digits (for display)."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            values = out[column].to_numpy(dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(np.isfinite(values) & (values != 0), np.floor(np.log10(np.abs(values))), 0)
+            factor = 10.0 ** (digits - 1 - scale)
+            out[column] = np.where(np.isfinite(values), np.round(values * factor) / factor, np.nan)
+    return out
+
+
+def change_summary(change: pd.DataFrame) -> pd.DataFrame:
+    """The on-screen change table: one row per region x indicator, change and % per product, and
+    the spread of the % change between LR, SR and HR (max - min, percentage points)."""
+    if change.empty:
+        return pd.DataFrame(columns=["region", "indicator", "unit"])
+    rows = []
+    for (region, indicator, unit), group in change.groupby(["region", "indicator", "unit"], sort=False):
+        row = {"region": region, "indicator": indicator, "unit": unit}
+        pcts = []
+        for product in ("lr", "sr", "hr"):
+            match = group[group["product"] == product]
+            if match.empty:
+                continue
+            change_value, pct = float(match["change"].iloc[0]), float(match["change_pct"].iloc[0])
+            row[f"{product} change"] = change_value
+            row[f"{product} change %"] = pct
+            if np.isfinite(pct):
+                pcts.append(pct)
+        row["spread of % (LR/SR/HR, points)"] = max(pcts) - min(pcts) if len(pcts) > 1 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def land_consumption_rows(
+    series: pd.DataFrame, year_a: int, year_b: int, population: pd.DataFrame | None
+) -> pd.DataFrame:
+    """SDG 11.3.1 rows (LCR, PGR, LCRPGR) per region and product between two years.
+
+    Uses ``deeplight.sdg.land_consumption_table`` on the urban extent of the series. ``population``
+    (columns region, year, population: people, e.g. typed in from a census) is used when given;
+    otherwise the series' own population rows (a data set with a population raster per year).
+
+    Returns:
+        Tidy rows with readable units; empty when neither gives people for both years.
+    """
+    import warnings
+
+    from deeplight.sdg import land_consumption_table
+
+    table = series.copy()
+    table = table[table["period"].isin([str(year_a), str(year_b)])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "PGR <= 0": the note column says it
+        rows = land_consumption_table(table, int(year_a), int(year_b), population=population)
+    return readable_units(rows)
+
+
+def population_inputs(
+    regions: list[str], year_a: int, year_b: int, typed: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """The typed population table (region, year, population) for :func:`land_consumption_rows`, or
+    None when no region has a positive population for both years."""
+    if typed is None or typed.empty:
+        return None
+    rows = []
+    for _, row in typed.iterrows():
+        region = row.get("region")
+        if region not in regions:
+            continue
+        for year, column in ((year_a, f"people {year_a}"), (year_b, f"people {year_b}")):
+            value = pd.to_numeric(row.get(column), errors="coerce")
+            if pd.notna(value) and value > 0:
+                rows.append({"region": region, "year": int(year), "population": float(value)})
+    frame = pd.DataFrame(rows, columns=["region", "year", "population"])
+    complete = frame.groupby("region")["year"].nunique()
+    if not (complete == 2).any():
+        return None
+    return frame
 
 
 def csv_bytes(table: pd.DataFrame, scene: Scene) -> bytes:
@@ -167,3 +434,40 @@ def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFram
     if synthetic_hr:
         names["hr"] = "hr (synthetic)"
     return frame.rename(columns=names)
+
+
+def co2_cell_map(
+    scene: Scene, sr: np.ndarray | None, product: str, geometry, emissions_total: float
+) -> np.ndarray | None:
+    """ODIAC-style per-cell emissions E_i = E_total R_i A_i / sum_j R_j A_j inside ``geometry``.
+
+    Args:
+        scene: the (cropped) scene.
+        sr: (8h, 8w) SR radiance or None.
+        product: "lr" (on the LR grid, DN taken as nominal radiance), "sr" or "hr".
+        geometry: the selected region(s) in the scene CRS; cells outside are NaN.
+        emissions_total: the user's total for the area (its unit is the user's).
+
+    Returns:
+        The per-cell emissions (NaN outside the region or where the product has no data), or None
+        when the product is absent.
+    """
+    from rasterio.features import geometry_mask
+
+    from deeplight.sdg.indicators import co2_pixel_disaggregation
+    from deeplight.sdg.pixel_area import pixel_area_m2
+    from deeplight.sdg.rasters import dn_to_radiance
+
+    products = products_of(scene, sr, scene.lr_simulated)
+    if product not in products:
+        return None
+    da = products[product]
+    values = np.asarray(da.values, dtype=np.float64)
+    radiance = dn_to_radiance(values)[0] if product == "lr" else values
+    transform = da.rio.transform(recalc=False)
+    inside = geometry_mask(
+        [geometry], out_shape=values.shape, transform=transform, invert=True, all_touched=True
+    )
+    radiance = np.where(inside, radiance, np.nan)
+    area = pixel_area_m2(transform, scene.crs.to_wkt(), values.shape) / 1e6
+    return co2_pixel_disaggregation(radiance, area, emissions_total)

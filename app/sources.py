@@ -9,8 +9,9 @@ twin exists, so the LR input is **simulated** from the real image by the degrada
 from __future__ import annotations
 
 import json
+import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,6 +34,20 @@ CIV_NTL_CREDIT = "Cote d'Ivoire VIIRS average radiance 2024: Earth Observation G
 CIV_POP_CREDIT = "Population 1 km: WorldPop-style grid (CC BY 4.0)"
 CIV_REGIONS_CREDIT = "Regions: OCHA COD-AB (Cote d'Ivoire ADM1)"
 TOUGGOURT_CREDIT = "Touggourt VNL v2 2020: Earth Observation Group (see touggourt/COPYRIGHTS.md)"
+HIMALAYA_CREDIT = (
+    "VIIRS DNB monthly VCMSLCFG avg_rad and cloud-free counts: NOAA / Earth Observation Group, exported "
+    "from Earth Engine by abhijitvaidya/nighttime-lights-india (MIT)"
+)
+DUBAI_CREDIT = (
+    "VIIRS DNB monthly avg_rad 2024: NOAA / Earth Observation Group, exported from Earth Engine by "
+    "A-Munshi/Geospatial-Light-Pollution-Prediction"
+)
+HIMALAYA_TOWNS = {"srinagar": "Srinagar", "leh": "Leh", "manali": "Manali", "ayodhya": "Ayodhya"}
+"""Towns of ``real_hr/india-himalaya-viirs-monthly`` offered as monthly data sets."""
+CLOUD_FREE_NOTE = (
+    "months without cloud-free coverage: cells with a cloud-free count of 0 are masked (no data), "
+    "not read as zero radiance"
+)
 SIMULATED_LR_NOTE = (
     "simulated LR: the coarse DMSP-like input was made from the real image by the DeepLight "
     "degradation model; it is not an observation"
@@ -48,12 +63,25 @@ class DatasetInfo:
         title: label in the UI.
         years: available years (empty when the set has a single date).
         description: one sentence for the Home page.
+        months: available months as ``"YYYY-MM"`` for a set of monthly layers (empty otherwise); a
+            monthly set is stepped through by month (``?month=``), an annual one by year (``?year=``).
     """
 
     id: str
     title: str
     years: tuple[int, ...]
     description: str
+    months: tuple[str, ...] = ()
+
+    @property
+    def times(self) -> tuple[int | str, ...]:
+        """The time steps of the set: its months when monthly, else its years."""
+        return self.months or self.years
+
+    @property
+    def time_unit(self) -> str:
+        """``"month"`` or ``"year"`` (the URL parameter and the slider's label)."""
+        return "month" if self.months else "year"
 
 
 def _shanghai_products(data_dir: Path) -> dict[str, tuple[str, Path, str, str]]:
@@ -118,6 +146,19 @@ def list_datasets(settings: Settings) -> list[DatasetInfo]:
                 "33 regions with population; real VIIRS HR, simulated LR.",
             )
         )
+    for dataset_id, (title, files, _cloud_free, _credit) in _monthly_sets(data_dir).items():
+        months = tuple(sorted(files))
+        if len(months) > 1:
+            out.append(
+                DatasetInfo(
+                    dataset_id,
+                    title,
+                    tuple(sorted({int(m[:4]) for m in months})),
+                    f"{len(months)} monthly layers {months[0]} to {months[-1]} (gaps where the source has "
+                    "none); real VIIRS HR, simulated LR; cells without cloud-free coverage masked.",
+                    months=months,
+                )
+            )
     if _touggourt_ntl(data_dir) is not None:
         out.append(
             DatasetInfo(
@@ -128,6 +169,65 @@ def list_datasets(settings: Settings) -> list[DatasetInfo]:
             )
         )
     return out
+
+
+MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(text: str) -> str | None:
+    """``"YYYY-MM"`` (month 01-12) as given, or None when ``text`` is not such a month."""
+    match = MONTH_PATTERN.match(str(text).strip())
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return None
+    return f"{match.group(1)}-{match.group(2)}"
+
+
+def _monthly_sets(data_dir: Path) -> dict[str, tuple[str, dict[str, Path], dict[str, Path], str]]:
+    """Monthly data sets found under ``real_hr/``: id -> (title, month -> raster, month -> cloud-free
+    count raster (may be empty), credit)."""
+    out: dict[str, tuple[str, dict[str, Path], dict[str, Path], str]] = {}
+    himalaya = data_dir / "real_hr" / "india-himalaya-viirs-monthly"
+    for town, name in HIMALAYA_TOWNS.items():
+        files: dict[str, Path] = {}
+        counts: dict[str, Path] = {}
+        for path in himalaya.glob(f"viirs_{town}_*_*.tif"):
+            match = re.fullmatch(rf"viirs_{town}_(\d{{4}})_(\d{{2}})(_cf)?\.tif", path.name)
+            if match is None:
+                continue
+            month = f"{match.group(1)}-{match.group(2)}"
+            (counts if match.group(3) else files)[month] = path
+        if files:
+            out[f"himalaya_{town}"] = (f"{name} (India) - VIIRS monthly", files, counts, HIMALAYA_CREDIT)
+    dubai = data_dir / "real_hr" / "dubai-viirs-monthly-2024"
+    files = {}
+    for path in dubai.glob("Dubai_NTL_*.tif"):
+        month = parse_month(path.stem.removeprefix("Dubai_NTL_"))
+        if month is not None:
+            files[month] = path
+    if files:
+        out["dubai_monthly"] = ("Dubai - VIIRS monthly 2024", files, {}, DUBAI_CREDIT)
+    return out
+
+
+def mask_without_cloud_free(radiance: np.ndarray, cloud_free: np.ndarray) -> np.ndarray:
+    """Radiance with every cell of no cloud-free observation (count 0 or nodata) set to NaN.
+
+    A VIIRS monthly composite writes 0 where no cloud-free night was seen; that is missing data,
+    not darkness, so it must not enter sums or lit areas as zero.
+
+    Args:
+        radiance: (H, W) radiance (nW/cm^2/sr).
+        cloud_free: (H, W) cloud-free observation counts on the same grid (NaN = nodata).
+
+    Returns:
+        A float32 copy of ``radiance`` with NaN where the count is 0 or unknown.
+    """
+    if radiance.shape != cloud_free.shape:
+        raise RasterError(
+            f"cloud-free counts {cloud_free.shape} and radiance {radiance.shape} are not on the same grid"
+        )
+    covered = np.isfinite(cloud_free) & (cloud_free > 0)
+    return np.where(covered, radiance, np.nan).astype(np.float32)
 
 
 def _touggourt_ntl(data_dir: Path) -> Path | None:
@@ -200,9 +300,19 @@ def _real_scene(
     credits: tuple[str, ...],
     year: int | None,
     population_path: Path | None = None,
+    cloud_free_path: Path | None = None,
 ) -> Scene:
-    hr_da = read_raster(hr_path, band=1)
-    hr = _crop_to_multiple(np.asarray(hr_da.values, dtype=np.float32))
+    read_notes: list[str] = []
+    if cloud_free_path is not None:  # raw monthly composites: small negative noise clipped, noted
+        hr_da = read_raster(hr_path, band=1, role="hr", notes=read_notes)
+        counts = read_raster(cloud_free_path, band=1, allow_all_nodata=True)
+        values = mask_without_cloud_free(
+            np.asarray(hr_da.values, dtype=np.float32), np.asarray(counts.values, dtype=np.float32)
+        )
+    else:
+        hr_da = read_raster(hr_path, band=1)
+        values = np.asarray(hr_da.values, dtype=np.float32)
+    hr = _crop_to_multiple(values)
     crs = hr_da.rio.crs
     transform = hr_da.rio.transform(recalc=False)
     lr = simulate_lr(hr, seed=zlib.crc32(key.encode()))
@@ -235,8 +345,14 @@ def _real_scene(
         population=population,
         year=year,
         credits=credits,
-        notes=(SIMULATED_LR_NOTE,),
+        notes=(SIMULATED_LR_NOTE, *(_short_note(n) for n in read_notes)),
     )
+
+
+def _short_note(note: str) -> str:
+    """A reader's note without the file path in front (the UI names the data set already)."""
+    head, sep, tail = note.partition(": ")
+    return tail if sep and ("/" in head or "\\" in head) else note
 
 
 def load_demo_scene(demo_dir: Path) -> Scene:
@@ -289,8 +405,14 @@ def load_demo_scene(demo_dir: Path) -> Scene:
     )
 
 
-def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Scene:
-    """Load the scene of one data set (and year) as listed by :func:`list_datasets`.
+def load_scene_for(settings: Settings, dataset_id: str, year: int | str | None) -> Scene:
+    """Load the scene of one data set (and time step) as listed by :func:`list_datasets`.
+
+    Args:
+        settings: the app settings.
+        dataset_id: id of the set.
+        year: the year of an annual set, or the ``"YYYY-MM"`` month of a monthly set (None, or a
+            step the set does not have: its latest).
 
     Raises:
         RasterError: the data set or year is not available on this machine.
@@ -324,6 +446,27 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Sce
             (credit, SHANGHAI_REGIONS_CREDIT),
             chosen,
         )
+    monthly = _monthly_sets(data_dir)
+    if dataset_id in monthly:
+        title, files, counts, credit = monthly[dataset_id]
+        months = sorted(files)
+        chosen = parse_month(str(year)) if year is not None else None
+        if chosen not in files:
+            chosen = months[-1]
+        place = title.split(" - ")[0]
+        scene = _real_scene(
+            f"{dataset_id}:{chosen}",
+            f"{place} {chosen}",
+            files[chosen],
+            None,
+            None,
+            (credit,),
+            int(chosen[:4]),
+            cloud_free_path=counts.get(chosen),
+        )
+        regions = whole_scene_region(scene.crs, scene.hr_transform, scene.hr_shape, f"{place} whole raster")
+        notes = scene.notes + ((CLOUD_FREE_NOTE,) if counts else ())
+        return replace(scene, regions=regions, month=chosen, notes=notes)
     if dataset_id == "cote_divoire":
         base = data_dir / "cote_divoire"
         return _real_scene(
@@ -348,7 +491,5 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | None) -> Sce
             geometry=list(town.geometry) + list(cells.geometry),
             crs=scene.crs,
         )
-        from dataclasses import replace
-
         return replace(scene, regions=regions)
     raise RasterError(f"unknown data set {dataset_id!r}; choose one of the listed data sets")

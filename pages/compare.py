@@ -1,4 +1,5 @@
-"""Compare: LR, SR and HR side by side in synchronised maps, a swipe map, and region metrics."""
+"""Compare: LR, SR and HR side by side in synchronised maps, a swipe map, a time slider, the
+before/after difference map with the change of the region, and region metrics."""
 
 from __future__ import annotations
 
@@ -6,18 +7,144 @@ import streamlit as st
 
 from app import services
 from app.colors import legend_html
-from app.layout import page_setup, sidebar_context, simulated_badge
-from app.maps import Panel, compare_maps
+from app.layout import finish_page, page_setup, sidebar_context, simulated_badge, staged
+from app.maps import Panel, compare_maps, difference_limit, difference_maps
+from app.scene import change_between, same_grid
+from app.sdg_view import (
+    Thresholds,
+    change_summary,
+    change_table,
+    region_table,
+    series_table,
+    significant,
+)
+from app.selection import ViewParam
 from deeplight.errors import DeepLightError
 
+# Controls of this page kept in the URL (?diff=1&before=2013); the time slider is the sidebar
+# selection's year= / month=.
+VIEW = (
+    ViewParam("diff", "diff", "bool", False),
+    ViewParam("diff_before", "before", "time", None),
+)
+
+
+def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
+    """The before/after difference map (B = the slider's date, A picked here) and the region's change."""
+    st.subheader("Change between two dates")
+    show = st.toggle(
+        "Before/after difference map (B minus A, on LR, SR and HR)",
+        key="diff",
+        help="B is the date of the slider above the maps; pick A below. Each date is reconstructed once, "
+        "then cached.",
+    )
+    if not show:
+        return
+    times = list(ctx.dataset.times)
+    if st.session_state.get("diff_before") not in times:
+        st.session_state["diff_before"] = times[0]
+    after = ctx.time
+    before = st.select_slider(
+        f"Before (A) - after (B) is {after}", options=times, key="diff_before", help="The date subtracted."
+    )
+    if before == after:
+        st.info("Pick a 'before' date different from the slider's date to see a change.")
+        return
+    scene = crop.scene
+    sr_a = sr_b = None
+    failure = None
+    with staged(f"Preparing {before} for the change") as stages:
+        stages.stage(f"Reading {before}")
+        try:
+            crop_a = services.region_crop(services.scene(ctx.dataset.id, before), ctx.region, ctx.geometry)
+            if ctx.model is not None:
+                stages.stage(f"Reconstructing {before}")
+                sr_a = services.reconstruction(crop_a, ctx.model.id, False)
+                plain = sr is not None and sr.uncertainty is None
+                sr_b = sr if plain else services.reconstruction(crop, ctx.model.id, False)
+            stages.stage("Computing the change")
+            view_a = services.region_view(crop_a, sr_a)
+            if not same_grid(crop_a.scene, scene):
+                failure = f"{before} and {after} are not on the same grid: no pixel difference possible"
+        except DeepLightError as exc:
+            failure = str(exc)
+    if failure is not None:
+        st.warning(failure)
+        return
+    changes = {
+        "lr": change_between(view_a.lr_radiance, view.lr_radiance),
+        "sr": change_between(sr_a and sr_a.radiance, sr_b and sr_b.radiance),
+        "hr": change_between(crop_a.scene.hr, scene.hr),
+    }
+    limit = difference_limit(*changes.values())
+    titles = {
+        "lr": f"LR change {before} to {after}" + (" (simulated)" if scene.lr_simulated else ""),
+        "sr": f"SR change - {ctx.model.name}" if ctx.model else "SR change",
+        "hr": "HR change" + (" (synthetic)" if scene.key.startswith("demo") else ""),
+    }
+    model_key = "-" if sr_a is None else sr_a.model_id
+    html_key = f"diff|{scene.key}|{crop_a.scene.key}|{ctx.region}|{ctx.basemap}|{limit:.6g}|{model_key}"
+    html = services.cached_html(
+        html_key,
+        lambda: difference_maps(
+            changes,
+            titles,
+            scene.crs,
+            scene.hr_transform,
+            limit,
+            ctx.map_regions,
+            ctx.region,
+            list(ctx.scene.credits),
+            f"Change {after} minus {before} (nW/cm²/sr)",
+            basemap=ctx.basemap,
+        ),
+    )
+    st.iframe(html, height=380 + 60)
+    simulated = (
+        "Each date's LR is simulated separately from its HR (own gain drift and noise draw), so part of "
+        "the LR (and SR) change is the simulation's, not the place's. "
+    )
+    st.caption(
+        f"One diverging scale for the three panels, centred on 0, +-{limit:.3g} nW/cm²/sr. "
+        + (simulated if scene.lr_simulated else "")
+        + ("SR without the self-ensemble. " if uncertainty else "")
+    )
+    with staged("Change of the region") as stages:
+        stages.stage("Computing indicators")
+        regions = region_table([ctx.region], [ctx.geometry], scene.crs)
+        name = ctx.model.name if ctx.model else None
+        tables = {
+            before: services.sdg_outputs(crop_a, sr_a, regions, Thresholds(), name)["table"],
+            after: services.sdg_outputs(crop, sr_b, regions, Thresholds(), name)["table"],
+        }
+        summary = change_summary(change_table(series_table(tables), before, after))
+    st.markdown(f"**Change of {ctx.region}, {before} to {after}**")
+    st.dataframe(significant(summary), hide_index=True)
+    st.caption(
+        "Change = B - A in the indicator's unit, % = 100 (B - A) / A; spread = largest minus smallest % "
+        "change among LR, SR and HR (percentage points): how much the answer depends on the product. "
+        "Default thresholds (lit >= 1 nW/cm²/sr, LR DN > 7, Otsu urban extent); the SDG page computes "
+        "the change of several regions with your thresholds."
+    )
+
+
 page_setup("Compare LR, SR and HR")
-ctx = sidebar_context()
+header = st.container()
+time_slot = st.container()
+ctx = sidebar_context(time_slot=time_slot, view=VIEW)
 if ctx is not None:
-    simulated_badge(ctx.scene)
-    try:
-        crop = services.region_crop(ctx.scene, ctx.region, ctx.geometry)
-    except DeepLightError as exc:
-        st.error(str(exc))
+    with header:
+        simulated_badge(ctx.scene)
+    failure = None
+    sr = None
+    with staged(f"Preparing {ctx.region}") as stages:
+        stages.stage("Reading the region")
+        try:
+            crop = services.region_crop(ctx.scene, ctx.region, ctx.geometry)
+        except DeepLightError as exc:
+            failure = str(exc)
+    if failure is not None:
+        st.error(failure)
         st.stop()
     col_a, col_b = st.columns([2, 1])
     with col_b:
@@ -30,14 +157,17 @@ if ctx is not None:
             key="uncertainty",
             help="Runs the model on 8 flips/rotations; slower the first time.",
         )
-    sr = None
     if ctx.model is None:
         st.warning("No model to reconstruct with; showing LR and HR only.")
     else:
-        try:
-            sr = services.reconstruction(crop, ctx.model.id, uncertainty)
-        except DeepLightError as exc:
-            st.error(f"Reconstruction failed: {exc}")
+        with staged(f"Reconstructing {ctx.region}") as stages:
+            stages.stage("Reconstructing (tile batches)")
+            try:
+                sr = services.reconstruction(crop, ctx.model.id, uncertainty)
+            except DeepLightError as exc:
+                failure = f"Reconstruction failed: {exc}"
+        if failure is not None:
+            st.error(failure)
     view = services.region_view(crop, sr)
     scene = crop.scene
     lr_label = "LR (simulated, nominal radiance)" if scene.lr_simulated else "LR (nominal radiance)"
@@ -67,8 +197,9 @@ if ctx is not None:
     pair = ("panel-lr", "panel-sr") if swipe_pair == "LR | SR" else ("panel-sr", "panel-hr")
     swipe = (by_id[pair[0]], by_id[pair[1]]) if all(p in by_id for p in pair) else None
     with col_a:
+        when = f" · {scene.time_label}" if scene.time_label and scene.time_label not in scene.title else ""
         st.markdown(
-            f"**{ctx.region}** · {scene.title} · colour scale shared by every panel, "
+            f"**{ctx.region}** · {scene.title}{when} · colour scale shared by every panel, "
             f"0-{view.vmax:.3g} nW/cm²/sr (log)"
         )
         if sr is not None:
@@ -98,6 +229,9 @@ if ctx is not None:
         ),
     )
     st.iframe(html, height=2 * 380 + 8 + 60 if swipe else 380 + 60)
+
+    if len(ctx.dataset.times) > 1:
+        _change_section(ctx, crop, view, sr, uncertainty)
     st.subheader("Region metrics vs HR")
     if scene.hr is None:
         st.info("No HR reference for this data set: full-reference metrics are not available.")
@@ -122,3 +256,4 @@ if ctx is not None:
             "Normalised radiance log1p(r)/log1p(1000), data range 1, 8-pixel border cropped, "
             "pixels inside the region only. " + ("LR is simulated from HR." if scene.lr_simulated else "")
         )
+    finish_page(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app.layout import page_setup
@@ -18,10 +19,37 @@ main_tables = [t for t in tables if not t.is_ablation]
 ablations = [t for t in tables if t.is_ablation]
 
 
+def _readable(frame: pd.DataFrame):
+    """A table without empty cells: columns with no value at all are left out, a missing value in
+    the others shows as "-" (never "None" / "nan"), numbers with 4 significant digits.
+
+    The grid draws a missing cell as "None" whatever a Styler says, so a column with gaps becomes
+    text ("-" in the gaps); full numeric columns stay numbers (sortable), formatted by the Styler.
+    """
+    frame = frame.dropna(axis=1, how="all").copy()
+    for column in frame.columns:
+        if frame[column].isna().any():
+            frame[column] = [_cell(v) for v in frame[column]]
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    return frame.style.format({c: _number for c in floats})
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return "-"
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
 def _show(table) -> None:
     st.markdown(f"**{table.title}** (`{table.path.name}`)")
     if table.frame is not None:
-        st.dataframe(table.frame, hide_index=True)
+        st.dataframe(_readable(table.frame), hide_index=True)
     elif table.markdown is not None:
         st.markdown(table.markdown)
 
@@ -46,7 +74,7 @@ meta = checkpoint_metadata(settings.checkpoint_dir)
 if meta.empty:
     st.info("No checkpoint in data/checkpoints/: only weight-free baselines can reconstruct.")
 else:
-    st.dataframe(meta, hide_index=True)
+    st.dataframe(_readable(meta), hide_index=True)
 st.subheader("Model card")
 card = model_card(settings.checkpoint_dir)
 if card is None:

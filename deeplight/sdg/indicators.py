@@ -135,3 +135,37 @@ def lcr_pgr_ratio(lcr: float, pgr: float, region: str = "") -> float:
         )
         return float("nan")
     return float(lcr / pgr)
+
+
+def light_gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Gini coefficient of lights over the cells of a region (light-inequality index, 0..1).
+
+    With cells sorted by radiance x_1 <= ... <= x_n and weights w_k (cell areas inside the region),
+    p_k = w_k / sum w and L_k the cumulative share of light sum_{j<=k} w_j x_j / sum_j w_j x_j (the
+    Lorenz curve), G = 1 - sum_k p_k (L_k + L_{k-1}). With equal weights this is the usual
+    G = sum_i sum_j |x_i - x_j| / (2 n^2 mean x). 0: every cell equally bright; towards 1: all the
+    light in one cell (Elvidge et al. 2012 use this "night-light Gini" as an inequality proxy).
+
+    Args:
+        values: radiance of the cells (any shape); NaN cells are skipped, negative radiance (sensor
+            noise) counts as 0.
+        weights: non-negative weight of each cell (same shape; e.g. area x covered fraction), or None
+            for equal weights.
+
+    Returns:
+        G in [0, 1); NaN when no cell is valid, the weights sum to 0, or no cell is lit (G undefined).
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w.shape != x.shape:
+        raise ValueError(f"weights {w.shape} and values {x.shape} differ in size")
+    keep = np.isfinite(x) & np.isfinite(w) & (w > 0)
+    x, w = np.maximum(x[keep], 0.0), w[keep]
+    total_weight, total_light = float(w.sum()), float(np.sum(w * x))
+    if total_weight <= 0 or total_light <= 0:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    lorenz = np.cumsum(w * x) / total_light
+    previous = np.concatenate([[0.0], lorenz[:-1]])
+    return float(1.0 - np.sum((w / total_weight) * (lorenz + previous)))

@@ -1,0 +1,91 @@
+"""Time and change in a real browser: the time slider on the Compare maps, the before/after difference
+map, the URL that keeps them, and the SDG page's CO2 input and readable series."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from tests.e2e.browser_helpers import map_frames, wait_for_map, wait_for_text
+from tests.e2e.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.e2e
+
+HUANGPU = "Huangpu (黄浦区)"
+
+
+def _url(base: str, path: str = "", **params: str) -> str:
+    return f"{base}/{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
+
+
+def _params(url: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlparse(url).query))
+
+
+def _shot(locator, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    locator.screenshot(path=str(SCREENSHOTS / name))
+
+
+def _main_slider(page, label: str):
+    return page.locator('[data-testid="stMain"] [data-testid="stSlider"]').filter(has_text=label).first
+
+
+def test_time_slider_steps_the_maps_and_the_url_keeps_the_year(page, app_url, shared_data):
+    page.goto(_url(app_url, "compare", dataset="shanghai_npp_viirs", region=HUANGPU, model="bicubic", year="2018"))
+    before = wait_for_map(page, min_rasters=4)
+    slider = _main_slider(page, "Year")
+    slider.wait_for()
+    assert page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]').count() == 0  # on the maps
+    slider.locator('input[type="range"]').focus()  # react-aria's thumb
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(lambda url: _params(url).get("year") == "2017", timeout=60_000)
+    after = wait_for_map(page, min_rasters=4, predicate=lambda s: s["rasterSources"] != before["rasterSources"])
+    assert after["rasterSources"] != before["rasterSources"]
+    wait_for_text(page, "Shanghai 2017")
+    _shot(page.locator('[data-testid="stMain"]'), "time_slider_compare.png")
+    shared = page.url
+    page.goto(shared)  # the shared link opens the same year
+    wait_for_map(page, min_rasters=4)
+    wait_for_text(page, "Shanghai 2017")
+    assert _params(page.url)["year"] == "2017"
+    assert "2017" in _main_slider(page, "Year").inner_text()
+
+
+def test_difference_map_draws_and_is_kept_in_the_url(page, app_url, shared_data):
+    page.goto(_url(app_url, "compare", dataset="shanghai_npp_viirs", region=HUANGPU, model="bicubic", year="2020"))
+    wait_for_map(page, min_rasters=4)
+    page.get_by_text("Before/after difference map").click()
+    page.wait_for_url(lambda url: _params(url).get("diff") == "1" and "before" in _params(url), timeout=60_000)
+    state = wait_for_map(page, min_rasters=3, predicate=lambda s: "panel-diff-hr" in s["titles"])
+    assert {"panel-diff-lr", "panel-diff-sr", "panel-diff-hr"} <= set(state["titles"])
+    assert state["rasters"] >= 3  # each panel's image overlay is loaded (decoded, non-zero width)
+    diff_frame = next(f for f in map_frames(page) if f.locator("#panel-diff-hr").count())
+    assert diff_frame.locator(".deeplight-diff-legend").count() == 1
+    wait_for_text(page, "Change of Huangpu")
+    iframe = page.locator("iframe").nth(1)
+    iframe.scroll_into_view_if_needed()
+    _shot(iframe, "difference_map.png")
+    params = _params(page.url)
+    assert params["year"] == "2020" and params["before"] == "2013"
+    page.goto(page.url)  # a reload keeps the toggle, the "before" date and the year
+    state = wait_for_map(page, min_rasters=3, predicate=lambda s: "panel-diff-hr" in s["titles"])
+    assert _params(page.url)["diff"] == "1" and _params(page.url)["year"] == "2020"
+
+
+def test_sdg_co2_input_and_small_multiples(page, app_url, shared_data):
+    page.goto(
+        _url(app_url, "sdg", dataset="shanghai_npp_viirs", region=HUANGPU, model="bicubic", co2="120000",
+             series="small multiples")
+    )
+    wait_for_text(page, "co2_emissions")
+    wait_for_text(page, "light_gini")
+    page.get_by_text("CO2 per cell").first.wait_for()
+    _shot(page.locator('[data-testid="stExpander"]').filter(has_text="CO2 emission proxy").first, "co2_inputs.png")
+    page.get_by_role("button", name="Compute the time series").click()
+    page.get_by_text("Change per region").first.wait_for(timeout=120_000)
+    chart = page.locator('[data-testid="stPlotlyChart"]').last
+    chart.scroll_into_view_if_needed()
+    _shot(chart, "series_chart.png")
+    assert _params(page.url)["co2"] == "120000"
