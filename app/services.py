@@ -230,8 +230,20 @@ def uploaded_scenes() -> SessionUploads:
     return store
 
 
+def data_dir_warning() -> str | None:
+    """What is wrong with ``DEEPLIGHT_DATA_DIR`` (it names no shared data folder), or None."""
+    from deeplight.utils_io import data_dir_problem
+
+    problem = data_dir_problem()
+    return f"{problem}. The real data sets are not listed." if problem else None
+
+
 def datasets() -> list[DatasetInfo]:
-    """Data sets of the picker: configured sets plus this session's uploads."""
+    """Data sets of the picker: configured sets plus this session's uploads (a misconfigured
+    ``DEEPLIGHT_DATA_DIR`` is reported in the sidebar instead of being ignored silently)."""
+    warning = data_dir_warning()
+    if warning:
+        st.sidebar.warning(warning)
     out = list_datasets(get_settings())
     for key, scene_obj in uploaded_scenes().items():
         out.append(DatasetInfo(key, f"Upload: {scene_obj.title}", (), "uploaded in this session"))

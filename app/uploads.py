@@ -1,8 +1,15 @@
 """Scenes from a user's upload: an NTL GeoTIFF, optional auxiliary rasters and an optional region file.
 
-Safety: sizes are checked before anything is parsed; bytes are written into a fresh temporary
-folder under fixed names (the user's file name is never used as a path); every parse error becomes a
+Safety: sizes are checked before anything is parsed (bytes: ``DEEPLIGHT_UPLOAD_MB``; declared pixels of
+the HR grid the upload makes: ``DEEPLIGHT_UPLOAD_MAX_PIXELS``; a zip's expanded size:
+``DEEPLIGHT_MAX_VECTOR_MB``); bytes are written into a fresh temporary folder under fixed names (the
+user's file name is never used as a path); every parse error becomes a
 :class:`~deeplight.errors.DeepLightError` with a message for the user, and the folder is deleted.
+
+Validation: the same as the command line's (:mod:`deeplight.io.validation`, the regions reader of
+:mod:`deeplight.sdg.regions`): one band for the night-light raster, 7 for the DMO, no +-inf, some valid
+pixel, radiance not below -2 nW/cm2/sr (small noise clipped to 0 with a note) nor above 1e6, DN in 0..63,
+auxiliary layers and regions that overlap the raster.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from app.sources import SIMULATED_LR_NOTE, simulate_lr
 from deeplight.data.norm import SCALE, radiance_to_nominal_dn
 from deeplight.errors import DeepLightError, RasterError, RegionError
 from deeplight.io import read_raster
+from deeplight.io.limits import check_pixel_count
 from deeplight.io.reproject import reproject_array
 from deeplight.io.scene import hr_transform_from_lr
+from deeplight.io.validation import check_overlap, inspect_raster
 
 RASTER_SUFFIXES = (".tif", ".tiff")
 REGION_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
@@ -53,14 +62,46 @@ def _check(upload: UploadedFile, suffixes: tuple[str, ...], limit_mb: int, what:
     return suffix
 
 
-def _read_uploaded_raster(folder: Path, stem: str, upload: UploadedFile, limit_mb: int, what: str, band=1):
-    suffix = _check(upload, RASTER_SUFFIXES, limit_mb, what)
-    path = folder / f"{stem}{suffix}"
-    path.write_bytes(upload.data)
+def _read_uploaded_raster(
+    folder: Path, stem: str, upload: UploadedFile, limit_mb: int, what: str, *, role: str,
+    expected_bands: int | None = None, notes: list[str] | None = None,
+):
+    """Write the bytes under a fixed name and read them through the shared validator (the CLI's checks)."""
+    path = _store(folder, stem, upload, limit_mb, what)
+    label = f"{what} {upload.name!r}"
     try:
-        return read_raster(path, band=band)
+        return read_raster(path, role=role, label=label, expected_bands=expected_bands,
+                           single_band=expected_bands is None, notes=notes)
     except RasterError as exc:
-        raise RasterError(f"{what} {upload.name!r}: " + str(exc).replace(str(path), "the file")) from None
+        raise RasterError(_hide(exc, path)) from None
+
+
+def _store(folder: Path, stem: str, upload: UploadedFile, limit_mb: int, what: str) -> Path:
+    suffix = _check(upload, RASTER_SUFFIXES, limit_mb, what)
+    path = folder / f"deeplight-upload-{stem}{suffix}"  # a fixed name, hidden from messages by _hide
+    path.write_bytes(upload.data)
+    return path
+
+
+def _hide(exc: BaseException, path: Path) -> str:
+    """The message without the temporary folder's path (the user knows the file by its name)."""
+    text = str(exc).replace(str(path), "the file").replace(str(path.parent), "the upload folder")
+    return text.replace(path.name, "the file")
+
+
+def _inspect_upload(folder: Path, stem: str, upload: UploadedFile, limit_mb: int, what: str, **kwargs):
+    path = _store(folder, stem, upload, limit_mb, what)
+    try:
+        return inspect_raster(path, label=f"{what} {upload.name!r}", mode=None, **kwargs)
+    except RasterError as exc:
+        raise RasterError(_hide(exc, path)) from None
+
+
+def _bounds(transform, shape) -> tuple[float, float, float, float]:
+    h, w = shape
+    xs = (transform.c, transform.c + transform.a * w)
+    ys = (transform.f, transform.f + transform.e * h)
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def upload_key(ntl: UploadedFile, role: str, lr_units: str, extra: list[UploadedFile]) -> str:
@@ -107,12 +148,22 @@ def build_upload_scene(
         raise DeepLightError(f"LR units must be 'radiance' or 'dn', got {lr_units!r}")
     extra = [f for f in (dmo, dem, regions) if f is not None]
     key = upload_key(ntl, role, lr_units, extra)
+    ntl_role = "hr" if role == "hr" else ("lr_radiance" if lr_units == "radiance" else "lr")
+    ntl_label = f"night-light raster {ntl.name!r}"
+    notes: list[str] = []
+    value_notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="deeplight-upload-") as tmp:
         folder = Path(tmp)
-        da = _read_uploaded_raster(folder, "ntl", ntl, limit_mb, "night-light raster")
+        header = _inspect_upload(
+            folder, "ntl", ntl, limit_mb, "night-light raster", role=ntl_role, single_band=True,
+            band_hint="pick one band first, e.g. gdal_translate -b 1 in.tif out.tif",
+        )
+        factor = 1 if role == "hr" else SCALE
+        check_pixel_count(ntl_label, header.width * factor, header.height * factor, 1, mode="upload")
+        da = _read_uploaded_raster(folder, "ntl", ntl, limit_mb, "night-light raster", role=ntl_role,
+                                   notes=value_notes)
         values = np.asarray(da.values, dtype=np.float32)
         crs, transform = da.rio.crs, da.rio.transform(recalc=False)
-        notes: list[str] = []
         if role == "hr":
             h, w = values.shape
             if h < SCALE or w < SCALE:
@@ -121,13 +172,15 @@ def build_upload_scene(
                     f"least {SCALE}x{SCALE} (upload it as LR instead)"
                 )
             hr = values[: h - h % SCALE, : w - w % SCALE]
+            if not np.isfinite(hr).any():
+                raise RasterError(f"{ntl_label}: no valid pixel in the part that fits whole {SCALE}x{SCALE} blocks")
             if np.nanmax(hr) <= 63 and np.nanmin(hr) >= 0 and np.allclose(hr[np.isfinite(hr)] % 1, 0):
                 notes.append("the HR values look like DN (integers 0..63); HR is expected in nW/cm²/sr")
             lr = simulate_lr(hr, seed=int(key[7:15], 16))
             hr_transform = transform
             notes.insert(0, SIMULATED_LR_NOTE)
         else:
-            lr = radiance_to_nominal_dn(values) if lr_units == "radiance" else np.clip(values, 0, 63)
+            lr = radiance_to_nominal_dn(values) if lr_units == "radiance" else values
             lr = lr.astype(np.float32)
             hr = None
             hr_transform = hr_transform_from_lr(transform)
@@ -136,17 +189,18 @@ def build_upload_scene(
                 notes.append(
                     "LR radiance mapped to nominal DMSP-like DN (deeplight.data.norm.radiance_to_nominal_dn)"
                 )
+        notes.extend(value_notes)
         hr_shape = (lr.shape[0] * SCALE, lr.shape[1] * SCALE)
+        scene_bounds = _bounds(hr_transform, hr_shape)
         aux = {}
-        for name, upload, band in (("dmo", dmo, None), ("dem", dem, 1)):
+        for name, upload, bands in (("dmo", dmo, 7), ("dem", dem, 1)):
             if upload is None:
                 continue
-            aux_da = _read_uploaded_raster(
-                folder, name, upload, limit_mb, f"{name.upper()} raster", band=band
-            )
-            if name == "dmo" and (aux_da.ndim != 3 or aux_da.shape[0] != 7):
-                raise RasterError(f"DMO raster {upload.name!r} must have 7 bands (Landsat-8 SR 1-7)")
-            aux[name] = reproject_array(
+            what = f"{name.upper()} raster"
+            aux_header = _inspect_upload(folder, name, upload, limit_mb, what, role=name, expected_bands=bands)
+            check_overlap(aux_header, crs, scene_bounds, ntl_label)
+            aux_da = _read_uploaded_raster(folder, name, upload, limit_mb, what, role=name, expected_bands=bands)
+            warped = reproject_array(
                 np.asarray(aux_da.values),
                 aux_da.rio.crs,
                 aux_da.rio.transform(recalc=False),
@@ -155,8 +209,23 @@ def build_upload_scene(
                 hr_shape,
                 name,
             )
+            if not np.isfinite(warped).any():
+                raise RasterError(
+                    f"{what} {upload.name!r}: does not overlap {ntl_label} (no valid pixel after warping it onto "
+                    "the HR grid): give a layer that covers the same area, or leave it out"
+                )
+            aux[name] = warped
         if regions is not None:
+            from deeplight.sdg.regions import regions_overlapping
+
             region_frame = _read_regions(folder, regions, limit_mb, crs)
+            region_frame, dropped = regions_overlapping(
+                region_frame, crs, scene_bounds, source=f"region file {regions.name!r}", target=ntl_label
+            )
+            if dropped:
+                shown = ", ".join(dropped[:5]) + (" ..." if len(dropped) > 5 else "")
+                notes.append(f"{len(dropped)} region(s) of {regions.name!r} do not overlap the raster and were left "
+                             f"out: {shown}")
         else:
             region_frame = whole_scene_region(crs, hr_transform, hr_shape, "Whole upload")
     return Scene(
@@ -179,14 +248,12 @@ def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
     from deeplight.sdg import load_regions
 
     suffix = _check(upload, REGION_SUFFIXES, limit_mb, "region file")
-    path = folder / f"regions{suffix}"
+    path = folder / f"deeplight-upload-regions{suffix}"
     path.write_bytes(upload.data)
     try:
-        frame = load_regions(path)
+        frame = load_regions(path, label=f"region file {upload.name!r}")
     except (RegionError, DeepLightError) as exc:
-        raise RegionError(
-            f"region file {upload.name!r}: " + str(exc).replace(str(path), "the file")
-        ) from None
+        raise RegionError(_hide(exc, path)) from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad upload, not a crash
         raise RegionError(
             f"region file {upload.name!r} could not be read ({type(exc).__name__}); "

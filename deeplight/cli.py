@@ -7,7 +7,9 @@ Errors: bad input of any kind - DeepLight's own errors, but also operating-syste
 read-only or full output folder), MemoryError, invalid CRS strings, raster-library and YAML errors,
 non-finite numbers, wrong value types - end with one line ``deeplight: error: ...`` on stderr naming
 the file or field and what to do, and exit status 2. ``deeplight --debug ...`` (or
-``DEEPLIGHT_DEBUG=1``) also prints the full traceback.
+``DEEPLIGHT_DEBUG=1``) also prints the full traceback. Warnings (tolerated input, e.g. clipped
+radiance noise) are one line ``deeplight: warning: ...``; a ``DEEPLIGHT_DATA_DIR`` that is not the
+shared data folder is reported the same way before the command runs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from deeplight import __version__
@@ -190,6 +193,15 @@ def error_message(exc: BaseException, args: argparse.Namespace) -> str | None:
     return None
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+    """Warnings of a command as one line ``deeplight: warning: ...`` (no source line)."""
+    text = " ".join(str(message).split())
+    try:
+        print(f"deeplight: warning: {text}", file=sys.stderr if file is None else file)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
@@ -197,8 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    from deeplight.utils_io import data_dir_problem
+
+    problem = data_dir_problem()
+    if problem:
+        print(f"deeplight: warning: {problem}", file=sys.stderr)
     try:
-        result = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            result = args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()

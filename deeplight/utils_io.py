@@ -200,3 +200,103 @@ def check_outputs_distinct(inputs: object, outputs: object) -> None:
                         f"choose different paths for {other_label} and {out_label}"
                     )
             seen_outputs.append((out_label, out_what, out_file))
+
+
+# -- outputs are checked before anything is written ----------------------------------------------
+def check_output_path(path: str | os.PathLike[str], label: str = "--out", *, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse an output path that cannot be written, before any work and without creating anything.
+
+    Checks: not an existing folder; the suffix is one of ``suffixes`` (when given); the nearest existing
+    folder above it is a folder (not a file) and writable (``os.access``, which also sees read-only
+    mounts). Missing folders are fine: the writer creates them.
+
+    Raises:
+        ConfigError: naming the option, the path and what to do.
+    """
+    from deeplight.errors import ConfigError
+
+    p = Path(os.path.expanduser(os.fspath(path)))
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise ConfigError(
+            f"{label} {p}: unsupported output type {p.suffix or '(no suffix)'}; use a file name ending in "
+            f"{' or '.join(suffixes)}"
+        )
+    if p.is_dir():
+        raise ConfigError(f"{label} {p} is a folder; give a file name inside it")
+    existing = p.parent if str(p.parent) else Path(".")
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{label} {p}: {existing} is a file, not a folder; choose another output path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{label} {p}: the folder {existing} is not writable (read-only or no permission); choose a "
+            "writable output folder"
+        )
+
+
+# -- hash sidecars (``<file>.sha256``) ------------------------------------------------------------
+def hash_sidecar(path: str | os.PathLike[str]) -> Path:
+    """``<file>.sha256``: where the SHA-256 of ``path`` is recorded."""
+    return Path(f"{os.fspath(path)}.sha256")
+
+
+def read_hash_sidecar(path: str | os.PathLike[str]) -> list[str] | None:
+    """The digests recorded for ``path`` (one or, during a replacement, two), or None without a sidecar."""
+    sidecar = hash_sidecar(path)
+    try:
+        text = sidecar.read_text(encoding="ascii")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.split()[0].lower() for line in text.splitlines() if line.strip()]
+
+
+def replace_with_hash(staged: str | os.PathLike[str], final: str | os.PathLike[str]) -> str:
+    """Rename a fully written ``staged`` file onto ``final`` and record its SHA-256 in ``<final>.sha256``.
+
+    Crash-safe in every step: the sidecar first lists the new digest *and* the one of the file being
+    replaced, then the rename happens, then the sidecar keeps only the new digest; at any moment the
+    file under ``final`` matches a digest in its sidecar. Returns the new digest.
+    """
+    final = Path(final)
+    digest = sha256_file(staged)
+    previous = read_hash_sidecar(final) or []
+    if not previous and final.exists():
+        previous = [sha256_file(final)]
+    atomic_write_text(hash_sidecar(final), "\n".join([digest, *[d for d in previous if d != digest][:1]]) + "\n")
+    os.replace(staged, final)
+    atomic_write_text(hash_sidecar(final), f"{digest}  {final.name}\n")
+    return digest
+
+
+# -- settings that point at data ------------------------------------------------------------------
+DATA_DIR_ENV = "DEEPLIGHT_DATA_DIR"
+DATA_DIR_ENTRIES = ("shanghai", "cote_divoire", "touggourt", "naturalearth_lowres", "real_hr")
+"""Folders of the shared data layout (``../shared/data``); at least one must be there."""
+
+
+def data_dir_problem(environ: dict[str, str] | None = None) -> str | None:
+    """What is wrong with ``DEEPLIGHT_DATA_DIR``, or None when it is unset or looks right.
+
+    The variable must name a folder with the layout of the shared sample data (``shanghai/``,
+    ``cote_divoire/``, ``touggourt/``, ``naturalearth_lowres/``, ``real_hr/``); a wrong value used to
+    be ignored silently, so the real data sets were just missing.
+    """
+    value = (os.environ if environ is None else environ).get(DATA_DIR_ENV, "").strip()
+    if not value:
+        return None
+    folder = Path(os.path.expanduser(value))
+    expects = (
+        f"it must name the folder of the shared sample data, which holds {', '.join(DATA_DIR_ENTRIES[:4])}/ or "
+        f"{DATA_DIR_ENTRIES[4]}/ (the layout of ../shared/data beside the repository); unset it to use only "
+        "the built-in demo"
+    )
+    if not folder.exists():
+        return f"{DATA_DIR_ENV}={value!r} does not exist: {expects}"
+    if not folder.is_dir():
+        return f"{DATA_DIR_ENV}={value!r} is a file, not a folder: {expects}"
+    if not any((folder / name).is_dir() for name in DATA_DIR_ENTRIES):
+        return f"{DATA_DIR_ENV}={value!r} holds none of the expected folders: {expects}"
+    return None

@@ -13,6 +13,9 @@ from deeplight.errors import DeepLightError
 
 page_setup("Upload your own data")
 limit = get_settings().upload_limit_mb
+# Every outcome of an upload (error, success, notes) is written here, at the top of the page, so it is
+# seen without scrolling past the form.
+status = st.container()
 st.markdown(
     f"Upload a single-band night-light **GeoTIFF** (with a CRS; at most **{limit} MiB**). Files are parsed "
     "in a temporary folder and deleted; nothing is kept on disk. Then pick it as the data set in the sidebar."
@@ -51,7 +54,7 @@ with st.form("upload_form"):
     submitted = st.form_submit_button("Load the upload")
 if submitted:
     if ntl is None:
-        st.error("Choose a night-light GeoTIFF first.")
+        status.error("Choose a night-light GeoTIFF first.")
     else:
 
         def _wrap(f):
@@ -69,19 +72,29 @@ if submitted:
                     limit_mb=limit,
                 )
         except DeepLightError as exc:
-            st.error(f"Upload not usable: {exc}")
+            status.error(f"Upload not usable: {exc}")
+        except MemoryError:
+            status.error(
+                "Upload not usable: not enough memory to read it; crop it to your region first "
+                "(DEEPLIGHT_UPLOAD_MAX_PIXELS bounds the size)"
+            )
+        except Exception as exc:  # noqa: BLE001 - a bad file must never show a traceback to the user
+            status.error(
+                f"Upload not usable: the files could not be read ({type(exc).__name__}); check that each is a "
+                "complete GeoTIFF with a CRS (and the regions a GeoJSON, GeoPackage or zipped Shapefile)"
+            )
         else:
             services.uploaded_scenes()[scene.key] = scene
             remember("dataset", scene.key)
             for key in ("region", "_keep_region", "_aoi"):
                 st.session_state.pop(key, None)
-            st.success(
+            status.success(
                 f"Loaded {scene.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
                 f"{len(scene.regions)} region(s)" + (", LR simulated from it" if scene.lr_simulated else "")
             )
             for note in scene.notes:
-                st.caption(note)
-            st.page_link(page("compare"), label="Reconstruct and compare it", icon=":material/compare:")
+                status.caption(note)
+            status.page_link(page("compare"), label="Reconstruct and compare it", icon=":material/compare:")
 
 # The sidebar comes last so that a new upload can become the chosen data set in this same run.
 sidebar_context()

@@ -51,7 +51,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_degrade(args: argparse.Namespace) -> int:
     from deeplight.data.degrade import preset_params
     from deeplight.data.degrade_raster import degrade_raster
-    from deeplight.utils_io import check_outputs_distinct
+    from deeplight.utils_io import check_output_path, check_outputs_distinct
 
     inputs = {"--hr": args.hr, "--dmo": args.dmo, "--dem": args.dem, "--isp": args.isp}
     outputs = {"--out": (args.out, "file")}
@@ -60,6 +60,8 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
         folder = Path(args.out).parent
         outputs.update({f"{name[2:]}.tif beside --out": (folder / f"{name[2:]}.tif", "file") for name in given})
     check_outputs_distinct(inputs, outputs)
+    for label, (path, _kind) in outputs.items():
+        check_output_path(path, label)
     result = degrade_raster(
         args.hr,
         args.out,
@@ -81,29 +83,36 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe_raster(path: Path) -> dict:
-    from deeplight.io.raster import raster_grid, read_raster
+def _describe_raster(path: Path, variable: str | None = None) -> tuple[dict, object]:
+    """Header and statistics of a raster after the checks ``predict`` and ``sdg`` run (the same
+    validator: readable, real pixels, CRS, size within ``DEEPLIGHT_MAX_STREAM_PIXELS``, no +-inf, some
+    valid pixel); statistics are streamed by blocks of rows, so memory stays small."""
+    from deeplight.io.validation import emit, inspect_raster, judge, scan_raster
 
-    grid = raster_grid(path)
-    da = read_raster(path, require_crs=False, allow_all_nodata=True)
-    values = np.asarray(da.values)
-    finite = values[np.isfinite(values)]
-    return {
+    header = inspect_raster(path, role="any", variable=variable, mode="stream")
+    with header.open() as src:
+        stats = scan_raster(src, header, "any")
+        res = src.res
+    emit(judge(stats, "any", header.label))
+    description = {
         "path": str(path),
-        "size": f"{grid['width']} x {grid['height']} px, {grid['count']} band(s), {grid['dtype']}",
-        "crs": grid["crs_name"] or "NONE (not georeferenced)",
-        "pixel_size": list(grid["res"]),
-        "transform": list(tuple(grid["transform"])[:6]),
-        "bounds": list(grid["bounds"]),
-        "nodata": grid["nodata"],
-        "valid_fraction": float(finite.size / max(values.size, 1)),
-        "min": float(finite.min()) if finite.size else None,
-        "mean": float(finite.mean()) if finite.size else None,
-        "max": float(finite.max()) if finite.size else None,
-        "simulated": grid["tags"].get("simulated", "unknown"),
-        "tags": grid["tags"],
-        "band_descriptions": grid["band_descriptions"],
+        "size": f"{header.width} x {header.height} px, {header.count} band(s), {header.dtype}",
+        "crs": header.crs.to_string() if header.crs is not None else "NONE (not georeferenced)",
+        "pixel_size": list(res),
+        "transform": list(tuple(header.transform)[:6]),
+        "bounds": list(header.bounds),
+        "nodata": header.nodata,
+        "valid_fraction": float(stats.valid / max(stats.total, 1)),
+        "min": float(stats.vmin) if stats.valid else None,
+        "mean": stats.mean,
+        "max": float(stats.vmax) if stats.valid else None,
+        "simulated": header.tags.get("simulated", "unknown"),
+        "tags": header.tags,
+        "band_descriptions": header.descriptions,
     }
+    if header.crs_note:
+        description["crs_note"] = header.crs_note
+    return description, header
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -128,24 +137,26 @@ def _cmd_info(args: argparse.Namespace) -> int:
         data.pop("config", None)
         print(json.dumps(data, indent=2))
         return 0
-    if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
-        from deeplight.io.netcdf import read_netcdf_cube
-
-        da = read_netcdf_cube(path, variable=args.variable)
-        print(
-            json.dumps(
-                {
-                    "path": str(path),
-                    "variable": da.attrs.get("variable"),
-                    "dims": dict(da.sizes),
-                    "crs": str(da.rio.crs),
-                    "transform": list(tuple(da.rio.transform())[:6]),
-                },
-                indent=2,
-            )
-        )
+    description, header = _describe_raster(path, args.variable)
+    if header.driver in ("netCDF", "HDF5") or path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
+        dims = {"y": header.height, "x": header.width}
+        if header.count > 1:
+            dims = {(header.extra_dim[0] if header.extra_dim else "band"): header.count, **dims}
+        variable = header.variable or _band_variable(header)
+        out = {
+            "path": str(path),
+            "variable": variable,
+            "dims": dims,
+            "crs": description["crs"],
+            "transform": description["transform"],
+            "valid_fraction": description["valid_fraction"],
+            "min": description["min"],
+            "max": description["max"],
+        }
+        if header.crs_note:
+            out["crs_note"] = header.crs_note
+        print(json.dumps(out, indent=2))
         return 0
-    description = _describe_raster(path)
     if args.json:
         print(json.dumps(description, indent=2, default=str))
     else:
@@ -157,6 +168,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
             else:
                 print(f"{key}: {value}")
     return 0
+
+
+def _band_variable(header) -> str | None:
+    import rasterio
+
+    with rasterio.open(header.open_path) as src:
+        return src.tags(1).get("NETCDF_VARNAME")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -210,7 +228,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     degrade.add_argument("--seed", type=int, default=0)
     degrade.set_defaults(func=_cmd_degrade)
 
-    info = sub.add_parser("info", help="describe a raster, NetCDF file or dataset folder")
+    info = sub.add_parser(
+        "info", help="describe a raster, NetCDF file or dataset folder (after the checks predict and sdg run)"
+    )
     info.add_argument("file")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--variable", help="NetCDF variable")

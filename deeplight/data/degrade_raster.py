@@ -25,6 +25,7 @@ from deeplight.io.cog import write_cog
 from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES
 from deeplight.io.raster import read_raster
 from deeplight.io.reproject import reproject_to
+from deeplight.io.validation import check_overlap, inspect_raster
 from deeplight.io.value_ranges import check_value_range
 
 PathLike = str | os.PathLike[str]
@@ -83,7 +84,9 @@ def degrade_raster(
 
     Raises:
         RasterError: unreadable input, no CRS, too small, wrong band count, aux not overlapping,
-            or an output that would overwrite an input. Nothing is written on error (every check
+            values the shared validator refuses (:mod:`deeplight.io.validation`: +-inf, all nodata,
+            radiance below -2 or above 1e6 nW/cm2/sr; noise between -2 and 0 is clipped to 0 with a
+            warning), or an output that would overwrite an input. Nothing is written on error (every check
             and computation happens before the first write; each write is atomic).
     """
     params = params or DegradationParams()
@@ -101,7 +104,7 @@ def degrade_raster(
                     f"{out_file}: output {out_name} would overwrite input {in_name}; choose another "
                     "--out folder"
                 )
-    hr = read_raster(hr_path, expected_bands=1)
+    hr = read_raster(hr_path, expected_bands=1, role="hr", label=f"HR raster {hr_path}")
     s = params.scale
     rows, cols = (hr.shape[0] // s) * s, (hr.shape[1] // s) * s
     if rows == 0 or cols == 0:
@@ -112,19 +115,19 @@ def degrade_raster(
     hr_values = np.asarray(hr.values, dtype=np.float32)
     if not np.isfinite(hr_values).any():
         raise RasterError(f"{hr_path}: no valid pixel in the part that fits whole {s}x{s} blocks")
-    if np.nanmin(hr_values) < -1e-3:
-        raise RasterError(
-            f"{hr_path}: negative radiance ({np.nanmin(hr_values):.3g}); the HR must be "
-            "radiance in nW/cm2/sr (clip negatives or use the right band)"
-        )
+    # negative radiance below the noise floor was refused by read_raster; noise down to -2 is clipped to 0
     hr_transform = hr.rio.transform(recalc=False)
     lr_transform = hr_transform @ Affine.scale(s)
     crs = hr.rio.crs
+    hr_bounds = tuple(hr.rio.bounds())
     aux_arrays: dict[str, xr.DataArray] = {}
     for name in ("dmo", "dem", "isp"):
         if inputs[name] is None:
             continue
-        da = read_raster(inputs[name], expected_bands=MODALITIES[name].bands)
+        label = f"{name.upper()} raster {inputs[name]}"
+        header = inspect_raster(inputs[name], role=name, label=label, expected_bands=MODALITIES[name].bands)
+        check_overlap(header, crs, hr_bounds, f"the HR raster {hr_path}")
+        da = read_raster(inputs[name], expected_bands=MODALITIES[name].bands, role=name, label=label)
         check_value_range(name, da.values, str(inputs[name]))
         aux_arrays[name] = reproject_to(da, hr, name)
     lr, info = degrade_dmsp_like(hr_values, params, seed)

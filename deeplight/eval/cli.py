@@ -32,6 +32,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     bad = [t for t in test_sets if t not in {"synthetic", "real"}]
     if bad:
         raise ValueError(f"--test-sets {bad} unknown; valid choices: synthetic, real")
+    _check_outputs(args)
     check_specs_exist(args.checkpoints)
     device = pick_device(args.device)
     torch.set_num_threads(max(1, args.threads)) if args.threads else None
@@ -56,6 +57,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     csv_path, md_path = write_tables(rows, args.out, args.title, [h for h in header if h])
     print(f"wrote {csv_path} and {md_path}")
     return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """``<out>.csv`` / ``<out>.md`` may replace no checkpoint (nor its sidecar) and must be writable."""
+    from deeplight.utils_io import check_output_path, check_outputs_distinct
+
+    inputs = {f"--checkpoints {spec}": (spec, "checkpoint") for spec in args.checkpoints
+              if not str(spec).startswith("model:")}
+    check_outputs_distinct(inputs, {"--out": (args.out, "table")})
+    check_output_path(Path(f"{args.out}.csv"), "--out")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

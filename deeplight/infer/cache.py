@@ -7,7 +7,8 @@ renamed into place (readers never see a partial entry); each carries the SHA-256
 corrupt or truncated entry is detected on read, deleted and recomputed. A size limit is enforced by
 deleting the least recently used entries (file mtime, refreshed on every hit). ``get_or_compute``
 holds a lock keyed by the request, so N concurrent callers asking for the same thing trigger exactly
-one computation; the others wait and read the result.
+one computation; the others wait and read the result. Tiled predictions claim each tile's key the
+same way (:meth:`TileCache.try_lock`), so several processes on one cache compute every tile once.
 
 Layout under the root: ``.deeplight-cache`` (the marker), ``entries/<k[:2]>/<k>.dlc`` (arrays),
 ``files/<k[:2]>/<k>.<name>`` (whole output files, each with a ``.sha256`` sidecar), ``locks/<k>.lock``,
@@ -23,6 +24,7 @@ Array entry format: ``b"DLCACHE1"`` + 32-byte SHA-256 of the payload + payload (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -227,6 +229,33 @@ class TileCache:
     def lock_path(self, key: str) -> Path:
         """Lock file of request ``key``."""
         return self.root / "locks" / f"{key}.lock"
+
+    def usable(self) -> bool:
+        """Whether entries can be stored here (the folder is, or can become, a marked cache folder);
+        otherwise warns once and the caller computes without caching."""
+        return self._usable()
+
+    def try_lock(self, key: str) -> contextlib.ExitStack | None:
+        """Claim ``key`` across processes and threads without waiting.
+
+        Returns:
+            The held lock (release it with ``.close()``), or None when another holder has it right now
+            (or the folder cannot be a cache: then nothing is locked and the caller computes alone).
+        """
+        if not self._usable():
+            return None
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(file_lock(self.lock_path(key), timeout=0))
+        except (TimeoutError, OSError):
+            stack.close()
+            return None
+        return stack
+
+    def wait_lock(self, key: str, timeout: float | None = None):
+        """Context manager holding the lock of ``key``, waiting for its current holder (a process computing
+        that entry right now) to finish."""
+        return file_lock(self.lock_path(key), timeout=timeout)
 
     def _count(self, name: str) -> None:
         with self._stats_lock:

@@ -101,10 +101,20 @@ def _resolve_model(
                    "checkpoint_sha256": "none", "model_id": fingerprint}
 
 
-def _prepare_output(out: Path, inputs: list[Path]) -> None:
+def _check_output(out: Path, inputs: list[Path]) -> None:
+    """Refuse an output that replaces an input or cannot be written, without creating anything."""
+    from deeplight.utils_io import check_output_path
+
     for path in inputs:
         if path.resolve() == out.resolve() or path.resolve() == uncertainty_path_for(out).resolve():
             raise RasterError(f"output {out} would overwrite the input {path}: choose another output path")
+    try:
+        check_output_path(out, "output")
+    except ConfigError as exc:
+        raise RasterError(f"cannot write the output: {exc}") from None
+
+
+def _prepare_output(out: Path) -> None:
     folder = out.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -196,8 +206,9 @@ def predict_raster(
     out = Path(out_path)
     unc_out = uncertainty_path_for(out) if self_ensemble else None
     with RasterSource(lr_path, aux_paths, lr_units=lr_units) as source:
-        _prepare_output(out, [source.lr_path, *source.aux_paths.values()])
+        _check_output(out, [source.lr_path, *source.aux_paths.values()])
         net, identity = _resolve_model(checkpoint, model, resolved)
+        _prepare_output(out)  # the folder is created only once every input has passed its checks
         executor: BatchExecutor
         if client is not None:
             from deeplight.infer.distributed import DaskExecutor

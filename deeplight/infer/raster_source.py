@@ -17,7 +17,6 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from deeplight.data.norm import SCALE
@@ -26,27 +25,40 @@ from deeplight.infer.array import lr_to_dn
 from deeplight.infer.engine import DMO_BANDS
 from deeplight.infer.sources import AUX_NAMES
 from deeplight.infer.tiling import Tile
+from deeplight.io.limits import check_pixel_count
+from deeplight.io.validation import (
+    RasterHeader,
+    check_overlap,
+    emit,
+    inspect_raster,
+    judge,
+    scan_raster,
+    window_over,
+)
 from deeplight.io.value_ranges import check_value_range
 from deeplight.utils_io import sha256_file
 
 AUX_BANDS = {"dmo": DMO_BANDS, "dem": 1}
 
 
-def _open(path: Path, role: str) -> rasterio.DatasetReader:
-    if not path.exists():
-        raise RasterError(f"{role} raster {path} not found: check the path")
+PREDICT_BAND_HINT = "predict reads one band: extract it first, e.g. gdal_translate -b N in.tif lr.tif"
+
+
+def _open(header: RasterHeader) -> rasterio.DatasetReader:
     try:
-        return rasterio.open(path)
+        return header.open()
     except RasterioError as exc:
-        raise RasterError(f"{role} raster {path} cannot be read as a raster ({exc}): give a GeoTIFF") from exc
-
-
-def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+        raise RasterError(f"{header.label}: cannot be read as a raster ({exc}): give a GeoTIFF") from exc
 
 
 class RasterSource:
     """Windows of an LR GeoTIFF plus optional ``dmo`` / ``dem`` GeoTIFFs in any CRS.
+
+    Every file goes through the shared validator (:mod:`deeplight.io.validation`) before any work: the
+    header (readable, real pixels, CRS, one band for the LR, 7 for the DMO, LR pixels within
+    ``DEEPLIGHT_MAX_STREAM_PIXELS``, aux layers overlapping the LR), then the values, streamed by
+    blocks of rows (no +-inf, not all nodata, DN 0..63 or radiance >= -2 nW/cm2/sr, reflectance and
+    elevation in range).
 
     Args:
         lr_path: single-band LR raster with a CRS; DN 0..63 (or radiance, see ``lr_units``).
@@ -54,7 +66,8 @@ class RasterSource:
         lr_units: "dn" or "radiance" (converted by the nominal DMSP-like response).
 
     Raises:
-        RasterError: unreadable file, no CRS, wrong band count, or an aux layer that does not overlap.
+        RasterError: unreadable file, no CRS, wrong band count, too large, bad values, or an aux layer
+            that does not overlap.
     """
 
     def __init__(
@@ -66,7 +79,13 @@ class RasterSource:
         self.lr_path = Path(lr_path)
         self.lr_units = lr_units
         lr_to_dn(np.zeros(1, np.float32), lr_units)  # validates the units early
-        self.lr = _open(self.lr_path, "LR")
+        self.lr_role = "lr_radiance" if lr_units == "radiance" else "lr"
+        self.lr_header = inspect_raster(
+            self.lr_path, role=self.lr_role, label=f"LR raster {self.lr_path}", single_band=True,
+            mode="stream", band_hint=PREDICT_BAND_HINT,
+            size_hint=" (the 8x finer output has 64x as many pixels)",
+        )
+        self.lr = _open(self.lr_header)
         self._vrts: dict[str, WarpedVRT] = {}
         self._aux_datasets: list[rasterio.DatasetReader] = []
         try:
@@ -91,53 +110,40 @@ class RasterSource:
             raise
 
     def _check_lr(self) -> None:
-        lr = self.lr
-        if lr.crs is None:
-            raise RasterError(
-                f"LR raster {self.lr_path} has no CRS: georeference it (e.g. gdal_edit.py -a_srs EPSG:4326) "
-                "so the output can be placed on the map"
-            )
-        if lr.transform == Affine.identity():
-            raise RasterError(f"LR raster {self.lr_path} has no geotransform: georeference it first")
-        if lr.count != 1:
-            raise RasterError(
-                f"LR raster {self.lr_path} has {lr.count} bands; give a single-band night-light raster"
-            )
-        self.lr_height, self.lr_width = lr.height, lr.width
-        self.crs = lr.crs
-        self.lr_transform = lr.transform
-        self.hr_transform = lr.transform @ Affine.scale(1 / SCALE)
-        self.lr_tags = lr.tags()
+        header = self.lr_header
+        self.lr_height, self.lr_width = header.height, header.width
+        self.crs = header.crs
+        self.lr_transform = header.transform
+        self.hr_transform = header.transform @ Affine.scale(1 / SCALE)
+        self.lr_tags = header.tags
+        self.lr_band = header.bands[0]
 
     def _open_aux(self, name: str, path: Path) -> None:
-        ds = _open(path, name)
+        header = inspect_raster(path, role=name, label=f"{name} raster {path}", expected_bands=AUX_BANDS[name],
+                                mode=None)
+        check_overlap(header, self.crs, tuple(self.lr_header.bounds), f"the LR raster {self.lr_path}")
+        # only the part under the LR raster is ever read (warped by windows): that part is what must fit
+        window = window_over(header, self.crs, tuple(self.lr_header.bounds))
+        check_pixel_count(header.label + " (the part under the LR raster)", int(window.width), int(window.height),
+                          mode="stream", limit_factor=SCALE * SCALE)  # it is read on the 8x finer HR grid
+        ds = _open(header)
         self._aux_datasets.append(ds)
-        if ds.crs is None:
-            raise RasterError(f"{name} raster {path} has no CRS: georeference it so it can be reprojected")
-        if ds.count != AUX_BANDS[name]:
-            raise RasterError(f"{name} raster {path} has {ds.count} bands, expected {AUX_BANDS[name]}")
-        lr_bounds = tuple(self.lr.bounds)
-        aux_bounds = transform_bounds(ds.crs, self.crs, *ds.bounds, densify_pts=21)
-        if not _overlaps(lr_bounds, aux_bounds):
-            raise RasterError(
-                f"{name} raster {path} does not overlap the LR raster {self.lr_path} (bounds {aux_bounds} vs "
-                f"{lr_bounds} in the LR CRS): give a layer that covers the same area, or leave it out"
-            )
+        stats = scan_raster(ds, header, name, window=window)
+        emit(judge(stats, name, header.label, where=" under the LR raster"))
         self._vrts[name] = WarpedVRT(
-            ds, crs=self.crs, transform=self.hr_transform, width=self.lr_width * SCALE,
+            ds, src_crs=header.crs, crs=self.crs, transform=self.hr_transform, width=self.lr_width * SCALE,
             height=self.lr_height * SCALE, resampling=Resampling.bilinear, dtype="float32", nodata=np.nan,
             src_nodata=ds.nodata,
         )
 
     def _check_lr_values(self, rows_per_read: int = 1024) -> None:
-        """Fail before any work when the LR values are not DN (e.g. radiance given as DN)."""
-        for row in range(0, self.lr_height, rows_per_read):
-            window = Window(0, row, self.lr_width, min(rows_per_read, self.lr_height - row))
-            check_value_range("lr", self.read_lr(window), str(self.lr_path))
+        """Fail before any work when the LR values are not usable (see the class docstring)."""
+        stats = scan_raster(self.lr, self.lr_header, self.lr_role, rows_per_read=rows_per_read)
+        emit(judge(stats, self.lr_role, self.lr_header.label))
 
     def read_lr(self, window: Window) -> np.ndarray:
         """LR DN in ``window`` as float32 with NaN for nodata."""
-        data = self.lr.read(1, window=window, masked=True).astype(np.float32)
+        data = self.lr.read(self.lr_band, window=window, masked=True).astype(np.float32)
         return lr_to_dn(data.filled(np.nan), self.lr_units)
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

@@ -1,12 +1,15 @@
 """The tiled prediction loop shared by the in-memory, file and distributed paths.
 
 Tiles are grouped into batches in plan order; cached tiles are taken from the cache, the others are
-read, sent to an executor (local model or Dask workers) and stored in the cache; every tile is
-blended in plan order, so the result does not depend on where a tile was computed.
+claimed (a lock per tile key, shared by every process using the cache), read, sent to an executor
+(local model or Dask workers) and stored in the cache; every tile is blended in plan order, so the
+result does not depend on where - or by which process - a tile was computed.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -55,6 +58,14 @@ def run_tiled(
 ) -> dict[str, int]:
     """Predict every tile of ``source`` and stream the blended HR rows to ``writer``.
 
+    With a cache, each tile is *claimed* before it is computed: its key's lock is taken without waiting
+    (:meth:`TileCache.try_lock`). A tile another process (or thread) has claimed is not computed here:
+    when it is blended, this run waits for that lock and reads the tile from the cache (and computes it
+    itself only if the other run died or could not store it). So N concurrent predictions of one raster
+    on one cache compute every tile once in total. Claims are released as soon as their tile is stored;
+    a run waits only on tiles of the group it is blending, after storing its own tiles of that group, so
+    two runs never wait on each other in a cycle.
+
     Args:
         source: tile inputs.
         executor: runs the model.
@@ -68,7 +79,7 @@ def run_tiled(
         progress: called with (done, total) after every batch.
 
     Returns:
-        Counts ``{"tiles", "computed", "cached"}``.
+        Counts ``{"tiles", "computed", "cached"}`` (``computed``: tiles this run ran the model on).
     """
     plan = plan_tiles(source.lr_height, source.lr_width, tile, overlap)
     accumulator = BlendingAccumulator(
@@ -76,49 +87,129 @@ def run_tiled(
         with_uncertainty=self_ensemble,
     )
     groups = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
+    use_locks = cache is not None and cache.usable()
 
     def key_of(t: Tile) -> str:
         return cache_key(model=model_id, inputs=source.content_id, window=[t.row, t.col, t.height, t.width],
                          self_ensemble=self_ensemble, **params)
 
-    to_compute: list[list[Tile]] = []
-    for group in groups:
-        to_compute.append([t for t in group if cache is None or not cache.contains(key_of(t))])
-    # Inputs are read lazily (the executor prefetches a bounded number of batches); cached entries are
-    # read only when blended, so memory stays bounded by the batch whatever the cache holds.
-    outputs = executor.map_batches(stack_tiles(source, misses) for misses in to_compute if misses)
-    done = computed = 0
-    for group, misses in zip(groups, to_compute, strict=True):
-        fresh: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-        if misses:
-            out = next(outputs)
-            for i, t in enumerate(misses):
-                unc = out.uncertainty[i] if out.uncertainty is not None else None
-                fresh[t.index] = (out.radiance[i], unc)
-                if cache is not None:
-                    arrays = {"radiance": out.radiance[i]}
-                    if unc is not None:
-                        arrays["uncertainty"] = unc
-                    cache.put_or_warn(key_of(t), arrays)
-            computed += len(misses)
+    held: dict[int, contextlib.ExitStack] = {}  # tile index -> this run's claim on it
+    claimed: dict[int, list[Tile]] = {}  # group index -> the tiles this run computes
+    submitted: deque[int] = deque()  # group indices of the batches given to the executor, in order
+    scanned = -1  # the last group index the input generator has looked at
+
+    def claim(group: list[Tile]) -> list[Tile]:
+        mine = []
         for t in group:
-            if t.index in fresh:
-                radiance, unc = fresh.pop(t.index)
-            else:
-                hit = cache.get(key_of(t)) if cache is not None else None
-                if hit is None or (self_ensemble and "uncertainty" not in hit):
-                    # corrupt or evicted since the scan: recompute this tile on its own
-                    out = next(iter(executor.map_batches([stack_tiles(source, [t])])))
-                    hit = {"radiance": out.radiance[0]}
-                    if out.uncertainty is not None:
-                        hit["uncertainty"] = out.uncertainty[0]
-                    if cache is not None:
-                        cache.put_or_warn(key_of(t), hit)
-                    computed += 1
-                radiance, unc = hit["radiance"], hit.get("uncertainty")
-            accumulator.add(t, radiance, unc)
-        done += len(group)
-        if progress is not None:
-            progress(done, len(plan))
+            if cache is None:
+                mine.append(t)
+                continue
+            key = key_of(t)
+            if cache.contains(key):
+                continue  # read when blended
+            if not use_locks:
+                mine.append(t)
+                continue
+            lock = cache.try_lock(key)
+            if lock is None:
+                continue  # another run computes it right now: waited for when blended
+            if cache.contains(key):  # finished meanwhile
+                lock.close()
+                continue
+            held[t.index] = lock
+            mine.append(t)
+        return mine
+
+    def inputs() -> Iterator[TileBatch]:
+        # Read lazily (the executor prefetches a bounded number of batches); cached entries are read only
+        # when blended, so memory stays bounded by the batch whatever the cache holds.
+        nonlocal scanned
+        for gi, group in enumerate(groups):
+            mine = claim(group)
+            claimed[gi] = mine
+            scanned = gi
+            if mine:
+                submitted.append(gi)
+                yield stack_tiles(source, mine)
+
+    def store(gi: int, out: TileOutput) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        fresh = {}
+        for i, t in enumerate(claimed[gi]):
+            unc = out.uncertainty[i] if out.uncertainty is not None else None
+            fresh[t.index] = (out.radiance[i], unc)
+            if cache is not None:
+                arrays = {"radiance": out.radiance[i]}
+                if unc is not None:
+                    arrays["uncertainty"] = unc
+                cache.put_or_warn(key_of(t), arrays)
+            lock = held.pop(t.index, None)
+            if lock is not None:
+                lock.close()  # stored: whoever waits for this tile may read it now
+        return fresh
+
+    outputs = executor.map_batches(inputs())
+    ready: dict[int, dict[int, tuple[np.ndarray, np.ndarray | None]]] = {}
+
+    def fresh_of(gi: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        """This run's outputs of group ``gi`` (empty when it computes none of its tiles)."""
+        while gi not in ready:
+            if scanned >= gi and not claimed[gi]:
+                return {}
+            try:
+                out = next(outputs)
+            except StopIteration:
+                if not claimed.get(gi):
+                    return {}
+                raise RuntimeError("the executor returned fewer outputs than batches") from None
+            done_gi = submitted.popleft()
+            ready[done_gi] = store(done_gi, out)  # stored (and released) as soon as it is computed
+        return ready.pop(gi)
+
+    def compute_one(t: Tile) -> dict[str, np.ndarray]:
+        out = next(iter(executor.map_batches([stack_tiles(source, [t])])))
+        hit = {"radiance": out.radiance[0]}
+        if out.uncertainty is not None:
+            hit["uncertainty"] = out.uncertainty[0]
+        return hit
+
+    def usable(hit: dict[str, np.ndarray] | None) -> bool:
+        return hit is not None and (not self_ensemble or "uncertainty" in hit)
+
+    done = computed = 0
+    try:
+        for gi, group in enumerate(groups):
+            fresh = fresh_of(gi)
+            computed += len(fresh)
+            for t in group:
+                if t.index in fresh:
+                    radiance, unc = fresh.pop(t.index)
+                else:
+                    hit = cache.get(key_of(t)) if cache is not None else None
+                    if not usable(hit) and use_locks:
+                        # claimed by another run: wait for it to store the tile, then read it
+                        with cache.wait_lock(key_of(t)):
+                            hit = cache.get(key_of(t))
+                            if not usable(hit):  # that run died, or could not store it: compute it here
+                                hit = compute_one(t)
+                                cache.put_or_warn(key_of(t), hit)
+                                computed += 1
+                    elif not usable(hit):
+                        # corrupt or evicted since the scan: recompute this tile on its own
+                        hit = compute_one(t)
+                        if cache is not None:
+                            cache.put_or_warn(key_of(t), hit)
+                        computed += 1
+                    radiance, unc = hit["radiance"], hit.get("uncertainty")
+                accumulator.add(t, radiance, unc)
+            done += len(group)
+            if progress is not None:
+                progress(done, len(plan))
+    finally:
+        for lock in held.values():
+            lock.close()
+        held.clear()
+        close = getattr(outputs, "close", None)
+        if close is not None:
+            close()
     accumulator.finish()
     return {"tiles": len(plan), "computed": computed, "cached": len(plan) - computed}

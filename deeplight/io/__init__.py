@@ -6,6 +6,8 @@ Public API:
     reproject_to, reproject_array, pixel_area_m2: warping with per-modality resampling.
     clip_to_region: clip to a bbox, geometry or GeoDataFrame.
     read_netcdf_cube: NetCDF cubes.
+    inspect_raster, check_values: the one validator of every raster input (deeplight.io.validation);
+    size limits from the environment in deeplight.io.limits (DEEPLIGHT_MAX_PIXELS ...).
     load_scene, build_scene, scene_layer, scene_present, check_lr_hr_grids: scenes.
 """
 
@@ -24,16 +26,19 @@ from deeplight.io.scene import (
     scene_layer,
     scene_present,
 )
+from deeplight.io.validation import check_values, inspect_raster
 
 __all__ = [
     "DMO_BAND_NAMES",
     "MODALITIES",
     "SCENE_MODALITIES",
     "build_scene",
+    "check_values",
     "check_lr_hr_grids",
     "clip_to_region",
     "get_modality",
     "hr_transform_from_lr",
+    "inspect_raster",
     "load_scene",
     "lr_transform_from_hr",
     "pixel_area_m2",

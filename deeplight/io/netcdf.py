@@ -3,6 +3,11 @@
 The CRS comes from the CF ``grid_mapping`` variable when present (rioxarray); a cube with plain
 ``lat``/``lon`` (or ``latitude``/``longitude``) coordinates and no grid mapping is, by the CF
 conventions, geographic, and is read as EPSG:4326. Anything else without a CRS is refused.
+
+The command line reads NetCDF files through GDAL (:mod:`deeplight.io.validation`, the same checks
+as every other raster, with the same CF lat/lon rule); this reader serves library users who want a
+whole cube as an xarray object. Both refuse complex values, infinite values, cubes without a valid
+value and cubes declaring more than ``DEEPLIGHT_MAX_PIXELS`` values.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import rioxarray  # noqa: F401
 import xarray as xr
 
 from deeplight.errors import RasterError
+from deeplight.io.limits import check_pixel_count
 
 _LAT_NAMES = ("lat", "latitude")
 _LON_NAMES = ("lon", "longitude")
@@ -58,7 +64,18 @@ def read_netcdf_cube(path: str | os.PathLike[str], variable: str | None = None) 
             raise RasterError(f"{path}: no variable {variable!r}; it has {list(ds.data_vars)}")
         if variable not in spatial:
             raise RasterError(f"{path}: variable {variable!r} has no (y, x) or (lat, lon) dims")
-        da = ds[variable].load()
+        lazy = ds[variable]
+        if np.issubdtype(lazy.dtype, np.complexfloating):
+            raise RasterError(
+                f"{path}: variable {variable!r} holds complex values ({lazy.dtype}); the imaginary part would be "
+                "lost: store its magnitude or real part instead"
+            )
+        sizes = dict(lazy.sizes)
+        height = next(sizes[d] for d in sizes if d in ("y", *_LAT_NAMES))
+        width = next(sizes[d] for d in sizes if d in ("x", *_LON_NAMES))
+        layers = max(int(lazy.size) // max(width * height, 1), 1)
+        check_pixel_count(f"{path} variable {variable!r}", width, height, layers)
+        da = lazy.load()
     rename = {}
     for dim in da.dims:
         if dim in _LAT_NAMES:
@@ -79,7 +96,13 @@ def read_netcdf_cube(path: str | os.PathLike[str], variable: str | None = None) 
         crs = "EPSG:4326"
     da = da.astype(np.float32)
     if not np.isfinite(da.values).any():
-        raise RasterError(f"{path}: variable {variable!r} holds no valid value")
+        raise RasterError(f"{path}: variable {variable!r} holds no valid value (every pixel is nodata)")
+    infinite = int(np.isinf(da.values).sum())
+    if infinite:
+        raise RasterError(
+            f"{path}: variable {variable!r} has {infinite} infinite value(s) (+inf or -inf); set them to the missing "
+            "value (NaN) or fix the file"
+        )
     da = da.rio.set_spatial_dims(x_dim="x", y_dim="y").rio.write_crs(crs)
     da = da.rio.write_transform(da.rio.transform(recalc=True))
     da.attrs["source_path"] = str(path)

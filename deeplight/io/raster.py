@@ -18,6 +18,7 @@ import xarray as xr
 from rasterio.errors import RasterioError, RasterioIOError
 
 from deeplight.errors import RasterError
+from deeplight.io.validation import check_values, emit, inspect_raster, reason
 
 PathLike = str | os.PathLike[str]
 
@@ -37,82 +38,85 @@ def read_raster(
     expected_bands: int | None = None,
     require_crs: bool = True,
     allow_all_nodata: bool = False,
+    role: str = "any",
+    label: str | None = None,
+    single_band: bool = False,
+    time: str | None = None,
+    variable: str | None = None,
+    notes: list[str] | None = None,
 ) -> xr.DataArray:
-    """Read a raster file into a float32 DataArray with NaN for nodata.
+    """Read a raster file into a float32 DataArray with NaN for nodata, after the shared checks.
+
+    The header goes through :func:`deeplight.io.validation.inspect_raster` (exists, readable, real
+    pixels, CRS, bands, declared size within ``DEEPLIGHT_MAX_PIXELS``) and the values through
+    :func:`deeplight.io.validation.check_values` (no +-inf, not all nodata, the role's range), so the
+    command line and the dashboard refuse the same files with the same messages.
 
     Args:
-        path: GeoTIFF (or any GDAL raster) file.
+        path: GeoTIFF, NetCDF (GDAL) or any GDAL raster file.
         band: 1-based band to read; the result is then 2-D ``(y, x)``.
         expected_bands: band count the caller's modality needs (e.g. 7 for DMO); a mismatch
             raises.
         require_crs: raise when the file has no CRS (default). Turn off only for files whose
             georeferencing the caller supplies itself.
         allow_all_nodata: accept a raster with no valid pixel (default: raise).
+        role: what the layer is (``hr``, ``lr``, ``lr_radiance``, ``dmo``, ``dem``, ``isp``,
+            ``population`` or ``any``): picks the value rules; small negative radiance is clipped to 0.
+        label: how messages name the file (default: its path).
+        single_band: refuse a multi-band file (a NetCDF cube, an RGB image) unless ``band``/``time``.
+        time: NetCDF time step (value of the extra dimension) to read instead of ``band``.
+        variable: NetCDF variable of a file holding several.
+        notes: when given, tolerated-value notes are appended to it instead of being issued as warnings.
 
     Returns:
-        ``(y, x)`` when the file has one band or ``band`` is given, else ``(band, y, x)``; float32,
+        ``(y, x)`` when one band is read, else ``(band, y, x)``; float32,
         nodata as NaN; ``.rio.crs``/``.rio.transform()`` set; ``attrs`` holds the file tags,
         ``source_path``, ``source_nodata`` (the value on disk, or None) and ``source_dtype``.
 
     Raises:
-        RasterError: file missing, not a raster, truncated/corrupt, no CRS, wrong band count,
-            band out of range, or every pixel is nodata.
+        RasterError: file missing, not a raster, truncated/corrupt, complex, no CRS, wrong band count,
+            band out of range, too large, infinite values, values outside the role's range, or every
+            pixel is nodata.
     """
     path = Path(path)
+    label = label or str(path)
+    header = inspect_raster(
+        path, role=role, label=label, band=band, time=time, variable=variable, expected_bands=expected_bands,
+        single_band=single_band, require_crs=require_crs, mode="whole",
+    )
+    indexes = header.bands
     try:
-        src = rasterio.open(path)
-    except (RasterioIOError, RasterioError, OSError) as exc:
-        raise _describe_open_failure(path, exc) from None
-    with src:
-        count = src.count
-        if expected_bands is not None and count != expected_bands:
-            raise RasterError(
-                f"{path}: has {count} band(s) but this modality needs {expected_bands}; "
-                "give the right file or stack the bands into one GeoTIFF"
-            )
-        if band is not None and not 1 <= band <= count:
-            raise RasterError(f"{path}: band {band} requested but the file has {count} band(s)")
-        if src.crs is None and require_crs:
-            raise RasterError(
-                f"{path}: has no CRS (coordinate reference system); georeference it first, e.g. "
-                "gdal_edit.py -a_srs EPSG:4326 FILE"
-            )
-        if src.transform.is_identity and src.crs is None:
-            raise RasterError(f"{path}: has no geotransform; georeference it first")
-        indexes = [band] if band is not None else list(range(1, count + 1))
-        try:
+        with header.open() as src:
             data = src.read(indexes, masked=True)
-        except (RasterioIOError, RasterioError, OSError) as exc:
-            raise RasterError(
-                f"{path}: the file is truncated or corrupt, its pixels cannot be read ({exc}); "
-                "download or export it again"
-            ) from None
-        array = np.ma.filled(data.astype(np.float32), np.nan)
-        source_nodata = src.nodata
-        tags = src.tags()
-        descriptions = src.descriptions
-        transform = src.transform
-        crs = src.crs
-        dtype = src.dtypes[0]
-        height, width = src.height, src.width
-    # NaN-valued nodata (or NaN pixels with no declared nodata) are already NaN in float.
-    if not allow_all_nodata and not np.isfinite(array).any():
+    except (RasterioIOError, RasterioError, OSError) as exc:
         raise RasterError(
-            f"{path}: every pixel is nodata (nodata={source_nodata}); the raster holds no data - "
-            "check the file or the region it was cut to"
-        )
+            f"{label}: the file is truncated or corrupt, its pixels cannot be read ({reason(exc)}); "
+            "download or export it again"
+        ) from None
+    array = np.ma.filled(data.astype(np.float32), np.nan)
+    array, found = check_values(array, role, label, allow_all_nodata=allow_all_nodata)
+    if notes is not None:
+        notes.extend(found)
+    else:
+        emit(found)
+    source_nodata = header.nodata
+    transform = header.transform
+    crs = header.crs
+    height, width = header.height, header.width
     xs = transform.c + transform.a * (np.arange(width) + 0.5)
     ys = transform.f + transform.e * (np.arange(height) + 0.5)
     if len(indexes) == 1:
         da = xr.DataArray(array[0], dims=("y", "x"), coords={"y": ys, "x": xs})
     else:
         da = xr.DataArray(array, dims=("band", "y", "x"), coords={"band": indexes, "y": ys, "x": xs})
-    da.attrs.update(tags)
+    da.attrs.update(header.tags)
     da.attrs["source_path"] = str(path)
     da.attrs["source_nodata"] = source_nodata
-    da.attrs["source_dtype"] = dtype
-    if any(descriptions):
-        da.attrs["band_descriptions"] = [d or "" for d in descriptions]
+    da.attrs["source_dtype"] = header.dtype
+    if header.crs_note:
+        da.attrs["crs_note"] = header.crs_note
+    if any(header.descriptions):
+        da.attrs["band_descriptions"] = list(header.descriptions)
     if crs is not None:
         da = da.rio.write_crs(crs)
     da = da.rio.write_transform(transform)

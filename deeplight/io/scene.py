@@ -210,7 +210,8 @@ def _read(layer: Layer, modality: str) -> xr.DataArray:
     if isinstance(layer, xr.DataArray):
         return layer
     bands = MODALITIES[modality].bands
-    return read_raster(layer, expected_bands=bands)
+    # the shared value rules (deeplight.io.validation); the LR's units are decided by load_scene itself
+    return read_raster(layer, expected_bands=bands, role="any" if modality == "lr" else modality)
 
 
 def _name(layer: Layer, fallback: str) -> str:

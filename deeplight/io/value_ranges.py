@@ -31,11 +31,19 @@ def check_value_range(name: str, values: np.ndarray, source: str) -> None:
         source: file name or description used in the message.
 
     Raises:
-        RasterError: naming the file, the range found and the units expected.
+        RasterError: infinite values, or values outside the range (naming the file, the range found and
+            the units expected). Whole files go through :mod:`deeplight.io.validation`, which uses the
+            same ranges.
     """
     if name not in VALUE_RANGES:
         return
     low, high, expected = VALUE_RANGES[name]
+    infinite = int(np.isinf(values).sum())
+    if infinite:
+        raise RasterError(
+            f"{source}: {infinite} {name} value(s) are infinite (+inf or -inf); set them to nodata (NaN) or fix "
+            "the layer: DeepLight refuses non-finite values rather than guessing"
+        )
     finite = np.asarray(values)[np.isfinite(values)]
     if finite.size == 0:
         return

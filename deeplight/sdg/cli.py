@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output CSV (a JSON sidecar is written beside it)")
     parser.add_argument("--geo", help="also write indicators joined to the polygons (.geojson or .gpkg)")
     parser.add_argument("--population", help="population raster (people per cell, any CRS)")
+    parser.add_argument(
+        "--band", type=int,
+        help="band (1-based) of multi-band product rasters, e.g. one year of a NetCDF cube (required then)",
+    )
+    parser.add_argument(
+        "--time", help="time step of NetCDF product cubes, by the value of their time dimension (instead of --band)"
+    )
     parser.add_argument("--year", type=int, help="year of the products")
     parser.add_argument(
         "--lr-units", choices=("DN", "radiance"), help="units of --lr (detected when omitted)"
@@ -168,7 +175,7 @@ def _check_outputs(args: argparse.Namespace, products: dict[str, str], series: d
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
     from deeplight.sdg.compute import compute_indicators
-    from deeplight.sdg.export import indicators_to_geodataframe, write_geo, write_indicators
+    from deeplight.sdg.export import write_indicator_outputs
     from deeplight.sdg.regions import load_regions
     from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
 
@@ -184,6 +191,11 @@ def run(args: argparse.Namespace) -> int:
         raise DeepLightError("--sr-std needs --sr (the uncertainty belongs to the SR product)")
     out = Path(args.out)
     _check_outputs(args, products, series)
+    from deeplight.sdg.export import check_output_names
+
+    check_output_names(out, args.geo)  # every output is validated before anything is computed or written
+    if args.band is not None and args.time is not None:
+        raise DeepLightError("give either --band or --time, not both")
     units = {"lr": "DN" if args.lr_units == "DN" else "nW/cm2/sr"} if args.lr_units else None
     model_info = {k: v for k, v in (("model", args.model), ("checkpoint", args.checkpoint)) if v}
     options = dict(
@@ -202,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
         keep_empty_regions=not args.drop_empty,
         crop_to_regions=args.crop_to_regions,
     )
+    if args.band is not None:
+        options["band"] = args.band
+    if args.time is not None:
+        options["time"] = args.time
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         regions = load_regions(args.regions, name_column=args.name_column, crs=args.regions_crs)
@@ -229,10 +245,7 @@ def run(args: argparse.Namespace) -> int:
             )
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)
-    csv_path, json_path = write_indicators(table, out)
-    written = [csv_path, json_path]
-    if args.geo:
-        written.append(write_geo(indicators_to_geodataframe(table, regions), args.geo))
+    written = write_indicator_outputs(table, out, geo=args.geo, regions=regions)
     simulated = table.attrs["metadata"].get("simulated_products", [])
     print(
         f"{len(table)} rows ({table['region'].nunique()} regions x {table['product'].nunique()} products) -> "

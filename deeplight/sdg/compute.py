@@ -7,6 +7,7 @@ The table has one row per region x product x year x indicator with the columns o
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from rasterio.warp import Resampling
 
 from deeplight import __version__
 from deeplight.errors import DeepLightError, RasterError, RegionError
+from deeplight.io.validation import check_values, emit
 from deeplight.sdg.coverage import RegionCoverage, region_coverage
 from deeplight.sdg.indicators import (
     AREA_UNIT,
@@ -143,10 +145,17 @@ def _load_product(
     simulated: bool | None,
     std_source: RasterInput | None,
     window: tuple[tuple[float, float, float, float], Any] | None = None,
+    band: int | None = None,
+    time: str | None = None,
 ) -> _Product:
     bounds, bounds_crs = window if window is not None else (None, None)
-    raster = read_grid_raster(source, name=f"{name.upper()} raster", bounds=bounds, bounds_crs=bounds_crs)
+    label = f"{name.upper()} raster"
+    raster = read_grid_raster(source, name=label, bounds=bounds, bounds_crs=bounds_crs, band=band, time=time)
     is_dn = is_dn_product(raster, declared_units, name)
+    if isinstance(source, (str, os.PathLike)):  # files: the value rules of the shared validator
+        values, notes = check_values(raster.values, "lr" if is_dn else "radiance", f"{label} {raster.source}")
+        emit(notes)
+        raster = GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
     if is_dn:
         radiance, calibration = dn_to_radiance(raster.values)
     else:
@@ -316,6 +325,8 @@ def compute_indicators(
     model_info: Mapping[str, Any] | None = None,
     keep_empty_regions: bool = True,
     crop_to_regions: bool = False,
+    band: int | None = None,
+    time: str | None = None,
 ) -> pd.DataFrame:
     """Zonal statistics and SDG indicators per region for each product.
 
@@ -348,6 +359,8 @@ def compute_indicators(
         crop_to_regions: read only the window of each product file around the regions (large
             rasters, small regions). The "scene" of the Otsu and calibrated thresholds is then that
             window, not the whole raster.
+        band, time: the band (1-based) or NetCDF time step to read from multi-band product files
+            (a file with several bands needs one of them; see :func:`read_grid_raster`).
 
     Returns:
         Tidy DataFrame (columns :data:`TIDY_COLUMNS`); ``attrs["metadata"]`` for the export.
@@ -375,7 +388,9 @@ def compute_indicators(
     issues: list[str] = list(regions.attrs.get("issues", []))
     reference = read_urban_reference(urban_reference) if urban_reference is not None else None
     population_raster = (
-        read_grid_raster(population, name="population raster") if population is not None else None
+        read_grid_raster(population, name="population raster", role="population")
+        if population is not None
+        else None
     )
 
     region_area = regions.to_crs(EQUAL_AREA_CRS).geometry.area.to_numpy() / 1e6
@@ -388,7 +403,8 @@ def compute_indicators(
 
     for name in names:
         product = _load_product(
-            name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name), window
+            name, products[name], declared_units[name], simulated_flags[name], uncertainty.get(name), window,
+            band=band, time=time,
         )
         key = _grid_key(product.raster)
         if key not in coverage_cache:

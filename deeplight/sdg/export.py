@@ -9,6 +9,7 @@ never leaves a half-written file under the final name, and inputs are never over
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -127,6 +128,62 @@ def indicators_to_json_sidecar(table: pd.DataFrame, metadata: Mapping[str, Any] 
     return json.dumps(payload, ensure_ascii=False, indent=2)
 
 
+GEO_DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
+"""Geometry outputs by file suffix."""
+
+
+def check_output_names(out_csv: str | os.PathLike[str], geo: str | os.PathLike[str] | None = None) -> None:
+    """Check every output of ``deeplight sdg`` before anything is computed or written: the CSV name ends
+    in ``.csv``, ``geo`` in ``.geojson``/``.json``/``.gpkg``, and their folders are writable.
+
+    Raises:
+        ConfigError: naming the option, the path and what to use instead.
+    """
+    from deeplight.utils_io import check_output_path
+
+    check_output_path(out_csv, "--out", suffixes=(".csv",))
+    check_output_path(Path(out_csv).with_suffix(".json"), "the JSON sidecar of --out")
+    if geo is not None:
+        check_output_path(geo, "--geo", suffixes=tuple(GEO_DRIVERS))
+
+
+def write_indicator_outputs(
+    table: pd.DataFrame,
+    out_csv: str | os.PathLike[str],
+    *,
+    geo: str | os.PathLike[str] | None = None,
+    regions: gpd.GeoDataFrame | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write the CSV, its JSON sidecar and (optionally) the geometry file *together*: each is written to a
+    temporary file first, and only when all three are complete are they renamed into place, so a failure
+    in any of them (a bad name, a full disk) leaves none of them behind.
+
+    Returns:
+        The written paths (CSV, JSON, then the geometry file).
+    """
+    check_output_names(out_csv, geo)
+    out_csv = Path(out_csv)
+    sidecar = out_csv.with_suffix(".json")
+    csv_bytes = indicators_to_csv_bytes(table, metadata)
+    json_text = indicators_to_json_sidecar(table, metadata)
+    written = [out_csv, sidecar]
+    with contextlib.ExitStack() as stack:
+        if geo is not None:
+            if regions is None:
+                raise DeepLightError("a geometry output needs the regions (regions=...)")
+            geo = Path(geo)
+            geo_tmp = stack.enter_context(atomic_path(geo, suffix=geo.suffix))
+            geo_tmp.unlink(missing_ok=True)  # GPKG cannot be written over an empty placeholder file
+            _write_geo_file(indicators_to_geodataframe(table, regions), geo_tmp, GEO_DRIVERS[geo.suffix.lower()])
+            written.append(geo)
+        csv_tmp = stack.enter_context(atomic_path(out_csv))
+        csv_tmp.write_bytes(csv_bytes)
+        json_tmp = stack.enter_context(atomic_path(sidecar))
+        json_tmp.write_text(json_text, encoding="utf-8")
+    return written
+
+
 def write_indicators(
     table: pd.DataFrame, out_csv: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
 ) -> tuple[Path, Path]:
@@ -172,13 +229,16 @@ def write_geo(geo: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
         DeepLightError: another extension.
     """
     path = Path(path)
-    drivers = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
-    driver = drivers.get(path.suffix.lower())
+    driver = GEO_DRIVERS.get(path.suffix.lower())
     if driver is None:
         raise DeepLightError(f"geometry output {path}: use a .geojson or .gpkg file name")
-    frame = geo.copy()
-    frame.columns = [str(c)[:60] for c in frame.columns]
     with atomic_path(path, suffix=path.suffix) as tmp:
         tmp.unlink(missing_ok=True)  # GPKG cannot be written over an empty placeholder file
-        frame.to_file(tmp, driver=driver, **({"layer": "indicators"} if driver == "GPKG" else {}))
+        _write_geo_file(geo, tmp, driver)
     return path
+
+
+def _write_geo_file(geo: gpd.GeoDataFrame, path: Path, driver: str) -> None:
+    frame = geo.copy()
+    frame.columns = [str(c)[:60] for c in frame.columns]
+    frame.to_file(path, driver=driver, **({"layer": "indicators"} if driver == "GPKG" else {}))

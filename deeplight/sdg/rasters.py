@@ -26,6 +26,8 @@ from rasterio.windows import Window, from_bounds
 
 from deeplight.data.norm import nominal_dn_to_radiance
 from deeplight.errors import RasterError
+from deeplight.io.limits import check_pixel_count
+from deeplight.io.validation import check_values, emit, inspect_raster, reason
 
 RADIANCE_UNITS = "nW/cm2/sr"
 DN_UNITS = "DN"
@@ -91,24 +93,35 @@ def _north_up(values: np.ndarray, transform: Affine, source: str) -> tuple[np.nd
 def read_grid_raster(
     source: RasterInput,
     *,
-    band: int = 1,
+    band: int | None = None,
     name: str = "raster",
     bounds: tuple[float, float, float, float] | None = None,
     bounds_crs: CRS | str | None = None,
+    time: str | None = None,
+    role: str = "any",
 ) -> GridRaster:
-    """Read one band of a GeoTIFF path or a rioxarray DataArray.
+    """Read one band of a GeoTIFF (or NetCDF) path or a rioxarray DataArray.
+
+    Files go through the shared validator (:mod:`deeplight.io.validation`): readable, real pixels, a CRS
+    (CF lat/lon NetCDF: EPSG:4326), one band unless ``band``/``time`` picks one (a NetCDF cube of many
+    time steps is never read as its first band silently), the window within ``DEEPLIGHT_MAX_PIXELS``,
+    no +-inf, at least one valid pixel, and the value rules of ``role``.
 
     Args:
         source: path to a raster file, or an ``xarray.DataArray`` with ``.rio`` georeferencing
             (2-D, or 3-D with a single band).
-        band: 1-based band index for files.
+        band: 1-based band index for files (required when the file has several bands, unless ``time``).
         name: what the raster is (for messages), e.g. "HR raster" or "population".
         bounds: (minx, miny, maxx, maxy) to read only the window around them (plus one pixel) from
             a file - for large rasters and small regions; the whole raster when they do not overlap.
         bounds_crs: CRS of ``bounds`` (the raster's when None).
+        time: value of a NetCDF cube's time (extra) dimension, instead of ``band``.
+        role: value rules for files (``any``, ``radiance``, ``lr``, ``population``; see
+            :data:`deeplight.io.validation.RULES`); the caller may judge again once it knows the units.
 
     Raises:
-        RasterError: missing file, unreadable file, no CRS, rotated grid or several bands in a DataArray.
+        RasterError: missing file, unreadable file, no CRS, rotated grid, several bands without a choice,
+            too large, bad values, or several bands in a DataArray.
     """
     if isinstance(source, GridRaster):
         return source
@@ -132,32 +145,39 @@ def read_grid_raster(
         source_name = str(da.attrs.get("source_path", "<array>"))
         return GridRaster(values, transform, CRS.from_user_input(crs), source_name, tags)
     path = Path(os.fspath(source))
-    if not path.exists():
-        raise RasterError(f"{name} {path} not found: give an existing GeoTIFF")
+    label = f"{name} {path}"
+    header = inspect_raster(path, role=role, label=label, band=band, time=time, single_band=True, mode=None,
+                            band_hint="choose one with --band N or --time VALUE")
     try:
-        with rasterio.open(path) as src:
-            if band < 1 or band > src.count:
-                raise RasterError(f"{name} {path} has {src.count} band(s); band {band} does not exist")
-            if src.crs is None:
-                raise RasterError(
-                    f"{name} {path} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:4326)"
-                )
-            window = _window_around(src, bounds, bounds_crs) if bounds is not None else None
-            data = src.read(band, masked=True, window=window)
+        with header.open() as src:
+            window = _window_around(src, bounds, bounds_crs, header.crs) if bounds is not None else None
+            width = int(window.width) if window is not None else header.width
+            height = int(window.height) if window is not None else header.height
+            check_pixel_count(label, width, height, 1, mode="whole",
+                              hint="" if window is not None else " or use --crop-to-regions (reads only the "
+                              "window around the regions)")
+            data = src.read(header.bands[0], masked=True, window=window)
             values = np.ma.filled(data.astype(np.float64), np.nan)
-            tags = {**src.tags(), **src.tags(band)}
+            tags = {**src.tags(), **src.tags(header.bands[0])}
             transform = src.window_transform(window) if window is not None else src.transform
-            crs = CRS.from_user_input(src.crs.to_wkt())
-    except rasterio.errors.RasterioIOError as exc:
-        raise RasterError(f"cannot read {name} {path}: {exc}") from exc
-    values, transform = _north_up(values, transform, f"{name} {path}")
+    except (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError) as exc:
+        raise RasterError(
+            f"{label}: the file is truncated or corrupt, its pixels cannot be read ({reason(exc)}); download or "
+            "export it again"
+        ) from None
+    values, notes = check_values(values, role, label,
+                                 where=" in the window around the regions" if window is not None else "")
+    emit(notes)
+    crs = CRS.from_user_input(header.crs.to_wkt())
+    values, transform = _north_up(values, transform, label)
     return GridRaster(values, transform, crs, str(path), tags)
 
 
-def _window_around(src, bounds: tuple[float, float, float, float], bounds_crs) -> Window | None:
+def _window_around(src, bounds: tuple[float, float, float, float], bounds_crs, crs=None) -> Window | None:
     """The pixel window of ``src`` covering ``bounds`` plus one pixel; None when they do not overlap."""
-    if bounds_crs is not None and CRS.from_user_input(bounds_crs) != CRS.from_user_input(src.crs.to_wkt()):
-        bounds = transform_bounds(CRS.from_user_input(bounds_crs), src.crs, *bounds, densify_pts=21)
+    crs = crs if crs is not None else src.crs
+    if bounds_crs is not None and CRS.from_user_input(bounds_crs) != CRS.from_user_input(crs.to_wkt()):
+        bounds = transform_bounds(CRS.from_user_input(bounds_crs), crs, *bounds, densify_pts=21)
     window = from_bounds(*bounds, transform=src.transform)
     col0 = max(int(np.floor(window.col_off)) - 1, 0)
     row0 = max(int(np.floor(window.row_off)) - 1, 0)

@@ -13,8 +13,10 @@ fixtures (``pyogrio/tests/fixtures/naturalearth_lowres``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +28,7 @@ import shapely
 from pyproj import CRS
 
 from deeplight.errors import RegionError
+from deeplight.io.limits import check_vector_file_size, extract_zip_safely
 
 REGION_COLUMN = "region"
 """Name of the column that holds each region's (unique) name."""
@@ -170,20 +173,99 @@ def prepare_regions(
     return out
 
 
-def _read_polygon_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
-    if not path.exists():
-        raise RegionError(f"region file {path} not found: give an existing GeoJSON, GeoPackage or Shapefile")
-    suffix = path.suffix.lower()
-    if suffix not in POLYGON_SUFFIXES:
+VECTOR_LAYER_SUFFIXES = (".shp", ".geojson", ".json", ".gpkg", ".fgb")
+"""Region layers looked for inside a zip archive."""
+
+
+def _check_json(path: Path, label: str) -> None:
+    """A GeoJSON must be UTF-8 JSON with a GeoJSON ``type``: say so in words, not in GDAL's."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise RegionError(f"{label} is not UTF-8 text (byte offset {exc.start}): save it as UTF-8 GeoJSON") from None
+    except json.JSONDecodeError as exc:
         raise RegionError(
-            f"region file {path}: unsupported type {suffix!r}; use one of {', '.join(POLYGON_SUFFIXES)}"
+            f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): the file is "
+            "damaged or not GeoJSON; export it again (a GeoJSON FeatureCollection)"
+        ) from None
+    kinds = ("FeatureCollection", "Feature", "Polygon", "MultiPolygon", "GeometryCollection")
+    if not isinstance(data, dict) or data.get("type") not in kinds:
+        found = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise RegionError(
+            f"{label} is JSON but not GeoJSON polygons (its \"type\" is {found!r}, expected a FeatureCollection "
+            "of polygons): export the regions as GeoJSON"
         )
+
+
+def _check_shapefile_parts(shp: Path, label: str) -> None:
+    present = {p.suffix.lower() for p in shp.parent.iterdir() if p.stem == shp.stem}
+    missing = [part for part in (".shx", ".dbf") if part not in present]
+    if missing:
+        what = {".shx": "the index of the shapes", ".dbf": "the attribute table"}
+        parts = ", ".join(f"{shp.stem}{m} ({what[m]})" for m in missing)
+        raise RegionError(
+            f"{label}: the shapefile {shp.name} comes without {parts}; a shapefile is several files: give (or zip) "
+            f"{shp.stem}.shp, .shx, .dbf and .prj together"
+        )
+
+
+def _layer_in_folder(folder: Path, label: str) -> Path:
+    layers = sorted(p for p in folder.iterdir() if p.suffix.lower() in VECTOR_LAYER_SUFFIXES)
+    shapefiles = [p for p in layers if p.suffix.lower() == ".shp"]
+    if not layers:
+        names = ", ".join(sorted(p.name for p in folder.iterdir())[:6]) or "nothing"
+        raise RegionError(
+            f"{label} holds no region layer (found {names}); zip a shapefile (.shp, .shx, .dbf, .prj) or a "
+            "GeoJSON / GeoPackage"
+        )
+    chosen = shapefiles if shapefiles else layers
+    if len(chosen) > 1:
+        raise RegionError(
+            f"{label} holds several region layers ({', '.join(p.name for p in chosen[:6])}); zip one layer "
+            "per archive"
+        )
+    return chosen[0]
+
+
+def _read_vector(path: Path, layer: str | None, label: str) -> gpd.GeoDataFrame:
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        _check_json(path, label)
+    if suffix == ".shp":
+        _check_shapefile_parts(path, label)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises its own DataSourceError types
-        raise RegionError(f"cannot read region file {path}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises its own DataSourceError types
+        text = " ".join(str(exc).split())
+        text = text.replace(str(path.parent) + os.sep, "")
+        raise RegionError(
+            f"cannot read {label} ({text[:200]}): give a GeoJSON, GeoPackage, FlatGeobuf, Shapefile (with its .shx, "
+            ".dbf and .prj) or zipped Shapefile"
+        ) from None
+
+
+def _read_polygon_file(path: Path, layer: str | None, label: str | None = None) -> gpd.GeoDataFrame:
+    label = label or f"region file {path}"
+    if not path.exists():
+        raise RegionError(f"{label} not found: give an existing GeoJSON, GeoPackage or Shapefile")
+    if path.is_dir():
+        raise RegionError(f"{label} is a folder: give a GeoJSON, GeoPackage or Shapefile file")
+    suffix = path.suffix.lower()
+    if suffix not in POLYGON_SUFFIXES:
+        raise RegionError(
+            f"{label}: unsupported type {suffix!r}; use one of {', '.join(POLYGON_SUFFIXES)}"
+        )
+    if suffix == ".zip":  # extracted here, within the expanded-size limit, never by GDAL's /vsizip/
+        with tempfile.TemporaryDirectory(prefix="deeplight-regions-") as tmp:
+            extract_zip_safely(path, tmp, label=label)
+            inner = _layer_in_folder(Path(tmp), label)
+            frame = _read_vector(inner, layer, f"{label} ({inner.name})")
+            frame.attrs.pop("source", None)
+            return frame
+    check_vector_file_size(path, label)
+    return _read_vector(path, layer, label)
 
 
 def natural_earth_countries(folder: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
@@ -212,11 +294,43 @@ def natural_earth_countries(folder: str | os.PathLike[str] | None = None) -> gpd
         if shp.is_file():
             gdf = _read_polygon_file(shp, None)
             return prepare_regions(gdf, name_column="name", source=f"Natural Earth countries ({shp})")
+    from deeplight.utils_io import data_dir_problem
+
+    problem = data_dir_problem()
     raise RegionError(
         "Natural Earth countries not found; searched: "
         + ", ".join(str(c) for c in candidates)
-        + ". Set DEEPLIGHT_DATA_DIR to the shared data folder or pass the folder explicitly"
+        + (f". {problem}" if problem else ". Set DEEPLIGHT_DATA_DIR to the shared data folder or pass the folder "
+           "explicitly")
     )
+
+
+def regions_overlapping(
+    regions: gpd.GeoDataFrame, crs: Any, bounds: tuple[float, float, float, float], *, source: str = "regions",
+    target: str = "the raster",
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The regions that overlap a raster's footprint, and the names of those that do not.
+
+    Args:
+        regions: polygons with a CRS.
+        crs: the raster's CRS; bounds: its ``(minx, miny, maxx, maxy)`` in that CRS.
+
+    Raises:
+        RegionError: no region overlaps (the message gives both extents and suggests checking the CRS).
+    """
+    footprint = shapely.box(*bounds)
+    moved = regions.to_crs(crs) if regions.crs is not None else regions
+    overlaps = moved.geometry.intersects(footprint) & (moved.geometry.intersection(footprint).area > 0)
+    if not bool(overlaps.any()):
+        shown = tuple(round(float(v), 6) for v in moved.total_bounds)
+        raise RegionError(
+            f"{source}: none of its {len(regions)} region(s) overlaps {target} (regions span {shown}, the raster "
+            f"{tuple(round(float(v), 6) for v in bounds)}, both in the raster's CRS): check that the file covers "
+            "the same place and that its CRS is right"
+        )
+    name_column = REGION_COLUMN if REGION_COLUMN in regions.columns else regions.columns[0]
+    dropped = [str(n) for n in regions.loc[~overlaps.to_numpy(), name_column]]
+    return regions.loc[overlaps.to_numpy()].reset_index(drop=True), dropped
 
 
 def regions_from_bbox(
@@ -259,6 +373,7 @@ def load_regions(
     name_column: str | None = None,
     crs: str | CRS | None = None,
     layer: str | None = None,
+    label: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Load regions from a polygon file, a GeoDataFrame, "naturalearth", or a bounding box.
 
@@ -269,6 +384,9 @@ def load_regions(
         name_column: column with the region names; guessed when None.
         crs: CRS to assign when the file has none (required then).
         layer: layer of a multi-layer file (GeoPackage).
+        label: how messages name a file (default ``"region file <path>"``; the dashboard uses the
+            name the user uploaded). Files are checked first: size (``DEEPLIGHT_MAX_VECTOR_MB``), JSON
+            syntax, shapefile parts; a zip is extracted within the expanded-size limit.
 
     Returns:
         GeoDataFrame with ``region`` (unique str), the other attributes and ``geometry``;
@@ -295,8 +413,9 @@ def load_regions(
     if bbox is not None:
         return regions_from_bbox(bbox, crs=crs or "EPSG:4326")
     path = Path(text)
-    gdf = _read_polygon_file(path, layer)
-    return prepare_regions(gdf, name_column=name_column, source=f"region file {path}", crs=crs)
+    label = label or f"region file {path}"
+    gdf = _read_polygon_file(path, layer, label)
+    return prepare_regions(gdf, name_column=name_column, source=label, crs=crs)
 
 
 def as_regions(source: Any, name_column: str | None = None) -> gpd.GeoDataFrame:

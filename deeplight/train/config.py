@@ -1,7 +1,8 @@
 """Typed training configuration loaded from YAML.
 
 The YAML maps one-to-one onto the dataclasses below (DESIGN.md rule 5). Unknown keys are rejected
-with their dotted name and the valid choices; wrong types name the field. ``yaml.safe_load`` only,
+with their dotted name and the valid choices; wrong types and non-finite numbers (``.inf``, ``.nan``,
+also inside ``kwargs``) name the field; a file that is not UTF-8 is named. ``yaml.safe_load`` only,
 no ``eval``. Relative paths in ``data.root`` and ``train.out_dir`` are resolved against the current
 working directory by the caller (the CLI), never against the YAML's folder, so a committed config
 works from the repository root.
@@ -10,6 +11,7 @@ works from the repository root.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -186,6 +188,10 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config field {where!r} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"config field {where!r} must be a finite number, got {value!r} (.inf and .nan are refused)"
+            )
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -199,10 +205,25 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"config field {where!r} must be a mapping, got {value!r}")
+        _check_finite(value, where)
         return dict(value)
     if origin in (typing.Union, types.UnionType):
         raise ConfigError(f"internal: union field {where!r} not supported")  # pragma: no cover
     return value
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Refuse .inf / .nan anywhere inside a free-form mapping (model and loss kwargs), naming the key."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"config field {where!r} must be a finite number, got {value!r} (.inf and .nan are refused)"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{where}[{index}]")
 
 
 def _build(cls: type, values: dict[str, Any], where: str = "") -> Any:
@@ -286,9 +307,18 @@ def load_config(path: str | os.PathLike[str], overrides: dict[str, Any] | None =
     if not path.is_file():
         raise ConfigError(f"config file {path} not found: pass an existing YAML file (see configs/)")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start} cannot "
+            "be decoded): save it as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc}): check its permissions") from exc
+    try:
+        values = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections (model, data, loss, optim, train)")
     for dotted, value in (overrides or {}).items():

@@ -9,6 +9,7 @@ Run folder (``train.out_dir``)::
     last.safetensors / last.json    model checkpoint of the latest saved step (models/checkpoint.py)
     best.safetensors / best.json    checkpoint with the best validation PSNR so far
     state.pt                        optimiser, scheduler, scaler, RNG, step, best score (state.py)
+    state.pt.sha256                 its SHA-256, checked before a resume (--fresh starts over)
     log.csv                         one row per logged step and per validation
     tb/                             TensorBoard events
     config.yaml                     the resolved config of the run
@@ -25,6 +26,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,14 @@ from deeplight.train.distributed import DistContext, all_reduce_mean, setup_dist
 from deeplight.train.sampling import StepBatchSampler, modality_dropout
 from deeplight.train.schedule import build_scheduler
 from deeplight.train.state import load_training_state, restore_rng_state, rng_state, save_training_state
-from deeplight.utils_io import atomic_write_text
+from deeplight.utils_io import (
+    atomic_write_text,
+    check_outputs_distinct,
+    hash_sidecar,
+    read_hash_sidecar,
+    replace_with_hash,
+    sha256_file,
+)
 
 LOG_FIELDS = ["step", "kind", "loss", "lr", "grad_norm", "samples_per_s", "val_loss", "val_psnr", "wall_s"]
 
@@ -278,7 +287,7 @@ class Trainer:
 
     def _save_state(self) -> None:
         save_checkpoint(self.model, self.out_dir / "last", self._meta({"best_val_psnr": self.best_psnr}))
-        save_training_state(
+        save_state_with_hash(
             self.state_path,
             {
                 "step": self.step,
@@ -296,6 +305,7 @@ class Trainer:
     def _resume(self) -> None:
         if not self.state_path.exists():
             return
+        verify_state_hash(self.state_path, self.out_dir)
         state = load_training_state(self.state_path)
         kwargs_json = json.dumps(self.cfg.model.kwargs, sort_keys=True)
         if state.get("model_name") != self.cfg.model.name or state.get("model_kwargs_json") != kwargs_json:
@@ -398,6 +408,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train to ``train.steps`` (resuming if a state exists) and return the result."""
         cfg = self.cfg
+        if cfg.train.export:  # refused before any step (on every rank), not after hours of training
+            check_export_target(self.out_dir, cfg.train.export)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._resume()
         if self.ctx.is_main:
@@ -526,6 +538,7 @@ def export_best(run_dir: str | Path, stem: str | Path) -> Path:
         CheckpointError: the run folder holds no checkpoint.
     """
     run_dir = Path(run_dir)
+    check_export_target(run_dir, stem)
     source = run_dir / "best"
     if not source.with_suffix(".json").exists():
         source = run_dir / "last"
@@ -534,6 +547,66 @@ def export_best(run_dir: str | Path, stem: str | Path) -> Path:
     model, meta = load_checkpoint(source)
     meta = {k: v for k, v in meta.items() if k not in {"sha256", "code_version"}}
     return save_checkpoint(model, stem, meta)
+
+
+def check_export_target(run_dir: str | Path, stem: str | Path) -> None:
+    """Refuse a ``train.export`` stem that would replace the run's own ``best``/``last`` checkpoint (or
+    its sidecars): the export copies the source checkpoint, so it may not overwrite it.
+
+    Raises:
+        ConfigError: naming ``train.export`` and the checkpoint it would replace.
+    """
+    run_dir = Path(run_dir)
+    check_outputs_distinct(
+        {"the run's best checkpoint": (run_dir / "best", "checkpoint"),
+         "the run's last checkpoint": (run_dir / "last", "checkpoint")},
+        {"train.export": (Path(stem), "checkpoint")},
+    )
+
+
+def save_state_with_hash(path: Path, state: dict[str, Any]) -> None:
+    """Save the training state and record its SHA-256 in ``state.pt.sha256`` (as checkpoints carry theirs).
+
+    The state is written to a hidden staging file first (atomically), then renamed onto ``path`` by
+    :func:`deeplight.utils_io.replace_with_hash`, which keeps the sidecar matching the file at every
+    moment, so a run killed at any point still resumes.
+    """
+    staged = path.with_name(f".{path.name}.staged")
+    try:
+        save_training_state(staged, state)
+        replace_with_hash(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def verify_state_hash(path: Path, run_dir: Path) -> None:
+    """Check ``state.pt`` against its ``state.pt.sha256`` before resuming from it.
+
+    A state without a sidecar (a run started by an older DeepLight) resumes with a warning; the next
+    save writes the sidecar.
+
+    Raises:
+        CheckpointError: the file does not match its recorded hash (damaged or changed after writing);
+            the message names it and suggests ``--fresh``.
+    """
+    recorded = read_hash_sidecar(path)
+    sidecar = hash_sidecar(path)
+    if recorded is None:
+        warnings.warn(
+            f"training state {path} has no hash sidecar {sidecar.name} (written by an older DeepLight): resuming "
+            "without verifying it; the next save records its SHA-256",
+            UserWarning, stacklevel=2,
+        )
+        return
+    actual = sha256_file(path)
+    if actual not in recorded:
+        raise CheckpointError(
+            f"training state {path} is corrupt or was changed after it was written: it does not match its recorded "
+            f"SHA-256 in {sidecar} (found {actual[:12]}..., recorded "
+            f"{', '.join(d[:12] + '...' for d in recorded) or 'nothing readable'}), and resuming from it could "
+            f"silently continue from wrong weights; restore it, or start the run over with `deeplight train "
+            f"--config ... --fresh` (deletes {run_dir})"
+        )
 
 
 def train_from_config(cfg: TrainConfig, **kwargs: Any) -> TrainResult:

@@ -71,7 +71,7 @@ def test_same_bytes_same_key_other_role_other_key(tmp_path):
 
 
 def test_corrupt_oversized_and_unsupported_uploads(tmp_path):
-    with pytest.raises(RasterError, match=r"night-light raster 'broken.tif': the file.*GeoTIFF"):
+    with pytest.raises(RasterError, match=r"night-light raster 'broken.tif': not a readable raster.*GeoTIFF"):
         build_upload_scene(UploadedFile("broken.tif", b"II*\x00 this is not a tiff" * 50), role="hr")
     with pytest.raises(DeepLightError, match="over the 1 MiB limit"):
         build_upload_scene(UploadedFile("big.tif", b"0" * (1024 * 1024 + 1)), role="hr", limit_mb=1)

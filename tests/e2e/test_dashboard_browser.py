@@ -116,9 +116,9 @@ def test_sdg_csv_download_has_the_district(page, app_url, shared_data):
 def _upload(page, app_url, file_name: str, data: bytes, role_label: str | None = None) -> None:
     page.goto(_url(app_url, "data", model="bicubic"))
     wait_for_text(page, "Upload your own data")
-    page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(
-        {"name": file_name, "mimeType": "image/tiff", "buffer": data}
-    )
+    # by its label: the uploaders of the form do not always appear in page order while the page renders
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Night-light GeoTIFF").first
+    uploader.locator('input[type="file"]').set_input_files({"name": file_name, "mimeType": "image/tiff", "buffer": data})
     page.get_by_text(file_name).first.wait_for()
     if role_label:
         page.get_by_text(role_label).first.click()

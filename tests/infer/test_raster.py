@@ -158,7 +158,7 @@ def test_aux_in_another_crs_is_reprojected_onto_the_hr_grid(tmp_path):
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_lr_without_crs_is_rejected(tmp_path, model):
     write_lr(tmp_path / "lr.tif", crs=None)
-    with pytest.raises(RasterError, match=r"LR raster .*lr.tif has no CRS: georeference it"):
+    with pytest.raises(RasterError, match=r"LR raster .*lr.tif: has no CRS: assign one \(georeference it"):
         predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, device="cpu")
     assert not (tmp_path / "sr.tif").exists()
 
@@ -166,7 +166,7 @@ def test_lr_without_crs_is_rejected(tmp_path, model):
 def test_aux_that_does_not_overlap_is_rejected(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     write_dem_wgs84(tmp_path / "far.tif", west=10.0, north=50.0)
-    with pytest.raises(RasterError, match=r"dem raster .*far.tif does not overlap the LR raster"):
+    with pytest.raises(RasterError, match=r"dem raster .*far.tif: does not overlap the LR raster"):
         predict_raster(
             tmp_path / "lr.tif",
             tmp_path / "sr.tif",
@@ -179,11 +179,11 @@ def test_aux_that_does_not_overlap_is_rejected(tmp_path, model):
 def test_wrong_band_count_and_missing_file(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     write_dem_wgs84(tmp_path / "dem.tif")
-    with pytest.raises(RasterError, match=r"dmo raster .*dem.tif has 1 bands, expected 7"):
+    with pytest.raises(RasterError, match=r"dmo raster .*dem.tif: has 1 band\(s\) but this modality needs 7"):
         predict_raster(
             tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, aux_paths={"dmo": tmp_path / "dem.tif"}
         )
-    with pytest.raises(RasterError, match=r"LR raster .*nope.tif not found"):
+    with pytest.raises(RasterError, match=r"LR raster .*nope.tif: file not found"):
         predict_raster(tmp_path / "nope.tif", tmp_path / "sr.tif", model=model)
 
 
@@ -191,7 +191,7 @@ def test_unwritable_output_folder(tmp_path, model):
     write_lr(tmp_path / "lr.tif")
     (tmp_path / "a_file").write_text("not a folder")
     with pytest.raises(
-        RasterError, match=r"cannot create the output folder .*a_file/sub .*: choose a writable folder"
+        RasterError, match=r"cannot write the output: .*a_file/sub/sr.tif: .*a_file is a file, not a folder"
     ):
         predict_raster(tmp_path / "lr.tif", tmp_path / "a_file" / "sub" / "sr.tif", model=model, device="cpu")
 

@@ -36,7 +36,7 @@ def test_dataarray_and_south_up_grid():
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_missing_file_and_missing_crs(tmp_path):
-    with pytest.raises(RasterError, match=r"HR raster .*nope.tif not found"):
+    with pytest.raises(RasterError, match=r"HR raster .*nope.tif: file not found"):
         read_grid_raster(tmp_path / "nope.tif", name="HR raster")
     path = tmp_path / "nocrs.tif"
     with rasterio.open(path, "w", driver="GTiff", height=2, width=2, count=1, dtype="float32") as dst:
