@@ -11,6 +11,7 @@ from deeplight.data.norm import SCALE, radiance_to_nominal_dn
 from deeplight.errors import ConfigError
 from deeplight.infer.cache import TileCache, cache_key
 from deeplight.infer.devices import default_batch_size, resolve_device
+from deeplight.infer.engine import scene_calibration
 from deeplight.infer.executors import LocalExecutor
 from deeplight.infer.fingerprint import model_fingerprint
 from deeplight.infer.sources import ArraySource
@@ -115,7 +116,7 @@ def predict_array(
         stats = run_tiled(
             source, LocalExecutor(model, resolved, self_ensemble), write, tile=tile, overlap=overlap,
             batch_size=size, self_ensemble=self_ensemble, model_id="", params={}, cache=None,
-            progress=progress,
+            progress=progress, scene_calibration=scene_calibration(model.to(resolved), source.lr),
         )
         out = {"radiance": radiance, "tiles": np.array([stats["tiles"]], dtype=np.int64)}
         if uncertainty is not None:
@@ -131,6 +132,7 @@ def predict_array(
             inputs=input_id or source.content_id,
             lr_units=lr_units,
             tile=tile, overlap=overlap, self_ensemble=self_ensemble, device_type=resolved.type,
+            calibration="scene",  # tiles share the whole scene's calibration (engine.scene_calibration)
         )
         arrays, hit = cache.get_or_compute(key, compute)
         if hit and progress is not None:

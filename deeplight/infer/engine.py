@@ -28,11 +28,14 @@ class TileBatch:
         lr_dn: (B, h, w) float32 DMSP-like DN 0..63.
         dmo: (B, 7, 8h, 8w) float32 surface reflectance 0..1, or None when absent.
         dem: (B, 8h, 8w) float32 elevation in metres, or None when absent.
+        scene_calibration: (3,) raw per-scene calibration of the whole raster
+            (:func:`scene_calibration`), shared by every tile, or None (each tile calibrates itself).
     """
 
     lr_dn: np.ndarray
     dmo: np.ndarray | None = None
     dem: np.ndarray | None = None
+    scene_calibration: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
@@ -81,8 +84,44 @@ def model_batch(tiles: TileBatch, device: torch.device) -> dict[str, torch.Tenso
     else:
         batch["dem"] = torch.zeros(hr_shape)
     batch["present"] = present
+    if tiles.scene_calibration is not None:
+        scene = torch.as_tensor(np.asarray(tiles.scene_calibration, dtype=np.float32)).view(1, -1)
+        batch["scene_calibration"] = scene.expand(b, -1).contiguous()
     non_blocking = device.type == "cuda"
     return {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
+
+
+SCENE_CALIBRATION_SIDE = 512
+"""The whole-scene calibration looks at the LR subsampled to at most this many pixels a side."""
+
+
+def scene_calibration(model: torch.nn.Module, lr_dn: np.ndarray) -> np.ndarray | None:
+    """The raw per-scene calibration of a model with a learned calibration, from the whole LR.
+
+    DeepLightSR calibrates each input from its own statistics (``SceneCalibration``); on a large
+    raster each tile would otherwise get its own calibration, so tiles of one scene disagree. This
+    computes it once on the whole LR (subsampled by a stride to at most
+    :data:`SCENE_CALIBRATION_SIDE` pixels a side: a stride keeps the DN distribution, e.g. the
+    saturated share) for every tile to share.
+
+    Args:
+        model: any model; only those with ``calibration.mode == "learned"`` give a result.
+        lr_dn: (h, w) DN 0..63, NaN = nodata.
+
+    Returns:
+        (3,) float32 raw corrections, or None when the model has no learned scene calibration.
+    """
+    calibration = getattr(model, "calibration", None)
+    if getattr(calibration, "mode", None) != "learned" or not hasattr(calibration, "scene_parameters"):
+        return None
+    stride = max(1, -(-max(lr_dn.shape) // SCENE_CALIBRATION_SIDE))
+    view = np.nan_to_num(np.asarray(lr_dn, dtype=np.float32)[::stride, ::stride], nan=0.0)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    lr = torch.from_numpy(normalize_dn(view)[None, None].astype(np.float32)).to(device)
+    with torch.no_grad():
+        raw = calibration.scene_parameters(lr)
+    return raw[0].float().cpu().numpy()
 
 
 def _forward_sr(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

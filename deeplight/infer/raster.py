@@ -29,6 +29,7 @@ from deeplight.data.norm import SCALE
 from deeplight.errors import ConfigError, RasterError
 from deeplight.infer.cache import TileCache, cache_key
 from deeplight.infer.devices import default_batch_size, resolve_device
+from deeplight.infer.engine import SCENE_CALIBRATION_SIDE, scene_calibration
 from deeplight.infer.executors import LocalExecutor
 from deeplight.infer.fingerprint import model_fingerprint
 from deeplight.infer.locks import LockTimeout, file_lock
@@ -216,6 +217,7 @@ def predict_raster(
             executor = DaskExecutor(client, net, device=str(device), self_ensemble=self_ensemble)
         else:
             executor = LocalExecutor(net, resolved, self_ensemble)
+        scene = scene_calibration(net.to(resolved), source.lr_overview(SCENE_CALIBRATION_SIDE))
         tags = {
             "units": SR_UNITS,
             "modality": "sr",
@@ -234,6 +236,9 @@ def predict_raster(
             "tile": str(tile),
             "overlap": str(overlap),
         }
+        if scene is not None:  # the learned per-scene calibration every tile shared, in physical terms
+            described = net.calibration.describe(torch.as_tensor(scene)[None])[0]
+            tags["scene_calibration"] = json.dumps({k: round(v, 6) for k, v in described.items()}, sort_keys=True)
         try:
             with file_lock(_hidden(out, "lock"), timeout=0):
                 try:
@@ -241,7 +246,7 @@ def predict_raster(
                         return _run_and_write(
                             source, executor, out, unc_out, tags, tile=tile, overlap=overlap, batch_size=size,
                             self_ensemble=self_ensemble, identity=identity, device_type=resolved.type,
-                            cache=cache, progress=progress,
+                            cache=cache, progress=progress, scene=scene,
                         )
                 finally:
                     _hidden(out, "lock").unlink(missing_ok=True)
@@ -274,7 +279,7 @@ def _restore_from_cache(
 def _run_and_write(
     source: RasterSource, executor: BatchExecutor, out: Path, unc_out: Path | None, tags: dict[str, str], *,
     tile: int, overlap: int, batch_size: int, self_ensemble: bool, identity: dict[str, str], device_type: str,
-    cache: TileCache | None, progress: ProgressCallback | None,
+    cache: TileCache | None, progress: ProgressCallback | None, scene: np.ndarray | None = None,
 ) -> PredictionOutput:
     targets = [(out, tags)]
     if unc_out is not None:
@@ -320,6 +325,7 @@ def _run_and_write(
             source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
             self_ensemble=self_ensemble, model_id=identity["model_id"],
             params={"device_type": device_type, "lr_units": source.lr_units}, cache=cache, progress=progress,
+            scene_calibration=scene,
         )
         for ds in datasets:
             ds.close()

@@ -146,6 +146,13 @@ class RasterSource:
         data = self.lr.read(self.lr_band, window=window, masked=True).astype(np.float32)
         return lr_to_dn(data.filled(np.nan), self.lr_units)
 
+    def lr_overview(self, max_side: int = 512) -> np.ndarray:
+        """The whole LR in DN, subsampled (nearest, by a stride) to at most ``max_side`` pixels a side."""
+        stride = max(1, -(-max(self.lr_height, self.lr_width) // max_side))
+        shape = (-(-self.lr_height // stride), -(-self.lr_width // stride))
+        data = self.lr.read(self.lr_band, out_shape=shape, resampling=Resampling.nearest, masked=True)
+        return lr_to_dn(data.astype(np.float32).filled(np.nan), self.lr_units)
+
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(lr_dn, dmo, dem)`` of ``tile`` (aux warped onto its HR window; outside = NaN)."""
         lr = self.read_lr(Window(tile.col, tile.row, tile.width, tile.height))

@@ -33,13 +33,13 @@ class BatchExecutor(Protocol):
         ...
 
 
-def stack_tiles(source: TileSource, tiles: list[Tile]) -> TileBatch:
+def stack_tiles(source: TileSource, tiles: list[Tile], scene_calibration: np.ndarray | None = None) -> TileBatch:
     """Read ``tiles`` from ``source`` and stack them into one :class:`TileBatch`."""
     parts = [source.read(tile) for tile in tiles]
     lr = np.stack([p[0] for p in parts]).astype(np.float32, copy=False)
     dmo = None if parts[0][1] is None else np.stack([p[1] for p in parts]).astype(np.float32, copy=False)
     dem = None if parts[0][2] is None else np.stack([p[2] for p in parts]).astype(np.float32, copy=False)
-    return TileBatch(lr_dn=lr, dmo=dmo, dem=dem)
+    return TileBatch(lr_dn=lr, dmo=dmo, dem=dem, scene_calibration=scene_calibration)
 
 
 def run_tiled(
@@ -55,6 +55,7 @@ def run_tiled(
     params: dict[str, Any],
     cache: TileCache | None = None,
     progress: ProgressCallback | None = None,
+    scene_calibration: np.ndarray | None = None,
 ) -> dict[str, int]:
     """Predict every tile of ``source`` and stream the blended HR rows to ``writer``.
 
@@ -77,6 +78,8 @@ def run_tiled(
         params: other settings the prediction depends on (part of cache keys).
         cache: optional per-tile cache (key = model_id + source content + window + params).
         progress: called with (done, total) after every batch.
+        scene_calibration: the whole scene's calibration (:func:`deeplight.infer.engine.scene_calibration`)
+            given to every tile, so a large raster is calibrated once; part of the cache keys.
 
     Returns:
         Counts ``{"tiles", "computed", "cached"}`` (``computed``: tiles this run ran the model on).
@@ -89,9 +92,11 @@ def run_tiled(
     groups = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
     use_locks = cache is not None and cache.usable()
 
+    scene = None if scene_calibration is None else [round(float(v), 6) for v in scene_calibration]
+
     def key_of(t: Tile) -> str:
         return cache_key(model=model_id, inputs=source.content_id, window=[t.row, t.col, t.height, t.width],
-                         self_ensemble=self_ensemble, **params)
+                         self_ensemble=self_ensemble, scene_calibration=scene, **params)
 
     held: dict[int, contextlib.ExitStack] = {}  # tile index -> this run's claim on it
     claimed: dict[int, list[Tile]] = {}  # group index -> the tiles this run computes
@@ -130,7 +135,7 @@ def run_tiled(
             scanned = gi
             if mine:
                 submitted.append(gi)
-                yield stack_tiles(source, mine)
+                yield stack_tiles(source, mine, scene_calibration)
 
     def store(gi: int, out: TileOutput) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         fresh = {}
@@ -166,7 +171,7 @@ def run_tiled(
         return ready.pop(gi)
 
     def compute_one(t: Tile) -> dict[str, np.ndarray]:
-        out = next(iter(executor.map_batches([stack_tiles(source, [t])])))
+        out = next(iter(executor.map_batches([stack_tiles(source, [t], scene_calibration)])))
         hit = {"radiance": out.radiance[0]}
         if out.uncertainty is not None:
             hit["uncertainty"] = out.uncertainty[0]
