@@ -82,7 +82,7 @@ def test_build_loss_picks_by_family_and_rejects_unknown_options():
     assert isinstance(build_loss("edsr", get_model("edsr", preset="tiny"), alpha=0.5), L1Loss)
     assert isinstance(build_loss("rcan"), L1Loss)
     with pytest.raises(
-        ConfigError, match=r"unknown loss option\(s\) \['gamma'\]; valid: \['alpha', 'betas'\]"
+        ConfigError, match=r"unknown loss option\(s\) \['gamma'\]; valid: \['alpha', 'betas', 'flux_weight'\]"
     ):
         build_loss("deeplightsr", gamma=1.0)
     with pytest.raises(ConfigError, match="alpha"):
