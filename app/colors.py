@@ -60,6 +60,14 @@ def radiance_to_png_data_url(radiance: np.ndarray, vmax: float, colormap: str = 
     index = 1 + np.round(np.clip(norm, 0, 1) * (PALETTE_LEVELS - 1)).astype(np.uint8)
     index[~np.isfinite(radiance)] = 0
     colours = colormaps[colormap](np.linspace(0, 1, PALETTE_LEVELS), bytes=True)[:, :3]
+    return palette_png_data_url(index, colours)
+
+
+def palette_png_data_url(index: np.ndarray, colours: np.ndarray) -> str:
+    """Encode (H, W) uint8 palette indices as an indexed PNG data URL.
+
+    Index 0 is transparent (nodata); index k >= 1 has colour ``colours[k - 1]`` ((N, 3) uint8 RGB).
+    """
     palette = np.vstack([[0, 0, 0], colours]).astype(np.uint8).ravel().tolist()
     image = Image.fromarray(index, mode="P")
     image.putpalette(palette)

@@ -18,9 +18,7 @@ the page, so the selection is kept in the URL and a view can be shared.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -451,19 +449,15 @@ def difference_to_png_data_url(
     index 128 exactly zero (white).
     """
     from matplotlib import colormaps
-    from PIL import Image
+
+    from app.colors import palette_png_data_url
 
     pos = difference_position(difference, limit)
     index = 1 + np.round((np.nan_to_num(pos, nan=0.0) + 1) / 2 * (DIFFERENCE_LEVELS - 1)).astype(np.uint8)
     index[~np.isfinite(difference)] = 0
     colours = colormaps[colormap](np.linspace(0, 1, DIFFERENCE_LEVELS), bytes=True)[:, :3]
     colours[DIFFERENCE_LEVELS // 2] = (255, 255, 255)  # zero change is white whatever the colour map
-    palette = np.vstack([[0, 0, 0], colours]).astype(np.uint8).ravel().tolist()
-    image = Image.fromarray(index, mode="P")
-    image.putpalette(palette)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", transparency=0)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return palette_png_data_url(index, colours)
 
 
 def difference_overlay(difference: np.ndarray, crs, transform, limit: float) -> Overlay:
