@@ -57,7 +57,8 @@ def _upload(page, app_url: str) -> None:
     page.goto(f"{app_url}/data?model=bicubic")
     wait_for_text(page, "Upload your own data")
     uploaders = page.locator('[data-testid="stFileUploader"]')
-    uploaders.first.locator('input[type="file"]').set_input_files(
+    # by its label: the form's uploaders do not always appear in page order while the page renders
+    uploaders.filter(has_text="Night-light GeoTIFF").first.locator('input[type="file"]').set_input_files(
         {"name": "hostile.tif", "mimeType": "image/tiff", "buffer": _geotiff_bytes()}
     )
     page.get_by_text("hostile.tif").first.wait_for()
