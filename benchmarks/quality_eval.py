@@ -25,20 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from deeplight.eval import evidence
+from deeplight.eval import evidence, table
 from deeplight.utils_io import atomic_write_text
 
 MEAN_SET = "mean-over-places"
 """Set name of the mean-over-places rows in the CSV."""
-FAMILY_ORDER = ("calibration", "single-modal", "multi-modal", "deeplight", "deeplight-ablation", "reference")
-FAMILY_TITLES = {
-    "calibration": "Calibration-based",
-    "single-modal": "Single-modal SR",
-    "multi-modal": "Multi-modal SR",
-    "deeplight": "DeepLightSR",
-    "deeplight-ablation": "DeepLightSR ablations",
-    "reference": "Reference",
-}
+FAMILY_ORDER = (*table.FAMILY_ORDER, "reference")
+FAMILY_TITLES = {**table.FAMILY_TITLES, "reference": "Reference"}
 COLUMNS = [  # (metric key, Markdown title, format)
     ("psnr", "PSNR dB ↑", "{:.2f}"),
     ("ssim", "SSIM ↑", "{:.3f}"),
