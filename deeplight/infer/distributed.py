@@ -13,6 +13,7 @@ they do not need the input files (inputs travel with the tasks).
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -35,28 +36,41 @@ these settings (measured here). Workers started elsewhere (``--scheduler``) shou
 variables too."""
 
 _WORKER_LOCK = threading.Lock()
-_PREPARED: dict[int, torch.nn.Module] = {}
-"""Per worker process: model objects already moved to their device (keyed by ``id``)."""
+_PREPARED: dict[tuple[str, str], torch.nn.Module] = {}
+"""Per worker process: models already moved to their device, keyed by (shipment token, device)."""
 _PREPARE_COUNT = {"models": 0}
 
 
-def _prepare(model: torch.nn.Module, device: torch.device, threads: int | None) -> torch.nn.Module:
+class ShippedModel:
+    """A model with a token naming this shipment.
+
+    Dask may hand a worker more than one deserialised copy of the same scattered data (a replica
+    fetched from a peer after a steal, a re-broadcast); keying the worker cache on the token, not on
+    the object's ``id``, prepares each shipped model once per worker process whatever Dask does.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.token = uuid.uuid4().hex
+        self.model = model
+
+
+def _prepare(shipped: ShippedModel, device: torch.device, threads: int | None) -> torch.nn.Module:
     with _WORKER_LOCK:
-        key = id(model)
+        key = (shipped.token, str(device))
         if key not in _PREPARED:
             if device.type == "cpu":
                 configure_cpu_threads(threads)
-            _PREPARED[key] = model.to(device).eval()
+            _PREPARED[key] = shipped.model.to(device).eval()
             _PREPARE_COUNT["models"] += 1
         return _PREPARED[key]
 
 
 def run_batch_on_worker(
-    model: torch.nn.Module, batch: TileBatch, device: str, self_ensemble: bool, threads: int | None
+    shipped: ShippedModel, batch: TileBatch, device: str, self_ensemble: bool, threads: int | None
 ) -> TileOutput:
     """Task body: predict one batch on this worker with its (once-prepared) model."""
     resolved = resolve_device(device)
-    prepared = _prepare(model, resolved, threads)
+    prepared = _prepare(shipped, resolved, threads)
     return run_tile_batch(prepared, batch, resolved, self_ensemble)
 
 
@@ -92,7 +106,7 @@ class DaskExecutor:
         self.self_ensemble = self_ensemble
         self.threads = threads_per_worker
         self.max_in_flight = max_in_flight or 2 * total_threads
-        self.model_future = client.scatter(model.to("cpu").eval(), broadcast=True, hash=False)
+        self.model_future = client.scatter(ShippedModel(model.to("cpu").eval()), broadcast=True, hash=False)
 
     def map_batches(self, batches: Iterable[TileBatch]) -> Iterator[TileOutput]:
         """Submit ``batches`` with at most ``max_in_flight`` pending and yield results in order."""
