@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from deeplight import __version__
 from deeplight.errors import DeepLightError
+from deeplight.runtime import prepare_process
 
 # Modules that register command groups, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -204,6 +205,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    # First, before any command imports torch: passive OpenMP waits (unless the user chose a policy)
+    # and glibc malloc thresholds (deeplight.runtime; torch's thread count is set per command)
+    prepare_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -127,12 +127,12 @@ def _predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from deeplight.infer.cache import TileCache
-    from deeplight.infer.devices import configure_cpu_threads
+    from deeplight.infer.devices import configure_runtime
     from deeplight.infer.distributed import close_client, start_client
     from deeplight.infer.raster import predict_raster
 
     _check_outputs(args)
-    configure_cpu_threads(args.threads)
+    configure_runtime(args.threads)
     model = _model_from_args(args)
     cache = None if args.no_cache else TileCache(args.cache_dir)
     aux = {"dmo": args.dmo, "dem": args.dem}

@@ -2,6 +2,8 @@
 
 CUDA runs under ``torch.autocast(bfloat16)`` with larger batches; Apple MPS and CPU run in float32.
 Everything runs under ``torch.inference_mode``. ``device="auto"`` picks CUDA, then MPS, then CPU.
+:func:`configure_runtime` is the one place that sets a process up for CPU inference: passive OpenMP
+waits, glibc malloc thresholds (:mod:`deeplight.runtime`) and torch's thread count.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
 from deeplight.errors import ConfigError
+from deeplight.runtime import ProcessSettings, prepare_process
 
 # Tiles per batch when the caller does not say. A 128x128 LR tile of DeepLightSR (demo preset) needs
 # ~0.33 GB of float32 activations (measured, docs/inference.md); on CPU a batch brings no speed-up
@@ -104,3 +108,50 @@ def configure_cpu_threads(threads: int | None = None, workers: int = 1) -> int:
     count = threads if threads and threads > 0 else sensible_cpu_threads(workers)
     torch.set_num_threads(count)
     return count
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What :func:`configure_runtime` set.
+
+    Attributes:
+        threads: torch intra-op threads of this process.
+        process: the OpenMP wait policy and malloc settings (:class:`deeplight.runtime.ProcessSettings`).
+    """
+
+    threads: int
+    process: ProcessSettings
+
+    def describe(self) -> str:
+        """One line for logs and benchmark headers."""
+        policy = self.process.wait_policy or "unset"
+        if not self.process.wait_policy_effective:
+            policy += " (set after torch was loaded: child processes only)"
+        malloc = ", ".join(self.process.malloc_tuned) or "not tuned (not glibc, or set by the user)"
+        return f"{self.threads} torch thread(s), OMP_WAIT_POLICY={policy}, mallopt: {malloc}"
+
+
+_CONFIGURED: dict[str, RuntimeSettings] = {}
+
+
+def configure_runtime(threads: int | None = None, workers: int = 1, *, once: bool = False) -> RuntimeSettings:
+    """Set this process up for CPU inference: passive OpenMP waits, malloc thresholds, torch threads.
+
+    The wait policy only takes effect in this process when no module imported torch before; entry
+    points therefore call :func:`deeplight.runtime.prepare_process` first thing, then this.
+
+    Args:
+        threads: torch threads (None or 0: :func:`sensible_cpu_threads`, i.e. the idle cores / ``workers``).
+        workers: processes sharing this machine's cores (for the default thread count).
+        once: keep the settings of an earlier call (a Streamlit script runs again on every
+            interaction; changing the thread count under a running inference helps no one).
+
+    Returns:
+        :class:`RuntimeSettings`.
+    """
+    if once and "settings" in _CONFIGURED:
+        return _CONFIGURED["settings"]
+    process = prepare_process()
+    settings = RuntimeSettings(threads=configure_cpu_threads(threads, workers), process=process)
+    _CONFIGURED["settings"] = settings
+    return settings

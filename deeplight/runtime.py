@@ -1,0 +1,123 @@
+"""Process-wide settings for fast CPU inference that must come before torch: OpenMP waits and malloc.
+
+This module never imports torch, so an entry point (the ``deeplight`` command, the dashboard) can call
+:func:`prepare_process` before anything loads torch and its OpenMP runtime:
+
+* ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set the variable): OpenMP threads sleep at barriers
+  instead of spinning. libgomp reads the variable once, when torch loads it, so it only takes
+  effect when set before ``import torch`` (and always in child processes, e.g. Dask workers). On
+  this 2-core machine at load 5, two spinning threads took 67.5 s where one passive thread took
+  14.0 s (issue 14).
+* glibc ``malloc`` thresholds (``mallopt``; glibc only, a no-op elsewhere): large blocks are served
+  from the heap up to :data:`MALLOC_MMAP_THRESHOLD` and freed memory is returned to the system only
+  above :data:`MALLOC_TRIM_THRESHOLD`, so the activation tensors of one tile are not mmapped,
+  page-faulted and unmapped again for every tile (millions of minor page faults per raster). The
+  same values go to Dask workers as ``MALLOC_*_`` variables (``deeplight.infer.distributed``); a
+  user's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` is left alone.
+
+``deeplight.infer.devices.configure_runtime`` calls this and also sets torch's thread count.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import sys
+from dataclasses import dataclass
+
+WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
+PASSIVE = "PASSIVE"
+MALLOC_MMAP_THRESHOLD = 32 << 20
+"""Bytes: blocks below this come from the heap, not from mmap (glibc's 64-bit maximum, 32 MiB)."""
+MALLOC_TRIM_THRESHOLD = 1 << 30
+"""Bytes of free memory at the top of the heap kept before it is returned to the system (1 GiB)."""
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+"""``mallopt`` parameter numbers from glibc's ``malloc.h``."""
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": (_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD),
+    "MALLOC_TRIM_THRESHOLD_": (_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD),
+}
+"""The glibc environment variable of each setting -> (mallopt parameter, value)."""
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """What :func:`prepare_process` found or changed.
+
+    Attributes:
+        wait_policy: the value of ``OMP_WAIT_POLICY`` now (None: unset).
+        wait_policy_set_here: True when this call set it (the user had not).
+        wait_policy_effective: False when torch was already imported when the variable was set, so
+            only child processes get it.
+        malloc_tuned: names of the ``MALLOC_*_`` settings applied with ``mallopt`` in this process.
+    """
+
+    wait_policy: str | None
+    wait_policy_set_here: bool
+    wait_policy_effective: bool
+    malloc_tuned: tuple[str, ...]
+
+
+def prefer_passive_waits() -> tuple[bool, bool]:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already.
+
+    Returns:
+        (set by this call, effective in this process: torch not imported yet or the variable was
+        already in the environment when it was).
+    """
+    if os.environ.get(WAIT_POLICY_VARIABLE, "").strip():
+        return False, True
+    os.environ[WAIT_POLICY_VARIABLE] = PASSIVE
+    return True, "torch" not in sys.modules
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return libc
+
+
+def tune_malloc() -> tuple[str, ...]:
+    """Apply :data:`MALLOC_ENV` with glibc's ``mallopt`` (skipping any the user set as a variable).
+
+    Returns:
+        The variable names applied; empty on other C libraries (musl, macOS, Windows).
+    """
+    libc = _glibc()
+    if libc is None:
+        return ()
+    applied = []
+    for name, (param, value) in MALLOC_ENV.items():
+        if os.environ.get(name, "").strip():
+            continue  # the user's choice (glibc already read it at process start)
+        if libc.mallopt(param, value) == 1:
+            applied.append(name)
+    return tuple(applied)
+
+
+_DONE: dict[str, ProcessSettings] = {}
+
+
+def prepare_process() -> ProcessSettings:
+    """Passive OpenMP waits and the malloc thresholds for this process (idempotent, torch-free).
+
+    Call it first thing in an entry point, before torch is imported.
+    """
+    if "settings" not in _DONE:
+        set_here, effective = prefer_passive_waits()
+        _DONE["settings"] = ProcessSettings(
+            wait_policy=os.environ.get(WAIT_POLICY_VARIABLE),
+            wait_policy_set_here=set_here,
+            wait_policy_effective=effective,
+            malloc_tuned=tune_malloc(),
+        )
+    return _DONE["settings"]

@@ -1,0 +1,70 @@
+"""Process settings for CPU inference: passive OpenMP waits, glibc malloc thresholds, torch threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from deeplight import runtime
+from deeplight.infer.devices import configure_runtime
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_passive_waits_are_set_only_when_the_user_chose_none(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    set_here, _ = runtime.prefer_passive_waits()
+    assert set_here and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert runtime.prefer_passive_waits() == (False, True)
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_malloc_thresholds_are_applied_on_glibc_and_skipped_elsewhere(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    if runtime._glibc() is not None:
+        assert set(runtime.tune_malloc()) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
+        monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # the user's own setting is kept
+        assert runtime.tune_malloc() == ("MALLOC_MMAP_THRESHOLD_",)
+    monkeypatch.setattr(runtime.platform, "libc_ver", lambda: ("", ""))  # musl, macOS, Windows
+    assert runtime.tune_malloc() == ()
+
+
+def test_configure_runtime_sets_threads_and_reports_the_process_settings(monkeypatch):
+    settings = configure_runtime(1)
+    assert settings.threads == 1 and torch.get_num_threads() == 1
+    assert settings.process.wait_policy is not None
+    assert "1 torch thread(s)" in settings.describe()
+    again = configure_runtime(2, once=True)  # an app re-run keeps the first settings
+    assert again is settings and torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("user_policy", [None, "ACTIVE"])
+def test_the_cli_sets_the_wait_policy_before_torch_is_imported(user_policy, tmp_path):
+    script = (
+        "import json, os, sys\n"
+        "from deeplight import cli, runtime\n"
+        "before = 'torch' in sys.modules\n"
+        "cli.main(['cache', 'info', '--cache-dir', sys.argv[1]])\n"
+        "s = runtime.prepare_process()\n"
+        "print(json.dumps({'before': before, 'policy': os.environ.get('OMP_WAIT_POLICY'),"
+        " 'effective': s.wait_policy_effective, 'set_here': s.wait_policy_set_here}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user_policy:
+        env["OMP_WAIT_POLICY"] = user_policy
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cache")],
+        capture_output=True, text=True, env=env, cwd=REPO, check=True,
+    )
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["before"] is False  # importing the CLI does not load torch
+    assert info["policy"] == (user_policy or "PASSIVE") and info["effective"] is True
+    assert info["set_here"] is (user_policy is None)
