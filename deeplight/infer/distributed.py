@@ -22,12 +22,13 @@ import dask
 import torch
 
 from deeplight.errors import ConfigError
-from deeplight.infer.devices import configure_cpu_threads, resolve_device
-from deeplight.infer.engine import TileBatch, TileOutput, run_tile_batch
+from deeplight.infer.devices import configure_runtime, resolve_device
+from deeplight.infer.engine import TileBatch, TileOutput, prepare_model, run_tile_batch
+from deeplight.runtime import MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD
 
 WORKER_MALLOC_ENV = {
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 1 << 30,
-    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 << 20,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": MALLOC_TRIM_THRESHOLD,
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": MALLOC_MMAP_THRESHOLD,
 }
 """glibc settings for worker processes. Dask's default ``MALLOC_TRIM_THRESHOLD_=65536`` also fixes
 glibc's mmap threshold at 128 KiB, so every activation tensor is mmapped, page-faulted and unmapped
@@ -59,8 +60,8 @@ def _prepare(shipped: ShippedModel, device: torch.device, threads: int | None) -
         key = (shipped.token, str(device))
         if key not in _PREPARED:
             if device.type == "cpu":
-                configure_cpu_threads(threads)
-            _PREPARED[key] = shipped.model.to(device).eval()
+                configure_runtime(threads)
+            _PREPARED[key] = prepare_model(shipped.model, device)
             _PREPARE_COUNT["models"] += 1
         return _PREPARED[key]
 
@@ -106,7 +107,10 @@ class DaskExecutor:
         self.self_ensemble = self_ensemble
         self.threads = threads_per_worker
         self.max_in_flight = max_in_flight or 2 * total_threads
-        self.model_future = client.scatter(ShippedModel(model.to("cpu").eval()), broadcast=True, hash=False)
+        # prepared here as on a CPU worker, so the driver (whole-scene calibration) and the workers
+        # compute with the same weight layout as the single process
+        shipped = ShippedModel(prepare_model(model, torch.device("cpu")))
+        self.model_future = client.scatter(shipped, broadcast=True, hash=False)
 
     def map_batches(self, batches: Iterable[TileBatch]) -> Iterator[TileOutput]:
         """Submit ``batches`` with at most ``max_in_flight`` pending and yield results in order."""

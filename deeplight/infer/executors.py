@@ -6,20 +6,21 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from deeplight.infer.engine import TileBatch, TileOutput, run_tile_batch
+from deeplight.infer.engine import TileBatch, TileOutput, prepare_model, run_tile_batch
 
 
 class LocalExecutor:
     """Runs each batch on ``model`` in this process, in order.
 
     Args:
-        model: a model following docs/CONTRACTS.md; moved to ``device`` and set to eval mode.
+        model: a model following docs/CONTRACTS.md; moved to ``device``, set to eval mode, channels_last
+            on CPU where it prefers it (:func:`deeplight.infer.engine.prepare_model`).
         device: resolved torch device.
         self_ensemble: x8 self-ensemble with an uncertainty output.
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, self_ensemble: bool = False) -> None:
-        self.model = model.to(device).eval()
+        self.model = prepare_model(model, device)
         self.device = device
         self.self_ensemble = self_ensemble
 
