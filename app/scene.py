@@ -75,6 +75,8 @@ class Scene:
         month: ``"YYYY-MM"`` of a monthly layer, or None for an annual or undated scene.
         credits: data-source attributions shown on the maps and pages.
         notes: honest remarks for the UI (what is simulated, what is missing).
+        hr_synthetic: True when ``hr`` was generated (the built-in demo), not observed: the exports
+            flag it simulated and say "synthetic".
     """
 
     key: str
@@ -92,6 +94,7 @@ class Scene:
     credits: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     month: str | None = None
+    hr_synthetic: bool = False
 
     @property
     def time_label(self) -> str:

@@ -408,16 +408,18 @@ def metrics(view: RegionView, products: dict[str, np.ndarray], with_ssim: bool):
 
 @st.cache_resource(show_spinner=False, max_entries=128)
 def _sdg_outputs(key: str, _crop: RegionCrop, _sr: Reconstruction | None, _regions, thresholds, model_name):
-    from app.sdg_view import csv_bytes, geo_bytes, indicators_for, sr_geotiff_bytes
+    from app.sdg_view import csv_bytes, export_metadata, geo_bytes, indicators_for, sr_geotiff_bytes
 
     table = indicators_for(
         _crop.scene, None if _sr is None else _sr.radiance, None, _regions, thresholds, model_name
     )
+    metadata = export_metadata(_crop.scene, model_name if _sr is not None else None, thresholds)
     return {
         "table": table,
-        "csv": csv_bytes(table, _crop.scene),
-        "geojson": geo_bytes(table, _regions, "GeoJSON"),
-        "gpkg": geo_bytes(table, _regions, "GPKG"),
+        "metadata": metadata,
+        "csv": csv_bytes(table, _crop.scene, model_name if _sr is not None else None, thresholds),
+        "geojson": geo_bytes(table, _regions, "GeoJSON", metadata),
+        "gpkg": geo_bytes(table, _regions, "GPKG", metadata),
         "sr_tif": None if _sr is None else sr_geotiff_bytes(_sr.radiance, _crop.scene, model_name or "model"),
     }
 

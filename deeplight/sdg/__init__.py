@@ -7,7 +7,10 @@ See docs/sdg.md for usage and ../shared/docs/SCIENCE.md section 4 for the formul
 from deeplight.sdg.compute import TIDY_COLUMNS, compute_indicators
 from deeplight.sdg.export import (
     indicators_to_csv_bytes,
+    indicators_to_geo_export,
     indicators_to_geodataframe,
+    indicators_to_geojson_bytes,
+    indicators_to_geopackage_bytes,
     indicators_to_json_sidecar,
     read_indicators_csv,
     write_geo,
@@ -49,6 +52,9 @@ __all__ = [
     "write_indicators",
     "read_indicators_csv",
     "indicators_to_geodataframe",
+    "indicators_to_geo_export",
+    "indicators_to_geojson_bytes",
+    "indicators_to_geopackage_bytes",
     "write_geo",
     "pixel_area_m2",
     "population_on_grid",

@@ -15,6 +15,8 @@ import io
 import json
 import math
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,8 @@ COLUMN_DOCS = {
     "unit": "unit of value, lower and upper",
     "lower": "lower bound of the interval (radiance - z std), empty without an uncertainty layer",
     "upper": "upper bound of the interval (radiance + z std), empty without an uncertainty layer",
-    "simulated": "true when the product was made by the degradation model (simulated), not observed",
+    "simulated": "true when the product was not observed by a sensor: made by the degradation model "
+    "(a simulated LR), reconstructed from such an input (its SR), or generated (a synthetic HR)",
     "method": "threshold, calibration or formula used",
     "note": "problems for this region (no overlap, empty geometry, partial valid data)",
 }
@@ -70,12 +73,34 @@ def _metadata_of(table: pd.DataFrame, metadata: Mapping[str, Any] | None) -> dic
         simulated_products = sorted({str(p) for p in table.loc[table["simulated"].astype(bool), "product"]})
         merged["simulated_products"] = simulated_products
         if simulated_products:
-            merged["simulated_note"] = (
-                "SIMULATED: products "
-                + ", ".join(simulated_products)
-                + " were made by the degradation model, not observed by a sensor"
-            )
+            merged["simulated_note"] = simulated_note(simulated_products, merged.get("synthetic_products", ()))
     return _jsonable(merged)
+
+
+def simulated_note(simulated_products, synthetic_products=()) -> str:
+    """The ``SIMULATED: ...`` sentence of the exports' metadata.
+
+    Args:
+        simulated_products: products not observed by a sensor (the tidy table's ``simulated`` flag).
+        synthetic_products: those of them that were *generated* (a synthetic scene's HR), not made by
+            the degradation model.
+    """
+    synthetic = [p for p in simulated_products if p in set(synthetic_products)]
+    degraded = [p for p in simulated_products if p not in set(synthetic_products)]
+    parts = []
+    if degraded:
+        parts.append(
+            f"{', '.join(degraded)} were made by the degradation model (or reconstructed from its output)"
+        )
+    if synthetic:
+        parts.append(f"{', '.join(synthetic)} were generated synthetically (a synthetic scene)")
+    return "SIMULATED: products " + "; products ".join(parts) + ", not observed by a sensor"
+
+
+def indicators_metadata(table: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The metadata every export of ``table`` records (JSON values): ``table.attrs["metadata"]``,
+    then ``metadata`` over it, the column docs, ``simulated_products`` and the ``simulated_note``."""
+    return _metadata_of(table, metadata)
 
 
 def indicators_to_csv_bytes(table: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> bytes:
@@ -155,7 +180,9 @@ def write_indicator_outputs(
     regions: gpd.GeoDataFrame | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """Write the CSV, its JSON sidecar and (optionally) the geometry file *together*: each is written to a
+    """Write the CSV, its JSON sidecar and (optionally) the geometry file *together* (GeoJSON or
+    GeoPackage with units and metadata: :func:`indicators_to_geojson_bytes`,
+    :func:`indicators_to_geopackage_bytes`): each is written to a
     temporary file first, and only when all three are complete are they renamed into place, so a failure
     in any of them (a bad name, a full disk) leaves none of them behind.
 
@@ -174,8 +201,10 @@ def write_indicator_outputs(
                 raise DeepLightError("a geometry output needs the regions (regions=...)")
             geo = Path(geo)
             geo_tmp = stack.enter_context(atomic_path(geo, suffix=geo.suffix))
-            geo_tmp.unlink(missing_ok=True)  # GPKG cannot be written over an empty placeholder file
-            _write_geo_file(indicators_to_geodataframe(table, regions), geo_tmp, GEO_DRIVERS[geo.suffix.lower()])
+            if GEO_DRIVERS[geo.suffix.lower()] == "GPKG":
+                geo_tmp.write_bytes(indicators_to_geopackage_bytes(table, regions, metadata))
+            else:
+                geo_tmp.write_bytes(indicators_to_geojson_bytes(table, regions, metadata))
             written.append(geo)
         csv_tmp = stack.enter_context(atomic_path(out_csv))
         csv_tmp.write_bytes(csv_bytes)
@@ -220,6 +249,139 @@ def indicators_to_geodataframe(table: pd.DataFrame, regions: gpd.GeoDataFrame) -
         wide, left_on=REGION_COLUMN, right_index=True, how="left"
     )
     return gpd.GeoDataFrame(joined, geometry="geometry", crs=regions.crs)
+
+
+def unit_slug(unit: str) -> str:
+    """A unit as a column-name suffix: ``"nW/cm2/sr x km2"`` -> ``"nW_cm2_sr_x_km2"``, ``"km2"`` -> ``"km2"``."""
+    return "_".join(part for part in re.split(r"[^0-9A-Za-z]+", str(unit)) if part)
+
+
+def _unit_column(product: str, indicator: str, year: str, unit: str) -> str:
+    slug = unit_slug(unit)
+    base = f"{product}_{indicator}" + (f"_{year}" if year else "")
+    # a unit the name already ends with ("lit_share" in "share") is not repeated
+    return base if not slug or indicator.endswith(slug) else f"{base}_{slug}"
+
+
+GEO_LAYER = "indicators"
+"""Layer of the polygons in a GeoPackage (``metadata`` and ``columns`` are its non-spatial tables)."""
+
+
+def indicators_to_geo_export(
+    table: pd.DataFrame, regions: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Wide indicator table joined to the polygons, with the unit in every column name.
+
+    One row per region, one column per ``<product>_<indicator>[_<year>]_<unit>`` (e.g.
+    ``sr_sum_of_lights_nW_cm2_sr_x_km2``, ``hr_lit_area_km2``; a unit the indicator's name already
+    ends with, as in ``lr_lit_share``, is not repeated) and ``<product>_simulated`` flags.
+
+    Returns:
+        The GeoDataFrame (regions' CRS) and the column dictionary: one row per indicator column
+        with ``column``, ``product``, ``indicator``, ``year``, ``unit`` (exact text) and
+        ``simulated``; the flag columns have unit ``true/false``.
+    """
+    frame = table.copy()
+    years = frame["year"].dropna().unique() if "year" in frame.columns else []
+    several = len(years) > 1
+    frame["year_text"] = frame["year"].astype("string").fillna("") if several else ""
+    frame["unit"] = frame["unit"].astype(str)
+    frame["column"] = [
+        _unit_column(str(p), str(i), str(y), u)
+        for p, i, y, u in zip(frame["product"], frame["indicator"], frame["year_text"], frame["unit"])
+    ]
+    wide = frame.pivot_table(index="region", columns="column", values="value", aggfunc="first", dropna=False)
+    wide.columns.name = None
+    columns = (
+        frame.drop_duplicates("column")
+        .assign(year=lambda f: f["year_text"].replace("", pd.NA))[["column", "product", "indicator", "year", "unit"]]
+        .sort_values("column")
+        .reset_index(drop=True)
+    )
+    flags = frame.groupby("product")["simulated"].any() if "simulated" in frame.columns else pd.Series(dtype=bool)
+    columns["simulated"] = columns["product"].map(flags).fillna(False).astype(bool)
+    for product, flag in flags.items():
+        wide[f"{product}_simulated"] = bool(flag)
+    flag_rows = pd.DataFrame(
+        {
+            "column": [f"{p}_simulated" for p in flags.index],
+            "product": [str(p) for p in flags.index],
+            "indicator": "simulated",
+            "year": pd.NA,
+            "unit": "true/false",
+            "simulated": [bool(f) for f in flags.values],
+        }
+    )
+    columns = pd.concat([columns, flag_rows], ignore_index=True) if len(flag_rows) else columns
+    joined = regions[[REGION_COLUMN, "geometry"]].merge(wide, left_on=REGION_COLUMN, right_index=True, how="left")
+    return gpd.GeoDataFrame(joined, geometry="geometry", crs=regions.crs), columns
+
+
+def _geo_metadata(table: pd.DataFrame, columns: pd.DataFrame, metadata: Mapping[str, Any] | None) -> dict:
+    merged = _metadata_of(table, metadata)
+    merged["columns"] = {
+        REGION_COLUMN: COLUMN_DOCS["region"],
+        **{
+            row.column: (
+                f"{row.indicator} of product {row.product}"
+                + (f" in {row.year}" if isinstance(row.year, str) and row.year else "")
+                + (f", unit {row.unit}" if row.indicator != "simulated" else ": " + COLUMN_DOCS["simulated"])
+            )
+            for row in columns.itertuples(index=False)
+        },
+    }
+    merged["column_units"] = {row.column: row.unit for row in columns.itertuples(index=False)}
+    return _jsonable(merged)
+
+
+def indicators_to_geojson_bytes(
+    table: pd.DataFrame, regions: gpd.GeoDataFrame, metadata: Mapping[str, Any] | None = None
+) -> bytes:
+    """GeoJSON (RFC 7946, longitude/latitude) of the indicators per region. Pure: no file I/O.
+
+    Properties carry the unit in their names (:func:`indicators_to_geo_export`); the top-level
+    ``"metadata"`` member holds what the CSV header holds (data set, simulated flags and note,
+    model, thresholds, provenance, credits) plus ``column_units`` (property -> exact unit) and
+    ``columns`` (property -> what it is). Readers that ignore foreign members still read the features.
+    """
+    geo, columns = indicators_to_geo_export(table, regions)
+    geo = geo.to_crs("EPSG:4326") if geo.crs is not None else geo
+    collection = json.loads(geo.to_json(na="null", drop_id=True))
+    collection = {"type": "FeatureCollection", "metadata": _geo_metadata(table, columns, metadata), **collection}
+    collection["type"] = "FeatureCollection"
+    return json.dumps(collection, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def indicators_to_geopackage_bytes(
+    table: pd.DataFrame,
+    regions: gpd.GeoDataFrame,
+    metadata: Mapping[str, Any] | None = None,
+    crs: str | None = None,
+) -> bytes:
+    """GeoPackage of the indicators: layer ``indicators`` (polygons, unit-bearing column names),
+    non-spatial tables ``metadata`` (``key``, ``value`` as JSON text: data set, simulated flags and
+    note, model, thresholds, provenance, credits, column units) and ``columns`` (column, product,
+    indicator, year, unit, simulated). ``geopandas.read_file(path, layer="metadata")`` reads it.
+
+    Args:
+        crs: reproject the polygons to this CRS (None: the regions' own).
+    """
+    import pyogrio
+
+    geo, columns = indicators_to_geo_export(table, regions)
+    if crs is not None and geo.crs is not None:
+        geo = geo.to_crs(crs)
+    meta = _geo_metadata(table, columns, metadata)
+    rows = pd.DataFrame(
+        {"key": list(meta), "value": [json.dumps(v, ensure_ascii=False) for v in meta.values()]}
+    )
+    column_table = columns.assign(year=columns["year"].astype("string"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "indicators.gpkg"
+        geo.to_file(path, driver="GPKG", layer=GEO_LAYER)
+        pyogrio.write_dataframe(rows, path, layer="metadata", driver="GPKG")
+        pyogrio.write_dataframe(column_table, path, layer="columns", driver="GPKG")
+        return path.read_bytes()
 
 
 def write_geo(geo: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:

@@ -41,6 +41,9 @@ def test_files_grids_and_labels(small_demo):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["synthetic"] and manifest["fictional"] and manifest["simulated_lr"]
     assert manifest["files"]["lr.tif"]["simulated"] is True
+    # nothing of the demo is observed: the generated HR is never labelled simulated=false
+    assert manifest["files"]["hr.tif"]["simulated"] is True and manifest["files"]["hr.tif"]["synthetic"] is True
+    assert hr.attrs["simulated"] == "true"
     assert manifest["lr"]["pixel_size_m"] == 1040.0 and manifest["crs"] == "EPSG:32650"
 
 

@@ -111,3 +111,32 @@ def test_hash_inside_a_name_survives_the_comment_header(tmp_path):
     assert back["method"].tolist() == ["R >= 1 #fixed"]
     assert back["value"].tolist() == [1.5] and back["year"].tolist() == [2020]
     assert back["simulated"].tolist() == [False] and back["lower"].isna().all()
+
+
+def test_geo_exports_carry_units_and_metadata(table_and_regions, tmp_path):
+    from deeplight.sdg import indicators_to_geojson_bytes, indicators_to_geopackage_bytes
+
+    table, regions = table_and_regions
+    collection = json.loads(indicators_to_geojson_bytes(table, regions, {"dataset": "test set"}))
+    meta = collection["metadata"]
+    assert meta["dataset"] == "test set" and meta["simulated_products"] == ["lr"]
+    assert meta["model"]["checkpoint"] == "ckpt/best" and meta["simulated_note"].startswith("SIMULATED")
+    properties = collection["features"][0]["properties"]
+    assert meta["column_units"]["hr_sum_of_lights_nW_cm2_sr_km2"] == "nW/cm2/sr*km2"
+    assert {"hr_sum_of_lights_nW_cm2_sr_km2", "lr_lit_area_km2", "lr_simulated"} <= set(properties)
+    path = tmp_path / "x.gpkg"
+    path.write_bytes(indicators_to_geopackage_bytes(table, regions, {"dataset": "test set"}))
+    back = gpd.read_file(path, layer="indicators")
+    assert back.crs == regions.crs  # a GeoPackage keeps the regions' CRS unless asked otherwise
+    nord = back[back["region"] == "Nord"].iloc[0]
+    assert nord["hr_sum_of_lights_nW_cm2_sr_km2"] == pytest.approx(sum(range(8)), rel=1e-6)
+    rows = gpd.read_file(path, layer="metadata")
+    assert json.loads(rows.set_index("key").loc["dataset", "value"]) == "test set"
+
+
+def test_simulated_note_tells_synthetic_from_degraded():
+    from deeplight.sdg.export import simulated_note
+
+    note = simulated_note(["hr", "lr", "sr"], ["hr"])
+    assert note.startswith("SIMULATED: products lr, sr were made by the degradation model")
+    assert "products hr were generated synthetically" in note and note.endswith("not observed by a sensor")
