@@ -100,10 +100,13 @@ def file_sha256(*paths: Path) -> str:
 
 
 def evidence_fingerprint() -> str:
-    """Hash of the metric code (evidence.py, metrics.py): a change to either invalidates cached results."""
+    """Hash of the metric code (evidence.py, metrics.py) and of the model code (``deeplight/models``):
+    a change to any of them invalidates cached results (a checkpoint's output depends on both)."""
+    from deeplight import models
     from deeplight.eval import metrics
 
-    return file_sha256(Path(evidence.__file__), Path(metrics.__file__))[:16]
+    model_code = sorted(Path(models.__file__).parent.glob("*.py"))
+    return file_sha256(Path(evidence.__file__), Path(metrics.__file__), *model_code)[:16]
 
 
 # ---------------------------------------------------------------------------------------- test sets

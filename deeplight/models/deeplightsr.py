@@ -60,6 +60,7 @@ from deeplight.models.flux import distribute_within_cells, neighbourhood_transpo
 from deeplight.models.fusion import AuxEncoder, GatedSFTFusion
 from deeplight.models.global_alignment import SpatialTransformer
 from deeplight.models.inputs import DMO_BANDS, check_choice, check_scale, read_inputs
+from deeplight.models.radiometry import SATURATED_DN
 from deeplight.models.refinement import AuxiliaryDetailEmbedding, ProgressiveRefinement
 
 
@@ -98,8 +99,6 @@ TRANSPORT_KERNEL = 5
 """LR cells per side of the de-blooming neighbourhood (blooming tails reach about 2 LR cells)."""
 MAX_DESATURATION = 9.0
 """A saturated LR cell's radiance may be raised by at most this factor minus one (x10 in all)."""
-SATURATED_DN = DN_MAX - 0.5
-"""LR DN at or above which a cell counts as saturated."""
 
 class DeepLightSR(nn.Module):
     """The DeepLight model with switches for every stage (ablations).
@@ -121,6 +120,10 @@ class DeepLightSR(nn.Module):
         transport: learned flux-conserving de-blooming between LR cells (with flux_consistent).
         desaturate: raise saturated LR cells by a learned, bounded factor (with flux_consistent).
         detail_bound: bound of the per-pixel log-ratio the network may apply to the smooth base.
+        calibration_max_offset_dn: bound (DN) of the learned per-scene DN offset (12.6, the paper's range).
+        calibration_max_total_ratio: bound of the learned calibration's change to the scene total of
+            the unsaturated cells, against the nominal response (None: unbounded, as in the paper);
+            see :mod:`deeplight.models.calibration`.
         detail_embedding: add the aligned auxiliary images' high-pass detail at HR with gains from
             the x8 features (:class:`~deeplight.models.refinement.AuxiliaryDetailEmbedding`).
         channels, num_blocks: override the preset's LR width / depth.
@@ -152,6 +155,8 @@ class DeepLightSR(nn.Module):
         transport: bool = True,
         desaturate: bool = True,
         detail_bound: float = 2.0,
+        calibration_max_offset_dn: float = 12.6,
+        calibration_max_total_ratio: float | None = 1.25,
         channels: int | None = None,
         num_blocks: int | None = None,
     ) -> None:
@@ -182,7 +187,12 @@ class DeepLightSR(nn.Module):
         bands = {"dmo": dmo_channels, "dem": 1}
         self.modalities = [m for m, on in (("dmo", use_dmo), ("dem", use_dem)) if on] if fusion else []
 
-        self.calibration = SceneCalibration(calibration, hidden=size.calibration_hidden)
+        self.calibration = SceneCalibration(
+            calibration,
+            hidden=size.calibration_hidden,
+            max_offset_dn=calibration_max_offset_dn,
+            max_total_ratio=calibration_max_total_ratio,
+        )
         self.head = conv3x3(2, c)
         a4, a2 = size.aux_channels
         self.bands = {m: bands[m] for m in self.modalities}

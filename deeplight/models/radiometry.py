@@ -18,6 +18,8 @@ NOMINAL_GAMMA = NOMINAL_DN_GAMMA
 """Exponent of the nominal response (``deeplight.data.norm.NOMINAL_DN_GAMMA``)."""
 NOMINAL_SATURATION_RADIANCE = (DN_MAX / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GAMMA)
 """Radiance (nW/cm^2/sr, about 50) at which the nominal response reaches DN 63."""
+SATURATED_DN = DN_MAX - 0.5
+"""An LR cell at or above this DN is saturated: its nominal radiance is only a lower bound."""
 
 
 def nominal_dn_to_radiance(

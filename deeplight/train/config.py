@@ -133,6 +133,9 @@ class RunConfig:
         amp: bf16 autocast, used on CUDA only (ignored on CPU).
         threads: torch CPU threads per process (0 = leave torch's default).
         export: optional path stem; the best checkpoint is copied there at the end.
+        init_from: optional checkpoint stem whose weights start a fresh run (fine-tuning); the
+            checkpoint must hold ``model.name`` with weights that fit ``model.kwargs``. Ignored when
+            the run folder already holds a state (the run resumes from it).
     """
 
     steps: int = 1000
@@ -145,6 +148,7 @@ class RunConfig:
     amp: bool = True
     threads: int = 0
     export: str = ""
+    init_from: str = ""
 
 
 @dataclass

@@ -283,6 +283,7 @@ class Trainer:
             "data": data_desc if isinstance(data_desc, str) else f"DeepLightMD folder {self.cfg.data.root}",
             "config": self.cfg.to_dict(),
             "simulated_lr": True,
+            **({"init_from": self.cfg.train.init_from} if self.cfg.train.init_from else {}),
         }
 
     def _save_state(self) -> None:
@@ -302,8 +303,22 @@ class Trainer:
             },
         )
 
+    def _init_from(self) -> None:
+        """Start a fresh run from the weights of ``train.init_from`` (fine-tuning)."""
+        from deeplight.models.checkpoint import load_checkpoint
+
+        source, _ = load_checkpoint(self.cfg.train.init_from, expect_model=self.cfg.model.name)
+        try:
+            self.model.load_state_dict(source.state_dict(), strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"train.init_from {self.cfg.train.init_from} does not fit model.kwargs {self.cfg.model.kwargs}: {exc}"
+            ) from exc
+
     def _resume(self) -> None:
         if not self.state_path.exists():
+            if self.cfg.train.init_from:
+                self._init_from()
             return
         verify_state_hash(self.state_path, self.out_dir)
         state = load_training_state(self.state_path)

@@ -27,10 +27,12 @@ def test_learned_calibration_starts_at_the_nominal_response():
     torch.testing.assert_close(SceneCalibration("none")(lr), lr)
 
 
-def test_learned_calibration_recovers_a_gain_drift():
-    """A scene 2x brighter than nominal: a few steps of training learn the per-scene gain."""
+@pytest.mark.parametrize("bound", [None, 1.25])
+def test_learned_calibration_recovers_a_gain_drift_up_to_its_bound(bound):
+    """A scene 2x brighter than nominal: a few steps of training learn the per-scene gain, unbounded
+    (the paper's formulation) or up to the scene-total bound, where it stops exactly."""
     torch.manual_seed(0)
-    calib = SceneCalibration("learned", hidden=8)
+    calib = SceneCalibration("learned", hidden=8, max_total_ratio=bound)
     lr = torch.rand(4, 1, 8, 8).clamp(0.05, 0.9)
     target = normalize_radiance(2.0 * nominal_dn_to_radiance(lr))
     optimiser = torch.optim.Adam(calib.parameters(), lr=1e-2)
@@ -41,7 +43,12 @@ def test_learned_calibration_recovers_a_gain_drift():
         first = float(loss.detach()) if first is None else first
         loss.backward()
         optimiser.step()
-    assert float(loss.detach()) < 0.2 * first
+    if bound is None:
+        assert float(loss.detach()) < 0.2 * first
+    else:
+        with torch.no_grad():
+            total = denormalize_radiance(calib(lr)).sum((1, 2, 3)) / nominal_dn_to_radiance(lr).sum((1, 2, 3))
+        torch.testing.assert_close(total, torch.full_like(total, bound), rtol=1e-3, atol=0)
 
 
 def _pairs(gain: float = 1.0, seed: int = 0):

@@ -16,12 +16,15 @@ from deeplight.models.registry import get_model
 from .helpers import tiny_batch
 
 
-def _perturbed(preset: str = "tiny", **kwargs) -> torch.nn.Module:
+def _perturbed(preset: str = "tiny", scale: float = 0.3, **kwargs) -> torch.nn.Module:
+    """A model with every weight moved by ``scale`` x N(0, 1): heads off their zero start, so the checks
+    mean something. 0.3 makes activations reach 1e5-1e7 (a stress test of the bounds); comparisons of
+    two float paths use a smaller scale, where float rounding stays at float rounding."""
     torch.manual_seed(0)
     model = get_model("deeplightsr", preset=preset, **kwargs).eval()
-    with torch.no_grad():  # move every head off its zero start so the checks mean something
+    with torch.no_grad():
         for p in model.parameters():
-            p.add_(0.3 * torch.randn_like(p))
+            p.add_(scale * torch.randn_like(p))
     return model
 
 
@@ -155,7 +158,7 @@ def test_skipping_absent_branches_is_exact():
 
 
 def test_one_absent_modality_is_skipped_exactly():
-    model = _perturbed(preset="tiny")
+    model = _perturbed(preset="tiny", scale=0.1)
     batch = tiny_batch(2, 5, 5, seed=10)
     batch["present"][1, 2] = 0  # sample 1 has no DEM; sample 0 has both
     with torch.no_grad():
@@ -200,3 +203,39 @@ def test_shipped_checkpoint_in_bf16_stays_within_0_02_of_float32():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = model(batch)["sr"]
     assert float((low - reference).abs().max()) < 0.02
+
+
+@pytest.mark.parametrize("bias", [(4.0, 3.0, -1.5), (-4.0, -3.0, 1.5), (0.0, 3.0, 0.0)])
+def test_calibration_keeps_the_scene_total_and_a_small_offset_whatever_the_weights(bias):
+    """However the calibration head is set, the calibrated unsaturated cells sum to within x/÷1.25 of
+    the nominal response and the learned offset stays within its 12.6 DN range."""
+    from deeplight.models.calibration import SceneCalibration
+    from deeplight.models.radiometry import nominal_dn_to_radiance
+
+    calib = SceneCalibration("learned")
+    with torch.no_grad():
+        calib.head[-1].bias.copy_(torch.tensor(bias))
+    dn = torch.rand(2, 1, 24, 24, generator=torch.Generator().manual_seed(3)) ** 3 * 63
+    dn[1, :, :6, :6] = 63  # a saturated core, left out of the total
+    x = (dn.round() / 63).float()
+    with torch.no_grad():
+        raw = calib.scene_parameters(x)
+        calibrated = denormalize_radiance(calib(x, raw))
+    unsaturated = (dn.round() < 62.5).float()
+    ratio = (calibrated * unsaturated).sum((1, 2, 3)) / (nominal_dn_to_radiance(x) * unsaturated).sum((1, 2, 3))
+    assert torch.all(ratio <= 1.25 * (1 + 1e-4)) and torch.all(ratio >= (1 - 1e-4) / 1.25)
+    assert all(abs(d["offset_dn"]) <= 12.6 + 1e-5 for d in calib.describe(raw))
+    if bias[0] != 0.0:  # the head asked for far more than the bound: the total sits at it
+        assert torch.allclose(ratio, torch.full_like(ratio, 1.25 if bias[0] > 0 else 0.8), rtol=1e-3)
+
+
+def test_calibration_bound_can_be_lifted_for_the_papers_formulation():
+    from deeplight.models.calibration import SceneCalibration
+
+    calib = SceneCalibration("learned", max_offset_dn=12.6, max_total_ratio=None)
+    with torch.no_grad():
+        calib.head[-1].bias.copy_(torch.tensor([2.0, 0.0, 0.0]))
+    x = torch.full((1, 1, 8, 8), 20 / 63)
+    assert calib.describe(calib.scene_parameters(x))[0]["gain"] == pytest.approx(float(torch.exp(torch.tensor(2.0))))
+    with pytest.raises(Exception, match="max_total_ratio"):
+        SceneCalibration("learned", max_total_ratio=0.9)

@@ -143,3 +143,23 @@ def test_export_best_copies_a_verified_checkpoint(tmp_path, tiny_sets):
     path = export_best(tmp_path / "run", tmp_path / "exported")
     model, meta = load_checkpoint(path)
     assert meta["step"] == 2 and meta["model"] == "deeplightsr"
+
+
+def test_init_from_starts_a_fresh_run_from_a_checkpoints_weights(tmp_path, tiny_sets):
+    train_set, val_set = tiny_sets
+    first = Trainer(tiny_config(tmp_path / "a", steps=10), train_set, val_set, ctx=CPU, show_progress=False)
+    first.fit()
+    source, _ = load_checkpoint(tmp_path / "a" / "last")
+    tuned = Trainer(
+        tiny_config(tmp_path / "b", steps=5, init_from=str(tmp_path / "a" / "last")),
+        train_set, val_set, ctx=CPU, show_progress=False,
+    )
+    tuned._resume()  # no state in b: the weights come from init_from
+    for name, value in source.state_dict().items():
+        torch.testing.assert_close(tuned.model.state_dict()[name], value)
+    assert tuned.step == 0
+    other = tiny_config(tmp_path / "c", init_from=str(tmp_path / "a" / "last"))
+    other.model.name = "edsr"
+    other.model.kwargs = {}
+    with pytest.raises(CheckpointError, match="not 'edsr'"):
+        Trainer(other, train_set, val_set, ctx=CPU, show_progress=False)._resume()
