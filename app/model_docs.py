@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,50 @@ def model_card(checkpoint_dir: Path) -> str | None:
     """Text of ``data/checkpoints/README.md`` (the model card), or None when absent."""
     path = checkpoint_dir / "README.md"
     return path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+
+
+_DURATION = (
+    r"(?:about\s+|~\s*)?\d[\d,.]*\s*(?:CPU-|GPU-|core-)?(?:s|sec|seconds|min|minutes|h|hrs?|hours)\b"
+    r"(?:\s+(?:of\s+)?(?:wall|CPU|GPU)(?:[- ]clock)?(?:\s+time)?)?"
+)
+TRAINING_DURATION = re.compile(_DURATION + r"(?!\s*(?:per\b|/))", re.IGNORECASE)
+"""A duration (``372 s wall``, ``about 6 min``, ``25 CPU-minutes``, ``2 h``), not a rate (``s per tile``)."""
+TRAINING_CONTEXT = re.compile(r"wall|train|budget|hardware and time|CPU-min|GPU-h", re.IGNORECASE)
+TRAINING_TIME_REFERENCE = "the training time above"
+
+
+def one_training_time(card: str) -> str:
+    """The model card with its training time stated once.
+
+    The first line that gives a training duration (a duration with ``wall``, ``train``, ``budget``,
+    ``CPU-minutes``... on the line, e.g. the "Hardware and time" bullet) is kept as it is; a duration
+    on any later such line (a second, possibly stale figure such as "Small budget (25 CPU-minutes)")
+    is replaced by a reference to it. Rates (``0.05 s per clip``) and other lines are left alone.
+    The card file itself is not changed (it belongs to the checkpoint).
+    """
+    lines = card.split("\n")
+    stated = False
+    for index, line in enumerate(lines):
+        if not TRAINING_DURATION.search(line) or not TRAINING_CONTEXT.search(line):
+            continue
+        if not stated:
+            stated = True
+            continue
+        line = re.sub(
+            r"\(\s*(?:" + _DURATION + r")\s*\)(?!\s*(?:per\b|/))",
+            f"(see {TRAINING_TIME_REFERENCE})",
+            line,
+            flags=re.IGNORECASE,
+        )
+        lines[index] = TRAINING_DURATION.sub(TRAINING_TIME_REFERENCE, line)
+    return "\n".join(lines)
+
+
+def training_time_statements(card: str) -> list[str]:
+    """The lines of ``card`` that state a training duration (see :func:`one_training_time`)."""
+    return [
+        line for line in card.split("\n") if TRAINING_DURATION.search(line) and TRAINING_CONTEXT.search(line)
+    ]
 
 
 def checkpoint_metadata(checkpoint_dir: Path) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app.layout import page_setup
-from app.model_docs import benchmark_tables, checkpoint_metadata, model_card
+from app.model_docs import benchmark_tables, checkpoint_metadata, model_card, one_training_time
 from app.settings import get_settings
 
 page_setup("Models and benchmarks")
@@ -80,4 +80,4 @@ card = model_card(settings.checkpoint_dir)
 if card is None:
     st.info("No model card yet (data/checkpoints/README.md).")
 else:
-    st.markdown(card)
+    st.markdown(one_training_time(card))  # the training time once, even if the card repeats it

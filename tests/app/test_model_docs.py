@@ -49,3 +49,43 @@ def test_checkpoint_metadata_rows(tmp_path):
     frame = checkpoint_metadata(tmp_path)
     assert list(frame["file"]) == ["a.safetensors", "broken.json"]
     assert frame["metrics"].iloc[0] == "psnr=25.12"
+
+
+OLD_CARD = """# Model card: `deeplightsr_demo`
+
+Inference time: 0.04-0.08 s per 128x128 clip (batch 8, one CPU thread, shared machine).
+
+## Training
+- **Hardware and time:** 2-core x86 CPU, no GPU, 1 thread, beside one other training process;
+  372 s wall (about 6 min). Trained from the architecture of commit "DeepLightSR: HR detail".
+
+## Limits
+- Small budget (25 CPU-minutes): far from converged; the paper's full-width preset needs a GPU.
+- Trained in 2 h on a laptop.
+"""
+
+
+def test_model_card_training_time_is_stated_once():
+    from app.model_docs import one_training_time, training_time_statements
+
+    assert len(training_time_statements(OLD_CARD)) == 3  # the card repeats (and contradicts) itself
+    shown = one_training_time(OLD_CARD)
+    statements = training_time_statements(shown)
+    assert statements == ["  372 s wall (about 6 min). Trained from the architecture of commit \"DeepLightSR: HR detail\"."]
+    assert "25 CPU-minutes" not in shown and "2 h" not in shown
+    assert "Small budget (see the training time above): far from converged" in shown
+    assert "Trained in the training time above on a laptop." in shown
+    assert "0.04-0.08 s per 128x128 clip" in shown  # a rate, not the training time: kept
+
+
+def test_shipped_model_card_states_training_time_once():
+    from pathlib import Path
+
+    from app.model_docs import one_training_time, training_time_statements
+
+    card = model_card(Path(__file__).resolve().parents[2] / "data" / "checkpoints")
+    if card is None:
+        return
+    shown = one_training_time(card)
+    assert len(training_time_statements(shown)) <= 1
+    assert len(training_time_statements(one_training_time(shown))) <= 1
