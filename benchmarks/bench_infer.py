@@ -1,6 +1,15 @@
 """Benchmark of tiled inference: throughput, cache speed-up, streamed peak memory, Dask vs one process.
 
-Writes ``benchmarks/results/infer.md`` and ``benchmarks/results/infer.csv`` and prints the table.
+The ``e2e`` part puts, in one run and at each thread count, the machine's fp32 GEMM rate (a large
+``torch.mm``), the model-only rate of one tile with and without auxiliary layers (HR MP/s and % of
+the GEMM rate, MACs from ``deeplight.models.macs``, 1 MAC = 2 FLOP) and the end-to-end rate of
+``predict_raster`` on GeoTIFFs (reading, warping, tiles with their overlap, blending, COG writing) with
+its ratio to the model-only rate. The ``inflight`` part compares, on the same tiles, two threads per
+tile with one thread per tile and two tiles in flight (two Python threads).
+
+Writes ``benchmarks/results/infer.md`` and ``benchmarks/results/infer.csv`` and prints the table;
+``--device cuda`` runs the ``e2e`` part on the GPU and writes ``infer_cuda.md``/``.csv`` (a machine
+without CUDA gets a one-line error).
 
 Model: the demo checkpoint ``data/checkpoints/deeplightsr_demo.safetensors`` when it exists, else the
 ``deeplightsr`` ``demo`` preset with random weights (the table says which; speed and memory do not
@@ -8,7 +17,8 @@ depend on the weight values). Inputs are synthetic DMSP-like DN (and DMO/DEM for
 code; every raster lives in a temporary folder that is deleted afterwards.
 
 Usage: ``.venv/bin/python benchmarks/bench_infer.py [--threads 2] [--big-model bicubic|demo]``
-(``--skip-big`` leaves out the 2048 x 2048 run, which writes ~2 GB of temporary files).
+(``--skip-big`` leaves out the 2048 x 2048 run, which writes ~2 GB of temporary files; ``--only e2e``
+re-runs one part and keeps the other rows; ``--e2e-lr 256`` sets the LR side of the end-to-end run).
 """
 
 from __future__ import annotations
@@ -26,20 +36,31 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import rasterio
-import torch
-from rasterio.transform import from_origin
+# Passive OpenMP waits and glibc malloc thresholds, as `deeplight predict` sets them (before torch)
+from deeplight.runtime import prepare_process
+
+PROCESS = prepare_process()
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+import torch  # noqa: E402
+from rasterio.transform import from_origin  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEMO_CHECKPOINT = REPO / "data" / "checkpoints" / "deeplightsr_demo.safetensors"
-MACHINE = "2-core x86 CPU, no GPU"
 
 
-def machine_line(threads: int) -> str:
+def machine_line(threads: int, device: torch.device | None = None) -> str:
     cpu = platform.processor() or platform.machine()
-    return f"{MACHINE} ({cpu}; torch {torch.__version__}, {threads} threads)"
+    policy = PROCESS.wait_policy or "unset"
+    malloc = ", ".join(PROCESS.malloc_tuned) or "not tuned"
+    settings = f"OMP_WAIT_POLICY={policy}, mallopt: {malloc}"
+    version = torch.__version__
+    if device is not None and device.type == "cuda":
+        gpu = torch.cuda.get_device_name(device)
+        return f"GPU {gpu}, {os.cpu_count()}-core host ({cpu}; torch {version}; {settings})"
+    return f"{os.cpu_count()}-core {cpu} CPU, no GPU (torch {version}, {threads} threads; {settings})"
 
 
 def load_model(kind: str):
@@ -439,13 +460,180 @@ def bench_dask(model, rows: list[dict], work: Path, args: argparse.Namespace) ->
     )
 
 
+def write_aux(work: Path, height: int, width: int) -> dict[str, Path]:
+    """Smooth synthetic DMO (7 bands) and DEM GeoTIFFs on the HR grid of :func:`write_lr`'s raster."""
+    yy, xx = np.mgrid[0 : 8 * height, 0 : 8 * width].astype(np.float32) / 8
+    built = np.exp(-(((yy - height / 2) / (height / 4)) ** 2 + ((xx - width / 3) / (width / 5)) ** 2))
+    texture = 0.7 + 0.3 * np.sin(xx * 2.1) * np.cos(yy * 1.7)
+    layers = {
+        "dmo": np.stack([0.05 + 0.2 * built * texture + 0.01 * b for b in range(7)]).astype(np.float32),
+        "dem": (120 + 15 * np.sin(xx / 5) + 10 * np.cos(yy / 7)).astype(np.float32)[None],
+    }
+    paths = {}
+    for name, data in layers.items():
+        paths[name] = work / f"{name}_{height}x{width}.tif"
+        profile = dict(
+            driver="GTiff", width=8 * width, height=8 * height, count=data.shape[0], dtype="float32",
+            nodata=np.nan, crs="EPSG:3857", transform=from_origin(1.3e7, 3.6e6, 125, 125), tiled=True,
+            blockxsize=256, blockysize=256, compress="deflate",
+        )
+        with rasterio.open(paths[name], "w", **profile) as dst:
+            dst.write(data)
+    return paths
+
+
+def gemm_gflops(device: torch.device, repeats: int = 5) -> float:
+    """fp32 GEMM rate (GFLOP/s) of a large square ``torch.mm`` at the current thread count (best of runs)."""
+    n = 2048 if device.type == "cpu" else 8192
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=gen).to(device) for _ in range(2))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        torch.mm(a, b)
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+def model_only(model, tiles, device: torch.device, repeats: int = 3) -> tuple[float, float]:
+    """(best seconds of one forward of ``tiles`` as the engine feeds it, MACs of that forward)."""
+    from deeplight.infer.devices import inference_context
+    from deeplight.infer.engine import model_batch, uses_channels_last
+    from deeplight.models.macs import count_macs
+
+    batch = model_batch(tiles, device, channels_last=uses_channels_last(model))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    with inference_context(device):
+        model(batch)
+        best = float("inf")
+        for _ in range(repeats):
+            sync()
+            start = time.perf_counter()
+            model(batch)
+            sync()
+            best = min(best, time.perf_counter() - start)
+    return best, float(count_macs(model, batch))
+
+
+def bench_e2e(model, rows: list[dict], work: Path, args: argparse.Namespace, device: torch.device) -> None:
+    """GEMM rate, model-only rate (with and without aux) and end-to-end rate, at each thread count."""
+    from deeplight.infer import predict_raster
+    from deeplight.infer.engine import TileBatch, prepare_model
+
+    side, tile = args.e2e_lr, args.tile
+    write_lr(work / "lr_e2e.tif", side, side)
+    aux_paths = write_aux(work, side, side)
+    # the model-only tile: the same content the end-to-end run reads (its first tile)
+    with rasterio.open(work / "lr_e2e.tif") as ds:
+        lr = ds.read(1)[:tile, :tile]
+    with rasterio.open(aux_paths["dmo"]) as a, rasterio.open(aux_paths["dem"]) as b:
+        dmo, dem = a.read()[:, : 8 * tile, : 8 * tile], b.read(1)[: 8 * tile, : 8 * tile]
+    tiles = {True: TileBatch(lr[None], dmo[None], dem[None]), False: TileBatch(lr[None])}
+    prepared = prepare_model(model, device)
+    hr_tile = (8 * tile) ** 2 / 1e6
+    hr_total = (8 * side) ** 2 / 1e6
+    thread_counts = sorted({1, args.threads}) if device.type == "cpu" else [torch.get_num_threads()]
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        gemm = gemm_gflops(device)
+        rows.append(dict(
+            measure=f"fp32 GEMM rate, {threads} thread(s)", value=round(gemm, 1), unit="GFLOP/s",
+            setting=f"torch.mm of two {2048 if device.type == 'cpu' else 8192}^2 float32 matrices, "
+            "best of 5, same run", seconds="",
+        ))
+        for with_aux in (True, False):
+            label = "dmo+dem" if with_aux else "no aux"
+            seconds, macs = model_only(prepared, tiles[with_aux], device)
+            rate = hr_tile / seconds
+            pct = 100 * 2 * macs / seconds / 1e9 / gemm
+            rows.append(dict(
+                measure=f"model only, {label}, {threads} thread(s)", value=round(rate, 3), unit="HR MP/s",
+                setting=f"one LR {tile}x{tile} tile ({hr_tile:.2f} HR MP), forward {seconds:.3f} s, "
+                f"{macs / (8 * tile) ** 2:,.0f} MACs/HR px, {pct:.1f}% of the fp32 GEMM rate",
+                seconds=round(seconds, 3),
+            ))
+            start = time.perf_counter()
+            result = predict_raster(
+                work / "lr_e2e.tif", work / f"sr_e2e_{threads}_{int(with_aux)}.tif", model=prepared,
+                aux_paths=aux_paths if with_aux else None, tile=tile, overlap=args.overlap, device=device,
+                cache=None,
+            )
+            e2e_s = time.perf_counter() - start
+            e2e = hr_total / e2e_s
+            rows.append(dict(
+                measure=f"end to end, {label}, {threads} thread(s)", value=round(e2e, 3), unit="HR MP/s",
+                setting=f"predict_raster LR {side}x{side} GeoTIFF -> HR {8 * side}x{8 * side} COG, "
+                f"tile {tile}, overlap {args.overlap}, {result.tiles} tiles, {e2e_s:.1f} s; "
+                f"{e2e / rate:.2f}x the model-only rate (reads, warps, overlap recomputed, blending, "
+                "COG writing)",
+                seconds=round(e2e_s, 1),
+            ))
+    torch.set_num_threads(args.threads)
+
+
+def bench_inflight(
+    model, rows: list[dict], args: argparse.Namespace, count: int = 4, repeats: int = 3
+) -> None:
+    """Two threads per tile vs one thread per tile with two tiles in flight, on the same tiles."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deeplight.infer.engine import TileBatch, prepare_model, run_tile_batch
+
+    cpu = torch.device("cpu")
+    prepared = prepare_model(model, cpu)
+    tile = args.tile
+    for with_aux in (False, True):
+        lr, aux = synthetic_inputs(tile, tile, seed=3)
+        lr = np.clip(lr / 2, 0, 63)  # a dimmer scene: mostly unsaturated cells
+        batches = [
+            TileBatch(np.roll(lr, 7 * i, axis=1)[None], aux["dmo"][None] if with_aux else None,
+                      aux["dem"][None] if with_aux else None)
+            for i in range(count)
+        ]
+        times: dict[str, list[float]] = {"two threads per tile": [], "one thread per tile, two in flight": []}
+        outputs = {}
+        for rnd in range(repeats + 1):  # round 0 warms both up
+            torch.set_num_threads(2)
+            start = time.perf_counter()
+            outputs["seq"] = [run_tile_batch(prepared, b, cpu).radiance for b in batches]
+            if rnd:
+                times["two threads per tile"].append(time.perf_counter() - start)
+            torch.set_num_threads(1)
+            with ThreadPoolExecutor(2) as pool:
+                start = time.perf_counter()
+                done = pool.map(lambda b: run_tile_batch(prepared, b, cpu), batches)
+                outputs["par"] = [o.radiance for o in done]
+                if rnd:
+                    times["one thread per tile, two in flight"].append(time.perf_counter() - start)
+        same = all(np.allclose(a, b, rtol=1e-4, atol=1e-3) for a, b in zip(outputs["seq"], outputs["par"]))
+        hr_mp = count * (8 * tile) ** 2 / 1e6
+        label = "dmo+dem" if with_aux else "no aux"
+        for what, values in times.items():
+            rows.append(dict(
+                measure=f"{what}, {label}", value=round(hr_mp / min(values), 3), unit="HR MP/s",
+                setting=f"{count} LR {tile}x{tile} tiles through the engine (run_tile_batch), best of "
+                f"{repeats} rounds ({min(values):.2f} s, median {sorted(values)[len(values) // 2]:.2f} s); "
+                f"outputs agree: {same}",
+                seconds=round(min(values), 2),
+            ))
+    torch.set_num_threads(args.threads)
+
+
 FIELDS = ["part", "measure", "value", "unit", "setting", "model", "run_utc", "load_1min", "seconds"]
-PARTS = ("throughput", "seams", "cache", "memory", "dask")
+PARTS = ("e2e", "inflight", "throughput", "seams", "cache", "memory", "dask")
 
 
-def read_previous_rows() -> list[dict]:
+def results_stem(device: torch.device) -> str:
+    return "infer" if device.type == "cpu" else "infer_cuda"
+
+
+def read_previous_rows(stem: str = "infer") -> list[dict]:
     """Rows of an earlier run (kept for the parts not re-run now)."""
-    path = RESULTS / "infer.csv"
+    path = RESULTS / f"{stem}.csv"
     if not path.exists():
         return []
     with open(path, encoding="utf-8") as fh:
@@ -453,11 +641,11 @@ def read_previous_rows() -> list[dict]:
     return [row for row in csv.DictReader(lines) if row.get("part") in PARTS]
 
 
-def write_tables(rows: list[dict], header: list[str]) -> str:
-    """Write ``infer.csv`` and ``infer.md`` (rows ordered by part) and return the Markdown."""
+def write_tables(rows: list[dict], header: list[str], stem: str = "infer") -> str:
+    """Write ``<stem>.csv`` and ``<stem>.md`` (rows ordered by part) and return the Markdown."""
     rows = sorted(rows, key=lambda r: PARTS.index(r["part"]))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / "infer.csv", "w", newline="", encoding="utf-8") as fh:
+    with open(RESULTS / f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
         fh.write("".join(f"# {line}\n" for line in header))
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
@@ -475,8 +663,12 @@ def write_tables(rows: list[dict], header: list[str]) -> str:
         for r in rows
     ]
     text = "\n".join(lines) + "\n"
-    (RESULTS / "infer.md").write_text(text, encoding="utf-8")
+    (RESULTS / f"{stem}.md").write_text(text, encoding="utf-8")
     return text
+
+
+CUDA_PARTS = ("e2e",)
+"""Parts that run on a GPU with ``--device cuda`` (the others measure CPU-side behaviour)."""
 
 
 def main() -> int:
@@ -484,6 +676,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tile", type=int, default=128)
     parser.add_argument("--overlap", type=int, default=16)
+    parser.add_argument("--e2e-lr", type=int, default=256, help="LR side of the end-to-end run (default 256)")
+    parser.add_argument("--device", default="cpu", help="cpu (every part) or cuda[:N] (the e2e part)")
     parser.add_argument(
         "--big-model", default="bicubic", help="model for the 2048x2048 run (bicubic or demo)"
     )
@@ -499,11 +693,29 @@ def main() -> int:
     if args.child:
         child_big(args)
         return 0
+    from deeplight.errors import ConfigError
+    from deeplight.infer.devices import resolve_device
+
+    try:
+        device = resolve_device(args.device)
+    except ConfigError as exc:
+        print(f"bench_infer: error: {exc}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
     model, description = load_model("demo")
     parts = args.only or list(PARTS)
-    rows = [row for row in read_previous_rows() if row["part"] not in parts]
+    if device.type != "cpu":
+        unsupported = [p for p in parts if p not in CUDA_PARTS]
+        if args.only and unsupported:
+            print(f"bench_infer: error: --device {args.device} runs only {', '.join(CUDA_PARTS)} "
+                  f"(not {', '.join(unsupported)})", file=sys.stderr)
+            return 2
+        parts = [p for p in parts if p in CUDA_PARTS]
+    stem = results_stem(device)
+    rows = [row for row in read_previous_rows(stem) if row["part"] not in parts]
     benches = {
+        "e2e": lambda out: bench_e2e(model, out, work, args, device),
+        "inflight": lambda out: bench_inflight(model, out, args),
         "throughput": lambda out: bench_throughput(model, out, args.tile, args.overlap, args.threads),
         "seams": lambda out: bench_seams(model, out, work, args.tile, args.overlap),
         "cache": lambda out: bench_cache(model, out, work, args.tile, args.overlap),
@@ -514,6 +726,7 @@ def main() -> int:
     try:
         for part in parts:
             new_rows: list[dict] = []
+            print(f"  part {part} ...", file=sys.stderr)
             benches[part](new_rows)
             stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
             for row in new_rows:
@@ -523,12 +736,12 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     header = [
-        f"machine: {machine_line(args.threads)}; the `load` column is the 1-minute load average at the "
-        "end of each part (other engineers' jobs share the 2 cores, so times vary with it)",
+        f"machine: {machine_line(args.threads, device)}; the `load` column is the 1-minute load average at "
+        "the end of each part (other engineers' jobs share the 2 cores, so times vary with it)",
         "inputs: synthetic DMSP-like DN rasters, simulated (made by code)",
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
     ]
-    print(write_tables(rows, header))
+    print(write_tables(rows, header, stem))
     return 0
 
 
