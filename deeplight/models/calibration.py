@@ -16,14 +16,17 @@ The last layer is zero-initialised, so an untrained model starts from the nomina
 
 One bound holds by construction (our addition, not the paper's; it keeps the reconstruction from
 being worse evidence than its input for sums of lights on scenes unlike the training places): over
-the unsaturated LR cells, the calibrated radiance sums to within a factor ``max_total_ratio`` (1.25)
-of the nominal response's sum. A single LR scene carries no reference for the sensor's gain drift
-(log-normal, median 1), so a larger correction is a guess: the unbounded calibration of the shipped
-model took 58 % of the lights of Cote d'Ivoire, a dim place it never saw, by subtracting 2-3 DN
-(benchmarks/results/sdg_validation.md). When the network asks for more, its log gain is moved to
-the bound (exact: the gain is linear in radiance), so the offset still darkens the noise floor but
-the light it removes is given back to the lit cells. Saturated cells are left out (their nominal
-value is only a lower bound; DeepLightSR's de-saturation stage handles them).
+the lit, unsaturated LR cells, the calibrated radiance sums to within a factor ``max_total_ratio``
+(1.25) of the nominal response's sum. A single LR scene carries no reference for the sensor's gain
+drift (log-normal, median 1), so a larger correction is a guess: the unbounded calibration of the
+shipped model took 58 % of the lights of Cote d'Ivoire, a dim place it never saw, by subtracting
+2-3 DN (benchmarks/results/sdg_validation.md). When the network asks for more, its log gain is moved
+to the bound (exact: the gain is linear in radiance). "Lit" means at or above the noise floor
+(``noise_floor_dn``, 2.5 DN: the degradation model's noise and offset drift have sigma <= 1 DN
+each, so lower cells are mostly noise): the offset may still darken the floor, which is the
+darkness both the log-radiance metrics and the analysts want kept, but not the lights. Saturated
+cells are left out too (their nominal value is only a lower bound; DeepLightSR's de-saturation
+stage handles them).
 
 The offset keeps the paper's range (up to 12.6 DN): bounding it to the degradation model's drift
 (2 DN) cost 7.6 dB on the real-val places after 400 fine-tuning steps, because a dark noise floor
@@ -55,7 +58,9 @@ class SceneCalibration(nn.Module):
         hidden: width of the scene encoder.
         max_offset_dn: bound of the DN offset, in DN (of 63).
         max_total_ratio: bound of the scene-total change against the nominal response over the
-            unsaturated cells (> 1; ``None``: unbounded, the paper's formulation).
+            lit, unsaturated cells (> 1; ``None``: unbounded, the paper's formulation).
+        noise_floor_dn: LR cells below this DN are the noise floor, left out of the bounded total
+            (the offset may darken them).
     """
 
     def __init__(
@@ -64,6 +69,7 @@ class SceneCalibration(nn.Module):
         hidden: int = 16,
         max_offset_dn: float = 12.6,
         max_total_ratio: float | None = 1.25,
+        noise_floor_dn: float = 2.5,
     ) -> None:
         super().__init__()
         self.mode = check_choice(mode, CALIBRATION_MODES, "calibration")
@@ -75,6 +81,7 @@ class SceneCalibration(nn.Module):
             )
         self.max_offset = float(max_offset_dn) / DN_MAX
         self.max_total_ratio = None if max_total_ratio is None else float(max_total_ratio)
+        self.noise_floor_dn = float(noise_floor_dn)
         if self.mode == "learned":
             self.encoder = nn.Sequential(
                 conv3x3(1, hidden), activation(), conv3x3(hidden, hidden, stride=2), activation()
@@ -128,9 +135,9 @@ class SceneCalibration(nn.Module):
         if self.max_total_ratio is None:
             return raw
         x = lr.float()
-        unsaturated = (x < SATURATED_DN / DN_MAX).float()
-        nominal = (nominal_dn_to_radiance(x) * unsaturated).sum(dim=(1, 2, 3))
-        calibrated = (self._radiance(x, raw) * unsaturated).sum(dim=(1, 2, 3))
+        counted = ((x >= self.noise_floor_dn / DN_MAX) & (x < SATURATED_DN / DN_MAX)).float()
+        nominal = (nominal_dn_to_radiance(x) * counted).sum(dim=(1, 2, 3))
+        calibrated = (self._radiance(x, raw) * counted).sum(dim=(1, 2, 3))
         lit = nominal > 1e-3 * x[0].numel()  # a scene with (almost) no unsaturated light: nothing to bound
         log_ratio = torch.log(calibrated.clamp(min=1e-12)) - torch.log(nominal.clamp(min=1e-12))
         bound = math.log(self.max_total_ratio)
