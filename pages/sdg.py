@@ -8,7 +8,10 @@ import streamlit as st
 from shapely.ops import unary_union
 
 from app import charts, services
+from app.colors import legend_html
 from app.layout import finish_page, page_setup, sidebar_context, simulated_badge, staged
+from app.report import ReportTable, report_builder, report_file_name
+from app.report import MIME as REPORT_MIME
 from app.sdg_view import (
     Thresholds,
     change_summary,
@@ -40,9 +43,11 @@ VIEW = (
     ViewParam("change_to", "to", "time", None),
 )
 
-def _series_section(ctx, chosen, geometries, regions, thresholds, pick, crop):
+def _series_section(ctx, chosen, geometries, regions, thresholds, pick, crop, report):
     """Time series of the selected regions (one region or small multiples, products toggled), the
-    change per region between two of its dates, and SDG 11.3.1; returns the CSV bytes (series, change)."""
+    change per region between two of its dates, and SDG 11.3.1; returns the CSV bytes (series, change).
+
+    The series chart and the change table are added to ``report`` (figures, tables) for the report."""
     times = list(ctx.dataset.times)
     area_name = "|".join(sorted(chosen))
     st.subheader("Time series and change")
@@ -86,6 +91,7 @@ def _series_section(ctx, chosen, geometries, regions, thresholds, pick, crop):
     shown_products = s3.multiselect("Products", present, key="series_products")
     figure = charts.time_series(series, pick, regions=shown_regions, products=shown_products, layout=layout)
     st.plotly_chart(figure, key="chart_series")
+    report["figures"].append((f"{pick} over time ({layout})", figure))
     masked = series.loc[series["masked"], ["region", "product", "period"]].drop_duplicates()
     if len(masked):
         st.caption(
@@ -105,6 +111,14 @@ def _series_section(ctx, chosen, geometries, regions, thresholds, pick, crop):
     else:
         change = change_table(series, before, after)
         st.dataframe(significant(change_summary(change)), hide_index=True)
+        report["tables"].append(
+            ReportTable(
+                f"Change per region, {before} to {after}",
+                significant(change_summary(change)),
+                "B - A in each indicator's unit and in % of A; spread = largest minus smallest % change "
+                "among LR, SR and HR (percentage points).",
+            )
+        )
         st.caption(
             f"B - A from {before} to {after}, in each indicator's unit, and in % of A; the spread is the "
             "largest minus the smallest % change among LR, SR and HR (percentage points)."
@@ -266,12 +280,12 @@ if ctx is not None:
         + ", **sr** = reconstruction"
         + (f" by {ctx.model.name}" if ctx.model else "")
         + ", **hr** = reference"
-        + (" (synthetic)" if ctx.scene.key.startswith("demo") else "")
+        + (" (synthetic)" if ctx.scene.hr_synthetic else "")
         + ". Sums use equal-area cell areas; LR DN is converted to nominal radiance. "
         "light_gini: Gini of lights over the region's cells (0 = evenly lit, 1 = all light in one cell)."
     )
     st.dataframe(
-        wide_summary(table, synthetic_hr=ctx.scene.key.startswith("demo")), hide_index=True, height=320
+        wide_summary(table, synthetic_hr=ctx.scene.hr_synthetic), hide_index=True, height=320
     )
     indicators = list(dict.fromkeys(table["indicator"]))
     pick = st.selectbox(
@@ -280,9 +294,12 @@ if ctx is not None:
         index=indicators.index("lit_area") if "lit_area" in indicators else 0,
         key="sdg_indicator",
     )
+    report = {"figures": [], "tables": []}  # what the report download adds to the maps and the table
     left, right = st.columns(2)
-    left.plotly_chart(charts.indicator_bars(table, pick), key="chart_bars")
-    right.plotly_chart(charts.sr_vs_hr_scatter(table, pick), key="chart_scatter")
+    bars, scatter = charts.indicator_bars(table, pick), charts.sr_vs_hr_scatter(table, pick)
+    left.plotly_chart(bars, key="chart_bars")
+    right.plotly_chart(scatter, key="chart_scatter")
+    report["figures"] += [(f"{pick} on LR, SR and HR", bars), (f"SR vs HR: {pick} per region", scatter)]
     products = list(dict.fromkeys(table["product"]))
     product = st.radio(
         "Choropleth product",
@@ -291,24 +308,21 @@ if ctx is not None:
         key="choropleth_product",
         index=products.index("sr") if "sr" in products else 0,
     )
-    st.plotly_chart(
-        charts.choropleth(table, regions.rename(columns={"region": "name"}), pick, product),
-        key="chart_choropleth",
-    )
+    choropleth = charts.choropleth(table, regions.rename(columns={"region": "name"}), pick, product)
+    st.plotly_chart(choropleth, key="chart_choropleth")
+    report["figures"].append((f"{pick} of {product.upper()} per region", choropleth))
     if thresholds.co2_total is not None:
         cells = co2_cell_map(
             crop.scene, sr and sr.radiance, product, unary_union(geometries), thresholds.co2_total
         )
         if cells is not None:
-            st.plotly_chart(
-                charts.cell_map(
-                    cells,
-                    f"CO2 per cell, {product.upper()}: {thresholds.co2_total:g} {thresholds.co2_unit} "
-                    "shared by radiance x area (ODIAC-style)",
-                    f"{thresholds.co2_unit} per cell",
-                ),
-                key="chart_co2_cells",
+            co2_title = (
+                f"CO2 per cell, {product.upper()}: {thresholds.co2_total:g} {thresholds.co2_unit} "
+                "shared by radiance x area (ODIAC-style)"
             )
+            co2_map = charts.cell_map(cells, co2_title, f"{thresholds.co2_unit} per cell")
+            st.plotly_chart(co2_map, key="chart_co2_cells")
+            report["figures"].append((co2_title, co2_map))
             st.caption(
                 "The same total spread over the cells of each product: a finer product puts the emissions "
                 "on fewer, brighter cells. The co2_emissions rows of the table are the regions' sums."
@@ -316,7 +330,9 @@ if ctx is not None:
 
     series_csv = change_csv = None
     if len(ctx.dataset.times) > 1:
-        series_csv, change_csv = _series_section(ctx, chosen, geometries, regions, thresholds, pick, crop)
+        series_csv, change_csv = _series_section(
+            ctx, chosen, geometries, regions, thresholds, pick, crop, report
+        )
     st.subheader("Downloads")
     d1, d2, d3, d4 = st.columns(4)
     stem = "deeplight_indicators"
@@ -331,6 +347,36 @@ if ctx is not None:
         d4.download_button(
             "SR GeoTIFF", outputs["sr_tif"], "deeplight_sr.tif", "image/tiff", key="download_sr"
         )
+    view = services.region_view(crop, sr)
+    build_report = report_builder(
+        crop.scene,
+        view.lr_radiance,
+        None if sr is None else sr.radiance,
+        view.vmax,
+        regions,
+        table,
+        outputs["metadata"],
+        thresholds,
+        model_name if sr is not None else None,
+        legend_html(view.vmax),
+        report["figures"],
+        report["tables"],
+    )
+    r1, r2 = st.columns([1, 3])
+    r1.download_button(
+        "Report (HTML)",
+        build_report,  # built on the click (a few seconds at most), not on every rerun
+        report_file_name(ctx.dataset.id, chosen, ctx.scene.time_label),
+        REPORT_MIME,
+        key="download_report",
+        on_click="ignore",
+        help="One self-contained HTML file: the LR/SR/HR maps, the indicator table, the charts, the "
+        "metadata and the simulated flags. Works offline; print it from the browser for a PDF.",
+    )
+    r2.caption(
+        "Report: maps, indicator table, charts, metadata and simulated flags of this selection in one "
+        "HTML file (plotly.js inlined, opens offline, about 5 MB); PDF: open it and print."
+    )
     if series_csv is not None or change_csv is not None:
         d5, d6, _ = st.columns([1, 1, 2])
         if series_csv is not None:
@@ -345,6 +391,10 @@ if ctx is not None:
         "CSV: read with `pandas.read_csv(path, comment='#')`; columns region, product, year, indicator, "
         "value, unit, lower, upper, simulated, method, note (the time series adds period and masked; "
         "SDG 11.3.1 rows lcr, pgr, lcrpgr when computed). The `#` header records thresholds, units, "
-        "which products are simulated, and the data credits."
+        "which products are simulated (and, for the demo, that its HR is synthetic), each product's "
+        "provenance, the model and the data credits. GeoJSON (longitude/latitude) and GeoPackage: one "
+        "polygon per region, the unit in every column name (`sr_sum_of_lights_nW_cm2_sr_x_km2`, "
+        "`hr_lit_area_km2`), the same metadata in a top-level `metadata` member (GeoJSON) or in the "
+        "non-spatial `metadata` and `columns` tables beside the `indicators` layer (GeoPackage)."
     )
     finish_page(ctx)

@@ -131,7 +131,7 @@ def test_sdg_page_table_charts_and_threshold(app_env):
     lit_high = high.loc[high["indicator"] == "lit_area", "hr (synthetic)"].iloc[0]
     assert lit_low > 0 and lit_high < lit_low
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Indicators CSV", "GeoJSON", "GeoPackage", "SR GeoTIFF"]
+    assert labels == ["Indicators CSV", "GeoJSON", "GeoPackage", "SR GeoTIFF", "Report (HTML)"]
 
 
 def test_sdg_several_regions_and_sidebar_region_change(app_env):
@@ -235,7 +235,8 @@ def test_sdg_csv_bytes_read_back_with_documented_columns(app_env, tiny_home):
     assert set(frame["region"]) == {name}
     assert bool(frame.loc[frame["product"] == "lr", "simulated"].all())
     assert bool(frame.loc[frame["product"] == "sr", "simulated"].all())  # reconstructed from a simulated LR
-    assert not frame.loc[frame["product"] == "hr", "simulated"].any()
+    # the demo's HR is generated, not observed: flagged too, and the metadata says it is synthetic
+    assert bool(frame.loc[frame["product"] == "hr", "simulated"].all())
 
 
 def test_region_file_on_home_becomes_the_drawn_area(app_env, tiny_home):
