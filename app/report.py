@@ -136,7 +136,9 @@ def simulated_banner(lr_simulated: bool, hr_synthetic: bool, has_sr: bool) -> st
     if not lines:
         return ""
     items = "".join(f"<li>{line}</li>" for line in lines)
-    return f'<section class="simulated" id="simulated-flags"><h2>SIMULATED data</h2><ul>{items}</ul></section>'
+    return (
+        f'<section class="simulated" id="simulated-flags"><h2>SIMULATED data</h2><ul>{items}</ul></section>'
+    )
 
 
 def _number(value: object) -> str:
@@ -161,7 +163,8 @@ def table_html(frame: pd.DataFrame, table_id: str | None = None) -> str:
         cells = []
         for value in row:
             numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            cells.append(f'<td class="num">{esc(_number(value))}</td>' if numeric else f"<td>{esc(_number(value))}</td>")
+            klass = ' class="num"' if numeric else ""
+            cells.append(f"<td{klass}>{esc(_number(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{esc(table_id)}"' if table_id else ""
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -259,7 +262,8 @@ def _value_html(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         if not value:
             return "-"
-        if all(not isinstance(v, (Mapping, list, tuple)) for v in value) and sum(len(str(v)) for v in value) < 120:
+        flat = all(not isinstance(v, (Mapping, list, tuple)) for v in value)
+        if flat and sum(len(str(v)) for v in value) < 120:
             return esc(", ".join(str(v) if isinstance(v, (int, np.integer)) else _number(v) for v in value))
         return "<ul>" + "".join(f"<li>{_value_html(v)}</li>" for v in value) + "</ul>"
     if value is None:
@@ -274,9 +278,15 @@ def _metadata_html(metadata: Mapping[str, Any]) -> str:
     return f'<table class="metadata" id="metadata-table">{rows}</table>'
 
 
+TIDY_SHOWN = ("region", "product", "year", "indicator", "value", "unit", "lower", "upper", "simulated",
+              "method", "note")
+"""Columns of the tidy table shown in the report's "every row" part."""
+
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;color:#1d1d1f;padding:0 16px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;
+color:#1d1d1f;padding:0 16px}
+h1{font-size:24px;margin:0 0 4px}
+h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .sub{color:#555;margin:0 0 12px}
 .simulated{border:3px solid #c62828;background:#fff3f3;padding:8px 16px;margin:16px 0;border-radius:6px}
 .simulated h2{color:#c62828;border:none;margin:4px 0;font-size:20px;letter-spacing:.5px}
@@ -284,7 +294,8 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0 4px}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f4f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.metadata td{font-size:12px;word-break:break-word}.metadata dl{margin:0}.metadata ul{margin:0;padding-left:16px}
+.metadata td{font-size:12px;word-break:break-word}.metadata dl{margin:0}
+.metadata ul{margin:0;padding-left:16px}
 .maps{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0}figure.map{flex:1 1 300px;max-width:380px}
 figure.map .frame{position:relative;background:#1b1e25;line-height:0}
@@ -295,7 +306,8 @@ svg.outlines path{vector-effect:non-scaling-stroke}
 figcaption{font-size:12.5px;margin-top:4px;line-height:1.35}
 .legend{margin-top:8px;max-width:760px}
 figure.chart{margin:12px 0 20px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}dt{font-weight:600}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}
+dt{font-weight:600}dd{margin:0}
 .foot{color:#666;font-size:12px;margin-top:28px}
 @media print{body{max-width:none;margin:0}.simulated{break-inside:avoid}section{break-inside:auto}
 figure.map,figure.chart{break-inside:avoid}.noprint{display:none}}
@@ -308,7 +320,7 @@ def build_report(content: ReportContent) -> str:
 
     regions = list(content.regions)
     created = content.created_utc or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    where = ", ".join(regions) if len(regions) <= 6 else f"{', '.join(regions[:6])} and {len(regions) - 6} more"
+    where = ", ".join(regions[:6]) + (f" and {len(regions) - 6} more" if len(regions) > 6 else "")
     when = f" - {content.time_label}" if content.time_label else ""
     title = f"DeepLight SDG report: {where} - {content.dataset}{when}"
     has_sr = content.model is not None and "sr" in set(content.table.get("product", []))
@@ -317,19 +329,19 @@ def build_report(content: ReportContent) -> str:
         "regions": "; ".join(regions),
         "date": content.time_label or "undated",
         "model (SR)": content.model or "none (no reconstruction)",
-        "LR": "SIMULATED by the degradation model" + (" from the synthetic HR" if content.hr_synthetic else "")
-        if content.lr_simulated
-        else "as given (not simulated)",
+        "LR": (
+            "SIMULATED by the degradation model" + (" from the synthetic HR" if content.hr_synthetic else "")
+            if content.lr_simulated
+            else "as given (not simulated)"
+        ),
         "HR": "SYNTHETIC (generated)" if content.hr_synthetic else "reference image of the data set",
         "created": created,
     }
     summary = significant(wide_summary(content.table, synthetic_hr=content.hr_synthetic))
-    tidy_columns = [c for c in content.table.columns if c in ("region", "product", "year", "indicator", "value",
-                                                                "unit", "lower", "upper", "simulated", "method",
-                                                                "note")]
-    tidy = content.table[tidy_columns]
+    tidy = content.table[[c for c in content.table.columns if c in TIDY_SHOWN]]
     extra = "".join(
-        f"<h3>{esc(t.title)}</h3>{table_html(t.frame)}" + (f"<p class='sub'>{esc(t.caption)}</p>" if t.caption else "")
+        f"<h3>{esc(t.title)}</h3>{table_html(t.frame)}"
+        + (f"<p class='sub'>{esc(t.caption)}</p>" if t.caption else "")
         for t in content.tables
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in content.notes)
@@ -376,11 +388,12 @@ def build_report(content: ReportContent) -> str:
 
 def threshold_items(thresholds) -> dict[str, Any]:
     """The user's settings (:class:`app.sdg_view.Thresholds`) as readable name -> value pairs."""
+    fixed = thresholds.urban_method == "fixed"
     items: dict[str, Any] = {
         "lit if radiance >= (nW/cm2/sr)": thresholds.lit_radiance,
         "LR lit if DN >": thresholds.lit_dn,
         "urban extent": thresholds.urban_method
-        + (f" (radiance >= {thresholds.urban_radiance:g} nW/cm2/sr)" if thresholds.urban_method == "fixed" else ""),
+        + (f" (radiance >= {thresholds.urban_radiance:g} nW/cm2/sr)" if fixed else ""),
     }
     if thresholds.co2_total is not None:
         items["CO2 total of the selected regions"] = f"{thresholds.co2_total:g} {thresholds.co2_unit}"
@@ -405,11 +418,13 @@ def report_maps(scene, lr_radiance: np.ndarray, sr: np.ndarray | None, vmax: flo
     lr_title = "LR (SIMULATED, nominal radiance)" if scene.lr_simulated else "LR (nominal radiance)"
     layers = [(lr_title, lr_radiance)]
     if sr is not None:
-        layers.append(("SR (reconstruction" + (", from the simulated LR)" if scene.lr_simulated else ")"), sr))
+        source = ", from the simulated LR)" if scene.lr_simulated else ")"
+        layers.append(("SR (reconstruction" + source, sr))
     if scene.hr is not None:
         layers.append(("HR reference (SYNTHETIC)" if scene.hr_synthetic else "HR reference", scene.hr))
     return [
-        ReportMap(title, radiance_overlay(array, scene.crs, scene.hr_transform, vmax)) for title, array in layers
+        ReportMap(title, radiance_overlay(array, scene.crs, scene.hr_transform, vmax))
+        for title, array in layers
     ]
 
 

@@ -170,7 +170,10 @@ def product_provenance(scene: Scene, model_name: str | None = None) -> dict[str,
     """Where each product of ``scene`` comes from, in words (for the downloads' metadata)."""
     hr_source = "the synthetic HR" if scene.hr_synthetic else "the data set's HR image"
     if scene.lr_simulated:
-        lr = f"SIMULATED: made by the DeepLight DMSP-like degradation model from {hr_source}; not an observation"
+        lr = (
+            f"SIMULATED: made by the DeepLight DMSP-like degradation model from {hr_source}; "
+            "not an observation"
+        )
     else:
         lr = "as given by the data set (not simulated); DMSP-like DN"
     provenance = {"lr": lr}

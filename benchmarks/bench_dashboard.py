@@ -175,13 +175,16 @@ def main() -> int:
     if args.only == "report":
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1500, "height": 1300}, accept_downloads=True).new_page()
+            context = browser.new_context(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
+            page = context.new_page()
             page.set_default_timeout(240_000)
             process, url = start_app({"DEEPLIGHT_HOME": str(home)}, log)
             try:
                 wait_healthy(url, process, 120)
                 page.goto(f"{url}/compare?dataset=demo&region={names[0]}&model={model}")  # reconstruct once
-                wait_for_map(page, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-sr" in s["titles"])
+                wait_for_map(
+                    page, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-sr" in s["titles"]
+                )
                 row = _report_download(page, url, names[0], model)
             finally:
                 stop_app(process)

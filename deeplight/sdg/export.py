@@ -73,7 +73,8 @@ def _metadata_of(table: pd.DataFrame, metadata: Mapping[str, Any] | None) -> dic
         simulated_products = sorted({str(p) for p in table.loc[table["simulated"].astype(bool), "product"]})
         merged["simulated_products"] = simulated_products
         if simulated_products:
-            merged["simulated_note"] = simulated_note(simulated_products, merged.get("synthetic_products", ()))
+            synthetic = merged.get("synthetic_products", ())
+            merged["simulated_note"] = simulated_note(simulated_products, synthetic)
     return _jsonable(merged)
 
 
@@ -252,7 +253,7 @@ def indicators_to_geodataframe(table: pd.DataFrame, regions: gpd.GeoDataFrame) -
 
 
 def unit_slug(unit: str) -> str:
-    """A unit as a column-name suffix: ``"nW/cm2/sr x km2"`` -> ``"nW_cm2_sr_x_km2"``, ``"km2"`` -> ``"km2"``."""
+    """A unit as a column-name suffix: ``"nW/cm2/sr x km2"`` -> ``"nW_cm2_sr_x_km2"``."""
     return "_".join(part for part in re.split(r"[^0-9A-Za-z]+", str(unit)) if part)
 
 
@@ -294,11 +295,13 @@ def indicators_to_geo_export(
     wide.columns.name = None
     columns = (
         frame.drop_duplicates("column")
-        .assign(year=lambda f: f["year_text"].replace("", pd.NA))[["column", "product", "indicator", "year", "unit"]]
+        .assign(year=lambda f: f["year_text"].replace("", pd.NA))
+        .loc[:, ["column", "product", "indicator", "year", "unit"]]
         .sort_values("column")
         .reset_index(drop=True)
     )
-    flags = frame.groupby("product")["simulated"].any() if "simulated" in frame.columns else pd.Series(dtype=bool)
+    has_flags = "simulated" in frame.columns
+    flags = frame.groupby("product")["simulated"].any() if has_flags else pd.Series(dtype=bool)
     columns["simulated"] = columns["product"].map(flags).fillna(False).astype(bool)
     for product, flag in flags.items():
         wide[f"{product}_simulated"] = bool(flag)
@@ -313,7 +316,9 @@ def indicators_to_geo_export(
         }
     )
     columns = pd.concat([columns, flag_rows], ignore_index=True) if len(flag_rows) else columns
-    joined = regions[[REGION_COLUMN, "geometry"]].merge(wide, left_on=REGION_COLUMN, right_index=True, how="left")
+    joined = regions[[REGION_COLUMN, "geometry"]].merge(
+        wide, left_on=REGION_COLUMN, right_index=True, how="left"
+    )
     return gpd.GeoDataFrame(joined, geometry="geometry", crs=regions.crs), columns
 
 
@@ -346,9 +351,12 @@ def indicators_to_geojson_bytes(
     """
     geo, columns = indicators_to_geo_export(table, regions)
     geo = geo.to_crs("EPSG:4326") if geo.crs is not None else geo
-    collection = json.loads(geo.to_json(na="null", drop_id=True))
-    collection = {"type": "FeatureCollection", "metadata": _geo_metadata(table, columns, metadata), **collection}
-    collection["type"] = "FeatureCollection"
+    features = json.loads(geo.to_json(na="null", drop_id=True))["features"]
+    collection = {
+        "type": "FeatureCollection",
+        "metadata": _geo_metadata(table, columns, metadata),
+        "features": features,
+    }
     return json.dumps(collection, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 

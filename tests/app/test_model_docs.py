@@ -71,7 +71,7 @@ def test_model_card_training_time_is_stated_once():
     assert len(training_time_statements(OLD_CARD)) == 3  # the card repeats (and contradicts) itself
     shown = one_training_time(OLD_CARD)
     statements = training_time_statements(shown)
-    assert statements == ["  372 s wall (about 6 min). Trained from the architecture of commit \"DeepLightSR: HR detail\"."]
+    assert len(statements) == 1 and statements[0].startswith("  372 s wall (about 6 min). Trained from")
     assert "25 CPU-minutes" not in shown and "2 h" not in shown
     assert "Small budget (see the training time above): far from converged" in shown
     assert "Trained in the training time above on a laptop." in shown

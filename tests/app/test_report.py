@@ -142,13 +142,15 @@ def test_file_name_is_safe_ascii():
     assert report_file_name("demo", ["Brisk Vale"], "") == "deeplight_report_demo_Brisk-Vale.html"
     name = report_file_name("shanghai_npp_viirs", [HOSTILE], "2018")
     assert name.endswith("_2018.html") and all(c.isalnum() or c in "_-." for c in name)
-    assert report_file_name("demo", ["a", "b", "c"], "2016-03") == "deeplight_report_demo_3-regions_2016-03.html"
+    three = report_file_name("demo", ["a", "b", "c"], "2016-03")
+    assert three == "deeplight_report_demo_3-regions_2016-03.html"
 
 
 def test_outline_svg_matches_the_image_bounds():
     regions = gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(10.0, 40.0, 11.0, 41.0)], crs="EPSG:4326")
     svg = region_outline_svg(regions, [[40.0, 10.0], [41.0, 11.0]])
     assert svg.startswith("<svg") and "<path" in svg
-    xs = [float(p.split(",")[0].lstrip("MLZ")) for p in svg.split('d="')[1].split('"')[0].replace("Z", "").split("L")]
+    path = svg.split('d="')[1].split('"')[0].replace("Z", "")
+    xs = [float(point.split(",")[0].lstrip("M")) for point in path.split("L")]
     assert min(xs) == pytest.approx(0.0, abs=0.2) and max(xs) == pytest.approx(1000.0, abs=0.2)
     assert region_outline_svg(None, [[40.0, 10.0], [41.0, 11.0]]) == ""

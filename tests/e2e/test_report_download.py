@@ -19,7 +19,9 @@ def _url(base: str, path: str = "", **params: str) -> str:
     return f"{base}/{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
 
 
-def test_report_download_is_html_with_the_table_and_the_simulated_flag(page, app_url, e2e_home, browser, tmp_path):
+def test_report_download_is_html_with_the_table_and_the_simulated_flag(
+    page, app_url, e2e_home, browser, tmp_path
+):
     region = gpd.read_file(e2e_home / "demo" / "regions.geojson")["name"].iloc[0]
     page.goto(_url(app_url, "sdg", dataset="demo", region=region, model="bicubic"))
     wait_for_text(page, "Simulated LR")
@@ -45,13 +47,16 @@ def test_report_download_is_html_with_the_table_and_the_simulated_flag(page, app
     try:
         tab = context.new_page()
         requests, errors = [], []
-        tab.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        tab.on(
+            "request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:")) else None
+        )
         tab.on("pageerror", lambda e: errors.append(str(e)))
         tab.goto(saved.resolve().as_uri())
         tab.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
         assert tab.locator(".js-plotly-plot").count() >= 3
         images = tab.evaluate(
-            "() => Array.from(document.querySelectorAll('figure.map img')).map(i => i.complete && i.naturalWidth)"
+            "() => Array.from(document.querySelectorAll('figure.map img'))"
+            ".map(i => i.complete && i.naturalWidth)"
         )
         assert len(images) == 3 and all(images)  # LR, SR and HR maps decoded
         assert requests == [] and errors == []
