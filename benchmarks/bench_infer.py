@@ -279,6 +279,21 @@ def bench_cache(model, rows: list[dict], work: Path, tile: int, overlap: int) ->
         )
 
 
+def peak_rss_kib() -> int:
+    """High-water mark of this process's resident set (KiB): ``VmHWM`` on Linux.
+
+    ``ru_maxrss`` (the fallback elsewhere) keeps the parent's resident set at fork across the exec
+    of a child, so a child started by a large parent would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child_big(args: argparse.Namespace) -> None:
     """Runs in a child process so that its peak RSS is measured on its own."""
     from deeplight.infer import predict_raster
@@ -305,7 +320,7 @@ def child_big(args: argparse.Namespace) -> None:
                 "threads": torch.get_num_threads(),
                 "tiles": result.tiles,
                 "bytes": size,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_mb": peak_rss_kib() / 1024,
             }
         )
     )
@@ -702,6 +717,7 @@ def main() -> int:
         print(f"bench_infer: error: {exc}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
+    omp_env = os.environ.get("OMP_NUM_THREADS", "unset")  # before a Dask cluster changes it
     model, description = load_model("demo")
     parts = args.only or list(PARTS)
     if device.type != "cpu":
@@ -739,7 +755,7 @@ def main() -> int:
         f"machine: {machine_line(args.threads, device)}; the `load` column is the 1-minute load average at "
         "the end of each part (other engineers' jobs share the 2 cores, so times vary with it)",
         "inputs: synthetic DMSP-like DN rasters, simulated (made by code)",
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+        f"OMP_NUM_THREADS={omp_env}",
     ]
     print(write_tables(rows, header, stem))
     return 0
