@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import branca.element
 import folium
 import geopandas as gpd
+import leafmap.foliumap
 import numpy as np
 from folium.elements import JSCSSMixin
 from jinja2 import Template
@@ -38,11 +39,19 @@ LEAFLET_CSS = [("leaflet_css", f"{STATIC_URL}/leaflet/leaflet.css")]
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
 
-class OfflineMap(folium.Map):
-    """A folium map whose Leaflet JS/CSS come from ``/app/static`` (set on the class: idempotent)."""
+class OfflineMap(leafmap.foliumap.Map):
+    """A leafmap (folium) map whose Leaflet JS/CSS come from ``/app/static`` (set on the class:
+    idempotent). leafmap's own controls stay off: each loads its plugin from a CDN, so offline it would
+    be a blank control; the dashboard adds its vendored plugins (sync, swipe, draw) itself."""
 
     default_js = LEAFLET_JS
     default_css = LEAFLET_CSS
+
+    def __init__(self, **kwargs) -> None:
+        for control in ("fullscreen_control", "draw_control", "measure_control", "latlon_control",
+                        "locate_control", "minimap_control", "search_control"):
+            kwargs.setdefault(control, False)
+        super().__init__(**kwargs)
 
 
 def js_literal(value) -> str:

@@ -3,7 +3,7 @@
 Delegates to ``deeplight.eval.metrics`` (PSNR, SSIM, CC on normalised radiance
 ``log1p(r)/log1p(1000)``, data range 1, 8-pixel border crop, valid pixels only), with the validity
 mask restricted to the region's pixels. LR enters as its nominal radiance (inverse of the nominal
-DMSP-like response, ``deeplight.data.norm.nominal_dn_to_radiance``) repeated onto the HR grid.
+DMSP-like response, ``deeplight.contracts.nominal_dn_to_radiance``) repeated onto the HR grid.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deeplight.data.norm import SCALE, nominal_dn_to_radiance, normalize_radiance
+from deeplight.contracts import SCALE, nominal_dn_to_radiance, normalize_radiance
 
 
 def lr_nominal_radiance_on_hr_grid(lr_dn: np.ndarray) -> np.ndarray:

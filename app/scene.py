@@ -18,7 +18,7 @@ from rasterio.crs import CRS
 from rasterio.features import geometry_mask
 from shapely.geometry.base import BaseGeometry
 
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE
 from deeplight.errors import RegionError
 
 

@@ -21,7 +21,7 @@ from rasterio.crs import CRS
 from app.scene import LazyRaster, Scene, whole_scene_region
 from app.settings import Settings
 from deeplight.data.degrade import degrade_dmsp_like
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE, tag_is_true
 from deeplight.errors import RasterError, RegionError
 from deeplight.io.raster import raster_grid, read_raster
 from deeplight.io.reproject import reproject_array
@@ -390,7 +390,7 @@ def load_demo_scene(demo_dir: Path) -> Scene:
             return None
         return LazyRaster(lambda: np.asarray(read_raster(path, band=band).values, dtype=np.float32))
 
-    lr_simulated = str(lr_da.attrs.get("simulated", "true")).lower() == "true"
+    lr_simulated = tag_is_true(lr_da.attrs, default=True)
     notes = (DEMO_SIMULATED_LR_NOTE,) if lr_simulated else ()
     notes = (*notes, DEMO_SYNTHETIC_HR_NOTE)
     manifest = demo_dir / "manifest.json"

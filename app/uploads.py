@@ -23,7 +23,7 @@ import numpy as np
 
 from app.scene import Scene, whole_scene_region
 from app.sources import SIMULATED_LR_NOTE, simulate_lr
-from deeplight.data.norm import SCALE, radiance_to_nominal_dn
+from deeplight.contracts import SCALE, radiance_to_nominal_dn
 from deeplight.errors import DeepLightError, RasterError, RegionError
 from deeplight.io import read_raster
 from deeplight.io.limits import check_pixel_count
@@ -187,7 +187,7 @@ def build_upload_scene(
             notes.append("real LR upload: no HR reference, so full-reference metrics are not available")
             if lr_units == "radiance":
                 notes.append(
-                    "LR radiance mapped to nominal DMSP-like DN (deeplight.data.norm.radiance_to_nominal_dn)"
+                    "LR radiance mapped to nominal DMSP-like DN (deeplight.contracts.radiance_to_nominal_dn)"
                 )
         notes.extend(value_notes)
         hr_shape = (lr.shape[0] * SCALE, lr.shape[1] * SCALE)

@@ -231,7 +231,7 @@ def evaluate_samples(
     returns one); for a model without it, against the nominal inverse of the DMSP-like response.
     """
     from deeplight.eval.evaluate import _batches
-    from deeplight.models.radiometry import nominal_dn_to_normalised_radiance
+    from deeplight.models.radiometry import normalised_dn_to_normalised_radiance
 
     rows, seconds = [], 0.0
     for batch in _batches(samples, batch_size):
@@ -244,7 +244,7 @@ def evaluate_samples(
         sr = out["sr"].float()
         lr_cal = out.get("lr_calibrated")
         if lr_cal is None:
-            lr_cal = nominal_dn_to_normalised_radiance(inputs["lr"])
+            lr_cal = normalised_dn_to_normalised_radiance(inputs["lr"])
         cap = out.get("cap")
         for i in range(sr.shape[0]):
             rows.append(

@@ -514,7 +514,7 @@ def indicator_place(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Indicators of one place on HR, LR, bicubic and each SR: (long values table, facts)."""
     from deeplight.data.degrade import preset_params
-    from deeplight.data.norm import SCALE, nominal_dn_to_radiance
+    from deeplight.contracts import SCALE, nominal_dn_to_radiance
     from deeplight.infer import TileCache, predict_array, resolve_device
 
     key = sdg_eval.stable_key(

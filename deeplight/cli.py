@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
+import logging
 import os
 import sys
 import traceback
@@ -27,15 +27,7 @@ from deeplight import __version__
 from deeplight.errors import DeepLightError
 from deeplight.runtime import prepare_process
 
-# Modules that register command groups, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = (
-    "deeplight.data.cli",
-    "deeplight.models.cli",
-    "deeplight.train.cli",
-    "deeplight.eval.cli",
-    "deeplight.infer.cli",
-    "deeplight.sdg.cli",
-)
+LOG_LEVELS = ("debug", "info", "warning", "error")
 EXIT_ERROR = 2
 """Exit status of every error answered with a message (the same as argparse's usage errors)."""
 EXIT_INTERRUPTED = 130
@@ -55,10 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("DEEPLIGHT_DEBUG", "").strip() not in ("", "0"),
         help="print the full traceback of an error (also DEEPLIGHT_DEBUG=1)",
     )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=os.environ.get("DEEPLIGHT_LOG_LEVEL", "warning").strip().lower() or "warning",
+        help="messages of the library's loggers shown on stderr (default warning; also DEEPLIGHT_LOG_LEVEL)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    # the command groups live beside the code they drive; imported here, in --help order
+    from deeplight.data import cli as data_cli
+    from deeplight.eval import cli as eval_cli
+    from deeplight.infer import cli as infer_cli
+    from deeplight.models import cli as models_cli
+    from deeplight.sdg import cli as sdg_cli
+    from deeplight.train import cli as train_cli
+
+    for group in (data_cli, models_cli, train_cli, eval_cli, infer_cli, sdg_cli):
+        group.register(subparsers)
     return parser
+
+
+def configure_logging(level: str) -> None:
+    """Send the ``deeplight.*`` loggers to stderr at ``level`` (progress bars stay on tqdm)."""
+    if level not in LOG_LEVELS:
+        raise DeepLightError(f"--log-level {level!r} (or DEEPLIGHT_LOG_LEVEL) must be one of {', '.join(LOG_LEVELS)}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("deeplight: %(levelname)s: %(name)s: %(message)s"))
+    logger = logging.getLogger("deeplight")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 def _output_hint(args: argparse.Namespace) -> str:
@@ -210,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_process()
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -12,7 +12,7 @@ from app.navigation import page
 from app.selection import DRAWN_AREA
 from app.settings import get_settings
 from app.uploads import REGION_SUFFIXES, UploadedFile, region_from_upload
-from deeplight.data.norm import nominal_dn_to_radiance
+from deeplight.contracts import nominal_dn_to_radiance
 from deeplight.errors import DeepLightError
 
 page_setup("DeepLight - finer night-time lights")

@@ -171,10 +171,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _band_variable(header) -> str | None:
-    import rasterio
+    from deeplight.io.raster import raster_grid
 
-    with rasterio.open(header.open_path) as src:
-        return src.tags(1).get("NETCDF_VARNAME")
+    return raster_grid(header.open_path)["band1_tags"].get("NETCDF_VARNAME")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -21,33 +21,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 import torch
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
-from deeplight.data.norm import SCALE
+from deeplight.contracts import PRESENT_ORDER, SCALE, tag_is_true
 from deeplight.utils_io import read_json
 from deeplight.data.samples import augment_sample, draw_augmentation, make_sample
 from deeplight.errors import RasterError
-from deeplight.io.raster import raster_grid
+from deeplight.io.raster import raster_grid, read_window
 from deeplight.io.scene import check_lr_hr_grids
 
 PathLike = str | os.PathLike[str]
-AUX_MODALITIES: tuple[str, ...] = ("hr", "dmo", "dem", "isp")
+AUX_MODALITIES: tuple[str, ...] = PRESENT_ORDER
 EXPECTED_BANDS = {"lr": 1, "hr": 1, "dmo": 7, "dem": 1, "isp": 1}
 
 
 def _read_window(path: Path, window: Window | None) -> np.ndarray:
     """Read a window (all bands) as float32 with NaN for nodata."""
-    try:
-        with rasterio.open(path) as src:
-            data = src.read(window=window, masked=True, boundless=False)
-    except rasterio.errors.RasterioError as exc:
-        raise RasterError(f"{path}: cannot read pixels ({exc}); the file may be truncated") from None
-    return np.ma.filled(data.astype(np.float32), np.nan)
+    return read_window(path, window)
 
 
 def _window_sample(
@@ -82,7 +76,7 @@ def _window_sample(
             "crs": lr_grid["crs"],
             "transform": tuple(hr_transform)[:6],
             "name": name,
-            "lr_simulated": lr_grid["tags"].get("simulated", "false") == "true",
+            "lr_simulated": tag_is_true(lr_grid["tags"]),
         },
     )
     if rng is not None:

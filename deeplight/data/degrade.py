@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from deeplight.data.norm import DN_MAX, NOMINAL_DN_GAIN, NOMINAL_DN_GAMMA, SCALE
+from deeplight.contracts import DN_MAX, NOMINAL_DN_GAIN, NOMINAL_DN_GAMMA, SCALE
 from deeplight.errors import ConfigError, RasterError
 
 
@@ -45,8 +45,8 @@ class DegradationParams:
     Attributes:
         scale: HR pixels per LR pixel along each axis (8: DeepLightMD 2048 -> 256).
         gain: DN per (nW/cm^2/sr)^gamma of the nominal response; default
-            :data:`deeplight.data.norm.NOMINAL_DN_GAIN` (our choice, saturation near 50 nW/cm^2/sr).
-        gamma: exponent of the nominal response; default :data:`deeplight.data.norm.NOMINAL_DN_GAMMA`.
+            :data:`deeplight.contracts.NOMINAL_DN_GAIN` (our choice, saturation near 50 nW/cm^2/sr).
+        gamma: exponent of the nominal response; default :data:`deeplight.contracts.NOMINAL_DN_GAMMA`.
         offset_dn: nominal DN offset (0: dark scene gives DN 0).
         gain_drift_sigma: sigma of the per-scene log-normal gain drift; 0.15 (about +-15 %,
             the order of the inter-satellite DMSP differences that intercalibration corrects,

@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-import rasterio
+import rasterio.errors
 import torch
 import yaml
 from rasterio.windows import Window
@@ -50,9 +50,10 @@ from torch.utils.data import Dataset
 
 from deeplight.data.datasets import _Epoch
 from deeplight.data.degrade import DegradationInfo, DegradationParams, degrade_dmsp_like, preset_params
-from deeplight.data.norm import SCALE, radiance_to_nominal_dn
+from deeplight.contracts import SCALE, radiance_to_nominal_dn
 from deeplight.data.samples import TENSOR_KEYS, augment_sample, draw_augmentation, make_sample
 from deeplight.errors import ConfigError, RasterError
+from deeplight.io.raster import raster_grid, read_window
 
 PathLike = str | os.PathLike[str]
 
@@ -396,8 +397,9 @@ def _stable_seed(*parts: Any) -> int:
     return zlib.crc32("|".join(str(p) for p in parts).encode("utf-8"))
 
 
-def _file_window(src: rasterio.DatasetReader, window: PlaceWindow | None, where: str) -> Window:
-    full = Window(0, 0, src.width, src.height)
+def _file_window(grid: dict, window: PlaceWindow | None, where: str) -> Window:
+    """The pixel window of a place in a raster (``grid``: :func:`deeplight.io.raster.raster_grid`)."""
+    full = Window(0, 0, grid["width"], grid["height"])
     if window is None:
         return full
     if window.pixels is not None:
@@ -407,16 +409,18 @@ def _file_window(src: rasterio.DatasetReader, window: PlaceWindow | None, where:
         from rasterio.warp import transform_bounds
         from rasterio.windows import from_bounds
 
-        if src.crs is None:
+        if grid["crs"] is None:
             raise RasterError(f"{where}: has no CRS, so a bbox window cannot be placed; use a pixel window")
-        bounds = transform_bounds("EPSG:4326", src.crs, *window.bbox, densify_pts=21)  # type: ignore[misc]
-        wanted = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+        bounds = transform_bounds("EPSG:4326", grid["crs"], *window.bbox, densify_pts=21)  # type: ignore[misc]
+        wanted = from_bounds(*bounds, transform=grid["transform"]).round_offsets().round_lengths()
     try:
         clipped = wanted.intersection(full)
     except rasterio.errors.WindowError:
         clipped = None
     if clipped is None or clipped.width < 1 or clipped.height < 1:
-        raise RasterError(f"{where}: the place's window does not overlap the raster ({src.height}x{src.width} pixels)")
+        raise RasterError(
+            f"{where}: the place's window does not overlap the raster ({grid['height']}x{grid['width']} pixels)"
+        )
     return Window(int(clipped.col_off), int(clipped.row_off), int(clipped.width), int(clipped.height))
 
 
@@ -438,16 +442,18 @@ def read_place_file(place: PlaceSpec, file: str) -> tuple[np.ndarray, Window, st
     """
     path = place.data_dir / file
     where = f"{path} (place {place.name!r})"
-    try:
-        with rasterio.open(path) as src:
-            window = _file_window(src, place.window, where)
-            data = src.read(1, window=window, masked=True)
-            crs = src.crs.to_wkt() if src.crs is not None else None
-            transform = tuple(src.transform)[:6]
-    except rasterio.errors.RasterioError as exc:
-        raise RasterError(f"{where}: cannot read it as a raster ({exc}); {DATA_DIR_HINT}") from None
     fill = 0.0 if place.nodata_as == "zero" else np.nan
-    raw = np.ma.filled(data.astype(np.float32), fill)
+    try:
+        grid = raster_grid(path)
+    except RasterError as exc:
+        raise RasterError(f"{exc} (place {place.name!r}); {DATA_DIR_HINT}") from None
+    window = _file_window(grid, place.window, where)
+    try:
+        raw = read_window(path, window, band=1, fill=fill)
+    except RasterError as exc:
+        raise RasterError(f"{exc} (place {place.name!r}); {DATA_DIR_HINT}") from None
+    crs = grid["crs"]
+    transform = tuple(grid["transform"])[:6]
     radiance = raw * np.float32(place.scale)
     radiance[~np.isfinite(radiance)] = np.nan
     np.maximum(radiance, 0.0, out=radiance, where=np.isfinite(radiance))
@@ -731,7 +737,7 @@ def simulate_lr(hr_radiance: np.ndarray, draw: DegradationDraw) -> tuple[np.ndar
         ``"dn"`` mode it is :func:`degrade_dmsp_like`'s output. In ``"radiance"`` mode it is the
         forward model's coarse radiance (same misregistration, PSF and aggregation, no DN
         response: ``info.lr_radiance``) times ``1 + noise_relative * N(0, 1)`` per pixel (clipped
-        at 0), mapped by :func:`deeplight.data.norm.radiance_to_nominal_dn` - exactly what
+        at 0), mapped by :func:`deeplight.contracts.radiance_to_nominal_dn` - exactly what
         ``deeplight predict --lr-units radiance`` does to a radiance LR raster.
     """
     lr_dn, info = degrade_dmsp_like(hr_radiance, draw.params, seed=draw.seed)

@@ -2,7 +2,7 @@
 
 A sample maps ``lr`` (1, h, w), ``hr`` (1, 8h, 8w), ``dmo`` (7, 8h, 8w), ``dem`` (1, 8h, 8w),
 ``isp`` (1, 8h, 8w), ``present`` (4,) and ``valid`` (1, 8h, 8w) to float32 tensors on the normalised
-scale of :mod:`deeplight.data.norm`; a missing modality is zeros with ``present`` 0 (order
+scale of :mod:`deeplight.contracts`; a missing modality is zeros with ``present`` 0 (order
 ``hr, dmo, dem, isp``). Non-tensor extras travel along: ``crs`` (WKT), ``transform`` (6 floats of
 the HR grid of the patch, before augmentation), ``name``, ``lr_simulated`` (True when the LR was
 made by the degradation model - label results accordingly) and ``augment`` (``(k, flip)``).
@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from deeplight.data.norm import SCALE, normalize_dem, normalize_dn, normalize_radiance
+from deeplight.contracts import DMO_BANDS, SCALE, normalize_dem, normalize_dn, normalize_radiance
 
 TENSOR_KEYS: tuple[str, ...] = ("lr", "hr", "dmo", "dem", "isp", "present", "valid")
-AUX_ORDER: tuple[str, ...] = ("hr", "dmo", "dem", "isp")
-DMO_BANDS = 7
 
 
 def _chw(array: np.ndarray | None, channels: int, shape: tuple[int, int]) -> np.ndarray | None:

@@ -35,7 +35,7 @@ from scipy import ndimage
 
 from deeplight.data.degrade import DegradationInfo, DegradationParams, degrade_dmsp_like
 from deeplight.data.noise import fractal_noise, rescale01
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE
 from deeplight.errors import ConfigError
 
 LANDCOVER_CLASSES: dict[int, str] = {0: "water", 1: "built-up", 2: "vegetation", 3: "bare"}

@@ -2,7 +2,7 @@
 
 Every function takes ONE image (``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)``, numpy or torch) on
 the project's normalised radiance scale ``log1p(r) / log1p(1000)`` (docs/CONTRACTS.md) and converts
-to radiance in nW/cm^2/sr with :func:`deeplight.data.norm.denormalize_radiance` where a threshold
+to radiance in nW/cm^2/sr with :func:`deeplight.contracts.denormalize_radiance` where a threshold
 or a flux is in physical units. Like :mod:`deeplight.eval.metrics`, a border of
 :data:`~deeplight.eval.metrics.BORDER_PX` = 8 HR pixels (one LR cell) is cropped and only valid
 pixels are used: ``valid`` (nonzero = valid) and finite HR values.
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deeplight.data.norm import SCALE, denormalize_radiance, normalize_radiance
+from deeplight.contracts import SCALE, denormalize_radiance, normalize_radiance
 from deeplight.eval import metrics
 from deeplight.eval.metrics import BORDER_PX, _as_image, prepare_pair
 

@@ -40,10 +40,8 @@ from torchmetrics.functional.image import (
     structural_similarity_index_measure,
 )
 
-from deeplight.data.norm import SCALE, denormalize_radiance
+from deeplight.contracts import BORDER_PX, SCALE, denormalize_radiance
 
-BORDER_PX = 8
-"""HR pixels cropped on every side before any metric (SCIENCE.md section 3)."""
 DATA_RANGE = 1.0
 """Data range L of the normalised radiance scale."""
 SSIM_KERNEL = 11

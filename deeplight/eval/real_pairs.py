@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
 
 from deeplight.data.degrade import degrade_dmsp_like
-from deeplight.data.norm import SCALE, normalize_dn, normalize_radiance
+from deeplight.contracts import SCALE, normalize_dn, normalize_radiance
 from deeplight.errors import RasterError
+from deeplight.io.raster import read_window
 
 REAL_SCENES: dict[str, str] = {
     "shanghai-viirs-like-2018": "shanghai/viirs_like_2000_2020/NTL_Shanghai_2000_2020_2018.tif",
@@ -61,14 +61,7 @@ def read_radiance(path: Path) -> np.ndarray:
     """Band 1 as float64 radiance with nodata (declared nodata, negatives) as NaN."""
     if not path.is_file():
         raise RasterError(f"real night-light raster {path} not found: set DEEPLIGHT_DATA_DIR to the shared data folder")
-    try:
-        with rasterio.open(path) as src:
-            band = src.read(1).astype(np.float64)
-            nodata = src.nodata
-    except rasterio.errors.RasterioIOError as exc:
-        raise RasterError(f"cannot read {path} as a raster: {exc}") from exc
-    if nodata is not None:
-        band[band == nodata] = np.nan
+    band = read_window(path, band=1, dtype=np.float64)  # declared nodata -> NaN
     band[band < 0] = np.nan
     return band
 

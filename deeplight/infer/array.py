@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from deeplight.data.norm import SCALE, radiance_to_nominal_dn
+from deeplight.contracts import SCALE, radiance_to_nominal_dn
 from deeplight.errors import ConfigError
 from deeplight.infer.cache import TileCache, cache_key
 from deeplight.infer.devices import default_batch_size, resolve_device
@@ -40,7 +40,7 @@ class SRResult:
 
 def lr_to_dn(lr: np.ndarray, lr_units: str) -> np.ndarray:
     """LR values in ``lr_units`` ("dn" or "radiance") -> float32 DN; radiance goes through the nominal
-    DMSP-like response (:func:`deeplight.data.norm.radiance_to_nominal_dn`)."""
+    DMSP-like response (:func:`deeplight.contracts.radiance_to_nominal_dn`)."""
     if lr_units not in LR_UNITS:
         raise ConfigError(f"lr_units must be one of {LR_UNITS} (got {lr_units!r})")
     lr = np.asarray(lr, dtype=np.float32)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE
 from deeplight.infer.tiling import Tile, blend_window
 
 RowWriter = Callable[[int, np.ndarray, "np.ndarray | None"], None]

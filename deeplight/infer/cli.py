@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from deeplight.contracts import tag_is_true
 from deeplight.errors import ConfigError
 
 CACHE_DIR_HELP = "cache folder (default $DEEPLIGHT_CACHE_DIR, else $DEEPLIGHT_HOME/cache)"
@@ -164,7 +165,7 @@ def _predict(args: argparse.Namespace) -> int:
           f"{result.cached} from cache; {seconds:.1f} s)")
     if result.uncertainty_path is not None:
         print(f"wrote {result.uncertainty_path} (per-pixel std of the x8 self-ensemble, nW/cm2/sr)")
-    if result.tags.get("simulated") == "true":
+    if tag_is_true(result.tags):
         print("note: the LR input is simulated (made by the degradation model); "
               "the output is tagged simulated")
     return 0

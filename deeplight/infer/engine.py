@@ -18,13 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from deeplight.data.norm import SCALE, denormalize_radiance, normalize_dem, normalize_dn
+from deeplight.contracts import DMO_BANDS, SCALE, denormalize_radiance, normalize_dem, normalize_dn
 from deeplight.errors import ConfigError
 from deeplight.infer.devices import inference_context
 from deeplight.infer.self_ensemble import DIHEDRAL_GROUP, transform_batch
 
-DMO_BANDS = 7
-"""Landsat-8 surface-reflectance bands 1-7 (docs/CONTRACTS.md)."""
 
 
 @dataclass

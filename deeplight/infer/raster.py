@@ -25,7 +25,7 @@ import torch
 from rasterio.windows import Window
 
 from deeplight import __version__
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE
 from deeplight.errors import ConfigError, RasterError
 from deeplight.infer.cache import TileCache, cache_key
 from deeplight.infer.devices import default_batch_size, resolve_device

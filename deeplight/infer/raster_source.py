@@ -19,10 +19,10 @@ from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE, tag_is_true
 from deeplight.errors import RasterError
 from deeplight.infer.array import lr_to_dn
-from deeplight.infer.engine import DMO_BANDS
+from deeplight.contracts import DMO_BANDS
 from deeplight.infer.sources import AUX_NAMES
 from deeplight.infer.tiling import Tile
 from deeplight.io.limits import check_pixel_count
@@ -172,7 +172,7 @@ class RasterSource:
     @property
     def simulated(self) -> bool:
         """Whether the LR input is tagged as made by the degradation model."""
-        return str(self.lr_tags.get("simulated", "false")).strip().lower() == "true"
+        return tag_is_true(self.lr_tags)
 
     def describe_inputs(self) -> dict[str, dict[str, str]]:
         """``{role: {"file": name, "sha256": hash}}`` for the output tags."""

@@ -7,9 +7,9 @@ from typing import Protocol
 
 import numpy as np
 
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE
 from deeplight.errors import RasterError
-from deeplight.infer.engine import DMO_BANDS
+from deeplight.contracts import DMO_BANDS
 from deeplight.infer.tiling import Tile
 from deeplight.io.value_ranges import check_value_range
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeplight.data.norm import SCALE
+from deeplight.contracts import SCALE
 from deeplight.errors import ConfigError
 
 

@@ -356,3 +356,124 @@ def _raise_unverified(final: PathLike, problems: list[str]) -> None:
         f"writing {final} failed: the file written had {'; '.join(problems)}; nothing was written under "
         f"{final.name}. Check the output folder and free space, then run again"
     )
+
+
+# ------------------------------------------------------------------ streamed writes (rasters of any size)
+STREAM_BLOCK = 512
+"""Internal tile size (pixels) of the partial GeoTIFF and of the streamed COG."""
+
+
+def hidden_path(out: Path, what: str) -> Path:
+    """The hidden working file ``.<name>.<what>`` beside ``out``."""
+    return out.with_name(f".{out.name}.{what}")
+
+
+def remove_stream_leftovers(path: Path) -> None:
+    """Delete the hidden files of an earlier or failed streamed write of ``path`` (partial GeoTIFF, COG
+    temp and GDAL's overview temp ``.cog.tmp.ovr.tmp``); never the final file, never a lock."""
+    import glob
+
+    prefix = glob.escape(f".{path.name}.")
+    for pattern in (f"{prefix}partial.tif*", f"{prefix}cog.tmp*"):
+        for leftover in path.parent.glob(pattern):
+            leftover.unlink(missing_ok=True)
+
+
+def _write_rows(dst: rasterio.io.DatasetWriter, row0: int, rows: np.ndarray) -> None:
+    """Write rows of band 1 starting at ``row0`` (a seam for tests that simulate a full disk)."""
+    from rasterio.windows import Window
+
+    dst.write(rows, 1, window=Window(0, row0, rows.shape[1], rows.shape[0]))
+
+
+def _partial_to_cog(partial: Path, tmp: Path) -> None:
+    import rasterio.shutil
+
+    rasterio.shutil.copy(
+        partial, tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=STREAM_BLOCK,
+        OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER",
+    )
+    os.chmod(tmp, 0o644)
+
+
+class StreamingCogWriter:
+    """Single-band float32 COGs written by row blocks, verified, then renamed into place together.
+
+    The one writer for rasters too large to hold (``deeplight predict``): rows go to a hidden tiled
+    GeoTIFF (``.<name>.partial.tif``) while a :class:`PixelChecksum` follows them; :meth:`finish`
+    converts each to a COG (``.<name>.cog.tmp``), flushes it and reads it back in full against the
+    checksum, header and tags (:func:`verify_checksums`); :meth:`commit` renames them, the first
+    target last, so its presence means the whole set is complete. Leftovers of a killed run are
+    removed on entry and whatever is left on any failure is removed on exit.
+
+    Args:
+        targets: ``(final path, tags)`` per output; tags must hold :data:`REQUIRED_TAGS`.
+        width, height: raster size (pixels).
+        crs, transform: georeferencing of every target.
+    """
+
+    def __init__(
+        self, targets: Sequence[tuple[Path, Mapping[str, str]]], *, width: int, height: int,
+        crs: CRS | None, transform: Affine,
+    ) -> None:
+        self.targets = [(Path(p), dict(t)) for p, t in targets]
+        self.width, self.height, self.crs, self.transform = int(width), int(height), crs, transform
+        self.hidden = [(hidden_path(p, "partial.tif"), hidden_path(p, "cog.tmp")) for p, _ in self.targets]
+        self.checksums = [PixelChecksum() for _ in self.targets]
+        self._datasets: list[rasterio.io.DatasetWriter] = []
+
+    @property
+    def cog_paths(self) -> list[Path]:
+        """The verified COG temporaries (valid between :meth:`finish` and :meth:`commit`)."""
+        return [tmp for _, tmp in self.hidden]
+
+    def __enter__(self) -> "StreamingCogWriter":
+        for path, _ in self.targets:
+            remove_stream_leftovers(path)
+        profile = {
+            "driver": "GTiff", "dtype": "float32", "count": 1, "width": self.width, "height": self.height,
+            "crs": self.crs, "transform": self.transform, "nodata": np.nan, "tiled": True,
+            "blockxsize": STREAM_BLOCK, "blockysize": STREAM_BLOCK, "compress": "deflate", "predictor": 3,
+            "BIGTIFF": "IF_SAFER",
+        }
+        try:
+            for (partial, _), (_, tags) in zip(self.hidden, self.targets, strict=True):
+                self._datasets.append(rasterio.open(partial, "w", **profile))
+                self._datasets[-1].update_tags(**tags)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def write_rows(self, index: int, row0: int, rows: np.ndarray) -> None:
+        """Write ``rows`` (h, width) of target ``index`` from row ``row0``."""
+        rows = np.asarray(rows, dtype=np.float32)
+        _write_rows(self._datasets[index], row0, rows)
+        self.checksums[index].add(rows, row0)
+
+    def finish(self) -> list[Path]:
+        """Close, convert to COG, flush and verify every target; returns the COG temporaries."""
+        for ds in self._datasets:
+            ds.close()
+        for (partial, cog_tmp), (path, tags), checksum in zip(self.hidden, self.targets, self.checksums, strict=True):
+            _partial_to_cog(partial, cog_tmp)
+            # read the COG back in full before it may be renamed: a full disk does not always raise
+            fsync_file(cog_tmp)
+            verify_checksums(
+                cog_tmp, path, [checksum], height=self.height, width=self.width, crs=self.crs,
+                transform=self.transform, tags=tags,
+            )
+        return self.cog_paths
+
+    def commit(self) -> None:
+        """Rename the verified COGs into place (the first target last)."""
+        for (partial, cog_tmp), (path, _) in reversed(list(zip(self.hidden, self.targets, strict=True))):
+            os.replace(cog_tmp, path)
+            partial.unlink(missing_ok=True)
+
+    def __exit__(self, *exc_info) -> None:
+        for ds in self._datasets:
+            if not ds.closed:
+                ds.close()
+        for path, _ in self.targets:
+            remove_stream_leftovers(path)

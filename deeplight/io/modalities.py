@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from rasterio.enums import Resampling
 
+from deeplight.contracts import DMO_BANDS
+
 
 @dataclass(frozen=True)
 class Modality:
@@ -51,7 +53,7 @@ MODALITIES: dict[str, Modality] = {
     "dmo": Modality(
         "dmo",
         "surface reflectance (0-1)",
-        7,
+        DMO_BANDS,
         Resampling.bilinear,
         "daytime multispectral observation, Landsat-8 SR bands 1-7",
     ),

@@ -124,12 +124,49 @@ def read_raster(
     return da
 
 
+def read_window(
+    path: PathLike,
+    window: "rasterio.windows.Window | None" = None,
+    *,
+    band: int | None = None,
+    fill: float = np.nan,
+    dtype: "np.typing.DTypeLike" = np.float32,
+) -> np.ndarray:
+    """Pixels of one window of a raster, nodata (masked) pixels set to ``fill``.
+
+    The one windowed pixel reader of the package (training datasets, the real corpus, evaluation).
+
+    Args:
+        path: the raster file.
+        window: a rasterio ``Window`` (None: the whole raster); it must lie inside the raster.
+        band: a 1-based band (returns ``(h, w)``), or None for every band (``(bands, h, w)``).
+        fill: value of nodata pixels.
+        dtype: output dtype.
+
+    Raises:
+        RasterError: the file cannot be opened or its pixels cannot be read (named, with what to do).
+    """
+    path = Path(path)
+    try:
+        src = rasterio.open(path)
+    except (RasterioIOError, RasterioError, OSError) as exc:
+        raise _describe_open_failure(path, exc) from None
+    try:
+        with src:
+            data = src.read(band, window=window, masked=True, boundless=False) if band else src.read(
+                window=window, masked=True, boundless=False
+            )
+    except (RasterioError, ValueError) as exc:
+        raise RasterError(f"{path}: cannot read pixels ({exc}); the file may be truncated or the window outside it") from None
+    return np.ma.filled(data.astype(dtype), fill)
+
+
 def raster_grid(path: PathLike) -> dict:
     """Metadata of a raster without reading pixels (for windowed readers and ``data info``).
 
     Returns:
         ``{"path", "crs" (WKT or None), "crs_name", "transform" (Affine), "width", "height",
-        "count", "dtype", "nodata", "tags", "res" (x, y), "bounds"}``.
+        "count", "dtype", "nodata", "tags", "band_descriptions", "band1_tags", "res" (x, y), "bounds"}``.
 
     Raises:
         RasterError: the file is missing or not a raster.
@@ -152,6 +189,7 @@ def raster_grid(path: PathLike) -> dict:
             "nodata": src.nodata,
             "tags": src.tags(),
             "band_descriptions": list(src.descriptions),
+            "band1_tags": src.tags(1) if src.count else {},
             "res": src.res,
             "bounds": tuple(src.bounds),
         }

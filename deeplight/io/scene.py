@@ -30,7 +30,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 
-from deeplight.data.norm import SCALE, radiance_to_nominal_dn
+from deeplight.contracts import SCALE, radiance_to_nominal_dn, tag_is_true
 from deeplight.errors import RasterError
 from deeplight.io.modalities import MODALITIES, SCENE_MODALITIES
 from deeplight.io.raster import read_raster
@@ -239,7 +239,7 @@ def load_scene(
         lr: LR raster path or DataArray (DMSP-like DN 0..63, or radiance - see ``lr_units``).
         hr, dmo, dem, isp: optional layers (paths or DataArrays).
         lr_units: ``"dn"``, ``"radiance"`` (converted to nominal DN with
-            :func:`deeplight.data.norm.radiance_to_nominal_dn`) or ``"auto"`` (radiance when the
+            :func:`deeplight.contracts.radiance_to_nominal_dn`) or ``"auto"`` (radiance when the
             file's ``units`` tag mentions nW, else DN; a DN raster with values above 63 raises).
 
     Returns:
@@ -310,7 +310,7 @@ def load_scene(
             da = reproject_to(da, hr_template, name)
         arrays[name] = np.asarray(da.values, dtype=np.float32)
         sources[name] = _name(layer, name)
-    simulated = str(lr_da.attrs.get("simulated", "false")).lower() == "true"
+    simulated = tag_is_true(lr_da.attrs)
     return build_scene(
         lr=lr_values, crs=lr_crs, lr_transform=lr_tf, simulated_lr=simulated, sources=sources, **arrays
     )

@@ -40,11 +40,11 @@ import math
 import torch
 from torch import nn
 
-from deeplight.data.norm import DN_MAX, normalize_radiance
+from deeplight.contracts import DN_MAX, normalize_radiance
 from deeplight.errors import ConfigError
 from deeplight.models.blocks import activation, conv3x3
 from deeplight.models.inputs import check_choice
-from deeplight.models.radiometry import NOMINAL_GAMMA, SATURATED_DN, nominal_dn_to_radiance
+from deeplight.models.radiometry import NOMINAL_GAMMA, SATURATED_DN, normalised_dn_to_radiance
 
 CALIBRATION_MODES = ("learned", "fixed", "none")
 """learned: per-scene correction (the paper); fixed: nominal response only; none: identity (ablation)."""
@@ -128,7 +128,7 @@ class SceneCalibration(nn.Module):
         offset = self.max_offset * torch.tanh(raw[:, 1:2])
         exponent = (1.0 / NOMINAL_GAMMA) * torch.exp(raw[:, 2:3].clamp(-2, 2))
         shifted = torch.relu(x - offset) / (1 - offset)
-        return nominal_dn_to_radiance(shifted, gain=gain, exponent=exponent)
+        return normalised_dn_to_radiance(shifted, gain=gain, exponent=exponent)
 
     def _bound_total(self, lr: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """Move the log gain so the scene total stays within ``max_total_ratio`` of the nominal one."""
@@ -136,7 +136,7 @@ class SceneCalibration(nn.Module):
             return raw
         x = lr.float()
         counted = ((x >= self.noise_floor_dn / DN_MAX) & (x < SATURATED_DN / DN_MAX)).float()
-        nominal = (nominal_dn_to_radiance(x) * counted).sum(dim=(1, 2, 3))
+        nominal = (normalised_dn_to_radiance(x) * counted).sum(dim=(1, 2, 3))
         calibrated = (self._radiance(x, raw) * counted).sum(dim=(1, 2, 3))
         lit = nominal > 1e-3 * x[0].numel()  # a scene with (almost) no unsaturated light: nothing to bound
         log_ratio = torch.log(calibrated.clamp(min=1e-12)) - torch.log(nominal.clamp(min=1e-12))
@@ -159,6 +159,6 @@ class SceneCalibration(nn.Module):
         if self.mode == "none":
             return x
         if self.mode == "fixed":
-            return normalize_radiance(nominal_dn_to_radiance(x))
+            return normalize_radiance(normalised_dn_to_radiance(x))
         raw = self.scene_parameters(lr) if scene is None else scene.float().to(lr.device)
         return normalize_radiance(self._radiance(x, raw))

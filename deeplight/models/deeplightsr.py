@@ -54,12 +54,13 @@ from deeplight.errors import ConfigError
 from deeplight.models.blocks import ResidualBlock, conv3x3
 from deeplight.models.calibration import CALIBRATION_MODES, SceneCalibration
 from deeplight.models.deformable import DeformableAlignment
-from deeplight.data.norm import DN_MAX, RADIANCE_MAX, denormalize_radiance, normalize_radiance
+from deeplight.contracts import DN_MAX, RADIANCE_MAX, denormalize_radiance, normalize_radiance
 from deeplight.models.blocks import Interpolate, area_downsample
 from deeplight.models.flux import distribute_within_cells, neighbourhood_transport
 from deeplight.models.fusion import AuxEncoder, GatedSFTFusion
 from deeplight.models.global_alignment import SpatialTransformer
-from deeplight.models.inputs import DMO_BANDS, check_choice, check_scale, read_inputs
+from deeplight.contracts import DMO_BANDS
+from deeplight.models.inputs import check_choice, check_scale, read_inputs
 from deeplight.models.radiometry import SATURATED_DN
 from deeplight.models.refinement import AuxiliaryDetailEmbedding, ProgressiveRefinement
 

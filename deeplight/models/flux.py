@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.contracts import denormalize_radiance, normalize_radiance
 
 FLUX_EPS = 1e-6
 """Radiance (nW/cm^2/sr) added before the ratio so all-dark blocks share the LR value evenly."""

@@ -12,14 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from deeplight.contracts import DMO_BANDS, PRESENT_INDEX, PRESENT_ORDER, SCALE
 from deeplight.errors import ConfigError, DeepLightError
 
-SUPPORTED_SCALE = 8
+SUPPORTED_SCALE = SCALE
 """The only super-resolution factor of DeepLightMD (LR 256 -> HR 2048)."""
-DMO_BANDS = 7
-"""Landsat-8 surface reflectance bands 1-7."""
-PRESENT_ORDER = ("hr", "dmo", "dem", "isp")
-"""Column order of ``batch["present"]``."""
 
 
 def check_scale(scale: int, model_name: str, supported: tuple[int, ...] = (SUPPORTED_SCALE,)) -> int:
@@ -82,12 +79,12 @@ class ModelInputs:
     @property
     def has_dmo(self) -> torch.Tensor:
         """(B, 1, 1, 1) presence of DMO."""
-        return self.present[:, 1].view(-1, 1, 1, 1)
+        return self.present[:, PRESENT_INDEX["dmo"]].view(-1, 1, 1, 1)
 
     @property
     def has_dem(self) -> torch.Tensor:
         """(B, 1, 1, 1) presence of the DEM."""
-        return self.present[:, 2].view(-1, 1, 1, 1)
+        return self.present[:, PRESENT_INDEX["dem"]].view(-1, 1, 1, 1)
 
 
 def _check_aux(batch: dict, key: str, channels: int, lr: torch.Tensor, scale: int) -> torch.Tensor | None:
@@ -147,15 +144,15 @@ def read_inputs(batch: dict, scale: int = SUPPORTED_SCALE, dmo_channels: int = D
     if dmo is None:
         dmo = lr.new_zeros(b, dmo_channels, scale * h, scale * w)
         present = present.clone()
-        present[:, 1] = 0
+        present[:, PRESENT_INDEX["dmo"]] = 0
     if dem is None:
         dem = lr.new_zeros(b, 1, scale * h, scale * w)
         present = present.clone()
-        present[:, 2] = 0
+        present[:, PRESENT_INDEX["dem"]] = 0
     # Coverage per band and pixel: NaN (nodata, outside the footprint) or a band not given is
     # absent, never a zero marked present. Absent pixels carry 0 in the image as well.
-    dmo, dmo_mask = _covered(dmo, dmo_mask, present[:, 1], lr.dtype)
-    dem, dem_mask = _covered(dem, dem_mask, present[:, 2], lr.dtype)
+    dmo, dmo_mask = _covered(dmo, dmo_mask, present[:, PRESENT_INDEX["dmo"]], lr.dtype)
+    dem, dem_mask = _covered(dem, dem_mask, present[:, PRESENT_INDEX["dem"]], lr.dtype)
     lr = torch.nan_to_num(lr, nan=0.0, posinf=0.0, neginf=0.0)
     return ModelInputs(lr=lr, dmo=dmo, dem=dem, present=present, dmo_mask=dmo_mask, dem_mask=dem_mask)
 

@@ -6,7 +6,7 @@ transform and CRS of a north-up grid, and the file's tags (``units``, ``simulate
 
 LR rasters from the DMSP-like sensor hold DN (0..63), not radiance. Sums of lights need radiance, so
 :func:`dn_to_radiance` converts DN with the noise-free inverse of the degradation model's nominal
-response (``deeplight.data.norm.nominal_dn_to_radiance``), and the
+response (``deeplight.contracts.nominal_dn_to_radiance``), and the
 result is flagged "nominal calibration" in the table's ``method`` column.
 """
 
@@ -24,7 +24,7 @@ from pyproj import CRS
 from rasterio.warp import Resampling, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from deeplight.data.norm import nominal_dn_to_radiance
+from deeplight.contracts import nominal_dn_to_radiance, tag_is_true
 from deeplight.errors import RasterError
 from deeplight.io.limits import check_pixel_count
 from deeplight.io.validation import check_values, emit, inspect_raster, reason
@@ -66,7 +66,7 @@ class GridRaster:
     @property
     def simulated(self) -> bool:
         """True when the raster's ``simulated`` tag is "true" (made by the degradation model)."""
-        return str(self.tags.get("simulated", "false")).strip().lower() in ("true", "1", "yes")
+        return tag_is_true(self.tags)
 
     def same_grid(self, other: GridRaster, tol: float = 1e-9) -> bool:
         """Whether ``other`` has the same CRS, shape and transform (within ``tol``)."""
@@ -212,7 +212,7 @@ def reproject_grid(
 def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
     """Convert DMSP-like DN (0..63) to nominal radiance (nW/cm2/sr).
 
-    Uses :func:`deeplight.data.norm.nominal_dn_to_radiance`, the exact inverse of the degradation
+    Uses :func:`deeplight.contracts.nominal_dn_to_radiance`, the exact inverse of the degradation
     model's noise-free response ``DN = 6 R^0.6`` (docs/data.md). Saturated DN 63 maps to the
     saturation radiance (about 50 nW/cm2/sr), so sums of lights over saturated cores are lower
     bounds, and the per-scene gain drift of a simulated LR is not undone.
@@ -225,7 +225,7 @@ def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
     """
     with np.errstate(invalid="ignore"):
         radiance = np.asarray(nominal_dn_to_radiance(np.asarray(dn, dtype=np.float64)), dtype=np.float64)
-    return radiance, "nominal calibration: R = (DN/6)^(1/0.6), deeplight.data.norm.nominal_dn_to_radiance"
+    return radiance, "nominal calibration: R = (DN/6)^(1/0.6), deeplight.contracts.nominal_dn_to_radiance"
 
 
 def is_dn_product(raster: GridRaster, declared_units: str | None = None, product: str = "lr") -> bool:

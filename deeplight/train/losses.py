@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.contracts import denormalize_radiance, normalize_radiance
 from deeplight.errors import ConfigError
 from deeplight.models.registry import model_family
 

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-MODALITY_INDEX = {"dmo": 1, "dem": 2}
+from deeplight.contracts import AUX_MODALITIES, PRESENT_INDEX
+
+MODALITY_INDEX = {name: PRESENT_INDEX[name] for name in AUX_MODALITIES}
 """Position of each droppable input in the ``present`` vector (hr, dmo, dem, isp)."""
 
 

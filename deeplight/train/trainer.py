@@ -38,7 +38,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from deeplight.errors import CheckpointError, ConfigError
-from deeplight.eval.metrics import BORDER_PX
+from deeplight.contracts import BORDER_PX
+from deeplight.data.samples import collate_samples
 from deeplight.models.checkpoint import load_checkpoint, save_checkpoint
 from deeplight.train.config import TrainConfig
 from deeplight.train.distributed import DistContext, all_reduce_mean, setup_distributed
@@ -87,18 +88,6 @@ class TrainResult:
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """Move the tensors of a collated sample dict to ``device`` (non-tensors kept)."""
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack tensor fields of sample dicts; keep ``crs``/``transform``/strings as lists."""
-    out: dict[str, Any] = {}
-    for key in items[0]:
-        values = [it[key] for it in items]
-        if isinstance(values[0], torch.Tensor):
-            out[key] = torch.stack(values)
-        else:
-            out[key] = values
-    return out
 
 
 def reduce_loss(value: Any) -> tuple[torch.Tensor, dict[str, float]]:

@@ -50,7 +50,7 @@ def test_hr_upload_simulates_lr_and_is_labelled(tmp_path):
 
 
 def test_lr_upload_in_radiance_maps_to_nominal_dn(tmp_path):
-    from deeplight.data.norm import radiance_to_nominal_dn
+    from deeplight.contracts import radiance_to_nominal_dn
 
     radiance = _radiance((7, 9))
     scene = build_upload_scene(

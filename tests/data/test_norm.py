@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deeplight.data.norm import nominal_dn_to_radiance, radiance_to_nominal_dn
+from deeplight.contracts import nominal_dn_to_radiance, radiance_to_nominal_dn
 
 
 def test_nominal_response_values_and_inverse():

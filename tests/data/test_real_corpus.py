@@ -17,7 +17,7 @@ import yaml
 from affine import Affine
 
 from deeplight.data.degrade import degrade_dmsp_like, preset_params
-from deeplight.data.norm import normalize_dn, normalize_radiance, radiance_to_nominal_dn
+from deeplight.contracts import normalize_dn, normalize_radiance, radiance_to_nominal_dn
 from deeplight.data.real_corpus import (
     DEFAULT_PLACES,
     DegradationDraw,
@@ -397,7 +397,7 @@ def test_mixed_dataset_proportions_determinism_and_epochs():
 
 
 def test_mixed_items_from_the_real_corpus_collate_with_synthetic_ones(corpus):
-    from deeplight.train.trainer import collate_samples
+    from deeplight.data.samples import collate_samples
 
     data, path = corpus
     real = RealCorpusDataset(load_places(path, data), "train", hr_size=32, seed=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplight.data.norm import normalize_radiance
+from deeplight.contracts import normalize_radiance
 from deeplight.data.samples import augment_sample, collate_samples, make_sample
 
 

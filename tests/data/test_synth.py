@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplight.data.norm import DN_MAX, nominal_dn_to_radiance
+from deeplight.contracts import DN_MAX, nominal_dn_to_radiance
 from deeplight.data.synth import SynthConfig, generate_scene, scene_to_dataset
 from deeplight.errors import ConfigError
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.contracts import denormalize_radiance, normalize_radiance
 from deeplight.eval import evidence
 
 B = evidence.BORDER_PX

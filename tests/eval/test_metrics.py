@@ -10,7 +10,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio as sk_psnr
 from skimage.metrics import structural_similarity as sk_ssim
 
-from deeplight.data.norm import normalize_radiance
+from deeplight.contracts import normalize_radiance
 from deeplight.eval import metrics
 
 

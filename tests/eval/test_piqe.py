@@ -32,7 +32,7 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from deeplight.data.norm import normalize_radiance
+from deeplight.contracts import normalize_radiance
 from deeplight.eval import metrics
 
 REL_TOL = 1e-9

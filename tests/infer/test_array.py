@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplight.data.norm import radiance_to_nominal_dn
+from deeplight.contracts import radiance_to_nominal_dn
 from deeplight.errors import ConfigError, RasterError
 from deeplight.infer import predict_array
 from deeplight.infer.self_ensemble import DIHEDRAL_GROUP

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplight.data.norm import normalize_radiance
+from deeplight.contracts import normalize_radiance
 from deeplight.infer import predict_array
 from deeplight.infer.engine import (
     CHANNELS_LAST_ATTRIBUTE,

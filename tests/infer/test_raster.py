@@ -19,7 +19,7 @@ from affine import Affine
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject
 
-from deeplight.data.norm import denormalize_radiance
+from deeplight.contracts import denormalize_radiance
 from deeplight.errors import ConfigError, RasterError
 from deeplight.infer import TileCache, predict_array, predict_raster
 from deeplight.infer import raster as raster_module

@@ -151,7 +151,7 @@ def test_sdg_writes_nothing_when_one_output_fails(tmp_path, monkeypatch, capsys)
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "x.gpkg"))
 
-    monkeypatch.setattr(export, "_write_geo_file", full_disk)
+    monkeypatch.setattr(export, "indicators_to_geopackage_bytes", full_disk)
     status = main(["sdg", "--raster", str(tmp_path / "hr.tif"), "--regions", str(tmp_path / "r.geojson"),
                    "--out", str(tmp_path / "x.csv"), "--geo", str(tmp_path / "x.gpkg")])
     assert status == 2 and "no space left" in capsys.readouterr().err

@@ -6,18 +6,18 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance, normalize_dn, normalize_radiance, radiance_to_nominal_dn
+from deeplight.contracts import denormalize_radiance, normalize_dn, normalize_radiance, radiance_to_nominal_dn
 from deeplight.errors import DeepLightError
 from deeplight.models.baselines.calibration_based import lr_targets
 from deeplight.models.calibration import SceneCalibration
-from deeplight.models.radiometry import nominal_dn_to_normalised_radiance, nominal_dn_to_radiance
+from deeplight.models.radiometry import normalised_dn_to_normalised_radiance, normalised_dn_to_radiance
 from deeplight.models.registry import get_model
 
 
 def test_nominal_inverse_matches_the_degradation_models_response():
     radiance = torch.tensor([0.5, 1.0, 5.0, 20.0, 45.0])
     dn = normalize_dn(radiance_to_nominal_dn(radiance))
-    torch.testing.assert_close(nominal_dn_to_radiance(dn), radiance, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(normalised_dn_to_radiance(dn), radiance, rtol=1e-4, atol=1e-4)
 
 
 def test_learned_calibration_starts_at_the_nominal_response():
@@ -34,7 +34,7 @@ def test_learned_calibration_recovers_a_gain_drift_up_to_its_bound(bound):
     torch.manual_seed(0)
     calib = SceneCalibration("learned", hidden=8, max_total_ratio=bound)
     lr = torch.rand(4, 1, 8, 8).clamp(0.05, 0.9)
-    target = normalize_radiance(2.0 * nominal_dn_to_radiance(lr))
+    target = normalize_radiance(2.0 * normalised_dn_to_radiance(lr))
     optimiser = torch.optim.Adam(calib.parameters(), lr=1e-2)
     first = None
     for _ in range(150):
@@ -47,7 +47,7 @@ def test_learned_calibration_recovers_a_gain_drift_up_to_its_bound(bound):
         assert float(loss.detach()) < 0.2 * first
     else:
         with torch.no_grad():
-            total = denormalize_radiance(calib(lr)).sum((1, 2, 3)) / nominal_dn_to_radiance(lr).sum((1, 2, 3))
+            total = denormalize_radiance(calib(lr)).sum((1, 2, 3)) / normalised_dn_to_radiance(lr).sum((1, 2, 3))
         torch.testing.assert_close(total, torch.full_like(total, bound), rtol=1e-3, atol=0)
 
 
@@ -55,7 +55,7 @@ def _pairs(gain: float = 1.0, seed: int = 0):
     """LR DN and HR normalised radiance whose 8x8 block means follow the nominal response x gain."""
     gen = torch.Generator().manual_seed(seed)
     lr = torch.rand(3, 1, 6, 6, generator=gen) * 0.9 + 0.05
-    block_radiance = gain * nominal_dn_to_radiance(lr)
+    block_radiance = gain * normalised_dn_to_radiance(lr)
     pattern = 0.5 + torch.rand(3, 1, 48, 48, generator=gen)
     pattern = pattern / F.interpolate(F.avg_pool2d(pattern, 8), scale_factor=8)
     hr = normalize_radiance(F.interpolate(block_radiance, scale_factor=8) * pattern)
@@ -66,7 +66,7 @@ def test_lr_targets_average_in_linear_radiance_and_mask_invalid_blocks():
     lr, hr = _pairs()
     hr[0, 0, :8, :8] = float("nan")
     _, y, weight = lr_targets(lr, hr, None, 8)
-    expected = normalize_radiance(nominal_dn_to_radiance(lr)).flatten()
+    expected = normalize_radiance(normalised_dn_to_radiance(lr)).flatten()
     keep = weight > 0
     assert int((~keep).sum()) == 1
     torch.testing.assert_close(y[keep], expected[keep], rtol=1e-4, atol=1e-5)
@@ -111,7 +111,7 @@ def test_gaussian_deblurring_sharpens_a_blurred_point():
     lr = normalize_dn(radiance_to_nominal_dn(radiance))
     with torch.no_grad():
         restored = denormalize_radiance(model.calibrate(lr))
-    naive = denormalize_radiance(nominal_dn_to_normalised_radiance(lr))
+    naive = denormalize_radiance(normalised_dn_to_normalised_radiance(lr))
 
     # the deblurred peak holds a larger share of the total radiance than the blurred one
     def peak_share(x: torch.Tensor) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance
+from deeplight.contracts import denormalize_radiance
 from deeplight.models.flux import flux_consistent, flux_error
 from deeplight.models.registry import get_model
 

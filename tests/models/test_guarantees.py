@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.contracts import denormalize_radiance, normalize_radiance
 from deeplight.eval.evidence import period8_peak_db
 from deeplight.models.deeplightsr import MAX_DESATURATION
 from deeplight.models.flux import distribute_within_cells, neighbourhood_transport
@@ -210,7 +210,7 @@ def test_calibration_keeps_the_scene_total_and_a_small_offset_whatever_the_weigh
     """However the calibration head is set, the calibrated unsaturated cells sum to within x/÷1.25 of
     the nominal response and the learned offset stays within its 12.6 DN range."""
     from deeplight.models.calibration import SceneCalibration
-    from deeplight.models.radiometry import nominal_dn_to_radiance
+    from deeplight.models.radiometry import normalised_dn_to_radiance
 
     calib = SceneCalibration("learned")
     with torch.no_grad():
@@ -222,7 +222,7 @@ def test_calibration_keeps_the_scene_total_and_a_small_offset_whatever_the_weigh
         raw = calib.scene_parameters(x)
         calibrated = denormalize_radiance(calib(x, raw))
     counted = ((dn.round() >= 2.5) & (dn.round() < 62.5)).float()
-    ratio = (calibrated * counted).sum((1, 2, 3)) / (nominal_dn_to_radiance(x) * counted).sum((1, 2, 3))
+    ratio = (calibrated * counted).sum((1, 2, 3)) / (normalised_dn_to_radiance(x) * counted).sum((1, 2, 3))
     assert torch.all(ratio <= 1.25 * (1 + 1e-4)) and torch.all(ratio >= (1 - 1e-4) / 1.25)
     assert all(abs(d["offset_dn"]) <= 12.6 + 1e-5 for d in calib.describe(raw))
     if bias[0] != 0.0:  # the head asked for far more than the bound: the total sits at it

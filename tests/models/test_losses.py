@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.contracts import denormalize_radiance, normalize_radiance
 from deeplight.errors import ConfigError
 from deeplight.models.registry import get_model
 from deeplight.train.losses import DeepLightLoss, L1Loss, area_average_radiance, build_loss

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deeplight.data.norm import normalize_radiance
+from deeplight.contracts import normalize_radiance
 from deeplight.errors import ConfigError
 from deeplight.train.losses import DeepLightLoss, flux_loss
 

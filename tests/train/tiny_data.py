@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from deeplight.data.degrade import degrade_dmsp_like
-from deeplight.data.norm import normalize_dem, normalize_dn, normalize_radiance
+from deeplight.contracts import normalize_dem, normalize_dn, normalize_radiance
 
 
 def make_sample(seed: int, lr_size: int = 8) -> dict[str, torch.Tensor]:

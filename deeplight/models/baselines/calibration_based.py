@@ -31,11 +31,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deeplight.data.norm import denormalize_radiance, normalize_radiance
+from deeplight.contracts import denormalize_radiance, normalize_radiance
 from deeplight.errors import DeepLightError
 from deeplight.models.blocks import Interpolate, area_downsample
 from deeplight.models.inputs import check_scale, read_inputs
-from deeplight.models.radiometry import nominal_dn_to_normalised_radiance, nominal_dn_to_radiance
+from deeplight.models.radiometry import normalised_dn_to_normalised_radiance, normalised_dn_to_radiance
 
 CALIBRATION_SCALES = tuple(range(1, 17))
 """Interpolation works at any integer factor; the project uses 8."""
@@ -132,13 +132,13 @@ class NominalBicubic(CalibratedInterpolation):
 
     def calibrate(self, lr: torch.Tensor) -> torch.Tensor:
         """Nominal response inverse (see :mod:`deeplight.models.radiometry`)."""
-        return nominal_dn_to_normalised_radiance(lr)
+        return normalised_dn_to_normalised_radiance(lr)
 
 
 def _nominal_quadratic() -> list[float]:
     """Least-squares quadratic through the nominal curve (the starting point before fitting)."""
     x = np.linspace(0, 1, 257)
-    y = nominal_dn_to_normalised_radiance(torch.from_numpy(x)).numpy()
+    y = normalised_dn_to_normalised_radiance(torch.from_numpy(x)).numpy()
     c2, c1, c0 = np.polyfit(x, y, 2)
     return [float(c0), float(c1), float(c2)]
 
@@ -231,7 +231,7 @@ class GaussianDeblurBicubic(CalibratedInterpolation):
 
     def calibrate(self, lr: torch.Tensor) -> torch.Tensor:
         """Deblurred, calibrated LR on the normalised radiance scale."""
-        radiance = nominal_dn_to_radiance(lr, gain=torch.exp(self.log_gain))
+        radiance = normalised_dn_to_radiance(lr, gain=torch.exp(self.log_gain))
         h, w = radiance.shape[-2:]
         pad_h, pad_w = min(self.pad, h - 1), min(self.pad, w - 1)
         padded = (

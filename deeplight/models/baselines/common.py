@@ -25,7 +25,7 @@ from deeplight.models.inputs import (
     pad_inputs,
     read_inputs,
 )
-from deeplight.models.radiometry import nominal_dn_to_normalised_radiance
+from deeplight.models.radiometry import normalised_dn_to_normalised_radiance
 
 PRESET_NAMES = ("tiny", "demo", "paper")
 
@@ -97,7 +97,7 @@ class ResidualSRModel(nn.Module):
         """``{"sr": (B, 1, 8h, 8w), "lr_calibrated": (B, 1, h, w)}`` (normalised radiance)."""
         inputs = read_inputs(batch, self.scale, self.dmo_channels)
         inputs, lr_size = pad_inputs(inputs, self.pad_multiple, self.scale)
-        lr_cal = nominal_dn_to_normalised_radiance(inputs.lr.float())
+        lr_cal = normalised_dn_to_normalised_radiance(inputs.lr.float())
         base = self.base_upsample(lr_cal)
         sr = base + self.residual(inputs, lr_cal, base).float()
         h, w = lr_size

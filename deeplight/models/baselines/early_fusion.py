@@ -15,7 +15,8 @@ from torch import nn
 
 from deeplight.models.baselines.common import BaselineSize, ResidualSRModel, resolve_size
 from deeplight.models.blocks import ResidualBlock, activation, conv3x3
-from deeplight.models.inputs import DMO_BANDS, ModelInputs
+from deeplight.contracts import DMO_BANDS
+from deeplight.models.inputs import ModelInputs
 
 PRESETS = {"tiny": BaselineSize(8, 1), "demo": BaselineSize(32, 4), "paper": BaselineSize(64, 12)}
 SPACE_TO_DEPTH = 4

@@ -18,7 +18,8 @@ from torch import nn
 from deeplight.models.baselines.calibration_based import _nominal_quadratic
 from deeplight.models.baselines.common import BaselineSize, ResidualSRModel, resolve_size
 from deeplight.models.blocks import Interpolate, ResidualBlock, activation, area_downsample, conv3x3
-from deeplight.models.inputs import DMO_BANDS, ModelInputs, read_inputs
+from deeplight.contracts import DMO_BANDS
+from deeplight.models.inputs import ModelInputs, read_inputs
 
 PRESETS = {"tiny": BaselineSize(8, 1), "demo": BaselineSize(32, 3), "paper": BaselineSize(64, 8)}
 

@@ -20,7 +20,8 @@ from torch.nn import functional as F
 from deeplight.models.baselines.common import BaselineSize, ResidualSRModel, SubPixelUpsampler, resolve_size
 from deeplight.models.blocks import ResidualBlock, activation, conv1x1, conv3x3
 from deeplight.models.deformable import DeformableAlignment
-from deeplight.models.inputs import DMO_BANDS, ModelInputs
+from deeplight.contracts import DMO_BANDS
+from deeplight.models.inputs import ModelInputs
 
 PRESETS = {"tiny": BaselineSize(8, 1), "demo": BaselineSize(32, 6), "paper": BaselineSize(64, 16)}
 
