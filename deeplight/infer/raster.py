@@ -10,8 +10,6 @@ computed.
 
 from __future__ import annotations
 
-import errno
-import glob
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,9 +18,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 import torch
-from rasterio.windows import Window
 
 from deeplight import __version__
 from deeplight.contracts import SCALE
@@ -37,17 +33,14 @@ from deeplight.infer.raster_source import RasterSource
 from deeplight.infer.tiled import BatchExecutor, ProgressCallback, run_tiled
 from deeplight.infer.tiling import check_tiling, plan_tiles
 from deeplight.io.cog import (
-    LOW_SPACE_BYTES,
     RASTER_LIB_ERRORS,
-    PixelChecksum,
-    free_bytes,
-    fsync_file,
-    verify_checksums,
+    StreamingCogWriter,
+    hidden_path,
+    remove_stream_leftovers,
+    write_error,
 )
 
 SR_UNITS = "nW/cm2/sr"
-BLOCK = 512
-"""Internal tile size (pixels) of the partial GeoTIFF and of the COG."""
 GDAL_CACHE_MB = 256
 """GDAL block cache while writing (the default, 5% of RAM, would let it grow with the machine)."""
 
@@ -77,11 +70,6 @@ def uncertainty_path_for(out_path: str | os.PathLike[str]) -> Path:
     """``sr.tif`` -> ``sr_uncertainty.tif`` (the self-ensemble spread written beside the SR)."""
     out = Path(out_path)
     return out.with_name(f"{out.stem}_uncertainty{out.suffix or '.tif'}")
-
-
-def _write_rows(dst: rasterio.io.DatasetWriter, row0: int, rows: np.ndarray) -> None:
-    """Write HR rows starting at ``row0`` (a seam for tests that simulate a full disk)."""
-    dst.write(rows, 1, window=Window(0, row0, rows.shape[1], rows.shape[0]))
 
 
 def _resolve_model(
@@ -125,36 +113,6 @@ def _prepare_output(out: Path) -> None:
         ) from exc
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise RasterError(f"cannot write to the output folder {folder}: choose a writable folder")
-
-
-def _hidden(out: Path, what: str) -> Path:
-    return out.with_name(f".{out.name}.{what}")
-
-
-def _remove_leftovers(path: Path) -> None:
-    """Delete the hidden files of an earlier or failed run for ``path`` (partial GeoTIFF, COG temp and
-    GDAL's overview temp ``.cog.tmp.ovr.tmp``); never the final file, never the lock."""
-    prefix = glob.escape(f".{path.name}.")
-    for pattern in (f"{prefix}partial.tif*", f"{prefix}cog.tmp*"):
-        for leftover in path.parent.glob(pattern):
-            leftover.unlink(missing_ok=True)
-
-
-def _write_error(out: Path, exc: BaseException) -> RasterError:
-    no_space = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left" in str(exc).lower()
-    free = free_bytes(out.parent)  # GDAL's own messages ("TIFFAppendToStrip:Seek error") rarely say why
-    if no_space or (free is not None and free < LOW_SPACE_BYTES and not isinstance(exc, PermissionError)):
-        return RasterError(f"no space left on the device while writing {out}: free some space or choose "
-                           f"another output folder ({exc})")
-    return RasterError(f"writing {out} failed ({exc}): check the output folder and free space")
-
-
-def _to_cog(partial: Path, tmp: Path) -> None:
-    rasterio.shutil.copy(
-        partial, tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=BLOCK,
-        OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER",
-    )
-    os.chmod(tmp, 0o644)
 
 
 def predict_raster(
@@ -240,7 +198,7 @@ def predict_raster(
             described = net.calibration.describe(torch.as_tensor(scene)[None])[0]
             tags["scene_calibration"] = json.dumps({k: round(v, 6) for k, v in described.items()}, sort_keys=True)
         try:
-            with file_lock(_hidden(out, "lock"), timeout=0):
+            with file_lock(hidden_path(out, "lock"), timeout=0):
                 try:
                     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
                         return _run_and_write(
@@ -249,7 +207,7 @@ def predict_raster(
                             cache=cache, progress=progress, scene=scene,
                         )
                 finally:
-                    _hidden(out, "lock").unlink(missing_ok=True)
+                    hidden_path(out, "lock").unlink(missing_ok=True)
         except LockTimeout as exc:
             raise RasterError(
                 f"another run is writing {out} right now: wait for it or choose another output"
@@ -270,7 +228,7 @@ def _restore_from_cache(
             os.replace(cog_tmp, path)
         return True
     except OSError as exc:
-        raise _write_error(targets[0][0], exc) from exc
+        raise write_error(targets[0][0], exc) from exc
     finally:
         for _, cog_tmp in hidden:
             cog_tmp.unlink(missing_ok=True)
@@ -286,9 +244,9 @@ def _run_and_write(
         unc_tags = dict(tags, modality="sr_uncertainty",
                         provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")
         targets.append((unc_out, unc_tags))
-    hidden = [(_hidden(path, "partial.tif"), _hidden(path, "cog.tmp")) for path, _ in targets]
+    hidden = [(hidden_path(path, "partial.tif"), hidden_path(path, "cog.tmp")) for path, _ in targets]
     for path, _ in targets:  # leftovers of a killed run
-        _remove_leftovers(path)
+        remove_stream_leftovers(path)
     # the tags hold the input paths and hashes, model, checkpoint hash, units and tiling
     request = cache_key(kind="predict_raster", model=identity["model_id"], device_type=device_type, tags=tags)
     names = ["sr.tif", "uncertainty.tif"][: len(targets)]
@@ -298,60 +256,31 @@ def _run_and_write(
             progress(count, count)
         return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=count, computed=0, cached=count,
                                 tags=tags, from_request_cache=True)
-    profile = {
-        "driver": "GTiff", "dtype": "float32", "count": 1, "width": source.lr_width * SCALE,
-        "height": source.lr_height * SCALE, "crs": source.crs, "transform": source.hr_transform,
-        "nodata": np.nan, "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
-        "predictor": 3, "BIGTIFF": "IF_SAFER",
-    }
-    datasets: list[rasterio.io.DatasetWriter] = []
+    writer = StreamingCogWriter(
+        targets, width=source.lr_width * SCALE, height=source.lr_height * SCALE, crs=source.crs,
+        transform=source.hr_transform,
+    )
     try:
-        for (partial, _), (_, target_tags) in zip(hidden, targets, strict=True):
-            datasets.append(rasterio.open(partial, "w", **profile))
-            datasets[-1].update_tags(**target_tags)
+        with writer:
 
-        checksums = [PixelChecksum() for _ in targets]  # of what was written, to verify the files
+            def write(row0: int, rows: np.ndarray, unc: np.ndarray | None) -> None:
+                writer.write_rows(0, row0, rows)
+                if len(targets) > 1 and unc is not None:
+                    writer.write_rows(1, row0, unc)
 
-        def write(row0: int, rows: np.ndarray, unc: np.ndarray | None) -> None:
-            rows = np.asarray(rows, dtype=np.float32)
-            _write_rows(datasets[0], row0, rows)
-            checksums[0].add(rows, row0)
-            if len(datasets) > 1 and unc is not None:
-                unc = np.asarray(unc, dtype=np.float32)
-                _write_rows(datasets[1], row0, unc)
-                checksums[1].add(unc, row0)
-
-        stats = run_tiled(
-            source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
-            self_ensemble=self_ensemble, model_id=identity["model_id"],
-            params={"device_type": device_type, "lr_units": source.lr_units}, cache=cache, progress=progress,
-            scene_calibration=scene,
-        )
-        for ds in datasets:
-            ds.close()
-        for (partial, cog_tmp), (path, target_tags), checksum in zip(hidden, targets, checksums, strict=True):
-            _to_cog(partial, cog_tmp)
-            # read the COG back in full before it may be renamed: a full disk does not always raise
-            fsync_file(cog_tmp)
-            verify_checksums(
-                cog_tmp, path, [checksum], height=profile["height"], width=profile["width"],
-                crs=source.crs, transform=source.hr_transform, tags=target_tags,
+            stats = run_tiled(
+                source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
+                self_ensemble=self_ensemble, model_id=identity["model_id"],
+                params={"device_type": device_type, "lr_units": source.lr_units}, cache=cache, progress=progress,
+                scene_calibration=scene,
             )
-        if cache is not None:  # the whole output, for a repeated request
-            for name, (_, cog_tmp) in zip(names, hidden, strict=True):
-                cache.put_file(request, name, cog_tmp)
-        # the SR file is renamed last: its presence means the whole run is complete
-        for (partial, cog_tmp), (path, _) in reversed(list(zip(hidden, targets, strict=True))):
-            os.replace(cog_tmp, path)
-            partial.unlink(missing_ok=True)
+            cogs = writer.finish()
+            if cache is not None:  # the whole output, for a repeated request
+                for name, cog_tmp in zip(names, cogs, strict=True):
+                    cache.put_file(request, name, cog_tmp)
+            writer.commit()
     except (OSError, *RASTER_LIB_ERRORS) as exc:
-        raise _write_error(out, exc) from exc
-    finally:
-        for ds in datasets:
-            if not ds.closed:
-                ds.close()
-        for path, _ in targets:
-            _remove_leftovers(path)
+        raise write_error(out, exc) from exc
     return PredictionOutput(
         path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
         cached=stats["cached"], tags=tags,

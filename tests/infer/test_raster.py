@@ -208,7 +208,9 @@ def test_full_disk_leaves_nothing_behind(tmp_path, model, monkeypatch):
     write_lr(tmp_path / "lr.tif")
     (tmp_path / "out").mkdir()
     calls = {"n": 0}
-    real_write = raster_module._write_rows
+    from deeplight.io import cog as cog_module
+
+    real_write = cog_module._write_rows
 
     def failing_write(dst, row0, rows):
         calls["n"] += 1
@@ -216,9 +218,9 @@ def test_full_disk_leaves_nothing_behind(tmp_path, model, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(dst, row0, rows)
 
-    monkeypatch.setattr(raster_module, "_write_rows", failing_write)
+    monkeypatch.setattr(cog_module, "_write_rows", failing_write)
     with pytest.raises(
-        RasterError, match=r"no space left on the device while writing .*sr.tif: free some space"
+        RasterError, match=r"no space left on the device while writing .*sr.tif: free space"
     ):
         predict_raster(
             tmp_path / "lr.tif",

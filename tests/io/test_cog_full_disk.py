@@ -133,9 +133,9 @@ def _predict(tmp_path: Path, out: Path, **kwargs):
 
 
 def test_predict_blocks_lost_silently_are_caught_before_the_rename(tmp_path, monkeypatch):
-    from deeplight.infer import raster as raster_module
+    from deeplight.io import cog as cog_module
 
-    real_write = raster_module._write_rows
+    real_write = cog_module._write_rows
     calls = {"n": 0}
 
     def loses_the_second_batch(dst, row0, rows):  # GDAL dropped these rows without an error
@@ -143,7 +143,7 @@ def test_predict_blocks_lost_silently_are_caught_before_the_rename(tmp_path, mon
         if calls["n"] != 2:
             real_write(dst, row0, rows)
 
-    monkeypatch.setattr(raster_module, "_write_rows", loses_the_second_batch)
+    monkeypatch.setattr(cog_module, "_write_rows", loses_the_second_batch)
     (tmp_path / "out").mkdir()
     with pytest.raises(RasterError, match=r"writing .*sr(_uncertainty)?\.tif failed: the file written had different pixel values"):
         _predict(tmp_path, tmp_path / "out" / "sr.tif", self_ensemble=True)
