@@ -51,7 +51,12 @@ class OfflineMap(leafmap.foliumap.Map):
         for control in ("fullscreen_control", "draw_control", "measure_control", "latlon_control",
                         "locate_control", "minimap_control", "search_control"):
             kwargs.setdefault(control, False)
+        # leafmap moves width/height onto a wrapping Figure and sizes the map 100%; keep folium's
+        # meaning (the map element's own size), which the panels' layout relies on
+        size = {key: kwargs.pop(key) for key in ("width", "height") if key in kwargs}
         super().__init__(**kwargs)
+        for key, value in size.items():
+            setattr(self, key, folium.utilities._parse_size(value))
 
 
 def js_literal(value) -> str:

@@ -128,3 +128,14 @@ def test_a_hostile_region_name_is_escaped_in_every_map():
         assert "\\u0026lt;img src=x onerror=\\u0026quot;window.__pwned=1" in page_html
         # the raw name is kept as data for selection (compared, put into the URL, never into HTML)
         assert json.dumps(HOSTILE).replace("<", "\\u003c").replace(">", "\\u003e") in page_html
+
+
+def test_maps_are_leafmap_maps_that_keep_their_own_height():
+    """The maps are leafmap.foliumap maps (with the vendored Leaflet), and the map element keeps the
+    height it is given (leafmap would otherwise size it 100% of a wrapping figure)."""
+    import leafmap.foliumap
+
+    from app.maps import OfflineMap
+
+    assert issubclass(OfflineMap, leafmap.foliumap.Map)
+    assert "height: 433.0px" in picker_map(REGIONS, None, [], height_px=433)
