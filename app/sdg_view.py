@@ -1,13 +1,15 @@
-"""Indicators of the selected regions on LR, SR and HR, via ``deeplight.sdg`` (pure, no Streamlit).
+"""The SDG page's adapter to :func:`deeplight.report.region_report` (pure, no Streamlit).
 
-The LR product is passed in its own units (DMSP-like DN on the LR grid): ``deeplight.sdg`` converts it
-to nominal radiance for sums and uses ``DN > threshold`` for the lit area, and flags it simulated.
+The pipeline (indicators, Gini, SDG 11.3.1, units, export metadata) lives in ``deeplight.report``;
+here the dashboard's :class:`app.scene.Scene` becomes products (DataArrays) and labels, and the
+on-screen tables (wide summary, change, significant digits) and the CO2 cell map are shaped. The LR
+product is passed in its own units (DMSP-like DN on the LR grid): ``deeplight.sdg`` converts it to
+nominal radiance for sums and uses ``DN > threshold`` for the lit area, and flags it simulated.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,52 +20,30 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from app.scene import Scene
+from deeplight.report import (  # noqa: F401  (re-exported: the pages and tests import them from here)
+    GINI_INDICATOR,
+    MIN_VALID_FRACTION,
+    PROVENANCE_SYNTHETIC_HR,
+    READABLE_UNITS,
+    DatasetLabels,
+    RegionReport,
+    Thresholds,
+    land_consumption_rows,
+    period_label,
+    population_inputs,
+    readable_units,
+    region_report,
+    series_table,
+)
+from deeplight.report import export_metadata as report_export_metadata
+from deeplight.report import product_provenance as report_provenance
 from deeplight.sdg import (
-    TIDY_COLUMNS,
-    compute_indicators,
     indicators_to_csv_bytes,
     indicators_to_geojson_bytes,
     indicators_to_geopackage_bytes,
 )
+from deeplight.sdg.compute import GINI_UNIT  # noqa: F401
 from deeplight.sdg.regions import REGION_COLUMN
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """User-adjustable settings of the indicators (thresholds and the CO2 proxy's inputs).
-
-    Attributes:
-        lit_radiance: lit if radiance >= this (nW/cm^2/sr); default 1 (Roman et al. 2018).
-        lit_dn: lit if DMSP-like DN > this; default 7 (Li et al. 2020).
-        urban_method: "otsu" or "fixed".
-        urban_radiance: urban threshold of the "fixed" method (nW/cm^2/sr).
-        co2_total: emissions of all the selected regions together, typed in by the user; each region
-            then gets its ODIAC-style share by sum of lights (``co2_emissions``). None: no CO2 rows.
-        co2_unit: unit of ``co2_total`` and of the power law's output.
-        co2_power_law: the user's (a, b) of ln CO2 = a + b ln TNL (``co2_power_law`` rows), or None.
-    """
-
-    lit_radiance: float = 1.0
-    lit_dn: float = 7.0
-    urban_method: str = "otsu"
-    urban_radiance: float = 10.0
-    co2_total: float | None = None
-    co2_unit: str = "t CO2"
-    co2_power_law: tuple[float, float] | None = None
-
-
-GINI_INDICATOR = "light_gini"
-GINI_UNIT = "index 0-1"
-READABLE_UNITS = {
-    "1": "share",
-    "1/yr": "per year",
-    "nW/cm2/sr*km2": "nW/cm2/sr x km2",
-}
-"""Units of ``deeplight.sdg`` written as words for the dashboard's tables, charts and downloads."""
-RATIO_INDICATORS = {"lcrpgr": "ratio"}
-MIN_VALID_FRACTION = 0.5
-"""A region's value at a date is masked in series and change tables when less than this share of
-its area has valid data (no cloud-free coverage, nodata): a sum over half a region is not a value."""
 
 
 def as_dataarray(array: np.ndarray, crs: CRS, transform: Affine, units: str, simulated: bool) -> xr.DataArray:
@@ -96,15 +76,27 @@ def products_of(scene: Scene, sr: np.ndarray | None, lr_simulated: bool) -> dict
     return products
 
 
-def indicators_for(
+def scene_labels(scene: Scene) -> DatasetLabels:
+    """What the exports say about the scene's data set (title, date, credits, notes, flags)."""
+    return DatasetLabels(
+        title=scene.title,
+        date=scene.time_label or None,
+        credits=tuple(scene.credits),
+        notes=tuple(scene.notes),
+        lr_simulated=bool(scene.lr_simulated),
+        hr_synthetic=bool(scene.hr_synthetic),
+    )
+
+
+def scene_report(
     scene: Scene,
     sr: np.ndarray | None,
     sr_uncertainty: np.ndarray | None,
     regions: gpd.GeoDataFrame,
     thresholds: Thresholds,
     model_name: str | None,
-) -> pd.DataFrame:
-    """Tidy indicator table (``deeplight.sdg.TIDY_COLUMNS``) of ``regions`` on LR, SR and HR.
+) -> RegionReport:
+    """:func:`deeplight.report.region_report` of ``regions`` on the scene's LR, SR and HR.
 
     Args:
         scene: the (cropped) scene; ``scene.population`` adds electricity-access indicators.
@@ -121,191 +113,46 @@ def indicators_for(
     uncertainty = None
     if sr is not None and sr_uncertainty is not None:
         uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
-    # a generated HR (the demo's) is flagged too: "simulated" = not observed by a sensor
+    # a generated HR (the demo's) is flagged too: "simulated" = not observed by a sensor; an SR
+    # reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
     simulated = {"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": scene.hr_synthetic}
-    table = compute_indicators(
+    return region_report(
         products,
         regions,
+        thresholds=thresholds,
         population=population,
         uncertainty=uncertainty,
         year=scene.year,
-        # an SR reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
-        simulated=simulated,
-        lit_threshold=thresholds.lit_radiance,
-        lit_threshold_dn=thresholds.lit_dn,
-        urban_method=thresholds.urban_method,
-        urban_threshold=thresholds.urban_radiance,
-        co2_total=thresholds.co2_total,
-        co2_unit=thresholds.co2_unit or "t CO2",
-        co2_power_law_coefficients=thresholds.co2_power_law,
-        model_info={"model": model_name} if model_name else None,
+        simulated={name: simulated[name] for name in products},
+        labels=scene_labels(scene),
+        model_name=model_name,
     )
-    metadata = dict(table.attrs.get("metadata", {}))
-    gini = gini_rows(products, regions, scene.year, simulated)
-    if gini:
-        table = pd.concat([table, pd.DataFrame(gini, columns=table.columns)], ignore_index=True)
-        table["year"] = table["year"].astype("Int64")
-    table = readable_units(table)
-    metadata.setdefault("sources", {})
-    metadata["sources"] = {
-        **metadata["sources"],
-        "light inequality": "Gini of radiance over the region's cells, area-weighted "
-        "(deeplight.sdg.indicators.light_gini)",
-    }
-    if scene.hr_synthetic and "hr" in metadata.get("products", {}):
-        metadata["products"] = {
-            **metadata["products"],
-            "hr": {**metadata["products"]["hr"], "synthetic": True, "origin": PROVENANCE_SYNTHETIC_HR},
-        }
-    table.attrs["metadata"] = metadata
-    return table
 
 
-PROVENANCE_SYNTHETIC_HR = (
-    "synthetic: generated by the DeepLight scene generator (a fictional country), not observed"
-)
+def indicators_for(
+    scene: Scene,
+    sr: np.ndarray | None,
+    sr_uncertainty: np.ndarray | None,
+    regions: gpd.GeoDataFrame,
+    thresholds: Thresholds,
+    model_name: str | None,
+) -> pd.DataFrame:
+    """Tidy indicator table (``deeplight.sdg.TIDY_COLUMNS``) of ``regions`` on LR, SR and HR
+    (:func:`scene_report`'s table)."""
+    return scene_report(scene, sr, sr_uncertainty, regions, thresholds, model_name).table
 
 
 def product_provenance(scene: Scene, model_name: str | None = None) -> dict[str, str]:
     """Where each product of ``scene`` comes from, in words (for the downloads' metadata)."""
-    hr_source = "the synthetic HR" if scene.hr_synthetic else "the data set's HR image"
-    if scene.lr_simulated:
-        lr = (
-            f"SIMULATED: made by the DeepLight DMSP-like degradation model from {hr_source}; "
-            "not an observation"
-        )
-    else:
-        lr = "as given by the data set (not simulated); DMSP-like DN"
-    provenance = {"lr": lr}
-    if model_name:
-        provenance["sr"] = f"reconstructed by {model_name} from the LR" + (
-            " (a simulated LR)" if scene.lr_simulated else ""
-        )
-    if scene.hr is not None:
-        provenance["hr"] = (
-            PROVENANCE_SYNTHETIC_HR if scene.hr_synthetic else "reference image of the data set (see credits)"
-        )
-    return provenance
+    return report_provenance(scene_labels(scene), model_name, has_hr=scene.hr is not None)
 
 
 def export_metadata(
     scene: Scene, model_name: str | None = None, thresholds: Thresholds | None = None
 ) -> dict:
-    """The metadata every download of the SDG page carries beyond the table's own (thresholds, units,
-    products, sources): data set, date, credits, notes, provenance per product, which products are
-    synthetic, the model, and the dashboard's settings (thresholds and CO2 inputs)."""
-    metadata: dict = {
-        "dataset": scene.title,
-        "date": scene.time_label or None,
-        "credits": list(scene.credits),
-        "notes": list(scene.notes),
-        "provenance": product_provenance(scene, model_name),
-        "lr_simulated": bool(scene.lr_simulated),
-        "hr_synthetic": bool(scene.hr_synthetic),
-    }
-    if scene.hr_synthetic:
-        metadata["synthetic_products"] = ["hr"]
-    if model_name:
-        metadata["sr_model"] = model_name
-    if thresholds is not None:
-        metadata["dashboard_settings"] = asdict(thresholds)
-    return metadata
-
-
-def readable_units(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with units written as words ("share" for a 0-1 fraction, "per year"...), not "1"."""
-    frame = table.copy()
-    units = [
-        RATIO_INDICATORS.get(indicator, "share") if unit == "1" else READABLE_UNITS.get(unit, unit)
-        for indicator, unit in zip(frame["indicator"], frame["unit"].astype(str))
-    ]
-    frame["unit"] = units
-    frame.attrs = dict(table.attrs)
-    return frame
-
-
-def gini_rows(
-    products: dict[str, xr.DataArray], regions: gpd.GeoDataFrame, year: int | None, simulated: dict[str, bool]
-) -> list[dict]:
-    """Tidy ``light_gini`` rows: the Gini of lights over each region's cells, per product.
-
-    Cells are weighted by their area inside the region (exactextract covered fraction x ellipsoidal
-    cell area, as every other indicator); the LR's DN is taken as its nominal radiance.
-    """
-    from pyproj import CRS as ProjCRS
-
-    from deeplight.sdg.coverage import region_coverage
-    from deeplight.sdg.indicators import light_gini
-    from deeplight.sdg.pixel_area import pixel_area_m2
-    from deeplight.sdg.rasters import GridRaster, dn_to_radiance
-
-    rows = []
-    for name, da in products.items():
-        values = np.asarray(da.values, dtype=np.float64)
-        is_dn = str(da.attrs.get("units", "")).upper().startswith("DN")
-        radiance = dn_to_radiance(values)[0] if is_dn else values
-        crs = ProjCRS.from_user_input(da.rio.crs.to_wkt())
-        transform = da.rio.transform(recalc=False)
-        grid = GridRaster(values, transform, crs, "<array>")
-        area = pixel_area_m2(transform, crs, values.shape).ravel() / 1e6
-        for coverage in region_coverage(regions, grid):
-            cells, fraction = coverage.cells, coverage.fraction
-            value = light_gini(radiance.ravel()[cells], area[cells] * fraction) if cells.size else np.nan
-            rows.append(
-                {
-                    "region": coverage.region,
-                    "product": name,
-                    "year": year,
-                    "indicator": GINI_INDICATOR,
-                    "value": value,
-                    "unit": GINI_UNIT,
-                    "lower": np.nan,
-                    "upper": np.nan,
-                    "simulated": bool(simulated.get(name, False)),
-                    "method": "Gini of radiance over the region's cells, area-weighted (0 = evenly lit, "
-                    "1 = all light in one cell)" + ("; nominal radiance of the DN" if is_dn else ""),
-                    "note": coverage.note,
-                }
-            )
-    return rows
-
-
-def period_label(time) -> str:
-    """A time step as text: ``"2018"`` or ``"2016-03"``."""
-    return str(time)
-
-
-def series_table(tables: dict, min_valid_fraction: float = MIN_VALID_FRACTION) -> pd.DataFrame:
-    """One tidy table over several dates, with a ``period`` column and gaps where data are missing.
-
-    Args:
-        tables: time step (year or ``"YYYY-MM"``) -> the tidy indicator table of that date.
-        min_valid_fraction: a region's values at a date are masked (NaN, ``masked`` True) when less
-            than this share of its area has valid data there (e.g. no cloud-free coverage): a month
-            with no coverage must show as a gap, never as zero light.
-
-    Returns:
-        The rows of every date (TIDY_COLUMNS + ``period`` text + ``masked`` bool), sorted by period.
-    """
-    frames = []
-    for time, table in tables.items():
-        frame = table.copy()
-        frame["period"] = period_label(time)
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=[*TIDY_COLUMNS, "period", "masked"])
-    frame = pd.concat(frames, ignore_index=True)
-    valid = frame[frame["indicator"] == "valid_fraction"].set_index(["region", "product", "period"])["value"]
-    key = list(zip(frame["region"], frame["product"], frame["period"]))
-    coverage = np.array([valid.get(k, np.nan) for k in key], dtype=float)
-    masked = ~(coverage >= min_valid_fraction) & (frame["indicator"] != "region_area").to_numpy()
-    masked &= (frame["indicator"] != "valid_fraction").to_numpy()
-    frame["masked"] = masked
-    frame.loc[masked, ["value", "lower", "upper"]] = np.nan
-    note = f"masked: valid data over less than {100 * min_valid_fraction:.0f}% of the region"
-    frame.loc[masked, "note"] = [f"{n}; {note}" if n else note for n in frame.loc[masked, "note"]]
-    frame["year"] = frame["year"].astype("Int64")
-    return frame.sort_values(["period", "region", "product"], kind="stable").reset_index(drop=True)
+    """The metadata every download of the SDG page carries beyond the table's own
+    (:func:`deeplight.report.export_metadata` of the scene's labels)."""
+    return report_export_metadata(scene_labels(scene), model_name, thresholds, has_hr=scene.hr is not None)
 
 
 CHANGE_INDICATORS = ("sum_of_lights", "mean_radiance", "lit_area", "urban_area", GINI_INDICATOR)
@@ -386,53 +233,6 @@ def change_summary(change: pd.DataFrame) -> pd.DataFrame:
         row["spread of % (LR/SR/HR, points)"] = max(pcts) - min(pcts) if len(pcts) > 1 else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def land_consumption_rows(
-    series: pd.DataFrame, year_a: int, year_b: int, population: pd.DataFrame | None
-) -> pd.DataFrame:
-    """SDG 11.3.1 rows (LCR, PGR, LCRPGR) per region and product between two years.
-
-    Uses ``deeplight.sdg.land_consumption_table`` on the urban extent of the series. ``population``
-    (columns region, year, population: people, e.g. typed in from a census) is used when given;
-    otherwise the series' own population rows (a data set with a population raster per year).
-
-    Returns:
-        Tidy rows with readable units; empty when neither gives people for both years.
-    """
-    import warnings
-
-    from deeplight.sdg import land_consumption_table
-
-    table = series.copy()
-    table = table[table["period"].isin([str(year_a), str(year_b)])]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "PGR <= 0": the note column says it
-        rows = land_consumption_table(table, int(year_a), int(year_b), population=population)
-    return readable_units(rows)
-
-
-def population_inputs(
-    regions: list[str], year_a: int, year_b: int, typed: pd.DataFrame | None
-) -> pd.DataFrame | None:
-    """The typed population table (region, year, population) for :func:`land_consumption_rows`, or
-    None when no region has a positive population for both years."""
-    if typed is None or typed.empty:
-        return None
-    rows = []
-    for _, row in typed.iterrows():
-        region = row.get("region")
-        if region not in regions:
-            continue
-        for year, column in ((year_a, f"people {year_a}"), (year_b, f"people {year_b}")):
-            value = pd.to_numeric(row.get(column), errors="coerce")
-            if pd.notna(value) and value > 0:
-                rows.append({"region": region, "year": int(year), "population": float(value)})
-    frame = pd.DataFrame(rows, columns=["region", "year", "population"])
-    complete = frame.groupby("region")["year"].nunique()
-    if not (complete == 2).any():
-        return None
-    return frame
 
 
 def csv_bytes(

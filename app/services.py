@@ -408,16 +408,16 @@ def metrics(view: RegionView, products: dict[str, np.ndarray], with_ssim: bool):
 
 @st.cache_resource(show_spinner=False, max_entries=128)
 def _sdg_outputs(key: str, _crop: RegionCrop, _sr: Reconstruction | None, _regions, thresholds, model_name):
-    from app.sdg_view import csv_bytes, export_metadata, geo_bytes, indicators_for, sr_geotiff_bytes
+    from app.sdg_view import geo_bytes, scene_report, sr_geotiff_bytes
 
-    table = indicators_for(
+    report = scene_report(
         _crop.scene, None if _sr is None else _sr.radiance, None, _regions, thresholds, model_name
     )
-    metadata = export_metadata(_crop.scene, model_name if _sr is not None else None, thresholds)
+    table, metadata = report.table, report.metadata
     return {
         "table": table,
         "metadata": metadata,
-        "csv": csv_bytes(table, _crop.scene, model_name if _sr is not None else None, thresholds),
+        "csv": report.csv_bytes(),  # the bytes `deeplight sdg --out` writes for the same inputs
         "geojson": geo_bytes(table, _regions, "GeoJSON", metadata),
         "gpkg": geo_bytes(table, _regions, "GPKG", metadata),
         "sr_tif": None if _sr is None else sr_geotiff_bytes(_sr.radiance, _crop.scene, model_name or "model"),

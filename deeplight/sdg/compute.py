@@ -29,6 +29,7 @@ from deeplight.sdg.indicators import (
     co2_disaggregation,
     co2_power_law,
     electricity_access_proxy,
+    light_gini,
     lit_area,
     lit_share,
 )
@@ -303,6 +304,45 @@ def _region_rows(
     return rows
 
 
+GINI_INDICATOR = "light_gini"
+GINI_UNIT = "index 0-1"
+GINI_SOURCE = "Gini of radiance over the region's cells, area-weighted (deeplight.sdg.indicators.light_gini)"
+
+
+def gini_rows(product: _Product, coverages: list[RegionCoverage], year: int | None) -> list[dict[str, Any]]:
+    """Tidy ``light_gini`` rows of one product: the Gini of lights over each region's cells.
+
+    Cells are weighted by their area inside the region (exactextract covered fraction x ellipsoidal
+    cell area, as every other indicator); a DN product is taken as its nominal radiance.
+    """
+    radiance = product.radiance.ravel()
+    area = product.area_km2.ravel()
+    method = (
+        "Gini of radiance over the region's cells, area-weighted (0 = evenly lit, 1 = all light in one cell)"
+        + ("; nominal radiance of the DN" if product.is_dn else "")
+    )
+    rows = []
+    for coverage in coverages:
+        cells, fraction = coverage.cells, coverage.fraction
+        value = light_gini(radiance[cells], area[cells] * fraction) if cells.size else np.nan
+        rows.append(
+            {
+                "region": coverage.region,
+                "product": product.name,
+                "year": year,
+                "indicator": GINI_INDICATOR,
+                "value": value,
+                "unit": GINI_UNIT,
+                "lower": np.nan,
+                "upper": np.nan,
+                "simulated": product.simulated,
+                "method": method,
+                "note": coverage.note,
+            }
+        )
+    return rows
+
+
 def compute_indicators(
     products: Mapping[str, RasterInput],
     regions: gpd.GeoDataFrame | Any,
@@ -327,6 +367,7 @@ def compute_indicators(
     crop_to_regions: bool = False,
     band: int | None = None,
     time: str | None = None,
+    gini: bool = False,
 ) -> pd.DataFrame:
     """Zonal statistics and SDG indicators per region for each product.
 
@@ -361,6 +402,7 @@ def compute_indicators(
             window, not the whole raster.
         band, time: the band (1-based) or NetCDF time step to read from multi-band product files
             (a file with several bands needs one of them; see :func:`read_grid_raster`).
+        gini: also add ``light_gini`` rows (:func:`gini_rows`), after all the other rows.
 
     Returns:
         Tidy DataFrame (columns :data:`TIDY_COLUMNS`); ``attrs["metadata"]`` for the export.
@@ -400,6 +442,7 @@ def compute_indicators(
     rows: list[dict[str, Any]] = []
     metadata_products: dict[str, Any] = {}
     any_overlap = False
+    gini_table: list[dict[str, Any]] = []
 
     for name in names:
         product = _load_product(
@@ -453,6 +496,8 @@ def compute_indicators(
                     co2_unit=co2_unit,
                 )
             )
+        if gini:
+            gini_table.extend(gini_rows(product, coverages, year))
 
         if co2_total is not None:
             product_rows = [r for r in rows if r["product"] == name and r["indicator"] == "sum_of_lights"]
@@ -490,6 +535,7 @@ def compute_indicators(
         else:
             shown = ", ".join(repr(n) for n in names_without[:MAX_NAMED_REGIONS])
             issues.append(f"{len(names_without)} regions: {note} (e.g. {shown}); their indicators are NaN")
+    rows.extend(gini_table)
     if not keep_empty_regions:
         covered = {c.region for coverages in coverage_cache.values() for c in coverages if c.cells.size}
         rows = [r for r in rows if r["region"] in covered]

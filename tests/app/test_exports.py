@@ -54,8 +54,8 @@ def test_demo_metadata_says_synthetic_hr_and_lr_simulated_from_it(demo_outputs, 
     assert "from the synthetic HR" in header["provenance"]["lr"]
     assert "synthetic" in header["provenance"]["hr"] and "test-model" in header["provenance"]["sr"]
     assert "generated synthetically" in header["simulated_note"]
-    assert header["dashboard_settings"]["co2_unit"] == "kt CO2"
-    assert header["dashboard_settings"]["lit_radiance"] == 2.0
+    assert header["settings"]["co2_unit"] == "kt CO2"
+    assert header["settings"]["lit_radiance"] == 2.0
     assert metadata["dataset"] == "Built-in demo (synthetic)"
 
 
