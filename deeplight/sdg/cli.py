@@ -1,5 +1,9 @@
 """``deeplight sdg``: SDG indicators per region from night-light rasters, to CSV + JSON (+ GeoJSON/GPKG).
 
+One date goes through :func:`deeplight.report.region_report`, the function the dashboard's SDG page
+calls, and its CSV through the same writer as the page's download: the same rasters, regions, model
+and thresholds give the same table.
+
 Example::
 
     deeplight sdg --raster hr.tif --lr lr.tif --sr sr.tif --regions districts.shp --out x.csv \
@@ -174,7 +178,7 @@ def _check_outputs(args: argparse.Namespace, products: dict[str, str], series: d
 
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
-    from deeplight.sdg.compute import compute_indicators
+    from deeplight.report import Thresholds, region_report
     from deeplight.sdg.export import write_indicator_outputs
     from deeplight.sdg.regions import load_regions
     from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
@@ -218,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         options["band"] = args.band
     if args.time is not None:
         options["time"] = args.time
+    extra_metadata = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         regions = load_regions(args.regions, name_column=args.name_column, crs=args.regions_crs)
@@ -236,16 +241,36 @@ def run(args: argparse.Namespace) -> int:
                 table = pd.concat([table, sdg], ignore_index=True)
                 table.attrs["metadata"] = metadata
         else:
-            table = compute_indicators(
+            report = region_report(
                 products,
                 regions,
+                thresholds=Thresholds(
+                    lit_radiance=args.lit_threshold,
+                    lit_dn=args.lit_threshold_dn,
+                    urban_method=args.urban_method,
+                    urban_radiance=args.urban_threshold,
+                    co2_total=args.co2_total,
+                    co2_unit=args.co2_unit,
+                    co2_power_law=tuple(args.co2_power_law) if args.co2_power_law else None,
+                ),
+                population=args.population,
                 uncertainty={"sr": args.sr_std} if args.sr_std else None,
                 year=args.year,
-                **options,
+                simulated=options["simulated"],
+                model_name=args.model,
+                checkpoint=args.checkpoint,
+                units=units,
+                urban_reference=args.urban_reference,
+                keep_empty_regions=not args.drop_empty,
+                crop_to_regions=args.crop_to_regions,
+                band=args.band,
+                time=args.time,
             )
+            table, extra_metadata = report.table, report.metadata
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)
-    written = write_indicator_outputs(table, out, geo=args.geo, regions=regions)
+    # the same writer (and bytes) as the dashboard's "Indicators CSV" download
+    written = write_indicator_outputs(table, out, geo=args.geo, regions=regions, metadata=extra_metadata)
     simulated = table.attrs["metadata"].get("simulated_products", [])
     print(
         f"{len(table)} rows ({table['region'].nunique()} regions x {table['product'].nunique()} products) -> "

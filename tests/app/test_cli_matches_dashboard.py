@@ -1,0 +1,144 @@
+"""`deeplight sdg` and the dashboard's "Indicators CSV" download give the same CSV (issue 12).
+
+Same data set (the tiny built-in demo), regions (all of the demo's), model (the bicubic baseline:
+the dashboard reconstructs, its "SR GeoTIFF" download is the CLI's ``--sr``) and thresholds. The
+dashboard side runs the SDG page's own code path without a browser: ``services.region_crop`` ->
+``services.reconstruction`` -> ``services.sdg_outputs`` (whose ``"csv"`` is the download button's
+bytes). Both go through ``deeplight.report.region_report`` and ``indicators_to_csv_bytes``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+MODEL = "bicubic"
+THRESHOLDS = dict(
+    lit_radiance=2.0,
+    lit_dn=6.0,
+    urban_method="otsu",
+    urban_radiance=10.0,
+    co2_total=1000.0,
+    co2_unit="kt CO2",
+    co2_power_law=(0.5, 0.9),
+)
+
+# Metadata fields allowed to differ, each with its reason. Everything else in the `#` header (data set,
+# credits, notes, provenance, simulated and synthetic flags, thresholds, settings, units, sources,
+# products' units/calibration/grids/thresholds, model, issues) must be equal.
+DIFFERING_FIELDS = {
+    ("created_utc",): "the time each file was made",
+    ("products", "lr", "source"): "the CLI names the file; the dashboard holds the crop in memory",
+    ("products", "sr", "source"): "the CLI names the file; the dashboard holds the SR in memory",
+    ("products", "hr", "source"): "the CLI names the file; the dashboard holds the crop in memory",
+    ("population",): "the population raster's path (CLI) or '<array>' (dashboard)",
+    ("regions", "source"): "the region file's path (CLI) or the dashboard's selection",
+    ("regions", "name_column"): "the CLI reads the file's column 'name'; the dashboard's table has 'region'",
+    # the tags the CLI reads from the files; the dashboard's in-memory arrays carry none until the one
+    # Scene type of issue 12 carries them
+    ("products", "hr", "provenance"): "the HR file's provenance tag (the demo generator's)",
+    ("products", "sr", "provenance"): "the SR file's provenance tag (written by the SR GeoTIFF download)",
+    ("products", "lr", "provenance"): "the LR file's provenance tag (the demo generator's)",
+}
+
+
+def _split(data: bytes) -> tuple[dict, str]:
+    """(metadata parsed from the ``# key: JSON`` lines, the table's text) of a CSV's bytes."""
+    text = data.decode("utf-8")
+    header, body = {}, []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# ") and not body:
+            key, sep, value = line[2:].partition(": ")
+            if sep:
+                header[key] = json.loads(value)
+        else:
+            body.append(line)
+    return header, "".join(body)
+
+
+def _drop(metadata: dict) -> dict:
+    """The metadata without :data:`DIFFERING_FIELDS`; the population's source, which the issues quote
+    (path or '<array>', as ``population``), replaced by one placeholder."""
+    text = json.dumps(metadata)
+    source = metadata.get("population")
+    if isinstance(source, str):
+        text = text.replace(json.dumps(f"population {source} ")[1:-1], "population <source> ")
+    out = json.loads(text)
+    for path in DIFFERING_FIELDS:
+        node = out
+        for key in path[:-1]:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def both_csvs(tiny_home, tmp_path_factory):
+    import os
+
+    from shapely.ops import unary_union
+
+    from app import services
+    from app.sdg_view import Thresholds, region_table
+    from app.sources import load_demo_scene
+    from deeplight.cli import main
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    demo = tiny_home / "demo"
+    scene = load_demo_scene(demo)
+    names = list(scene.regions["name"])
+    geometries = [scene.region_geometry(n) for n in names]
+    regions = region_table(names, geometries, scene.crs)
+    thresholds = Thresholds(**THRESHOLDS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Streamlit's "no runtime" notes; the population warp's note
+        crop = services.region_crop(scene, "|".join(sorted(names)), unary_union(geometries))
+        sr = services.reconstruction(crop, MODEL, False)
+        outputs = services.sdg_outputs(crop, sr, regions, thresholds, MODEL)
+    # the premise of "same data set": all the demo's regions span the whole scene, so the page's crop
+    # is the files' grid (a smaller crop would change the scene-level Otsu threshold, legitimately)
+    assert crop.scene.lr.shape == scene.lr.shape and crop.scene.hr_transform == scene.hr_transform
+
+    folder = tmp_path_factory.mktemp("cli")
+    sr_path = folder / "sr.tif"
+    sr_path.write_bytes(outputs["sr_tif"])  # the dashboard's "SR GeoTIFF" download
+    out = folder / "indicators.csv"
+    args = [
+        "sdg",
+        "--lr", str(demo / "lr.tif"),
+        "--sr", str(sr_path),
+        "--hr", str(demo / "hr.tif"),
+        "--population", str(demo / "population.tif"),
+        "--regions", str(demo / "regions.geojson"),
+        "--name-column", "name",
+        "--model", MODEL,
+        "--lit-threshold", str(THRESHOLDS["lit_radiance"]),
+        "--lit-threshold-dn", str(THRESHOLDS["lit_dn"]),
+        "--urban-method", THRESHOLDS["urban_method"],
+        "--urban-threshold", str(THRESHOLDS["urban_radiance"]),
+        "--co2-total", str(THRESHOLDS["co2_total"]),
+        "--co2-unit", THRESHOLDS["co2_unit"],
+        "--co2-power-law", *(str(v) for v in THRESHOLDS["co2_power_law"]),
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(args) == 0
+    return outputs["csv"], out.read_bytes()
+
+
+def test_cli_and_dashboard_tables_are_identical(both_csvs):
+    dashboard, cli = both_csvs
+    (_, dashboard_table), (_, cli_table) = _split(dashboard), _split(cli)
+    assert cli_table == dashboard_table  # same rows, columns, order and values, byte for byte
+    assert "light_gini" in cli_table and "co2_emissions" in cli_table and '"share"' in cli_table
+
+
+def test_cli_and_dashboard_metadata_differ_only_where_listed(both_csvs):
+    dashboard, cli = both_csvs
+    dashboard_meta, cli_meta = _split(dashboard)[0], _split(cli)[0]
+    assert list(cli_meta) == list(dashboard_meta)  # the same header lines, in the same order
+    assert _drop(cli_meta) == _drop(dashboard_meta)
+    assert cli_meta["dataset"] == "Built-in demo (synthetic)" and cli_meta["hr_synthetic"] is True
+    assert cli_meta["settings"]["co2_unit"] == "kt CO2" and cli_meta["sr_model"] == MODEL
