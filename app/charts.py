@@ -65,7 +65,7 @@ def time_series(
     """One indicator over time, readable: one region (a line per product) or small multiples.
 
     Args:
-        table: tidy rows of several dates (``period`` column from :func:`app.sdg_view.series_table`,
+        table: tidy rows of several dates (``period`` column from :func:`deeplight.report.series_table`,
             else ``year``); masked values (no valid data) are NaN and drawn as gaps, never as zero.
         indicator: the indicator.
         regions: regions to draw (``"one region"``: the first one only); None = all.

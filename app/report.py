@@ -62,9 +62,9 @@ class ReportContent:
         regions: the selected region names.
         time_label: the date ("2018", "2016-03", or "" when undated).
         model: the SR model's name, or None (no SR).
-        table: the tidy indicator table (``app.sdg_view.indicators_for``), readable units.
+        table: the tidy indicator table (``deeplight.report.region_report``), readable units.
         metadata: what the downloads carry (``deeplight.sdg.export.indicators_metadata`` of the
-            table and ``app.sdg_view.export_metadata``); shown as a key / value list.
+            table and ``RegionReport.metadata``); shown as a key / value list.
         lr_simulated: the LR was made by the degradation model.
         hr_synthetic: the HR is generated (the demo), not observed.
         thresholds: the user's settings as name -> value (shown as a list).
@@ -387,7 +387,7 @@ def build_report(content: ReportContent) -> str:
 
 
 def threshold_items(thresholds) -> dict[str, Any]:
-    """The user's settings (:class:`app.sdg_view.Thresholds`) as readable name -> value pairs."""
+    """The user's settings (:class:`deeplight.report.Thresholds`) as readable name -> value pairs."""
     fixed = thresholds.urban_method == "fixed"
     items: dict[str, Any] = {
         "lit if radiance >= (nW/cm2/sr)": thresholds.lit_radiance,
@@ -447,7 +447,7 @@ def report_builder(
 
     Args:
         scene: the crop's scene; ``regions``: the selected regions (column ``region``, scene CRS).
-        export_metadata: the downloads' extra metadata (``app.sdg_view.export_metadata``), merged
+        export_metadata: the downloads' extra metadata (``RegionReport.metadata``), merged
             over the table's own as every export does.
         The others: as in :class:`ReportContent` and :func:`report_maps`.
     """

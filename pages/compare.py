@@ -11,15 +11,14 @@ from app.layout import finish_page, page_setup, sidebar_context, simulated_badge
 from app.maps import Panel, compare_maps, difference_limit, difference_maps
 from app.scene import change_between, same_grid
 from app.sdg_view import (
-    Thresholds,
     change_summary,
     change_table,
     region_table,
-    series_table,
     significant,
 )
 from app.selection import ViewParam
 from deeplight.errors import DeepLightError
+from deeplight.report import Thresholds, series_table
 
 # Controls of this page kept in the URL (?diff=1&before=2013); the time slider is the sidebar
 # selection's year= / month=.

@@ -13,20 +13,17 @@ from app.layout import finish_page, page_setup, sidebar_context, simulated_badge
 from app.report import ReportTable, report_builder, report_file_name
 from app.report import MIME as REPORT_MIME
 from app.sdg_view import (
-    Thresholds,
     change_summary,
     change_table,
     co2_cell_map,
     csv_bytes,
-    land_consumption_rows,
-    population_inputs,
     region_table,
-    series_table,
     significant,
     wide_summary,
 )
 from app.selection import DRAWN_AREA, ViewParam
 from deeplight.errors import DeepLightError
+from deeplight.report import Thresholds, land_consumption_rows, population_inputs, series_table
 
 PRODUCTS = ("lr", "sr", "hr")
 # Controls of this page kept in the URL (a value equal to its default is left out).
