@@ -234,7 +234,12 @@ def _data_element(template: str, value) -> branca.element.Element:
 
 MAP_CSS = (
     "<style>.leaflet-container{background:#1b1e25 !important}"
-    ".leaflet-control-attribution{font-size:10px !important;line-height:1.3 !important;max-width:75%;white-space:normal}"
+    # one line beside the scale bar (the full credits on hover, and in the sidebar), so the boxes
+    # no longer cover the panels and scale bars
+    ".leaflet-control-attribution{font-size:10px !important;line-height:1.3 !important;max-width:55%;"
+    "white-space:nowrap;overflow:hidden;text-overflow:ellipsis}"
+    ".leaflet-control-attribution:hover{white-space:normal;max-width:90%}"
+    ".leaflet-bottom.leaflet-left .leaflet-control-scale{margin-bottom:18px !important}"
     "html,body{margin:0;background:#0e1117}</style>"
 )
 
