@@ -273,6 +273,14 @@ def replace_with_hash(staged: str | os.PathLike[str], final: str | os.PathLike[s
 
 # -- settings that point at data ------------------------------------------------------------------
 DATA_DIR_ENV = "DEEPLIGHT_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$DEEPLIGHT_DATA_DIR``, else ``../shared/data`` beside the repository."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA_DIR_ENTRIES = ("shanghai", "cote_divoire", "touggourt", "naturalearth_lowres", "real_hr")
 """Folders of the shared data layout (``../shared/data``); at least one must be there."""
 

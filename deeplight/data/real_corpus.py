@@ -278,7 +278,7 @@ def load_places(
         path: the YAML file (relative paths against the working directory; when it does not exist
             there, against the repository root, so the default works from anywhere).
         data_dir: the shared data folder the patterns are relative to (default
-            :func:`deeplight.eval.real_pairs.default_data_dir`: ``$DEEPLIGHT_DATA_DIR`` or
+            :func:`deeplight.utils_io.default_data_dir`: ``$DEEPLIGHT_DATA_DIR`` or
             ``../shared/data`` beside the repository).
         min_heldout_places: each of ``real-val`` and ``real-test`` needs at least this many places.
         min_heldout_kinds: ... of at least this many different kinds.
@@ -293,7 +293,7 @@ def load_places(
         RasterError: a pattern matches no file (the message names the pattern, the folder searched
             and says to set ``DEEPLIGHT_DATA_DIR``).
     """
-    from deeplight.eval.real_pairs import default_data_dir
+    from deeplight.utils_io import default_data_dir
 
     file = Path(path)
     if not file.is_file() and not file.is_absolute():

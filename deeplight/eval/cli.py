@@ -71,7 +71,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``deeplight evaluate`` to the ``deeplight`` parser."""
-    from deeplight.eval.real_pairs import default_data_dir
+    from deeplight.utils_io import default_data_dir
 
     parser = subparsers.add_parser(
         "evaluate", help="evaluate checkpoints on the synthetic test split and real-HR pairs",

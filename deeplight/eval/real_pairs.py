@@ -23,6 +23,7 @@ from deeplight.data.degrade import degrade_dmsp_like
 from deeplight.contracts import SCALE, normalize_dn, normalize_radiance
 from deeplight.errors import RasterError
 from deeplight.io.raster import read_window
+from deeplight.utils_io import default_data_dir
 
 REAL_SCENES: dict[str, str] = {
     "shanghai-viirs-like-2018": "shanghai/viirs_like_2000_2020/NTL_Shanghai_2000_2020_2018.tif",
@@ -47,14 +48,6 @@ class RealPair:
     scene: str
     window: tuple[int, int, int, int]
     sample: dict[str, torch.Tensor]
-
-
-def default_data_dir() -> Path:
-    """``$DEEPLIGHT_DATA_DIR``, else ``../shared/data`` beside the repository."""
-    env = os.environ.get("DEEPLIGHT_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def read_radiance(path: Path) -> np.ndarray:
