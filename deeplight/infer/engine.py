@@ -6,9 +6,10 @@ for a device (also on Dask workers).
 
 channels_last on CPU: DeepLightSR's weights and 4-D inputs are stored channels-last (NHWC) on the CPU,
 where oneDNN's convolutions need no layout conversion then. Measured on this 2-core machine with the
-shipped checkpoint (LR 128, no auxiliary layers, load ~1): 1.27x faster on 1 thread and 1.49x on 2;
-with DMO + DEM about even on 1 thread and faster on 2 (``benchmarks/bench_models.py``). The output
-equals the contiguous-format output to float rounding (tested); the model's arithmetic is unchanged.
+shipped checkpoint (LR 128, load 1-3, ``benchmarks/bench_models.py`` and a side-by-side script):
+without auxiliary layers (the common case) 1.13-1.27x faster on 1 thread and 1.20-1.49x on 2; with
+DMO + DEM 0.90-1.04x on 1 thread (1x1 convolutions at HR take a slower path) and 1.03-1.06x on 2.
+The output equals the contiguous-format output to float rounding (tested); the arithmetic is unchanged.
 """
 
 from __future__ import annotations
