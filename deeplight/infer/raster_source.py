@@ -7,6 +7,8 @@ GDAL warped VRT, so only the window is read and warped, never the whole file.
 
 from __future__ import annotations
 
+import math
+
 import hashlib
 import os
 from pathlib import Path
@@ -42,6 +44,41 @@ AUX_BANDS = {"dmo": DMO_BANDS, "dem": 1}
 
 
 PREDICT_BAND_HINT = "predict reads one band: extract it first, e.g. gdal_translate -b N in.tif lr.tif"
+
+
+WARP_MEMORY_MB = 256
+"""GDAL warp working memory for an auxiliary layer on another grid (the default, 64 MB, splits an
+HR tile of 7 bands into many small warps)."""
+
+
+def _grid_offset(header: RasterHeader, crs, hr_transform: Affine) -> tuple[int, int] | None:
+    """``(col, row)`` of the HR grid's origin in the layer's pixels when the layer is on the HR grid up
+    to a whole-pixel shift (same CRS, same pixel size and axes); None when it must be warped."""
+    transform = header.transform
+    if header.crs is None or crs is None or header.crs != crs:
+        return None
+    axes, hr_axes = (transform.a, transform.b, transform.d, transform.e), (
+        hr_transform.a, hr_transform.b, hr_transform.d, hr_transform.e)
+    if not all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(axes, hr_axes)):
+        return None
+    col, row = ~transform @ (hr_transform.c, hr_transform.f)
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return int(round(col)), int(round(row))
+
+
+def _read_shifted(ds: rasterio.DatasetReader, hr_window: Window, offset: tuple[int, int]) -> np.ndarray:
+    """All bands of ``hr_window`` (HR grid) from a layer on that grid shifted by ``offset``; NaN outside
+    the layer and at its nodata, as the warped read gives."""
+    col0, row0 = int(hr_window.col_off) + offset[0], int(hr_window.row_off) + offset[1]
+    height, width = int(hr_window.height), int(hr_window.width)
+    out = np.full((ds.count, height, width), np.nan, dtype=np.float32)
+    c0, r0 = max(col0, 0), max(row0, 0)
+    c1, r1 = min(col0 + width, ds.width), min(row0 + height, ds.height)
+    if c1 > c0 and r1 > r0:
+        data = ds.read(window=Window(c0, r0, c1 - c0, r1 - r0), masked=True).astype(np.float32).filled(np.nan)
+        out[:, r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = data
+    return out
 
 
 def _open(header: RasterHeader) -> rasterio.DatasetReader:
@@ -87,6 +124,7 @@ class RasterSource:
         )
         self.lr = _open(self.lr_header)
         self._vrts: dict[str, WarpedVRT] = {}
+        self._direct: dict[str, tuple[rasterio.DatasetReader, tuple[int, int]]] = {}
         self._aux_datasets: list[rasterio.DatasetReader] = []
         try:
             self._check_lr()
@@ -130,10 +168,14 @@ class RasterSource:
         self._aux_datasets.append(ds)
         stats = scan_raster(ds, header, name, window=window)
         emit(judge(stats, name, header.label, where=" under the LR raster"))
+        offset = _grid_offset(header, self.crs, self.hr_transform)
+        if offset is not None:  # already on the HR grid (a whole-pixel shift): read it, no warp
+            self._direct[name] = (ds, offset)
+            return
         self._vrts[name] = WarpedVRT(
             ds, src_crs=header.crs, crs=self.crs, transform=self.hr_transform, width=self.lr_width * SCALE,
             height=self.lr_height * SCALE, resampling=Resampling.bilinear, dtype="float32", nodata=np.nan,
-            src_nodata=ds.nodata,
+            src_nodata=ds.nodata, warp_mem_limit=WARP_MEMORY_MB, warp_extras={"NUM_THREADS": "ALL_CPUS"},
         )
 
     def _check_lr_values(self, rows_per_read: int = 1024) -> None:
@@ -160,6 +202,9 @@ class RasterSource:
         aux: dict[str, np.ndarray] = {}
         for name, vrt in self._vrts.items():
             aux[name] = vrt.read(window=hr_window, masked=True).astype(np.float32).filled(np.nan)
+        for name, (ds, offset) in self._direct.items():
+            aux[name] = _read_shifted(ds, hr_window, offset)
+        for name in aux:
             check_value_range(name, aux[name], str(self.aux_paths[name]))
         dmo = aux.get("dmo")
         dem = aux["dem"][0] if "dem" in aux else None

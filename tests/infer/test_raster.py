@@ -418,3 +418,36 @@ def test_tiles_corrupted_after_the_cache_scan_are_recomputed(tmp_path, model):
     assert second.computed == second.tiles == first.tiles and cache.corrupt == first.tiles
     with rasterio.open(first.path) as a, rasterio.open(second.path) as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (5, -3)])
+def test_aux_on_the_hr_grid_is_read_directly_and_equals_the_warped_read(tmp_path, shift):
+    """A layer already on the HR grid (same CRS and pixel size, a whole-pixel shift) is read without a
+    warp; the pixels equal what the bilinear warp onto the HR grid gives, NaN outside the layer."""
+    from rasterio.windows import Window
+
+    from deeplight.infer.raster_source import RasterSource
+    from deeplight.infer.tiling import Tile
+
+    write_lr(tmp_path / "lr.tif", h=12, w=14)
+    hr = LR_TRANSFORM * Affine.scale(1 / 8)
+    col, row = shift
+    transform = hr * Affine.translation(col, row)
+    rng = np.random.default_rng(1)
+    dem = rng.uniform(0, 500, (12 * 8 - 10, 14 * 8 - 7)).astype(np.float32)
+    with rasterio.open(tmp_path / "dem.tif", "w", driver="GTiff", width=dem.shape[1], height=dem.shape[0],
+                       count=1, dtype="float32", crs="EPSG:32650", transform=transform, nodata=np.nan) as dst:
+        dst.write(dem, 1)
+    tile = Tile(row=2, col=3, height=8, width=9, index=0)
+    with RasterSource(tmp_path / "lr.tif", {"dem": tmp_path / "dem.tif"}) as source:
+        assert "dem" in source._direct and not source._vrts  # noqa: SLF001 - the fast path was taken
+        direct = source.read(tile)[2]
+        ds, _ = source._direct["dem"]  # noqa: SLF001
+        from rasterio.vrt import WarpedVRT
+
+        with WarpedVRT(ds, crs=source.crs, transform=source.hr_transform, width=source.lr_width * 8,
+                       height=source.lr_height * 8, resampling=Resampling.bilinear, dtype="float32",
+                       nodata=np.nan) as vrt:
+            warped = vrt.read(1, window=Window(3 * 8, 2 * 8, 9 * 8, 8 * 8), masked=True).filled(np.nan)
+    np.testing.assert_array_equal(np.isnan(direct), np.isnan(warped))
+    np.testing.assert_allclose(direct[~np.isnan(direct)], warped[~np.isnan(warped)], rtol=1e-6)
