@@ -166,6 +166,15 @@ def _init_state_from_url() -> None:
     st.session_state["_initial_params"] = params  # page controls are read from it by _restore_view
     st.session_state["_url_loaded"] = True
     st.session_state["_url_problems"] = problems
+    # what the URL asked for, checked once against what exists (a visible warning, not a silent swap)
+    asked = {
+        "dataset": params.get("dataset") or None,
+        "year": selection.year,
+        "month": selection.month,
+        "region": selection.region if selection.aoi is None else None,
+        "model": selection.model,
+    }
+    st.session_state["_url_asked"] = {key: value for key, value in asked.items() if value is not None}
     st.session_state["dataset"] = selection.dataset
     if selection.year is not None:
         st.session_state["year"] = selection.year
@@ -176,6 +185,20 @@ def _init_state_from_url() -> None:
     st.session_state["_aoi"] = selection.aoi
     if selection.model:
         st.session_state["model"] = selection.model
+
+
+def _check_url_choice(key: str, available: Sequence, what: str) -> None:
+    """Warn once when the URL asked for a ``key`` value that is not among ``available``."""
+    asked = st.session_state.get("_url_asked", {}).pop(key, None)
+    if asked is not None and asked not in available:
+        shown = st.session_state.get(key, available[0] if available else "")
+        # the values come from a link: shown as inline code, so no markdown (links, emphasis) is rendered
+        st.sidebar.warning(f"The link asks for {what} {_literal(asked)}, which is not available here; "
+                           f"showing {_literal(shown)} instead.")
+
+
+def _literal(value: object) -> str:
+    return "`" + str(value).replace("`", "'").replace("\n", " ") + "`"
 
 
 def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageContext | None:
@@ -200,6 +223,7 @@ def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageConte
     ids = [d.id for d in sets]
     if st.session_state.get("dataset") not in ids:
         st.session_state["dataset"] = ids[0]
+    _check_url_choice("dataset", ids, "the data set")
     with st.sidebar:
         st.header("Data")
         dataset_id = st.selectbox(
@@ -216,6 +240,7 @@ def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageConte
             unit = info.time_unit
             if st.session_state.get(unit) not in times:
                 st.session_state[unit] = times[-1]
+            _check_url_choice(unit, list(times), "the " + unit)
             slot = time_slot if time_slot is not None else st
             what = "monthly layers (months the source lacks are not listed)" if unit == "month" else "years"
             chosen = slot.select_slider(
@@ -244,6 +269,7 @@ def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageConte
         options = ([DRAWN_AREA] if aoi is not None else []) + names
         if st.session_state.get("region") not in options:
             st.session_state["region"] = options[0]
+        _check_url_choice("region", options, "the region")
         region = st.selectbox(
             "Region (type to search)",
             options,
@@ -258,6 +284,7 @@ def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageConte
             cids = [c.id for c in choices]
             if st.session_state.get("model") not in cids:
                 st.session_state["model"] = cids[0]
+            _check_url_choice("model", cids, "the model")
             mid = st.selectbox(
                 "Model", cids, format_func=lambda i: next(c.label for c in choices if c.id == i), key="model"
             )

@@ -53,6 +53,17 @@ def test_url_query_selects_region_and_reports_bad_values(app_env):
     assert any("not a number" in w.value for w in at2.sidebar.warning)
 
 
+def test_unknown_data_set_region_or_model_in_a_link_is_a_visible_warning(app_env):
+    at = run_page(query={"dataset": "atlantis", "region": "Nowhere <b>", "model": "no-such-model"})
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.sidebar.warning)
+    for asked in ("`atlantis`", "`Nowhere <b>`", "`no-such-model`"):
+        assert asked in warnings and "not available here" in warnings, warnings
+    assert at.query_params["dataset"] == "demo"  # shown instead, and said so
+    at.run()  # the warning is shown once, not on every rerun
+    assert not any("not available here" in w.value for w in at.sidebar.warning)
+
+
 def test_drawn_area_from_url_becomes_the_region(app_env, tiny_home):
     import geopandas as gpd
 
