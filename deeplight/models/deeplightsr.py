@@ -125,7 +125,7 @@ class DeepLightSR(nn.Module):
         calibration_max_total_ratio: bound of the learned calibration's change to the scene total of
             the unsaturated cells, against the nominal response (None: unbounded, as in the paper);
             see :mod:`deeplight.models.calibration`.
-        calibration_noise_floor_dn: LR cells below this DN are left out of that bounded total.
+        calibration_noise_floor_dn: LR cells below this DN are left out of that bounded total (0: none).
         detail_embedding: add the aligned auxiliary images' high-pass detail at HR with gains from
             the x8 features (:class:`~deeplight.models.refinement.AuxiliaryDetailEmbedding`).
         channels, num_blocks: override the preset's LR width / depth.
@@ -159,7 +159,7 @@ class DeepLightSR(nn.Module):
         detail_bound: float = 2.0,
         calibration_max_offset_dn: float = 12.6,
         calibration_max_total_ratio: float | None = 1.25,
-        calibration_noise_floor_dn: float = 2.5,
+        calibration_noise_floor_dn: float = 0.0,
         channels: int | None = None,
         num_blocks: int | None = None,
     ) -> None:
