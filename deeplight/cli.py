@@ -228,7 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_process()
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level)
+    try:
+        configure_logging(args.log_level)
+    except DeepLightError as exc:  # a bad DEEPLIGHT_LOG_LEVEL (argparse checks only --log-level)
+        print(f"deeplight: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

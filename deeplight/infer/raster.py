@@ -11,6 +11,7 @@ computed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from deeplight.io.cog import (
     write_error,
 )
 
+LOGGER = logging.getLogger(__name__)
 SR_UNITS = "nW/cm2/sr"
 GDAL_CACHE_MB = 256
 """GDAL block cache while writing (the default, 5% of RAM, would let it grow with the machine)."""
@@ -251,6 +253,7 @@ def _run_and_write(
     request = cache_key(kind="predict_raster", model=identity["model_id"], device_type=device_type, tags=tags)
     names = ["sr.tif", "uncertainty.tif"][: len(targets)]
     if cache is not None and _restore_from_cache(cache, request, names, targets, hidden):
+        LOGGER.info("%s: the same request was answered before; copied from the cache", out)
         count = len(plan_tiles(source.lr_height, source.lr_width, tile, overlap))
         if progress is not None:
             progress(count, count)
@@ -281,6 +284,10 @@ def _run_and_write(
             writer.commit()
     except (OSError, *RASTER_LIB_ERRORS) as exc:
         raise write_error(out, exc) from exc
+    LOGGER.info(
+        "%s: %d tiles of %d LR px (overlap %d), %d computed, %d from the tile cache; verified and renamed",
+        out, stats["tiles"], tile, overlap, stats["computed"], stats["cached"],
+    )
     return PredictionOutput(
         path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
         cached=stats["cached"], tags=tags,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -46,6 +47,7 @@ AUX_BANDS = {"dmo": DMO_BANDS, "dem": 1}
 PREDICT_BAND_HINT = "predict reads one band: extract it first, e.g. gdal_translate -b N in.tif lr.tif"
 
 
+LOGGER = logging.getLogger(__name__)
 WARP_MEMORY_MB = 256
 """GDAL warp working memory for an auxiliary layer on another grid (the default, 64 MB, splits an
 HR tile of 7 bands into many small warps)."""
@@ -170,8 +172,10 @@ class RasterSource:
         emit(judge(stats, name, header.label, where=" under the LR raster"))
         offset = _grid_offset(header, self.crs, self.hr_transform)
         if offset is not None:  # already on the HR grid (a whole-pixel shift): read it, no warp
+            LOGGER.info("%s layer %s is on the HR grid (shift %s px): read directly", name, path, offset)
             self._direct[name] = (ds, offset)
             return
+        LOGGER.info("%s layer %s is on another grid: warped (bilinear) by windows", name, path)
         self._vrts[name] = WarpedVRT(
             ds, src_crs=header.crs, crs=self.crs, transform=self.hr_transform, width=self.lr_width * SCALE,
             height=self.lr_height * SCALE, resampling=Resampling.bilinear, dtype="float32", nodata=np.nan,

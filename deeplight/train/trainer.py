@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import time
 import warnings
@@ -83,6 +84,9 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     wall_s: float = 0.0
     final_weights: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+LOGGER = logging.getLogger(__name__)
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -297,6 +301,7 @@ class Trainer:
         from deeplight.models.checkpoint import load_checkpoint
 
         source, _ = load_checkpoint(self.cfg.train.init_from, expect_model=self.cfg.model.name)
+        LOGGER.info("fresh run in %s starts from the weights of %s", self.out_dir, self.cfg.train.init_from)
         try:
             self.model.load_state_dict(source.state_dict(), strict=True)
         except RuntimeError as exc:
@@ -328,6 +333,8 @@ class Trainer:
         restore_rng_state(state["rng"])
         self.step = int(state["step"])
         self.best_psnr = float(state["best_psnr"])
+        LOGGER.info("resumed %s at step %d (best validation PSNR %.2f dB)", self.out_dir, self.step,
+                    self.best_psnr)
 
     # ------------------------------------------------------------------ logging
     def _open_logs(self) -> tuple[Any, Any]:

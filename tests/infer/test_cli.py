@@ -136,3 +136,20 @@ def test_workers_flag_runs_a_local_cluster_with_the_same_output(tmp_path):
         assert proc.returncode == 0, proc.stderr
     with rasterio.open(tmp_path / "single.tif") as a, rasterio.open(tmp_path / "dask.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_log_level_shows_the_librarys_messages_and_a_bad_level_is_one_line(tmp_path, capsys, monkeypatch):
+    weights = _checkpoint(tmp_path)
+    write_lr(tmp_path / "lr.tif", h=12, w=20)
+    args = ["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--checkpoint",
+            str(weights), "--tile", "16", "--overlap", "4", "--device", "cpu", "--threads", "1", "--quiet"]
+    assert main(["--log-level", "info", *args]) == 0
+    err = capsys.readouterr().err
+    assert "deeplight: INFO: deeplight.infer.raster:" in err and "2 computed" in err
+    assert main(args[:3] + [str(tmp_path / "sr2.tif")] + args[4:]) == 0  # default: warnings only
+    assert "INFO" not in capsys.readouterr().err
+    monkeypatch.setenv("DEEPLIGHT_LOG_LEVEL", "chatty")
+    assert main(args[:3] + [str(tmp_path / "sr3.tif")] + args[4:]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "deeplight: error:" in err and "DEEPLIGHT_LOG_LEVEL" in err
+    assert not (tmp_path / "sr3.tif").exists()
