@@ -18,7 +18,7 @@ import xarray as xr
 from rasterio.errors import RasterioError, RasterioIOError
 
 from deeplight.errors import RasterError
-from deeplight.io.validation import check_values, emit, inspect_raster, reason
+from deeplight.io.validation import check_values, emit, inspect_raster, unreadable_pixels
 
 PathLike = str | os.PathLike[str]
 
@@ -89,10 +89,7 @@ def read_raster(
         with header.open() as src:
             data = src.read(indexes, masked=True)
     except (RasterioIOError, RasterioError, OSError) as exc:
-        raise RasterError(
-            f"{label}: the file is truncated or corrupt, its pixels cannot be read ({reason(exc)}); "
-            "download or export it again"
-        ) from None
+        raise unreadable_pixels(label, exc) from None
     array = np.ma.filled(data.astype(np.float32), np.nan)
     array, found = check_values(array, role, label, allow_all_nodata=allow_all_nodata)
     if notes is not None:
@@ -151,13 +148,16 @@ def read_window(
         src = rasterio.open(path)
     except (RasterioIOError, RasterioError, OSError) as exc:
         raise _describe_open_failure(path, exc) from None
-    try:
-        with src:
-            data = src.read(band, window=window, masked=True, boundless=False) if band else src.read(
-                window=window, masked=True, boundless=False
-            )
-    except (RasterioError, ValueError) as exc:
-        raise RasterError(f"{path}: cannot read pixels ({exc}); the file may be truncated or the window outside it") from None
+    with src:
+        if window is not None and not (
+            window.col_off >= 0 and window.row_off >= 0
+            and window.col_off + window.width <= src.width and window.row_off + window.height <= src.height
+        ):  # rasterio would clip it silently and return fewer pixels than asked
+            raise RasterError(f"{path}: window {window} is outside the raster ({src.height}x{src.width} pixels)")
+        try:
+            data = src.read(band, window=window, masked=True) if band else src.read(window=window, masked=True)
+        except (RasterioError, OSError, ValueError) as exc:
+            raise unreadable_pixels(str(path), exc) from None
     return np.ma.filled(data.astype(dtype), fill)
 
 

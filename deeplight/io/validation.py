@@ -157,6 +157,14 @@ def default_label(path: str | os.PathLike[str], role: str | None = None) -> str:
     return f"{names[role]} {path}" if role in names else str(path)
 
 
+def unreadable_pixels(label: str, exc: BaseException) -> RasterError:
+    """The error of a raster whose header opened but whose pixels cannot be read."""
+    return RasterError(
+        f"{label}: the file is truncated or corrupt, its pixels cannot be read ({reason(exc)}); "
+        "download or export it again"
+    )
+
+
 def reason(exc: BaseException) -> str:
     """The most specific text of a GDAL/rasterio error (not its "See previous exception" placeholder)."""
     texts, seen, current = [], set(), exc
@@ -511,10 +519,7 @@ def scan_raster(
         try:
             block = src.read(header.bands, window=window_rows, masked=True)
         except (RasterioIOError, RasterioError, OSError) as exc:
-            raise RasterError(
-                f"{header.label}: the file is truncated or corrupt, its pixels cannot be read ({reason(exc)}); "
-                "download or export it again"
-            ) from None
+            raise unreadable_pixels(header.label, exc) from None
         values = np.ma.filled(block.astype(np.float32), np.nan)
         if convert is not None:
             values = convert(values)

@@ -92,6 +92,28 @@ def test_truncated_geotiff(tmp_path):
         read_raster(truncated)
 
 
+def test_read_window_reads_bands_and_fails_clearly(tmp_path):
+    """The one windowed reader: NaN for nodata, one band or all; a truncated file or a window outside
+    the raster is a RasterError naming the file."""
+    from rasterio.windows import Window
+
+    from deeplight.io.raster import read_window
+
+    values = np.arange(64 * 64, dtype="f4").reshape(64, 64)
+    values[3, 4] = -9999
+    path = write_plain_tif(tmp_path / "full.tif", values, nodata=-9999)
+    window = read_window(path, Window(2, 1, 5, 4), band=1)
+    assert window.shape == (4, 5) and np.isnan(window[2, 2]) and window[0, 0] == values[1, 2]
+    assert read_window(path).shape == (1, 64, 64)
+    rng = np.random.default_rng(0)
+    big = write_plain_tif(tmp_path / "big.tif", rng.random((256, 256)).astype("f4"))
+    (tmp_path / "cut.tif").write_bytes(big.read_bytes()[: big.stat().st_size // 2])
+    with pytest.raises(RasterError, match=r"cut\.tif: the file is truncated or corrupt"):
+        read_window(tmp_path / "cut.tif")
+    with pytest.raises(RasterError, match=r"full\.tif: window .* is outside the raster"):
+        read_window(path, Window(60, 60, 10, 10))
+
+
 def test_no_crs(tmp_path):
     path = write_plain_tif(tmp_path / "nocrs.tif", np.ones((4, 4), "f4"), crs=None)
     with pytest.raises(RasterError, match=r"nocrs\.tif: has no CRS"):
