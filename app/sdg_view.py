@@ -129,19 +129,6 @@ def scene_report(
     )
 
 
-def indicators_for(
-    scene: Scene,
-    sr: np.ndarray | None,
-    sr_uncertainty: np.ndarray | None,
-    regions: gpd.GeoDataFrame,
-    thresholds: Thresholds,
-    model_name: str | None,
-) -> pd.DataFrame:
-    """Tidy indicator table (``deeplight.sdg.TIDY_COLUMNS``) of ``regions`` on LR, SR and HR
-    (:func:`scene_report`'s table)."""
-    return scene_report(scene, sr, sr_uncertainty, regions, thresholds, model_name).table
-
-
 def product_provenance(scene: Scene, model_name: str | None = None) -> dict[str, str]:
     """Where each product of ``scene`` comes from, in words (for the downloads' metadata)."""
     return report_provenance(scene_labels(scene), model_name, has_hr=scene.hr is not None)

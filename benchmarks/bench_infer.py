@@ -28,7 +28,6 @@ import csv
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,8 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import torch  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
+
+from bench_models import peak_rss_kib  # noqa: E402  (one VmHWM reader for both benchmarks)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -277,21 +278,6 @@ def bench_cache(model, rows: list[dict], work: Path, tile: int, overlap: int) ->
                 seconds=round(warm, 3),
             )
         )
-
-
-def peak_rss_kib() -> int:
-    """High-water mark of this process's resident set (KiB): ``VmHWM`` on Linux.
-
-    ``ru_maxrss`` (the fallback elsewhere) keeps the parent's resident set at fork across the exec
-    of a child, so a child started by a large parent would report the parent's size.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def child_big(args: argparse.Namespace) -> None:

@@ -22,7 +22,7 @@ def demo_outputs(tiny_home):
     from shapely.ops import unary_union
 
     from app.scene import crop_scene
-    from app.sdg_view import Thresholds, export_metadata, indicators_for, region_table
+    from app.sdg_view import Thresholds, export_metadata, scene_report, region_table
     from app.sources import load_demo_scene
 
     scene = load_demo_scene(tiny_home / "demo")
@@ -32,7 +32,7 @@ def demo_outputs(tiny_home):
     regions = region_table(names, geometries, scene.crs)
     thresholds = Thresholds(lit_radiance=2.0, co2_total=1000.0, co2_unit="kt CO2")
     with pytest.warns(UserWarning):  # the population is reprojected (said in the metadata's issues)
-        table = indicators_for(crop.scene, crop.scene.hr, None, regions, thresholds, "test-model")
+        table = scene_report(crop.scene, crop.scene.hr, None, regions, thresholds, "test-model").table
     return crop.scene, regions, table, thresholds, export_metadata(crop.scene, "test-model", thresholds)
 
 
@@ -61,13 +61,13 @@ def test_demo_metadata_says_synthetic_hr_and_lr_simulated_from_it(demo_outputs, 
 
 def test_real_data_labels_are_kept(demo_outputs):
     """A real data set (HR observed, LR simulated from it) keeps its labels: no "synthetic" anywhere."""
-    from app.sdg_view import Thresholds, export_metadata, indicators_for
+    from app.sdg_view import Thresholds, export_metadata, scene_report
     from deeplight.sdg.export import indicators_metadata
 
     scene, regions, _, _, _ = demo_outputs
     real = dataclasses.replace(scene, key="real|x", title="Real place", hr_synthetic=False, notes=())
     with pytest.warns(UserWarning):
-        table = indicators_for(real, real.hr, None, regions, Thresholds(), "test-model")
+        table = scene_report(real, real.hr, None, regions, Thresholds(), "test-model").table
     assert not table.loc[table["product"] == "hr", "simulated"].any()
     assert table.loc[table["product"] == "lr", "simulated"].all()
     metadata = indicators_metadata(table, export_metadata(real, "test-model"))

@@ -51,6 +51,7 @@ def test_url_query_selects_region_and_reports_bad_values(app_env):
     at2 = run_page(query={"dataset": "demo", "region": second, "year": "abc"})
     assert _sidebar_box(at2, "Region (type to search)").value == second
     assert any("not a number" in w.value for w in at2.sidebar.warning)
+    assert not any("not available here" in w.value for w in at2.sidebar.warning)  # a valid link: no swap
 
 
 def test_unknown_data_set_region_or_model_in_a_link_is_a_visible_warning(app_env):
@@ -219,16 +220,16 @@ def test_data_page_rejects_a_corrupt_upload_and_keeps_working(app_env):
 
 def test_sdg_csv_bytes_read_back_with_documented_columns(app_env, tiny_home):
     from app.scene import crop_scene
-    from app.sdg_view import Thresholds, csv_bytes, indicators_for, region_table
+    from app.sdg_view import Thresholds, csv_bytes, scene_report, region_table
     from app.sources import load_demo_scene
 
     scene = load_demo_scene(tiny_home / "demo")
     name = scene.regions["name"].iloc[0]
     geometry = scene.region_geometry(name)
     crop = crop_scene(scene, geometry, name)
-    table = indicators_for(
+    table = scene_report(
         crop.scene, crop.scene.hr, None, region_table([name], [geometry], scene.crs), Thresholds(), "test"
-    )
+    ).table
     frame = pd.read_csv(io.BytesIO(csv_bytes(table, crop.scene)), comment="#")
     assert list(frame.columns) == [
         "region",

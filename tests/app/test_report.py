@@ -47,7 +47,7 @@ def selection(tiny_home):
     from app.colors import legend_html, shared_vmax
     from app.region_metrics import lr_nominal_radiance_on_hr_grid
     from app.scene import crop_scene
-    from app.sdg_view import Thresholds, export_metadata, indicators_for, region_table
+    from app.sdg_view import Thresholds, export_metadata, scene_report, region_table
     from app.sources import load_demo_scene
 
     scene = load_demo_scene(tiny_home / "demo")
@@ -59,7 +59,7 @@ def selection(tiny_home):
     thresholds = Thresholds()
     sr = crop.scene.hr * 0.95
     with pytest.warns(UserWarning):
-        table = indicators_for(crop.scene, sr, None, regions, thresholds, "bicubic")
+        table = scene_report(crop.scene, sr, None, regions, thresholds, "bicubic").table
     lr = lr_nominal_radiance_on_hr_grid(crop.scene.lr)
     vmax = shared_vmax(crop.scene.hr, sr, lr)
     figures = [

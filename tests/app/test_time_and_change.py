@@ -223,7 +223,7 @@ def test_mask_without_cloud_free_coverage():
 
 def test_indicators_have_gini_co2_and_word_units(app_env, tiny_home):
     from app.scene import crop_scene
-    from app.sdg_view import Thresholds, csv_bytes, indicators_for, region_table
+    from app.sdg_view import Thresholds, csv_bytes, scene_report, region_table
     from app.sources import load_demo_scene
     from deeplight.sdg.indicators import light_gini
 
@@ -233,10 +233,10 @@ def test_indicators_have_gini_co2_and_word_units(app_env, tiny_home):
     from shapely.ops import unary_union
 
     crop = crop_scene(scene, unary_union(geometries), "two")
-    table = indicators_for(
+    table = scene_report(
         crop.scene, crop.scene.hr, None, region_table(names, geometries, scene.crs),
         Thresholds(co2_total=1000.0, co2_unit="kt CO2", co2_power_law=(0.5, 0.9)), "test",
-    )
+    ).table
     assert "1" not in set(table["unit"])
     gini = table[table["indicator"] == "light_gini"]
     assert set(gini["product"]) == {"lr", "sr", "hr"} and gini["value"].between(0, 1).all()

@@ -229,6 +229,22 @@ def test_calibration_keeps_the_scene_total_and_a_small_offset_whatever_the_weigh
         assert torch.allclose(ratio, torch.full_like(ratio, 1.25 if bias[0] > 0 else 0.8), rtol=1e-3)
 
 
+def test_a_noise_floor_leaves_the_faint_cells_out_of_the_bounded_total():
+    """With ``noise_floor_dn`` the bound holds over the cells at or above it; without, over all."""
+    from deeplight.models.calibration import SceneCalibration
+    from deeplight.models.radiometry import normalised_dn_to_radiance
+
+    dn = torch.tensor([1.0, 2.0, 20.0, 40.0]).repeat(4).view(1, 1, 4, 4)
+    x = dn / 63
+    for floor, counted in ((0.0, dn < 62.5), (2.5, (dn >= 2.5) & (dn < 62.5))):
+        calib = SceneCalibration("learned", noise_floor_dn=floor)
+        with torch.no_grad():
+            calib.head[-1].bias.copy_(torch.tensor([3.0, 0.0, 0.0]))
+            calibrated = denormalize_radiance(calib(x, calib.scene_parameters(x)))
+        ratio = (calibrated * counted).sum() / (normalised_dn_to_radiance(x) * counted).sum()
+        assert float(ratio) == pytest.approx(1.25, rel=1e-3), floor
+
+
 def test_calibration_bound_can_be_lifted_for_the_papers_formulation():
     from deeplight.models.calibration import SceneCalibration
 
