@@ -1,8 +1,8 @@
 """A content-addressed disk cache of predictions, safe for concurrent readers and writers.
 
 Keys are SHA-256 digests of a canonical JSON description of everything the prediction depends on:
-the model's weights hash (a checkpoint's sha256), the content hashes of the inputs, the window and
-the parameters (self-ensemble, units, device type). Entries are written to a temporary file and
+the model's weights hash (a checkpoint's sha256), the model code (:func:`prediction_code_id`), the
+content hashes of the inputs, the window and the parameters (self-ensemble, units, device type). Entries are written to a temporary file and
 renamed into place (readers never see a partial entry); each carries the SHA-256 of its payload, so a
 corrupt or truncated entry is detected on read, deleted and recomputed. A size limit is enforced by
 deleting the least recently used entries (file mtime, refreshed on every hit). ``get_or_compute``
@@ -25,6 +25,7 @@ Array entry format: ``b"DLCACHE1"`` + 32-byte SHA-256 of the payload + payload (
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -86,8 +87,32 @@ class NotACacheFolderError(DeepLightError):
     """The folder is not marked as a DeepLight cache (see :data:`MARKER_NAME`): nothing is deleted."""
 
 
+PREDICTION_CODE = ("models", "contracts.py", "infer/engine.py", "infer/self_ensemble.py")
+"""The package code a prediction depends on beyond the weights and inputs (under ``deeplight/``)."""
+
+
+@functools.lru_cache(maxsize=1)
+def prediction_code_id() -> str:
+    """SHA-256 over the source of :data:`PREDICTION_CODE`, computed once per process.
+
+    A checkpoint's hash names its weights only; the same weights give other pixels when the model code
+    changes (a new default, a fixed bug), so every cache key carries this too and an upgrade never
+    serves predictions of the old code.
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for part in PREDICTION_CODE:
+        path = root / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(file.relative_to(root)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(**parts: Any) -> str:
-    """SHA-256 hex digest of the canonical JSON of ``parts`` (sorted keys, no whitespace)."""
+    """SHA-256 hex digest of the canonical JSON of ``parts`` (sorted keys, no whitespace) and of the
+    prediction code (:func:`prediction_code_id`)."""
+    parts = {**parts, "_code": prediction_code_id()}
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

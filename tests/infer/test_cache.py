@@ -82,6 +82,17 @@ def test_clear_removes_entries_and_leftovers(tmp_path):
     assert cache.info().entries == 0 and not list((tmp_path / "tmp").iterdir())
 
 
+def test_keys_change_with_the_model_code(monkeypatch):
+    """Same weights, same inputs, other model code (a new default, a fix): another key, so an upgrade
+    never serves the old code's predictions."""
+    from deeplight.infer import cache as cache_module
+
+    before = cache_key(model="m", inputs="i")
+    assert len(cache_module.prediction_code_id()) == 64
+    monkeypatch.setattr(cache_module, "prediction_code_id", lambda: "other code")
+    assert cache_key(model="m", inputs="i") != before
+
+
 def test_bad_size_limit(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="cache size limit must be positive"):
         TileCache(tmp_path, max_bytes=0)
