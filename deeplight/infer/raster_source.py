@@ -29,6 +29,7 @@ from deeplight.contracts import DMO_BANDS
 from deeplight.infer.sources import AUX_NAMES
 from deeplight.infer.tiling import Tile
 from deeplight.io.limits import check_pixel_count
+from deeplight.io.raster import read_dataset_window
 from deeplight.io.validation import (
     RasterHeader,
     check_overlap,
@@ -78,9 +79,25 @@ def _read_shifted(ds: rasterio.DatasetReader, hr_window: Window, offset: tuple[i
     c0, r0 = max(col0, 0), max(row0, 0)
     c1, r1 = min(col0 + width, ds.width), min(row0 + height, ds.height)
     if c1 > c0 and r1 > r0:
-        data = ds.read(window=Window(c0, r0, c1 - c0, r1 - r0), masked=True).astype(np.float32).filled(np.nan)
-        out[:, r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = data
+        out[:, r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = read_dataset_window(
+            ds, Window(c0, r0, c1 - c0, r1 - r0))
     return out
+
+
+class _NaNFilledReads:
+    """A dataset whose masked reads come back as float32 with NaN where masked, read by
+    :func:`deeplight.io.raster.read_dataset_window` (what :func:`deeplight.io.validation.scan_raster`
+    makes of a masked read anyway, without GDAL's per-band mask reads)."""
+
+    def __init__(self, ds: rasterio.DatasetReader) -> None:
+        self._ds = ds
+
+    def read(self, indexes=None, window: Window | None = None, masked: bool = False) -> np.ndarray:
+        if not masked:
+            return self._ds.read(indexes, window=window)
+        if isinstance(indexes, int):
+            return read_dataset_window(self._ds, window, [indexes])[0]
+        return read_dataset_window(self._ds, window, indexes)
 
 
 def _open(header: RasterHeader) -> rasterio.DatasetReader:
@@ -168,7 +185,7 @@ class RasterSource:
                           mode="stream", limit_factor=SCALE * SCALE)  # it is read on the 8x finer HR grid
         ds = _open(header)
         self._aux_datasets.append(ds)
-        stats = scan_raster(ds, header, name, window=window)
+        stats = scan_raster(_NaNFilledReads(ds), header, name, window=window)
         emit(judge(stats, name, header.label, where=" under the LR raster"))
         offset = _grid_offset(header, self.crs, self.hr_transform)
         if offset is not None:  # already on the HR grid (a whole-pixel shift): read it, no warp
@@ -184,13 +201,13 @@ class RasterSource:
 
     def _check_lr_values(self, rows_per_read: int = 1024) -> None:
         """Fail before any work when the LR values are not usable (see the class docstring)."""
-        stats = scan_raster(self.lr, self.lr_header, self.lr_role, rows_per_read=rows_per_read)
+        stats = scan_raster(_NaNFilledReads(self.lr), self.lr_header, self.lr_role, rows_per_read=rows_per_read)
         emit(judge(stats, self.lr_role, self.lr_header.label))
 
     def read_lr(self, window: Window) -> np.ndarray:
         """LR DN in ``window`` as float32 with NaN for nodata."""
-        data = self.lr.read(self.lr_band, window=window, masked=True).astype(np.float32)
-        return lr_to_dn(data.filled(np.nan), self.lr_units)
+        data = read_dataset_window(self.lr, window, [self.lr_band])[0]
+        return lr_to_dn(data, self.lr_units)
 
     def lr_overview(self, max_side: int = 512) -> np.ndarray:
         """The whole LR in DN, subsampled (nearest, by a stride) to at most ``max_side`` pixels a side."""
@@ -205,7 +222,7 @@ class RasterSource:
         hr_window = Window(tile.col * SCALE, tile.row * SCALE, tile.width * SCALE, tile.height * SCALE)
         aux: dict[str, np.ndarray] = {}
         for name, vrt in self._vrts.items():
-            aux[name] = vrt.read(window=hr_window, masked=True).astype(np.float32).filled(np.nan)
+            aux[name] = read_dataset_window(vrt, hr_window)
         for name, (ds, offset) in self._direct.items():
             aux[name] = _read_shifted(ds, hr_window, offset)
         for name in aux:

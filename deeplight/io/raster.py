@@ -161,6 +161,57 @@ def read_window(
     return np.ma.filled(data.astype(dtype), fill)
 
 
+def nodata_only_masks(src: "rasterio.io.DatasetReader", indexes: "list[int] | tuple[int, ...]") -> bool:
+    """Whether the masks of ``indexes`` come from the nodata value alone (or mark every pixel valid).
+
+    Then :func:`read_dataset_window` gives exactly what a masked read filled with NaN gives, without
+    GDAL's mask bands (which decode every block once per band again: a 7-band pixel-interleaved DMO
+    window read 7-30x slower masked than plain, measured on this machine).
+    """
+    from rasterio.enums import MaskFlags
+
+    for index in indexes:
+        flags = set(src.mask_flag_enums[index - 1])
+        if not (flags <= {MaskFlags.nodata} or flags == {MaskFlags.all_valid}):
+            return False  # an internal mask, an alpha band or a per-dataset mask: GDAL must apply it
+    return True
+
+
+def read_dataset_window(
+    src: "rasterio.io.DatasetReader",
+    window: "rasterio.windows.Window | None" = None,
+    indexes: "list[int] | tuple[int, ...] | None" = None,
+) -> np.ndarray:
+    """float32 ``(bands, h, w)`` pixels of ``window`` of an open dataset, NaN where the pixel is masked.
+
+    Equal to ``src.read(indexes, window=window, masked=True).astype(float32).filled(nan)`` (tested),
+    but when the masks come from the nodata value alone (:func:`nodata_only_masks`) it reads the pixels
+    once and compares them with the nodata value in their own dtype, as GDAL's nodata mask does.
+    The window must lie inside the raster (the caller clips it).
+    """
+    indexes = list(indexes) if indexes is not None else list(src.indexes)
+    if not nodata_only_masks(src, indexes):
+        data = src.read(indexes, window=window, masked=True)
+        return np.ma.filled(data.astype(np.float32), np.nan)
+    raw = src.read(indexes, window=window)
+    nodata = src.nodata
+    if nodata is None or (np.issubdtype(raw.dtype, np.floating) and np.isnan(nodata)):
+        return raw.astype(np.float32, copy=False)
+    if np.issubdtype(raw.dtype, np.integer):
+        info = np.iinfo(raw.dtype)
+        if not (info.min <= nodata <= info.max) or float(nodata) != int(nodata):
+            return raw.astype(np.float32, copy=False)  # no pixel can equal it
+        invalid = raw == raw.dtype.type(nodata)
+    else:  # GDAL's ARE_REAL_EQUAL: equal, or within 2 float32 epsilons of the pair's magnitude
+        value = raw.dtype.type(nodata)
+        invalid = (raw == value) | (
+            np.abs(raw - value) < np.finfo(np.float32).eps * np.abs(raw + value) * 2
+        )
+    out = raw.astype(np.float32, copy=False)
+    out[invalid] = np.nan
+    return out
+
+
 def raster_grid(path: PathLike) -> dict:
     """Metadata of a raster without reading pixels (for windowed readers and ``data info``).
 

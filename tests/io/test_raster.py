@@ -147,3 +147,63 @@ def test_raster_grid_reads_metadata(tmp_path):
     assert grid["crs_name"] == "EPSG:32650"
     with pytest.raises(RasterError, match="file not found"):
         raster_grid(tmp_path / "nope.tif")
+
+
+@pytest.mark.parametrize(
+    "dtype,nodata",
+    [("float32", -9999.0), ("float32", float("nan")), ("float64", -9999.0), ("float32", 1e-3),
+     ("int16", -32768), ("uint8", 0), ("float32", None), ("uint16", None)],
+)
+def test_read_dataset_window_equals_the_masked_read(tmp_path, dtype, nodata):
+    """The fast window reader gives what a masked read filled with NaN gives, values within GDAL's
+    float tolerance of the nodata value included."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from deeplight.io.raster import read_dataset_window
+
+    rng = np.random.default_rng(0)
+    floating = dtype.startswith("float")
+    data = rng.normal(0, 1, (3, 40, 48)) if floating else rng.integers(0, 5, (3, 40, 48))
+    data = data.astype(dtype)
+    if nodata is not None and not np.isnan(nodata):
+        data[:, ::7, ::5] = nodata
+        if floating:
+            near = np.float32(nodata)
+            data[0, 1, :10] = np.nextafter(near, np.float32(0))  # 1 ulp away: nodata for GDAL too
+            data[0, 2, :10] = near * (1 + 1e-6)  # several ulps away: valid
+    if floating:
+        data[1, 5, 5] = np.nan
+    path = tmp_path / "r.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=48, height=40, count=3, dtype=dtype, nodata=nodata,
+                       crs="EPSG:3857", transform=from_origin(0, 0, 10, 10)) as dst:
+        dst.write(data)
+    with rasterio.open(path) as src:
+        window = Window(3, 1, 40, 30)
+        expected = src.read(window=window, masked=True).astype(np.float32).filled(np.nan)
+        got = read_dataset_window(src, window)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(read_dataset_window(src, window, [2]), expected[1:2], equal_nan=True)
+
+
+def test_read_dataset_window_applies_an_internal_mask(tmp_path):
+    """A file with a real mask band (not nodata) goes through GDAL's masked read."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from deeplight.io.raster import nodata_only_masks, read_dataset_window
+
+    path = tmp_path / "m.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=1, dtype="float32",
+                           crs="EPSG:3857", transform=from_origin(0, 0, 10, 10)) as dst:
+            dst.write(np.ones((1, 16, 16), np.float32))
+            mask = np.full((16, 16), 255, np.uint8)
+            mask[:4] = 0
+            dst.write_mask(mask)
+    with rasterio.open(path) as src:
+        assert not nodata_only_masks(src, [1])
+        got = read_dataset_window(src)
+    assert np.isnan(got[0, :4]).all() and (got[0, 4:] == 1).all()
