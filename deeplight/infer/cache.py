@@ -87,7 +87,9 @@ class NotACacheFolderError(DeepLightError):
     """The folder is not marked as a DeepLight cache (see :data:`MARKER_NAME`): nothing is deleted."""
 
 
-PREDICTION_CODE = ("models", "contracts.py", "infer/engine.py", "infer/self_ensemble.py")
+PREDICTION_CODE = (
+    "models", "contracts.py", "infer/engine.py", "infer/self_ensemble.py", "infer/tiling.py", "infer/blending.py",
+)
 """The package code a prediction depends on beyond the weights and inputs (under ``deeplight/``)."""
 
 

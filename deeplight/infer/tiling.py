@@ -1,9 +1,14 @@
 """Tile layout and the smooth blending window of the tiled predictor.
 
-A raster of ``height x width`` LR pixels is covered by tiles of ``tile x tile`` LR pixels (clipped to
-the raster when it is smaller) that share at least ``overlap`` LR pixels with their neighbours. Tile
-starts are spread evenly, so the last tile ends exactly on the raster edge: every tile is a true
-sub-window of the raster and no tile is padded.
+A raster of ``height x width`` LR pixels is covered by tiles of at most ``tile x tile`` LR pixels
+that share at least ``overlap`` LR pixels with their neighbours. Along each axis the layout takes the
+fewest tiles of at most ``tile`` pixels that can do so, then the smallest equal tile length that
+covers the axis with that many (:func:`fitted_tile_length`), spread evenly so the last tile ends
+exactly on the raster edge: every tile is a true sub-window of the raster, no tile is padded, and
+consecutive tiles overlap by ``overlap`` pixels, or one or two more after rounding - not by
+whatever a fixed tile length leaves over (a 256-pixel axis in tiles of 128 with an overlap of 16 was
+covered by 3 tiles overlapping by 64, computing 2.25x the pixels of a 2-D raster; fitted, 3 tiles
+of 96 overlapping by 16-17, 1.27x). All tiles of a plan have one size, so they batch.
 
 Blending (normalised weighted average, in HR pixels): each tile's prediction is weighted by a
 separable window that is
@@ -70,37 +75,58 @@ def check_tiling(tile: int, overlap: int) -> None:
         )
 
 
+def fitted_tile_length(length: int, tile: int, overlap: int) -> int:
+    """Length of every tile along an axis of ``length`` LR pixels (see the module docstring).
+
+    The count is the fewest tiles of at most ``tile`` pixels overlapping by ``overlap``,
+    ``ceil((length - overlap) / (tile - overlap))``; the length is the smallest that covers the axis
+    with that count and overlap, ``ceil((length + (count - 1) * overlap) / count)`` (at most ``tile``).
+    """
+    check_tiling(tile, overlap)
+    if length <= tile:
+        return length
+    count = math.ceil((length - overlap) / (tile - overlap))
+    return min(tile, -(-(length + (count - 1) * overlap) // count))
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Evenly spread tile starts along one axis so that the last tile ends on the raster edge.
 
     Args:
         length: raster size along the axis (LR pixels, >= 1).
-        tile: nominal tile size (LR pixels).
+        tile: maximum tile size (LR pixels); every tile has :func:`fitted_tile_length` pixels.
         overlap: minimum overlap between consecutive tiles (LR pixels).
 
     Returns:
         Sorted starts; consecutive tiles overlap by at least ``overlap`` pixels.
     """
-    check_tiling(tile, overlap)
-    if length <= tile:
+    size = fitted_tile_length(length, tile, overlap)
+    if length <= size:
         return [0]
     count = math.ceil((length - overlap) / (tile - overlap))
-    span = length - tile
+    span = length - size
     return [round(k * span / (count - 1)) for k in range(count)]
 
 
 def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
-    """Row-major list of tiles covering a ``height x width`` LR raster."""
+    """Row-major list of equally sized tiles (at most ``tile`` a side) covering a ``height x width``
+    LR raster."""
     if height < 1 or width < 1:
         raise ConfigError(f"cannot tile an empty raster of {height} x {width} LR pixels")
     rows = tile_starts(height, tile, overlap)
     cols = tile_starts(width, tile, overlap)
-    tile_h, tile_w = min(tile, height), min(tile, width)
+    tile_h, tile_w = fitted_tile_length(height, tile, overlap), fitted_tile_length(width, tile, overlap)
     plan: list[Tile] = []
     for r in rows:
         for c in cols:
             plan.append(Tile(row=r, col=c, height=tile_h, width=tile_w, index=len(plan)))
     return plan
+
+
+def recomputed_share(height: int, width: int, tile: int, overlap: int) -> float:
+    """LR pixels the plan's tiles compute / pixels of the raster (1.0 = nothing computed twice)."""
+    plan = plan_tiles(height, width, tile, overlap)
+    return sum(t.height * t.width for t in plan) / (height * width)
 
 
 def blend_window_1d(length_lr: int, taper_start: bool, taper_end: bool, overlap: int) -> np.ndarray:
