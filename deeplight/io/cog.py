@@ -386,12 +386,18 @@ def _write_rows(dst: rasterio.io.DatasetWriter, row0: int, rows: np.ndarray) -> 
     dst.write(rows, 1, window=Window(0, row0, rows.shape[1], rows.shape[0]))
 
 
+COG_THREADS = "ALL_CPUS"
+"""GDAL threads compressing the COG (its ``NUM_THREADS`` option: blocks and overviews compressed in
+parallel)."""
+
+
 def _partial_to_cog(partial: Path, tmp: Path) -> None:
+    """The one compression pass: the uncompressed partial GeoTIFF -> a DEFLATE COG with overviews."""
     import rasterio.shutil
 
     rasterio.shutil.copy(
         partial, tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=STREAM_BLOCK,
-        OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER",
+        OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER", NUM_THREADS=COG_THREADS,
     )
     os.chmod(tmp, 0o644)
 
@@ -399,9 +405,13 @@ def _partial_to_cog(partial: Path, tmp: Path) -> None:
 class StreamingCogWriter:
     """Single-band float32 COGs written by row blocks, verified, then renamed into place together.
 
-    The one writer for rasters too large to hold (``deeplight predict``): rows go to a hidden tiled
-    GeoTIFF (``.<name>.partial.tif``) while a :class:`PixelChecksum` follows them; :meth:`finish`
-    converts each to a COG (``.<name>.cog.tmp``), flushes it and reads it back in full against the
+    The one writer for rasters too large to hold (``deeplight predict``): rows go to a hidden tiled,
+    *uncompressed* GeoTIFF (``.<name>.partial.tif``, 4 bytes a pixel on disk until :meth:`finish`)
+    while a :class:`PixelChecksum` follows them; :meth:`finish` converts each to a COG
+    (``.<name>.cog.tmp``) in the one compression pass (DEFLATE with GDAL's ``NUM_THREADS``; the partial
+    used to be DEFLATE-compressed too, single-threaded, and decompressed again for the COG: HR 4096^2
+    took 4.7 s to write and convert, 2.2-2.8 s now, load 3 on 2 cores), deletes the partial, flushes
+    the COG and reads it back in full against the
     checksum, header and tags (:func:`verify_checksums`); :meth:`commit` renames them, the first
     target last, so its presence means the whole set is complete. Leftovers of a killed run are
     removed on entry and whatever is left on any failure is removed on exit.
@@ -433,8 +443,7 @@ class StreamingCogWriter:
         profile = {
             "driver": "GTiff", "dtype": "float32", "count": 1, "width": self.width, "height": self.height,
             "crs": self.crs, "transform": self.transform, "nodata": np.nan, "tiled": True,
-            "blockxsize": STREAM_BLOCK, "blockysize": STREAM_BLOCK, "compress": "deflate", "predictor": 3,
-            "BIGTIFF": "IF_SAFER",
+            "blockxsize": STREAM_BLOCK, "blockysize": STREAM_BLOCK, "compress": "none", "BIGTIFF": "IF_SAFER",
         }
         try:
             for (partial, _), (_, tags) in zip(self.hidden, self.targets, strict=True):
@@ -457,6 +466,7 @@ class StreamingCogWriter:
             ds.close()
         for (partial, cog_tmp), (path, tags), checksum in zip(self.hidden, self.targets, self.checksums, strict=True):
             _partial_to_cog(partial, cog_tmp)
+            partial.unlink(missing_ok=True)  # its disk space is free before the read-back
             # read the COG back in full before it may be renamed: a full disk does not always raise
             fsync_file(cog_tmp)
             verify_checksums(

@@ -94,3 +94,38 @@ def test_refuses_to_overwrite_when_asked(tmp_path):
 def test_bad_shape(tmp_path):
     with pytest.raises(RasterError, match="need \\(y, x\\) or \\(band, y, x\\)"):
         write_cog(np.ones(5, "f4"), tmp_path / "a.tif", crs=UTM50, transform=HR_TRANSFORM, tags=tags())
+
+
+def test_streamed_cog_is_compressed_once_from_an_uncompressed_partial(tmp_path, monkeypatch):
+    """StreamingCogWriter: rows go to an uncompressed partial, the COG is the one DEFLATE pass
+    (with GDAL's threads), the partial is gone after finish, and the committed file is a verified COG."""
+    from deeplight.io import cog
+
+    seen = {}
+    real = cog._partial_to_cog
+
+    def spy(partial, tmp):
+        with rasterio.open(partial) as src:
+            seen["partial_compression"] = src.compression
+        real(partial, tmp)
+
+    monkeypatch.setattr(cog, "_partial_to_cog", spy)
+    values = np.random.default_rng(0).random((1100, 700)).astype("f4")
+    values[3:9, 5:40] = np.nan
+    out = tmp_path / "sr.tif"
+    str_tags = {k: str(v) for k, v in tags("sr").items()}
+    with cog.StreamingCogWriter([(out, str_tags)], width=700, height=1100, crs=UTM50,
+                                transform=HR_TRANSFORM) as writer:
+        for row0 in range(0, 1100, 300):
+            writer.write_rows(0, row0, values[row0:row0 + 300])
+        (cog_tmp,) = writer.finish()
+        assert not cog.hidden_path(out, "partial.tif").exists()
+        writer.commit()
+    assert seen["partial_compression"] is None
+    assert list_files(tmp_path) == ["sr.tif"]
+    with rasterio.open(out) as src:
+        assert src.compression.name == "deflate"
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert src.overviews(1)  # built in the same pass
+        assert np.array_equal(src.read(1), values, equal_nan=True)
+    assert cog.COG_THREADS == "ALL_CPUS"
