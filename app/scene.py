@@ -15,11 +15,12 @@ import geopandas as gpd
 import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.features import geometry_mask
 from shapely.geometry.base import BaseGeometry
 
 from deeplight.contracts import SCALE
 from deeplight.errors import RegionError
+from deeplight.io.coverage import MASK_MIN_FRACTION, Grid, coverage_fraction, membership_mask
+from deeplight.io.regions import REGION_COLUMN
 
 
 class LazyRaster:
@@ -67,7 +68,8 @@ class Scene:
         crs: coordinate reference system of both grids.
         hr_transform: affine transform of the HR grid.
         lr_simulated: True when ``lr`` was made from ``hr`` by the degradation model.
-        regions: named regions (column ``name``) in ``crs``.
+        regions: named regions (column ``name``) in ``crs``; from a file through the one region loader
+            (:func:`deeplight.io.regions.load_regions`, then :func:`scene_regions`).
         dmo: (7, 8h, 8w) surface reflectance 0..1 or None.
         dem: (8h, 8w) elevation in metres or None.
         population: (8h, 8w) people per HR pixel or None.
@@ -131,17 +133,26 @@ class Scene:
 class RegionCrop:
     """A scene cropped to a region's bounding box (plus a margin), aligned on LR pixels.
 
+    Region membership follows the project's one rule (:mod:`deeplight.io.coverage`): ``fraction`` is
+    the exactextract covered fraction of every HR cell, the same numbers the indicators weight cells
+    by; ``mask`` is derived from it for what needs a yes/no answer (the region's pixels of the
+    full-reference metrics): a cell is in when at least half of it is covered
+    (:data:`~deeplight.io.coverage.MASK_MIN_FRACTION`), or, for a region smaller than half a cell,
+    when any part of it is (:func:`~deeplight.io.coverage.membership_mask`).
+
     Attributes:
         scene: the cropped scene (same fields, smaller arrays).
-        mask: (8h, 8w) bool, True inside the region geometry.
+        mask: (8h, 8w) bool, ``membership_mask(fraction)``.
         geometry: the region geometry in the scene CRS.
         name: the region name.
+        fraction: (8h, 8w) float64 in [0, 1], the covered fraction of each HR cell.
     """
 
     scene: Scene
     mask: np.ndarray
     geometry: BaseGeometry
     name: str
+    fraction: np.ndarray
 
 
 MAX_CROP_HR_PIXELS = 4096 * 4096
@@ -167,7 +178,7 @@ def crop_scene(
         max_hr_pixels: largest accepted crop (HR pixels).
 
     Returns:
-        The crop with a (8h, 8w) mask of the region.
+        The crop with the (8h, 8w) covered fractions of the region and the mask derived from them.
 
     Raises:
         RegionError: the geometry does not overlap the scene, or the crop is too large.
@@ -211,12 +222,9 @@ def crop_scene(
         hr_transform=transform,
     )
     out_shape = ((r1 - r0) * s, (c1 - c0) * s)
-    mask = geometry_mask([geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=False)
-    if not mask.any():
-        mask = geometry_mask(
-            [geometry], out_shape=out_shape, transform=transform, invert=True, all_touched=True
-        )
-    return RegionCrop(scene=cropped, mask=mask, geometry=geometry, name=name)
+    fraction = coverage_fraction(geometry, Grid(out_shape, transform, scene.crs, scene.title))
+    mask = membership_mask(fraction, MASK_MIN_FRACTION)
+    return RegionCrop(scene=cropped, mask=mask, geometry=geometry, name=name, fraction=fraction)
 
 
 def whole_scene_region(
@@ -230,6 +238,16 @@ def whole_scene_region(
     x1, y1 = hr_transform @ (w, h)
     geom = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     return gpd.GeoDataFrame({"name": [name]}, geometry=[geom], crs=crs)
+
+
+def scene_regions(regions: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
+    """A Scene's region table from the output of :func:`deeplight.io.regions.load_regions`.
+
+    The loader's ``region`` column (its one name rule) becomes the Scene's ``name`` column, the label
+    the pages and maps show and select by, and the polygons move to the scene's CRS.
+    """
+    frame = regions[[REGION_COLUMN, "geometry"]].rename(columns={REGION_COLUMN: "name"}).to_crs(crs)
+    return frame.reset_index(drop=True)
 
 
 def same_grid(a: Scene, b: Scene) -> bool:

@@ -43,7 +43,7 @@ from deeplight.sdg import (
     indicators_to_geopackage_bytes,
 )
 from deeplight.sdg.compute import GINI_UNIT  # noqa: F401
-from deeplight.sdg.regions import REGION_COLUMN
+from deeplight.io.regions import REGION_COLUMN
 
 
 def as_dataarray(array: np.ndarray, crs: CRS, transform: Affine, units: str, simulated: bool) -> xr.DataArray:
@@ -288,7 +288,11 @@ def wide_summary(table: pd.DataFrame, synthetic_hr: bool = False) -> pd.DataFram
 def co2_cell_map(
     scene: Scene, sr: np.ndarray | None, product: str, geometry, emissions_total: float
 ) -> np.ndarray | None:
-    """ODIAC-style per-cell emissions E_i = E_total R_i A_i / sum_j R_j A_j inside ``geometry``.
+    """ODIAC-style per-cell emissions E_i = E_total R_i A_i c_i / sum_j R_j A_j c_j inside ``geometry``.
+
+    ``A_i`` is the cell's area on the ellipsoid (:func:`deeplight.io.pixel_area.pixel_area_m2`) and
+    ``c_i`` the covered fraction of the cell by the region (:func:`deeplight.io.coverage.coverage_fraction`):
+    the membership and areas the indicators use, so a cell cut by the boundary carries only its part.
 
     Args:
         scene: the (cropped) scene.
@@ -301,10 +305,9 @@ def co2_cell_map(
         The per-cell emissions (NaN outside the region or where the product has no data), or None
         when the product is absent.
     """
-    from rasterio.features import geometry_mask
-
+    from deeplight.io.coverage import Grid, coverage_fraction
+    from deeplight.io.pixel_area import pixel_area_m2
     from deeplight.sdg.indicators import co2_pixel_disaggregation
-    from deeplight.sdg.pixel_area import pixel_area_m2
     from deeplight.sdg.rasters import dn_to_radiance
 
     products = products_of(scene, sr, scene.lr_simulated)
@@ -314,9 +317,7 @@ def co2_cell_map(
     values = np.asarray(da.values, dtype=np.float64)
     radiance = dn_to_radiance(values)[0] if product == "lr" else values
     transform = da.rio.transform(recalc=False)
-    inside = geometry_mask(
-        [geometry], out_shape=values.shape, transform=transform, invert=True, all_touched=True
-    )
-    radiance = np.where(inside, radiance, np.nan)
-    area = pixel_area_m2(transform, scene.crs.to_wkt(), values.shape) / 1e6
+    fraction = coverage_fraction(geometry, Grid(values.shape, transform, scene.crs, scene.title))
+    radiance = np.where(fraction > 0, radiance, np.nan)
+    area = pixel_area_m2(transform, scene.crs.to_wkt(), values.shape) / 1e6 * fraction
     return co2_pixel_disaggregation(radiance, area, emissions_total)

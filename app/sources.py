@@ -18,12 +18,13 @@ import geopandas as gpd
 import numpy as np
 from rasterio.crs import CRS
 
-from app.scene import LazyRaster, Scene, whole_scene_region
+from app.scene import LazyRaster, Scene, scene_regions, whole_scene_region
 from app.settings import Settings
 from deeplight.data.degrade import degrade_dmsp_like
 from deeplight.contracts import SCALE, tag_is_true
-from deeplight.errors import RasterError, RegionError
+from deeplight.errors import RasterError
 from deeplight.io.raster import raster_grid, read_raster
+from deeplight.io.regions import load_regions
 from deeplight.io.reproject import reproject_array
 from deeplight.report import DEMO_CREDIT, DEMO_SIMULATED_LR_NOTE, DEMO_SYNTHETIC_HR_NOTE, DEMO_TITLE
 
@@ -279,16 +280,13 @@ SHANGHAI_DISTRICTS_EN = {
 
 
 def _regions_from(path: Path, column: str, crs: CRS) -> gpd.GeoDataFrame:
-    frame = gpd.read_file(path)
-    if column not in frame.columns:
-        raise RegionError(f"{path}: has no column {column!r}; columns are {list(frame.columns)}")
-    frame = frame[[column, "geometry"]].rename(columns={column: "name"})
+    """The regions of a data set's file through the one region loader (``deeplight sdg``'s), named by
+    its known ``column``; Shanghai's districts get their romanised name in front."""
+    frame = scene_regions(load_regions(path, name_column=column), crs)
     frame["name"] = [
         f"{SHANGHAI_DISTRICTS_EN[n]} ({n})" if n in SHANGHAI_DISTRICTS_EN else str(n) for n in frame["name"]
     ]
-    if frame.crs is None:
-        raise RegionError(f"{path}: has no CRS; save it with one (GeoJSON is EPSG:4326)")
-    return frame.to_crs(crs).reset_index(drop=True)
+    return frame
 
 
 def _real_scene(
@@ -485,8 +483,8 @@ def load_scene_for(settings: Settings, dataset_id: str, year: int | str | None) 
         if ntl is None:
             raise RasterError(f"no VNL raster in {data_dir / 'touggourt'}")
         scene = _real_scene("touggourt:2020", "Touggourt 2020", ntl, None, None, (TOUGGOURT_CREDIT,), 2020)
-        cells = gpd.read_file(data_dir / "touggourt" / "algeria-touggourt-hexcells.geojson").to_crs(scene.crs)
-        town = gpd.read_file(data_dir / "touggourt" / "algeria-touggourt-feature.geojson").to_crs(scene.crs)
+        cells = scene_regions(load_regions(data_dir / "touggourt" / "algeria-touggourt-hexcells.geojson"), scene.crs)
+        town = scene_regions(load_regions(data_dir / "touggourt" / "algeria-touggourt-feature.geojson"), scene.crs)
         regions = gpd.GeoDataFrame(
             {"name": ["Touggourt (area of interest)"] + [f"hexagon {i + 1}" for i in range(len(cells))]},
             geometry=list(town.geometry) + list(cells.geometry),

@@ -7,7 +7,7 @@ user's file name is never used as a path); every parse error becomes a
 :class:`~deeplight.errors.DeepLightError` with a message for the user, and the folder is deleted.
 
 Validation: the same as the command line's (:mod:`deeplight.io.validation`, the regions reader of
-:mod:`deeplight.sdg.regions`): one band for the night-light raster, 7 for the DMO, no +-inf, some valid
+:mod:`deeplight.io.regions`): one band for the night-light raster, 7 for the DMO, no +-inf, some valid
 pixel, radiance not below -2 nW/cm2/sr (small noise clipped to 0 with a note) nor above 1e6, DN in 0..63,
 auxiliary layers and regions that overlap the raster.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.scene import Scene, whole_scene_region
+from app.scene import Scene, scene_regions, whole_scene_region
 from app.sources import SIMULATED_LR_NOTE, simulate_lr
 from deeplight.contracts import SCALE, radiance_to_nominal_dn
 from deeplight.errors import DeepLightError, RasterError, RegionError
@@ -216,7 +216,7 @@ def build_upload_scene(
                 )
             aux[name] = warped
         if regions is not None:
-            from deeplight.sdg.regions import regions_overlapping
+            from deeplight.io.regions import regions_overlapping
 
             region_frame = _read_regions(folder, regions, limit_mb, crs)
             region_frame, dropped = regions_overlapping(
@@ -245,7 +245,9 @@ def build_upload_scene(
 
 
 def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
-    from deeplight.sdg import load_regions
+    """The uploaded region file through the one region loader (the CLI's checks and name rule), as a
+    Scene's region table (:func:`app.scene.scene_regions`)."""
+    from deeplight.io.regions import load_regions
 
     suffix = _check(upload, REGION_SUFFIXES, limit_mb, "region file")
     path = folder / f"deeplight-upload-regions{suffix}"
@@ -259,8 +261,7 @@ def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
             f"region file {upload.name!r} could not be read ({type(exc).__name__}); "
             "upload a GeoJSON, GeoPackage or zipped Shapefile with a CRS"
         ) from None
-    frame = frame[["region", "geometry"]].rename(columns={"region": "name"}).to_crs(crs)
-    return frame.reset_index(drop=True)
+    return scene_regions(frame, crs)
 
 
 def region_from_upload(upload: UploadedFile, limit_mb: int = 50):

@@ -27,7 +27,7 @@ import pandas as pd
 
 from deeplight.sdg.compute import GINI_INDICATOR, GINI_SOURCE, TIDY_COLUMNS, compute_indicators
 from deeplight.sdg.export import indicators_to_csv_bytes
-from deeplight.sdg.regions import as_regions
+from deeplight.io.regions import as_regions
 
 READABLE_UNITS = {
     "1": "share",

@@ -3,7 +3,13 @@
 Public API:
     read_raster, raster_grid: read a GeoTIFF (float32, NaN nodata, CRS/transform kept).
     write_cog: atomic Cloud-Optimized GeoTIFF writer with the project's tags.
-    reproject_to, reproject_array, pixel_area_m2: warping with per-modality resampling.
+    reproject_to, reproject_array: warping with per-modality resampling.
+    The geospatial toolbox every caller shares (the CLI, the indicators and the dashboard alike):
+    pixel_area_m2: cell areas on the WGS84 ellipsoid (deeplight.io.pixel_area);
+    warp_population: the total-conserving population warp (deeplight.io.population);
+    load_regions: the region loader and its one name-column rule (deeplight.io.regions);
+    region_coverage, coverage_fraction, membership_mask: fractional region membership and the yes/no
+    mask derived from it (deeplight.io.coverage).
     clip_to_region: clip to a bbox, geometry or GeoDataFrame.
     read_netcdf_cube: NetCDF cubes.
     inspect_raster, check_values: the one validator of every raster input (deeplight.io.validation);
@@ -16,7 +22,11 @@ from deeplight.io.cog import write_cog
 from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES, SCENE_MODALITIES, get_modality
 from deeplight.io.netcdf import read_netcdf_cube
 from deeplight.io.raster import raster_grid, read_raster
-from deeplight.io.reproject import pixel_area_m2, reproject_array, reproject_to
+from deeplight.io.coverage import coverage_fraction, membership_mask, region_coverage
+from deeplight.io.pixel_area import pixel_area_m2
+from deeplight.io.population import warp_population
+from deeplight.io.regions import load_regions
+from deeplight.io.reproject import reproject_array, reproject_to
 from deeplight.io.scene import (
     build_scene,
     check_lr_hr_grids,
@@ -36,18 +46,23 @@ __all__ = [
     "check_values",
     "check_lr_hr_grids",
     "clip_to_region",
+    "coverage_fraction",
     "get_modality",
     "hr_transform_from_lr",
     "inspect_raster",
+    "load_regions",
     "load_scene",
     "lr_transform_from_hr",
+    "membership_mask",
     "pixel_area_m2",
     "raster_grid",
     "read_netcdf_cube",
     "read_raster",
+    "region_coverage",
     "reproject_array",
     "reproject_to",
     "scene_layer",
     "scene_present",
+    "warp_population",
     "write_cog",
 ]

@@ -1,13 +1,12 @@
 """Warping auxiliary rasters onto a scene's grid with rasterio.warp, per-modality resampling.
 
-Population counts are conserved: counts are turned into densities (persons per m^2, using each
-pixel's true area on the ellipsoid-free sphere for geographic CRSs and the projected area otherwise),
-averaged onto the target grid, and turned back into counts with the target pixel areas.
+Population counts are conserved: the ``population`` modality goes through the project's one
+population warp, :func:`deeplight.io.population.warp_population` (densities with the ellipsoidal
+cell areas of :func:`deeplight.io.pixel_area.pixel_area_m2`, averaged, back to counts, rescaled to
+the source total in the target's footprint).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import xarray as xr
@@ -17,37 +16,8 @@ from rasterio.warp import reproject
 
 from deeplight.errors import RasterError
 from deeplight.io.modalities import get_modality
-
-EARTH_RADIUS_M = 6_371_007.2
-"""Authalic Earth radius (m) used for pixel areas of geographic grids."""
-
-
-def pixel_area_m2(crs: CRS, transform: Affine, height: int, width: int) -> np.ndarray:
-    """Area of every pixel of a grid in m^2.
-
-    Geographic CRSs use the spherical zone area ``R^2 * dlon * (sin(lat1) - sin(lat2))`` on the
-    authalic sphere (error < 0.5 % vs the WGS84 ellipsoid); projected CRSs use ``|det(transform)|``
-    in the CRS's linear unit converted to metres (exact for equal-area projections such as
-    Mollweide, approximate for conformal ones).
-
-    Returns:
-        ``(height, width)`` float64 array.
-    """
-    crs = CRS.from_user_input(crs)
-    if crs.is_geographic:
-        if transform.b != 0 or transform.d != 0:
-            raise RasterError("pixel areas of rotated geographic grids are not supported")
-        rows = np.arange(height + 1)
-        lat_edges = np.deg2rad(transform.f + transform.e * rows)
-        band_area = (
-            EARTH_RADIUS_M**2
-            * math.radians(abs(transform.a))
-            * np.abs(np.sin(lat_edges[:-1]) - np.sin(lat_edges[1:]))
-        )
-        return np.repeat(band_area[:, None], width, axis=1)
-    unit_factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
-    area = abs(transform.a * transform.e - transform.b * transform.d) * unit_factor**2
-    return np.full((height, width), area, dtype=np.float64)
+from deeplight.io.pixel_area import pixel_area_m2  # noqa: F401  (re-exported: deeplight.io.pixel_area_m2)
+from deeplight.io.population import warp_population
 
 
 def _grid_of(like: xr.DataArray) -> tuple[CRS, Affine, int, int]:
@@ -72,7 +42,7 @@ def reproject_array(
         src_crs, src_transform: source grid.
         dst_crs, dst_transform, dst_shape: target grid (height, width).
         modality: a name from :data:`deeplight.io.modalities.MODALITIES`; picks the resampling
-            and, for ``population``, conserves totals.
+            and, for ``population``, conserves totals (:func:`deeplight.io.population.warp_population`).
 
     Returns:
         float32 array on the target grid (same leading band axis as ``source``), NaN where no
@@ -82,10 +52,11 @@ def reproject_array(
     squeeze = source.ndim == 2
     bands = source[None] if squeeze else source
     src = bands.astype(np.float64)
-    if modality == "population":
-        src = src / pixel_area_m2(src_crs, src_transform, *src.shape[1:])[None]
     out = np.full((bands.shape[0], *dst_shape), np.nan, dtype=np.float64)
     for index in range(bands.shape[0]):
+        if modality == "population":
+            out[index] = warp_population(src[index], src_transform, src_crs, dst_transform, dst_crs, dst_shape).counts
+            continue
         reproject(
             source=src[index],
             destination=out[index],
@@ -97,8 +68,6 @@ def reproject_array(
             dst_nodata=np.nan,
             resampling=spec.resampling,
         )
-    if modality == "population":
-        out = out * pixel_area_m2(dst_crs, dst_transform, *dst_shape)[None]
     out = out.astype(np.float32)
     return out[0] if squeeze else out
 

@@ -29,9 +29,9 @@ from deeplight.sdg.indicators import (
     population_growth_rate,
     sum_of_lights,
 )
-from deeplight.sdg.pixel_area import pixel_area_m2
+from deeplight.io.pixel_area import pixel_area_m2
 from deeplight.sdg.population import population_on_grid, population_per_region
-from deeplight.sdg.regions import load_regions, natural_earth_countries, regions_from_bbox
+from deeplight.io.regions import load_regions, natural_earth_countries, regions_from_bbox
 from deeplight.sdg.thresholds import calibrated_threshold, otsu_threshold
 from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
 from deeplight.sdg.urban import confusion_scores, urban_extent_accuracy

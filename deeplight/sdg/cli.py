@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
     from deeplight.report import Thresholds, region_report
     from deeplight.sdg.export import write_indicator_outputs
-    from deeplight.sdg.regions import load_regions
+    from deeplight.io.regions import load_regions
     from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
 
     products = {name: path for name, path in (("lr", args.lr), ("sr", args.sr), ("hr", args.hr)) if path}

@@ -22,7 +22,7 @@ from rasterio.warp import Resampling
 from deeplight import __version__
 from deeplight.errors import DeepLightError, RasterError, RegionError
 from deeplight.io.validation import check_values, emit
-from deeplight.sdg.coverage import RegionCoverage, region_coverage
+from deeplight.io.coverage import RegionCoverage, region_coverage
 from deeplight.sdg.indicators import (
     AREA_UNIT,
     TNL_UNIT,
@@ -33,7 +33,7 @@ from deeplight.sdg.indicators import (
     lit_area,
     lit_share,
 )
-from deeplight.sdg.pixel_area import EQUAL_AREA_CRS, pixel_area_m2
+from deeplight.io.pixel_area import EQUAL_AREA_CRS, pixel_area_m2
 from deeplight.sdg.population import population_on_grid
 from deeplight.sdg.rasters import (
     GridRaster,
@@ -43,7 +43,7 @@ from deeplight.sdg.rasters import (
     read_grid_raster,
     reproject_grid,
 )
-from deeplight.sdg.regions import as_regions
+from deeplight.io.regions import as_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
     DMSP_LIT_THRESHOLD_DN,

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from deeplight.errors import DeepLightError
-from deeplight.sdg.regions import REGION_COLUMN
+from deeplight.io.regions import REGION_COLUMN
 from deeplight.utils_io import atomic_path, atomic_write_bytes, atomic_write_text
 
 COLUMN_DOCS = {

@@ -26,7 +26,7 @@ from deeplight.sdg.indicators import (
     population_growth_rate,
 )
 from deeplight.sdg.rasters import RasterInput
-from deeplight.sdg.regions import REGION_COLUMN, as_regions
+from deeplight.io.regions import REGION_COLUMN, as_regions
 
 
 def compute_time_series(

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from rasterio.warp import Resampling
 
-from deeplight.sdg.coverage import region_coverage
-from deeplight.sdg.pixel_area import pixel_area_m2
+from deeplight.io.coverage import region_coverage
+from deeplight.io.pixel_area import pixel_area_m2
 from deeplight.sdg.rasters import (
     GridRaster,
     RasterInput,
@@ -28,7 +28,7 @@ from deeplight.sdg.rasters import (
     read_grid_raster,
     reproject_grid,
 )
-from deeplight.sdg.regions import as_regions
+from deeplight.io.regions import as_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
     URBAN_METHODS,

@@ -91,11 +91,53 @@ def test_unknown_modality():
         reproject_to(src, src, "foo")
 
 
-def test_pixel_area_geographic_matches_sphere():
+def test_pixel_area_is_the_ellipsoid_not_the_sphere():
+    # one formula for the whole project (deeplight.io.pixel_area): WGS84 ellipsoid quadrangles. The
+    # authalic sphere used here before gave a 1-degree equatorial cell 0.45 % more area.
+    from pyproj import Geod
+
     transform = Affine(1.0, 0, 0.0, 0, -1.0, 1.0)  # 1 degree cell at the equator
-    area = pixel_area_m2("EPSG:4326", transform, 1, 1)[0, 0]
-    assert area == pytest.approx((6_371_007.2 * np.pi / 180) ** 2, rel=1e-4)
-    assert pixel_area_m2("ESRI:54009", Affine(1000, 0, 0, 0, -1000, 0), 2, 2)[0, 0] == 1e6
+    area = pixel_area_m2(transform, "EPSG:4326", (1, 1))[0, 0]
+    edge = list(np.linspace(0, 1, 201))  # parallels densified: a geodesic edge is not a parallel
+    lons, lats = edge + edge[::-1], [1.0] * 201 + [0.0] * 201
+    geodesic = abs(Geod(ellps="WGS84").polygon_area_perimeter(lons, lats)[0])
+    assert area == pytest.approx(geodesic, rel=1e-6)
+    sphere = (6_371_007.2 * np.pi / 180) ** 2 * np.sin(np.pi / 180) / (np.pi / 180)
+    assert area / sphere - 1 == pytest.approx(-0.0045, abs=2e-4)
+    assert pixel_area_m2(Affine(1000, 0, 0, 0, -1000, 0), "ESRI:54009", (2, 2))[0, 0] == pytest.approx(1e6)
+
+
+def test_population_across_crs_conserves_the_total_exactly():
+    from deeplight.io import warp_population
+
+    rng = np.random.default_rng(1)
+    people = rng.random((12, 12)) * 100  # a 1 km Mollweide grid
+    src = Affine(1000.0, 0, 1_000_000.0, 0, -1000.0, 3_000_000.0)
+    # a geographic grid (0.005 deg) well inside the source footprint
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs("ESRI:54009", "EPSG:4326", always_xy=True).transform(1_006_000.0, 2_994_000.0)
+    dst = Affine(0.005, 0, lon - 0.02, 0, -0.005, lat + 0.02)
+    warp = warp_population(people, src, "ESRI:54009", dst, "EPSG:4326", (8, 8))
+    assert warp.reprojected and "rescaled to conserve its total" in warp.message
+    assert float(np.nansum(warp.counts)) == pytest.approx(warp.source_total, rel=1e-9)
+    assert warp.resampled_total == pytest.approx(warp.source_total, rel=0.05)  # density step alone
+    # reproject_array's population modality is the same warp
+    from deeplight.io import reproject_array
+
+    out = reproject_array(people, "ESRI:54009", src, "EPSG:4326", dst, (8, 8), "population")
+    np.testing.assert_allclose(out, warp.counts, rtol=1e-6)
+
+
+def test_population_warp_same_grid_is_identity_and_refuses_bands():
+    from deeplight.io import warp_population
+
+    people = np.arange(16, dtype=float).reshape(4, 4)
+    warp = warp_population(people, HR_TRANSFORM, UTM50, HR_TRANSFORM, UTM50, (4, 4))
+    assert not warp.reprojected and warp.source_total == 120.0
+    np.testing.assert_array_equal(warp.counts, people)
+    with pytest.raises(RasterError, match="pop.tif: a population warp takes one band"):
+        warp_population(people[None], HR_TRANSFORM, UTM50, HR_TRANSFORM, UTM50, (4, 4), source="pop.tif")
 
 
 def test_multiband_reprojection(tmp_path):

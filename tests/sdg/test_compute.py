@@ -10,7 +10,7 @@ from affine import Affine
 
 from deeplight.errors import DeepLightError, RegionError
 from deeplight.sdg import compute_indicators, load_regions
-from deeplight.sdg.pixel_area import pixel_area_m2
+from deeplight.io.pixel_area import pixel_area_m2
 from tests.sdg.helpers import cell_box, regions_frame, write_raster
 
 pytestmark = pytest.mark.filterwarnings("ignore:region .far.:UserWarning")

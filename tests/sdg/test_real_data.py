@@ -15,7 +15,7 @@ from deeplight.cli import main
 from deeplight.data.degrade import degrade_dmsp_like, lr_dn_to_radiance
 from deeplight.sdg import compute_indicators, load_regions, population_per_region, urban_extent_accuracy
 from deeplight.sdg.rasters import GridRaster, read_grid_raster, reproject_grid
-from deeplight.sdg.regions import regions_from_bbox
+from deeplight.io.regions import regions_from_bbox
 
 pytestmark = pytest.mark.shared_data
 

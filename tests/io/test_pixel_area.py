@@ -6,7 +6,7 @@ from affine import Affine
 from pyproj import Geod, Transformer
 
 from deeplight.errors import RasterError
-from deeplight.sdg.pixel_area import pixel_area_m2
+from deeplight.io.pixel_area import pixel_area_m2
 
 GEOD = Geod(ellps="WGS84")
 

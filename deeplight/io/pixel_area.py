@@ -1,4 +1,7 @@
-"""True ground area of every pixel of a raster grid, in square metres.
+"""True ground area of every pixel of a raster grid, in square metres: the project's one cell-area formula.
+
+Every caller uses :func:`pixel_area_m2` (the indicators' sums and lit areas, the population warp's
+densities, the dashboard's CO2 cell map, :func:`deeplight.io.reproject.reproject_array`).
 
 Sums of lights and lit areas must weight pixels by their real area: on a geographic grid
 (EPSG:4326) a 15 arc-second cell covers about 0.215 km^2 at the equator but only 0.152 km^2 at

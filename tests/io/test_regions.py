@@ -7,7 +7,7 @@ import pytest
 import shapely
 
 from deeplight.errors import RegionError
-from deeplight.sdg.regions import guess_name_column, load_regions, natural_earth_countries, parse_bbox
+from deeplight.io.regions import guess_name_column, load_regions, natural_earth_countries, parse_bbox
 
 
 def _frame(**columns):
@@ -105,7 +105,7 @@ def test_natural_earth_missing_names_the_places_searched(monkeypatch):
 
 
 def test_prepared_frames_with_a_region_column_are_checked_too():
-    from deeplight.sdg.regions import as_regions
+    from deeplight.io.regions import as_regions
 
     bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2), (0, 0)])
     frame = gpd.GeoDataFrame(
