@@ -50,17 +50,26 @@ PALETTE_LEVELS = 255
 """Colour levels of the indexed PNG (index 0 is reserved for transparent nodata)."""
 
 
+def radiance_index(radiance: np.ndarray, vmax: float) -> np.ndarray:
+    """Palette indices (uint8) of a radiance image on the log scale: 1..255 for 0..vmax, 0 for NaN."""
+    norm = np.log1p(np.clip(np.nan_to_num(radiance, nan=0.0), 0, None)) / math.log1p(vmax)
+    index = 1 + np.round(np.clip(norm, 0, 1) * (PALETTE_LEVELS - 1)).astype(np.uint8)
+    index[~np.isfinite(radiance)] = 0
+    return index
+
+
+def radiance_colours(colormap: str = COLORMAP) -> np.ndarray:
+    """(255, 3) uint8 RGB of palette indices 1..255 of :func:`radiance_index`."""
+    return colormaps[colormap](np.linspace(0, 1, PALETTE_LEVELS), bytes=True)[:, :3]
+
+
 def radiance_to_png_data_url(radiance: np.ndarray, vmax: float, colormap: str = COLORMAP) -> str:
     """Colour a (H, W) radiance image on the log scale as an indexed (palette) PNG data URL.
 
     The colour map is a 255-colour lookup table anyway, so a palette PNG carries the same picture as
     RGBA at a third to a quarter of the bytes (faster pages). NaN is palette index 0, transparent.
     """
-    norm = np.log1p(np.clip(np.nan_to_num(radiance, nan=0.0), 0, None)) / math.log1p(vmax)
-    index = 1 + np.round(np.clip(norm, 0, 1) * (PALETTE_LEVELS - 1)).astype(np.uint8)
-    index[~np.isfinite(radiance)] = 0
-    colours = colormaps[colormap](np.linspace(0, 1, PALETTE_LEVELS), bytes=True)[:, :3]
-    return palette_png_data_url(index, colours)
+    return palette_png_data_url(radiance_index(radiance, vmax), radiance_colours(colormap))
 
 
 def palette_png_data_url(index: np.ndarray, colours: np.ndarray) -> str:

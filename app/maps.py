@@ -31,7 +31,7 @@ import numpy as np
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
-from app.overlay import Overlay, warp_to_web_mercator
+from app.overlay import Overlay, palette_overlay
 from app.settings import STATIC_URL
 
 LEAFLET_JS = [("leaflet", f"{STATIC_URL}/leaflet/leaflet.js")]
@@ -185,30 +185,63 @@ title_{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
 def _add_overlay(
     fmap: folium.Map, overlay: Overlay, pane: str | None = None, url_js: str | None = None
 ) -> str:
-    """Add the PNG overlay; returns the JS variable name of the layer.
+    """Add the PNG overlay, and over it its full-resolution tiles if any; returns the JS variable
+    name of the overlay layer.
 
     ``url_js`` is a JS expression giving the image URL (to share one data URL between maps); by
-    default the data URL is written inline.
+    default the data URL is written inline. Without ``pane`` the overlay and its tiles go to panes
+    under the region outlines (``overlayPane``, z-index 400), tiles above the overlay.
     """
     if pane is not None and pane not in ("swipeLeft", "swipeRight"):
         raise ValueError(f"unknown pane {pane!r}")
-    element = _Script("", data={"url": overlay.url, "bounds": overlay.bounds, "pane": pane})
+    tiles = overlay.tiles
+    element = _Script(
+        "",
+        data={
+            "url": overlay.url,
+            "bounds": overlay.bounds,
+            "pane": pane or "deeplightRaster",
+            "tilePane": pane or "deeplightTiles",
+            **(
+                {}
+                if tiles is None
+                else {"tilesUrl": tiles.url, "tilesMin": tiles.min_zoom, "tilesMax": tiles.max_zoom,
+                      "tilesBounds": tiles.bounds}
+            ),
+        },
+    )
     name = f"overlay_{element.get_name()}"
-    pane_js = (
-        "{{ this._parent.get_name() }}.createPane({{ this.data.pane }});"
-        "{{ this._parent.get_name() }}.getPane({{ this.data.pane }}).style.zIndex = 450;"
-        if pane
-        else ""
-    )
-    opts = "{opacity: 1.0, interactive: false, className: 'deeplight-raster'" + (
-        ", pane: {{ this.data.pane }}}" if pane else "}"
-    )
+    if pane:
+        pane_js = (
+            "{{ this._parent.get_name() }}.createPane({{ this.data.pane }});"
+            "{{ this._parent.get_name() }}.getPane({{ this.data.pane }}).style.zIndex = 450;"
+        )
+    else:
+        pane_js = (
+            "if (!{{ this._parent.get_name() }}.getPane('deeplightRaster')) { "
+            "{{ this._parent.get_name() }}.createPane('deeplightRaster').style.zIndex = 380;"
+            "{{ this._parent.get_name() }}.createPane('deeplightTiles').style.zIndex = 390; }"
+        )
+    opts = "{opacity: 1.0, interactive: false, className: 'deeplight-raster', pane: {{ this.data.pane }}}"
     url = url_js if url_js is not None else "{{ this.data.url }}"
+    tiles_js = ""
+    if tiles is not None:
+        # drawn only from the zoom where the overlay would be enlarged; Leaflet enlarges the native
+        # level beyond (pixelated, see MAP_CSS); no request outside the raster's bounds
+        tiles_js = (
+            f"{name}.tiles = L.tileLayer({{{{ this.data.tilesUrl }}}}, {{minZoom: {{{{ this.data.tilesMin }}}},"
+            " maxNativeZoom: {{ this.data.tilesMax }}, maxZoom: 24, tileSize: 256,"
+            " bounds: L.latLngBounds({{ this.data.tilesBounds }}), pane: {{ this.data.tilePane }},"
+            " className: 'deeplight-tiles', keepBuffer: 1})"
+            ".addTo({{ this._parent.get_name() }});"
+        )
     element._template = Template(
         "{% macro script(this, kwargs) %}"
         + pane_js
         + f"var {name} = L.imageOverlay({url}, {{{{ this.data.bounds }}}}, {opts})"
-        ".addTo({{ this._parent.get_name() }});{% endmacro %}"
+        ".addTo({{ this._parent.get_name() }});"
+        + tiles_js
+        + "{% endmacro %}"
     )
     fmap.add_child(element)
     return name
@@ -240,6 +273,8 @@ MAP_CSS = (
     "white-space:nowrap;overflow:hidden;text-overflow:ellipsis}"
     ".leaflet-control-attribution:hover{white-space:normal;max-width:90%}"
     ".leaflet-bottom.leaflet-left .leaflet-control-scale{margin-bottom:18px !important}"
+    # full-resolution tiles and overlays show their pixels when enlarged, not a blur
+    ".deeplight-tiles img,img.deeplight-raster{image-rendering:pixelated}"
     "html,body{margin:0;background:#0e1117}</style>"
 )
 
@@ -253,6 +288,9 @@ def _new_map(bounds: list[list[float]], basemap: bool, **kwargs) -> OfflineMap:
         zoom_snap=0.25,
         **kwargs,
     )
+    # the map's own zoom limits: without them Leaflet takes the limits from the layers, so a tile
+    # layer's minZoom would stop the map zooming out to the whole region
+    fmap.options.update(minZoom=1, maxZoom=20)
     if basemap:
         folium.TileLayer("OpenStreetMap", attr=OSM_ATTRIBUTION, opacity=0.6).add_to(fmap)
     fmap.fit_bounds(bounds)
@@ -459,30 +497,42 @@ def difference_position(difference: np.ndarray, limit: float) -> np.ndarray:
     return np.clip(pos, -1.0, 1.0)
 
 
-def difference_to_png_data_url(
-    difference: np.ndarray, limit: float, colormap: str = DIFFERENCE_COLORMAP
-) -> str:
-    """Colour a (H, W) change image (nW/cm^2/sr, B - A) on the diverging scale as a palette PNG data URL.
-
-    Palette index 0 is transparent (nodata in either date); 1..255 run from -limit to +limit with
-    index 128 exactly zero (white).
-    """
-    from matplotlib import colormaps
-
-    from app.colors import palette_png_data_url
-
+def difference_index(difference: np.ndarray, limit: float) -> np.ndarray:
+    """Palette indices (uint8) of a change image: 0 transparent (nodata in either date), 1..255 from
+    -limit to +limit with index 128 exactly zero."""
     pos = difference_position(difference, limit)
     index = 1 + np.round((np.nan_to_num(pos, nan=0.0) + 1) / 2 * (DIFFERENCE_LEVELS - 1)).astype(np.uint8)
     index[~np.isfinite(difference)] = 0
+    return index
+
+
+def difference_colours(colormap: str = DIFFERENCE_COLORMAP) -> np.ndarray:
+    """(255, 3) uint8 RGB of :func:`difference_index`'s indices 1..255 (zero change white)."""
+    from matplotlib import colormaps
+
     colours = colormaps[colormap](np.linspace(0, 1, DIFFERENCE_LEVELS), bytes=True)[:, :3]
     colours[DIFFERENCE_LEVELS // 2] = (255, 255, 255)  # zero change is white whatever the colour map
-    return palette_png_data_url(index, colours)
+    return colours
 
 
-def difference_overlay(difference: np.ndarray, crs, transform, limit: float) -> Overlay:
-    """A change raster (nW/cm^2/sr, any CRS) as an ``L.imageOverlay`` on the diverging scale."""
-    warped, bounds = warp_to_web_mercator(difference, crs, transform)
-    return Overlay(url=difference_to_png_data_url(warped, limit), bounds=bounds)
+def difference_to_png_data_url(
+    difference: np.ndarray, limit: float, colormap: str = DIFFERENCE_COLORMAP
+) -> str:
+    """Colour a (H, W) change image (nW/cm^2/sr, B - A) on the diverging scale as a palette PNG data URL."""
+    from app.colors import palette_png_data_url
+
+    return palette_png_data_url(difference_index(difference, limit), difference_colours(colormap))
+
+
+def difference_overlay(
+    difference: np.ndarray, crs, transform, limit: float, tile_key: str | None = None
+) -> Overlay:
+    """A change raster (nW/cm^2/sr, any CRS) as an ``L.imageOverlay`` on the diverging scale, with
+    full-resolution tiles (:mod:`app.tiles`) when ``tile_key`` is given."""
+    return palette_overlay(
+        difference, crs, transform, lambda a: difference_index(a, limit), difference_colours(),
+        None if tile_key is None else f"{tile_key}|diff|{limit:.6g}",
+    )
 
 
 def difference_ticks(limit: float) -> list[tuple[float, float]]:
@@ -533,6 +583,7 @@ def difference_maps(
     legend_title: str,
     *,
     basemap: bool = False,
+    tile_key: str | None = None,
 ) -> str:
     """HTML of the synchronised before/after difference panels (one per product, ``panel-diff-<p>``).
 
@@ -543,9 +594,15 @@ def difference_maps(
         limit: half-width of the shared diverging scale (:func:`difference_limit`).
         regions, selected, credits, basemap: as for :func:`compare_maps`.
         legend_title: the legend's title (e.g. "Change 2020 minus 2014 (nW/cm²/sr)").
+        tile_key: cache key of the two dates' region and model: with it, each panel gets its
+            full-resolution tiles (:mod:`app.tiles`).
     """
     panels = [
-        Panel(titles[p], difference_overlay(d, crs, transform, limit), f"panel-diff-{p}")
+        Panel(
+            titles[p],
+            difference_overlay(d, crs, transform, limit, None if tile_key is None else f"{tile_key}|{p}"),
+            f"panel-diff-{p}",
+        )
         for p, d in changes.items()
         if d is not None
     ]

@@ -1,7 +1,9 @@
-"""Rasters to in-memory PNG overlays on the Web Mercator map (no tile server, no files).
+"""Rasters to PNG overlays on the Web Mercator map (no tile server), plus full-resolution tiles.
 
 A raster in any CRS is warped to EPSG:3857 (nearest neighbour, so pixels stay visible) and its
-bounds are given in latitude/longitude, as Leaflet's ``ImageOverlay`` expects.
+bounds are given in latitude/longitude, as Leaflet's ``ImageOverlay`` expects. The overlay is one
+in-memory PNG capped at ``MAX_OVERLAY_PIXELS``; when the raster is finer than that, the zoom levels
+above it come as a tile pyramid (:mod:`app.tiles`) drawn over the overlay.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-from app.colors import radiance_to_png_data_url
+from app.colors import palette_png_data_url, radiance_colours, radiance_index
+from app.tiles import ColourIndex, TileSet, render_tiles
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 MAX_OVERLAY_PIXELS = 1200
@@ -28,10 +31,13 @@ class Overlay:
     Attributes:
         url: PNG data URL.
         bounds: ``[[south, west], [north, east]]`` in degrees.
+        tiles: the full-resolution pyramid above the overlay's resolution, or None (the overlay is
+            as sharp as the raster, or no tiles were asked for).
     """
 
     url: str
     bounds: list[list[float]]
+    tiles: TileSet | None = None
 
 
 def warp_to_web_mercator(
@@ -74,7 +80,32 @@ def warp_to_web_mercator(
     return out, [[s_deg, w_deg], [n_deg, e_deg]]
 
 
-def radiance_overlay(array: np.ndarray, crs: CRS, transform: Affine, vmax: float) -> Overlay:
-    """Colour a radiance raster (nW/cm^2/sr) on the shared log scale as a PNG overlay."""
+def palette_overlay(
+    array: np.ndarray,
+    crs: CRS,
+    transform: Affine,
+    colour: ColourIndex,
+    colours: np.ndarray,
+    tile_key: str | None = None,
+) -> Overlay:
+    """A raster coloured by ``colour`` (float -> palette index, 0 transparent) over ``colours``.
+
+    With ``tile_key`` (the raster's cache key, colour scale included) the zoom levels finer than the
+    overlay are rendered as tiles too.
+    """
     warped, bounds = warp_to_web_mercator(array, crs, transform)
-    return Overlay(url=radiance_to_png_data_url(warped, vmax), bounds=bounds)
+    tiles = None
+    if tile_key is not None:
+        tiles = render_tiles(tile_key, array, crs, transform, colour, colours, MAX_OVERLAY_PIXELS)
+    return Overlay(url=palette_png_data_url(colour(warped), colours), bounds=bounds, tiles=tiles)
+
+
+def radiance_overlay(
+    array: np.ndarray, crs: CRS, transform: Affine, vmax: float, tile_key: str | None = None
+) -> Overlay:
+    """Colour a radiance raster (nW/cm^2/sr) on the shared log scale as a PNG overlay (and tiles when
+    ``tile_key`` is given)."""
+    return palette_overlay(
+        array, crs, transform, lambda a: radiance_index(a, vmax), radiance_colours(),
+        None if tile_key is None else f"{tile_key}|radiance|{vmax:.6g}",
+    )

@@ -11,11 +11,10 @@ process-wide shelf under an id only that browser can present (:func:`browser_own
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -27,6 +26,7 @@ from app.region_metrics import lr_nominal_radiance_on_hr_grid, region_metrics
 from app.scene import RegionCrop, Scene, crop_scene
 from app.settings import get_settings
 from app.sources import DatasetInfo, list_datasets, load_scene_for
+from app.tiles import tiles_present
 
 MAX_SESSION_UPLOADS = 3
 """Uploaded scenes one browser session keeps in memory (least recently used evicted first)."""
@@ -348,7 +348,7 @@ def reconstruction(crop: RegionCrop, choice_id: str, self_ensemble: bool) -> Rec
     with lock:
         found = memo.get(key)
     if found is not None:
-        return dataclasses.replace(found, from_cache=True)
+        return replace(found, from_cache=True)
     bar = st.progress(0.0, text="Reconstructing the region...")
 
     def _progress(done: int, total: int) -> None:
@@ -380,18 +380,24 @@ def _lr_radiance(crop_key: str, _crop: RegionCrop) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner=False, max_entries=512)
-def _overlay(key: str, _array: np.ndarray, _crs, _transform, vmax: float) -> Overlay:
-    return radiance_overlay(_array, _crs, _transform, vmax)
+def _overlay(key: str, _array: np.ndarray, _crs, _transform, vmax: float, tiles: bool) -> Overlay:
+    return radiance_overlay(_array, _crs, _transform, vmax, tile_key=key if tiles else None)
 
 
 def lr_overlay(key: str, array: np.ndarray, scene_obj: Scene, vmax: float) -> Overlay:
     """PNG overlay of an LR-grid radiance array of ``scene_obj`` (cached by ``key`` and ``vmax``)."""
-    return _overlay(key, array, scene_obj.crs, scene_obj.lr_transform, round(vmax, 3))
+    return _overlay(key, array, scene_obj.crs, scene_obj.lr_transform, round(vmax, 3), False)
 
 
 def overlay(key: str, array: np.ndarray, scene_obj: Scene, vmax: float) -> Overlay:
-    """PNG overlay of an HR-grid radiance array of ``scene_obj`` (cached by ``key`` and ``vmax``)."""
-    return _overlay(key, array, scene_obj.crs, scene_obj.hr_transform, round(vmax, 3))
+    """PNG overlay of an HR-grid radiance array of ``scene_obj`` (cached by ``key`` and ``vmax``), with
+    its full-resolution tiles when the region is larger than the overlay (:mod:`app.tiles`)."""
+    result = _overlay(key, array, scene_obj.crs, scene_obj.hr_transform, round(vmax, 3), True)
+    if result.tiles is not None and not tiles_present(result.tiles):
+        # evicted from disk since it was cached: render again (same key, same URL)
+        tiles = radiance_overlay(array, scene_obj.crs, scene_obj.hr_transform, round(vmax, 3), tile_key=key).tiles
+        result = replace(result, tiles=tiles)
+    return result
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)

@@ -96,6 +96,7 @@ def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
             list(ctx.scene.credits),
             f"Change {after} minus {before} (nW/cm²/sr)",
             basemap=ctx.basemap,
+            tile_key=html_key,
         ),
     )
     st.iframe(html, height=380 + 60)
