@@ -33,6 +33,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +118,42 @@ def cache_key(**parts: Any) -> str:
     parts = {**parts, "_code": prediction_code_id()}
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+RACY_SECONDS = 2.0
+"""A file changed less than this long before it was hashed is not memoised: a second change within the
+file system's timestamp granularity could leave its status as it was (git's "racy" files)."""
+
+
+def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What identifies a file's content without reading it: its resolved path, device, inode, size,
+    and modification and status-change times in nanoseconds. Any write changes the status-change time
+    (``st_ctime_ns``), which, unlike the modification time, no user call can set back."""
+    st = os.stat(path)
+    return {"path": os.path.realpath(path), "dev": st.st_dev, "ino": st.st_ino, "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
+def memoized_file_sha256(path: str | os.PathLike[str], cache: "TileCache | None") -> str:
+    """SHA-256 of a file's bytes, read once per file version: the cache remembers it under the file's
+    :func:`file_identity`, so a repeated ``deeplight predict`` on a country's rasters does not read and
+    hash gigabytes of inputs again. A changed file (any write, a copy, a rename onto it) has another
+    identity and is hashed again, so a prediction is never keyed on an old content hash; a file changed
+    within :data:`RACY_SECONDS` of the hash, or while it was hashed, is not remembered. Without a usable
+    cache this is :func:`deeplight.utils_io.sha256_file`."""
+    if cache is None or not cache.usable():
+        return sha256_file(path)
+    before = file_identity(path)
+    key = hashlib.sha256(json.dumps({"kind": "file_sha256", **before}, sort_keys=True).encode()).hexdigest()
+    stored = cache.get_quiet(key)
+    if stored is not None and stored.get("sha256") is not None and stored["sha256"].size == 32:
+        return stored["sha256"].tobytes().hex()
+    started = time.time_ns()
+    digest = sha256_file(path)
+    settled = max(before["mtime_ns"], before["ctime_ns"]) < started - int(RACY_SECONDS * 1e9)
+    if settled and file_identity(path) == before:
+        cache.put_or_warn(key, {"sha256": np.frombuffer(bytes.fromhex(digest), dtype=np.uint8)})
+    return digest
 
 
 @dataclass(frozen=True)
@@ -312,6 +349,19 @@ class TileCache:
         except FileNotFoundError:  # evicted meanwhile; the data we read is still valid
             pass
         self._count("hits")
+        return arrays
+
+    def get_quiet(self, key: str) -> dict[str, np.ndarray] | None:
+        """:meth:`get` without counting hits, misses or corrupt entries (bookkeeping entries such as
+        :func:`memoized_file_sha256`'s; a corrupt one is deleted all the same)."""
+        path = self.entry_path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        arrays = self._decode(data)
+        if arrays is None:
+            path.unlink(missing_ok=True)
         return arrays
 
     @staticmethod

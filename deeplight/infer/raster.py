@@ -166,7 +166,7 @@ def predict_raster(
         raise ConfigError(f"batch_size must be at least 1 (got {batch_size})")
     out = Path(out_path)
     unc_out = uncertainty_path_for(out) if self_ensemble else None
-    with RasterSource(lr_path, aux_paths, lr_units=lr_units) as source:
+    with RasterSource(lr_path, aux_paths, lr_units=lr_units, cache=cache) as source:
         _check_output(out, [source.lr_path, *source.aux_paths.values()])
         net, identity = _resolve_model(checkpoint, model, resolved)
         _prepare_output(out)  # the folder is created only once every input has passed its checks

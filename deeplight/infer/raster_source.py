@@ -25,6 +25,7 @@ from rasterio.windows import Window
 from deeplight.contracts import SCALE, tag_is_true
 from deeplight.errors import RasterError
 from deeplight.infer.array import lr_to_dn
+from deeplight.infer.cache import TileCache, memoized_file_sha256
 from deeplight.contracts import DMO_BANDS
 from deeplight.infer.sources import AUX_NAMES
 from deeplight.infer.tiling import Tile
@@ -40,7 +41,6 @@ from deeplight.io.validation import (
     window_over,
 )
 from deeplight.io.value_ranges import check_value_range
-from deeplight.utils_io import sha256_file
 
 AUX_BANDS = {"dmo": DMO_BANDS, "dem": 1}
 
@@ -120,6 +120,9 @@ class RasterSource:
         lr_path: single-band LR raster with a CRS; DN 0..63 (or radiance, see ``lr_units``).
         aux_paths: optional ``{"dmo": path (7 bands, reflectance 0..1), "dem": path (metres)}``.
         lr_units: "dn" or "radiance" (converted by the nominal DMSP-like response).
+        cache: where the files' SHA-256 (the content ids of the cache keys and the output's ``inputs``
+            tag) are remembered per file version (:func:`deeplight.infer.cache.memoized_file_sha256`);
+            None hashes every file.
 
     Raises:
         RasterError: unreadable file, no CRS, wrong band count, too large, bad values, or an aux layer
@@ -131,6 +134,7 @@ class RasterSource:
         lr_path: str | os.PathLike[str],
         aux_paths: dict[str, str | os.PathLike[str] | None] | None = None,
         lr_units: str = "dn",
+        cache: TileCache | None = None,
     ) -> None:
         self.lr_path = Path(lr_path)
         self.lr_units = lr_units
@@ -157,7 +161,7 @@ class RasterSource:
                 self._open_aux(name, path)
             self._check_lr_values()
             inputs = [("lr", self.lr_path), *sorted(self.aux_paths.items())]
-            self.input_hashes = {name: sha256_file(path) for name, path in inputs}
+            self.input_hashes = {name: memoized_file_sha256(path, cache) for name, path in inputs}
             digest = hashlib.sha256(f"lr_units={lr_units}".encode())
             for name, file_hash in self.input_hashes.items():
                 digest.update(f"|{name}={file_hash}".encode())

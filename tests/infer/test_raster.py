@@ -451,3 +451,59 @@ def test_aux_on_the_hr_grid_is_read_directly_and_equals_the_warped_read(tmp_path
             warped = vrt.read(1, window=Window(3 * 8, 2 * 8, 9 * 8, 8 * 8), masked=True).filled(np.nan)
     np.testing.assert_array_equal(np.isnan(direct), np.isnan(warped))
     np.testing.assert_allclose(direct[~np.isnan(direct)], warped[~np.isnan(warped)], rtol=1e-6)
+
+
+def _count_hashing(monkeypatch) -> list[str]:
+    from deeplight.infer import cache as cache_module
+
+    hashed: list[str] = []
+    real = cache_module.sha256_file
+
+    def counting(path, *args, **kwargs):
+        if Path(path).name == "lr.tif":  # (the cache also hashes the outputs it stores)
+            hashed.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "sha256_file", counting)
+    return hashed
+
+
+def test_inputs_are_hashed_once_per_file_version_and_a_changed_file_is_recomputed(tmp_path, model, monkeypatch):
+    """The cache remembers each input's SHA-256 under its path, inode, size, mtime and ctime: a repeated
+    run reads no input to hash it; a file rewritten with the same size and its old mtime put back is
+    hashed again (its ctime moved) and predicted again, never served from the old content's entries."""
+    from deeplight.infer import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # the files were written a moment ago
+    hashed = _count_hashing(monkeypatch)
+    write_lr(tmp_path / "lr.tif", seed=0)
+    cache = TileCache(tmp_path / "cache")
+    kwargs = dict(model=model, tile=16, overlap=4, device="cpu", cache=cache)
+    first = predict_raster(tmp_path / "lr.tif", tmp_path / "a.tif", **kwargs)
+    assert hashed == ["lr.tif"]
+    second = predict_raster(tmp_path / "lr.tif", tmp_path / "b.tif", **kwargs)
+    assert hashed == ["lr.tif"] and second.from_request_cache  # no input read to identify it
+    assert json.loads(second.tags["inputs"]) == json.loads(first.tags["inputs"])
+
+    stat = os.stat(tmp_path / "lr.tif")
+    write_lr(tmp_path / "lr.tif", seed=1)  # other pixels, the same size on disk
+    assert os.stat(tmp_path / "lr.tif").st_size == stat.st_size
+    os.utime(tmp_path / "lr.tif", ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the old mtime put back
+    third = predict_raster(tmp_path / "lr.tif", tmp_path / "c.tif", **kwargs)
+    assert hashed == ["lr.tif", "lr.tif"]
+    assert not third.from_request_cache and third.computed == third.tiles
+    with rasterio.open(first.path) as a, rasterio.open(third.path) as c:
+        assert not np.allclose(a.read(1), c.read(1), equal_nan=True)
+    fresh = predict_raster(tmp_path / "lr.tif", tmp_path / "d.tif", model=model, tile=16, overlap=4, device="cpu")
+    with rasterio.open(third.path) as c, rasterio.open(fresh.path) as d:
+        np.testing.assert_array_equal(c.read(1), d.read(1))
+
+
+def test_a_file_changed_just_before_it_was_hashed_is_not_remembered(tmp_path, model, monkeypatch):
+    hashed = _count_hashing(monkeypatch)
+    write_lr(tmp_path / "lr.tif")  # written now: within RACY_SECONDS of the hash
+    cache = TileCache(tmp_path / "cache")
+    for out in ("a.tif", "b.tif"):
+        predict_raster(tmp_path / "lr.tif", tmp_path / out, model=model, tile=16, overlap=4, device="cpu",
+                       cache=cache)
+    assert hashed == ["lr.tif", "lr.tif"]
