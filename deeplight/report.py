@@ -406,13 +406,15 @@ def series_table(
 
 
 def land_consumption_rows(
-    series: pd.DataFrame, year_a: int, year_b: int, population: pd.DataFrame | None
+    series: pd.DataFrame, year_a: int, year_b: int, population: pd.DataFrame | None, *, warn: bool = False
 ) -> pd.DataFrame:
     """SDG 11.3.1 rows (LCR, PGR, LCRPGR) per region and product between two years.
 
     Uses ``deeplight.sdg.land_consumption_table`` on the urban extent of the series. ``population``
     (columns region, year, population: people, e.g. typed in from a census) is used when given;
     otherwise the series' own population rows (a data set with a population raster per year).
+    ``warn``: let the "LCRPGR undefined (PGR <= 0)" warnings through (the CLI prints them); by
+    default only the rows' ``note`` says it (the page).
 
     Returns:
         Tidy rows with readable units; empty when neither gives people for both years.
@@ -421,7 +423,8 @@ def land_consumption_rows(
 
     table = series[series["period"].isin([str(year_a), str(year_b)])].copy()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "PGR <= 0": the note column says it
+        if not warn:
+            warnings.simplefilter("ignore", RuntimeWarning)  # "PGR <= 0": the note column says it
         rows = land_consumption_table(table, int(year_a), int(year_b), population=population)
     return readable_units(rows)
 
@@ -432,27 +435,48 @@ def series_report(
     lcr: tuple[int, int] | None = None,
     population: pd.DataFrame | None = None,
     min_valid_fraction: float = MIN_VALID_FRACTION,
+    gdp_elasticity: float | None = None,
 ) -> RegionReport:
     """The reports of several dates as one series (``period``, ``masked``), plus SDG 11.3.1.
+
+    ``deeplight sdg --series`` is this over one :func:`region_report` per year: the series table is
+    the per-date tables stacked by :func:`series_table`, then the ``gdp_growth_prior`` rows
+    (``gdp_elasticity``), then the LCR, PGR and LCRPGR rows (``lcr``).
 
     Args:
         reports: time step -> :func:`region_report` of that date.
         lcr: (year A, year B): add LCR, PGR and LCRPGR rows between them (annual series only) when
-            people are known for both years (``population`` or the series' own population rows).
+            people are known for both years (``population`` or the series' own population rows);
+            "LCRPGR undefined" is warned (``RuntimeWarning``) as well as noted.
         population: columns region, year, population (people), e.g. typed in; None: the series' own.
         min_valid_fraction: see :func:`series_table`.
+        gdp_elasticity: add ``gdp_growth_prior`` rows between consecutive years with this elasticity
+            (0.3, ``deeplight.sdg.indicators.GDP_LIGHT_ELASTICITY_PRIOR``, is a prior); None: none.
+            Annual series only (every time step a year).
 
     Returns:
-        A RegionReport whose table is the series; its metadata is that of the latest date.
+        A RegionReport whose table is the series; its metadata is that of the latest date, with
+        ``years`` (the time steps) in the table's metadata.
     """
     tables = {time: report.table for time, report in reports.items()}
     series = series_table(tables, min_valid_fraction)
     latest = reports[sorted(reports, key=str)[-1]] if reports else None
     if latest is not None:
         series.attrs = dict(latest.table.attrs)
+        series.attrs["metadata"] = {**series.attrs.get("metadata", {}), "years": sorted(reports, key=str)}
+    annual = all(str(time).isdigit() for time in reports)
+    if gdp_elasticity is not None and annual:
+        from deeplight.sdg.timeseries import gdp_growth_rows
+
+        growth = gdp_growth_rows(series, gdp_elasticity)
+        if len(growth):
+            attrs = dict(series.attrs)
+            growth = readable_units(growth).assign(period=growth["year"].astype(str), masked=False)
+            series = pd.concat([series, growth], ignore_index=True)
+            series.attrs = attrs
     if lcr is not None:
         year_a, year_b = sorted(int(y) for y in lcr)
-        rows = land_consumption_rows(series, year_a, year_b, population)
+        rows = land_consumption_rows(series, year_a, year_b, population, warn=True)
         if len(rows):
             attrs = dict(series.attrs)
             series = pd.concat([series, rows.assign(period=str(year_b), masked=False)], ignore_index=True)

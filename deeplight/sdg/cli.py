@@ -2,7 +2,9 @@
 
 One date goes through :func:`deeplight.report.region_report`, the function the dashboard's SDG page
 calls, and its CSV through the same writer as the page's download: the same rasters, regions, model
-and thresholds give the same table.
+and thresholds give the same table. ``--series`` runs the same region_report once per year and
+stacks the tables with :func:`deeplight.report.series_report` (``period`` and ``masked`` columns, as
+the page's series), then adds ``gdp_growth_prior`` and, with ``--lcr``, SDG 11.3.1 rows.
 
 Example::
 
@@ -178,10 +180,10 @@ def _check_outputs(args: argparse.Namespace, products: dict[str, str], series: d
 
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
-    from deeplight.report import Thresholds, region_report
-    from deeplight.sdg.export import write_indicator_outputs
     from deeplight.io.regions import load_regions
-    from deeplight.sdg.timeseries import compute_time_series, land_consumption_table
+    from deeplight.report import Thresholds, region_report, series_report
+    from deeplight.sdg.export import write_indicator_outputs
+    from deeplight.sdg.indicators import GDP_LIGHT_ELASTICITY_PRIOR
 
     products = {name: path for name, path in (("lr", args.lr), ("sr", args.sr), ("hr", args.hr)) if path}
     series = _parse_series(args.series) if args.series else None
@@ -201,72 +203,52 @@ def run(args: argparse.Namespace) -> int:
     if args.band is not None and args.time is not None:
         raise DeepLightError("give either --band or --time, not both")
     units = {"lr": "DN" if args.lr_units == "DN" else "nW/cm2/sr"} if args.lr_units else None
-    model_info = {k: v for k, v in (("model", args.model), ("checkpoint", args.checkpoint)) if v}
-    options = dict(
-        population=args.population,
-        simulated={name: True for name in args.simulated} or None,
-        units=units,
-        lit_threshold=args.lit_threshold,
-        lit_threshold_dn=args.lit_threshold_dn,
+    simulated_flags = {name: True for name in args.simulated} or None
+    thresholds = Thresholds(
+        lit_radiance=args.lit_threshold,
+        lit_dn=args.lit_threshold_dn,
         urban_method=args.urban_method,
-        urban_threshold=args.urban_threshold,
-        urban_reference=args.urban_reference,
+        urban_radiance=args.urban_threshold,
         co2_total=args.co2_total,
         co2_unit=args.co2_unit,
-        co2_power_law_coefficients=tuple(args.co2_power_law) if args.co2_power_law else None,
-        model_info=model_info,
-        keep_empty_regions=not args.drop_empty,
-        crop_to_regions=args.crop_to_regions,
+        co2_power_law=tuple(args.co2_power_law) if args.co2_power_law else None,
     )
-    if args.band is not None:
-        options["band"] = args.band
-    if args.time is not None:
-        options["time"] = args.time
-    extra_metadata = None
+
+    def report_of(date_products: dict[str, str], year: int | None):
+        """The one pipeline (the dashboard's): region_report of one date."""
+        return region_report(
+            date_products,
+            regions,
+            thresholds=thresholds,
+            population=args.population,
+            uncertainty={"sr": args.sr_std} if args.sr_std else None,
+            year=year,
+            simulated=simulated_flags,
+            model_name=args.model,
+            checkpoint=args.checkpoint,
+            units=units,
+            urban_reference=args.urban_reference,
+            keep_empty_regions=not args.drop_empty,
+            crop_to_regions=args.crop_to_regions,
+            band=args.band,
+            time=args.time,
+        )
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         regions = load_regions(args.regions, name_column=args.name_column, crs=args.regions_crs)
         if series:
-            population = options.pop("population")
-            table = compute_time_series(
-                series,
-                regions,
-                population_by_year=dict.fromkeys(series, population) if population else None,
-                **options,
+            # one region_report per year, stacked by series_report (+ gdp_growth_prior, + SDG 11.3.1)
+            people = _read_population_table(args.population_table) if args.population_table else None
+            report = series_report(
+                {year: report_of(series[year], year) for year in sorted(series)},
+                lcr=tuple(args.lcr) if args.lcr else None,
+                population=people,
+                gdp_elasticity=GDP_LIGHT_ELASTICITY_PRIOR,
             )
-            if args.lcr:
-                metadata = table.attrs.get("metadata", {})
-                people = _read_population_table(args.population_table) if args.population_table else None
-                sdg = land_consumption_table(table, args.lcr[0], args.lcr[1], population=people)
-                table = pd.concat([table, sdg], ignore_index=True)
-                table.attrs["metadata"] = metadata
         else:
-            report = region_report(
-                products,
-                regions,
-                thresholds=Thresholds(
-                    lit_radiance=args.lit_threshold,
-                    lit_dn=args.lit_threshold_dn,
-                    urban_method=args.urban_method,
-                    urban_radiance=args.urban_threshold,
-                    co2_total=args.co2_total,
-                    co2_unit=args.co2_unit,
-                    co2_power_law=tuple(args.co2_power_law) if args.co2_power_law else None,
-                ),
-                population=args.population,
-                uncertainty={"sr": args.sr_std} if args.sr_std else None,
-                year=args.year,
-                simulated=options["simulated"],
-                model_name=args.model,
-                checkpoint=args.checkpoint,
-                units=units,
-                urban_reference=args.urban_reference,
-                keep_empty_regions=not args.drop_empty,
-                crop_to_regions=args.crop_to_regions,
-                band=args.band,
-                time=args.time,
-            )
-            table, extra_metadata = report.table, report.metadata
+            report = report_of(products, args.year)
+        table, extra_metadata = report.table, report.metadata
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)
     # the same writer (and bytes) as the dashboard's "Indicators CSV" download

@@ -3,7 +3,10 @@
 :func:`compute_time_series` runs :func:`compute_indicators` once per year (the coverage of the
 regions is recomputed per call; each year can be on its own grid) and adds, for each pair of
 consecutive years, ``gdp_growth_prior`` = 0.3 x (ln TNL_end - ln TNL_start), labelled as a PRIOR
-(Henderson, Storeygard & Weil 2012).
+(Henderson, Storeygard & Weil 2012; :func:`gdp_growth_rows`). ``deeplight sdg --series`` does not call
+it: it runs :func:`deeplight.report.region_report` per year (the single-date pipeline, with the
+Gini rows and units as words) and stacks them with :func:`deeplight.report.series_report`, which adds
+the same :func:`gdp_growth_rows`.
 :func:`land_consumption_table` turns two years of urban extent and population into LCR, PGR and
 LCRPGR (UN-Habitat SDG 11.3.1 metadata).
 """
@@ -63,15 +66,36 @@ def compute_time_series(
         metadata = dict(table.attrs.get("metadata", {}))
         tables.append(table)
     frame = pd.concat(tables, ignore_index=True)
-    tnl = frame[frame["indicator"] == "sum_of_lights"]
-    growth_rows = []
     years = sorted(int(y) for y in products_by_year)
+    growth = gdp_growth_rows(frame, elasticity)
+    if len(growth):
+        frame = pd.concat([frame, growth], ignore_index=True)
+    frame["year"] = frame["year"].astype("Int64")
+    metadata["years"] = years
+    frame.attrs["metadata"] = metadata
+    return frame
+
+
+def gdp_growth_rows(table: pd.DataFrame, elasticity: float = GDP_LIGHT_ELASTICITY_PRIOR) -> pd.DataFrame:
+    """``gdp_growth_prior`` rows between consecutive years of a tidy table over several years.
+
+    For each region, product and pair of consecutive years of the table (its ``year`` column),
+    elasticity x (ln TNL_end - ln TNL_start), labelled as a PRIOR (Henderson, Storeygard & Weil 2012).
+    :func:`compute_time_series` and :func:`deeplight.report.series_report` (``deeplight sdg --series``)
+    both add them with this function.
+
+    Returns:
+        Tidy rows (:data:`TIDY_COLUMNS`, year = the end year); empty with fewer than two years.
+    """
+    years = sorted(int(y) for y in table["year"].dropna().unique())
+    tnl = table[table["indicator"] == "sum_of_lights"]
+    rows = []
     for (region, product), group in tnl.groupby([REGION_COLUMN, "product"], sort=False):
         by_year = dict(zip(group["year"].astype(int), group["value"], strict=True))
         simulated = bool(group["simulated"].any())
         for start, end in zip(years[:-1], years[1:], strict=True):
             if start in by_year and end in by_year:
-                growth_rows.append(
+                rows.append(
                     {
                         "region": region,
                         "product": product,
@@ -87,12 +111,9 @@ def compute_time_series(
                         "note": "",
                     }
                 )
-    if growth_rows:
-        frame = pd.concat([frame, pd.DataFrame(growth_rows, columns=list(TIDY_COLUMNS))], ignore_index=True)
-    frame["year"] = frame["year"].astype("Int64")
-    metadata["years"] = years
-    frame.attrs["metadata"] = metadata
-    return frame
+    out = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+    out["year"] = out["year"].astype("Int64")
+    return out
 
 
 def _ratio_note(lcr: float, pgr: float) -> str:

@@ -187,3 +187,53 @@ def test_cli_series_errors(inputs, capsys):
         == 2
     )
     assert "lacks column(s) ['population', 'region']" in capsys.readouterr().err
+
+
+def test_cli_series_is_the_per_year_region_reports_stacked(inputs, tmp_path):
+    """`deeplight sdg --series` goes through region_report, the single-date path (issue 12): its CSV's
+    table is each year's region_report table stacked (series_table: period, masked), then the
+    gdp_growth_prior rows and the SDG 11.3.1 rows; its metadata is the latest year's."""
+    from deeplight.io.regions import load_regions
+    from deeplight.report import Thresholds, region_report, series_table
+    from deeplight.sdg.export import indicators_to_csv_bytes, read_indicators_csv
+
+    _, _, _, regions = inputs
+    years = {}
+    for year, bright in ((2010, 4), (2015, 6), (2020, 8)):
+        values = np.zeros((4, 4))
+        values.flat[:bright] = 40.0
+        years[year] = write_raster(tmp_path / f"ntl_{year}.tif", values)
+    population = write_raster(tmp_path / "pop.tif", np.full((4, 4), 50.0))
+    out = tmp_path / "series.csv"
+    options = ["--urban-method", "fixed", "--lit-threshold", "2", "--population", str(population)]
+    series_args = [f"{year}={path}" for year, path in years.items()]
+    assert main(["sdg", "--series", *series_args, "--regions", str(regions), "--out", str(out),
+                 "--lcr", "2010", "2020", *options]) == 0  # fmt: skip
+    cli, header = read_indicators_csv(out)
+
+    thresholds = Thresholds(lit_radiance=2.0, urban_method="fixed")
+    loaded = load_regions(regions)
+    reports = {
+        year: region_report({"hr": path}, loaded, thresholds=thresholds, population=population, year=year)
+        for year, path in years.items()
+    }
+    stacked = series_table({year: report.table for year, report in reports.items()})
+    derived = cli["indicator"].isin(["gdp_growth_prior", "lcr", "pgr", "lcrpgr"])
+    assert derived.sum() == 2 * 2 + 2 * 3  # 2 regions x 2 year pairs; 2 regions x LCR, PGR, LCRPGR
+    # byte for byte, the CSV's table starts with the stacked per-year tables (values, units as words,
+    # gini rows, order); the derived rows follow
+    cli_body = out.read_bytes().split(b"\n\"region\"", 1)[1]
+    stacked_body = indicators_to_csv_bytes(stacked).split(b"\n\"region\"", 1)[1]
+    assert cli_body.startswith(stacked_body)
+    tail = cli_body[len(stacked_body):].decode().splitlines()
+    assert len(tail) == derived.sum() and all('"gdp_growth_prior"' in r or '"lc' in r or '"pgr"' in r for r in tail)
+    for year, report in reports.items():  # and each year's slice is that year's region_report table
+        part = cli[~derived & (cli["period"] == year)].drop(columns=["period", "masked"])
+        expected = report.table.sort_values(["region", "product"], kind="stable")
+        np.testing.assert_allclose(part["value"].to_numpy(float), expected["value"].to_numpy(float))
+        assert part["indicator"].tolist() == expected["indicator"].tolist()
+    assert "light_gini" in set(cli["indicator"]) and "share" in set(cli["unit"])  # region_report's rows
+    assert header["years"] == [2010, 2015, 2020] and header["settings"]["lit_radiance"] == 2.0
+    nord = cli[(cli.region == "Nord") & derived].set_index(["indicator", "year"])["value"]
+    assert nord[("gdp_growth_prior", 2020)] == pytest.approx(0.3 * np.log(8 / 6))
+    assert nord[("lcr", 2020)] == pytest.approx(np.log(8 / 4) / 10)
