@@ -3,7 +3,8 @@
 Tiles arrive in row-major plan order. The accumulator keeps only the HR rows that a later tile may
 still touch (one tile row high), so memory is ``2 or 4 x (8 * tile) x (8 * width) x 4 bytes`` instead
 of the whole output. Rows that no later tile touches are normalised by the accumulated weights,
-masked where the LR input is nodata, and handed to a writer.
+masked where the LR input is nodata, and handed to a writer. :class:`TorchBlendingAccumulator` does
+the same on a torch device (blending on the GPU, one host copy per tile row).
 """
 
 from __future__ import annotations
@@ -101,5 +102,99 @@ class BlendingAccumulator:
                 continue
             if keep > 0:
                 buffer[:keep] = buffer[count:].copy()
+            buffer[keep:] = 0.0
+        self.base += count
+
+
+class TorchBlendingAccumulator(BlendingAccumulator):
+    """:class:`BlendingAccumulator` whose sums and weights live on a torch device (the GPU's blending).
+
+    Tiles are added as device tensors (an engine output left on the device) or numpy arrays (cache
+    hits, uploaded); the weighted sums, the normalisation and the nodata mask are computed on the
+    device, and each flush - once per tile row, not per batch - copies the finished rows to the host
+    in one transfer (the one synchronisation of that row). Same arithmetic and order as the numpy
+    accumulator, so on CPU tensors the output equals it (tested).
+
+    Args:
+        device: where the buffers live; the other arguments as for :class:`BlendingAccumulator`.
+    """
+
+    def __init__(
+        self,
+        lr_height: int,
+        lr_width: int,
+        tile_height: int,
+        overlap: int,
+        writer: RowWriter,
+        nodata: NodataRows,
+        with_uncertainty: bool = False,
+        device: "torch.device | str" = "cpu",
+    ) -> None:
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.lr_height, self.lr_width = lr_height, lr_width
+        self.overlap = overlap
+        self.writer = writer
+        self.nodata = nodata
+        self.rows = tile_height * SCALE
+        width = lr_width * SCALE
+        zeros = lambda: torch.zeros((self.rows, width), dtype=torch.float32, device=self.device)  # noqa: E731
+        self.sum, self.weight = zeros(), zeros()
+        self.unc = zeros() if with_uncertainty else None
+        self.base = 0
+        self._windows: dict = {}
+        self.flushes = 0
+
+    def _window(self, tile: Tile):
+        rows_taper = int(tile.row > 0) + 2 * int(tile.row + tile.height < self.lr_height)
+        cols_taper = int(tile.col > 0) + 2 * int(tile.col + tile.width < self.lr_width)
+        shape_key = (tile.height, tile.width, rows_taper, cols_taper)
+        if shape_key not in self._windows:
+            window = blend_window(tile, self.lr_height, self.lr_width, self.overlap)
+            self._windows[shape_key] = self.torch.from_numpy(window).to(self.device)
+        return self._windows[shape_key]
+
+    def _on_device(self, values):
+        if isinstance(values, np.ndarray):
+            values = self.torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        return values.to(self.device, dtype=self.torch.float32, non_blocking=True)
+
+    def add(self, tile: Tile, radiance, uncertainty=None) -> None:
+        """Blend one tile's prediction (a tensor on any device, or a numpy array)."""
+        top = tile.row * SCALE
+        if top > self.base:
+            self._flush(top)
+        weights = self._window(tile)
+        rows = slice(top - self.base, top - self.base + tile.height * SCALE)
+        cols = tile.hr_slices[1]
+        self.sum[rows, cols] += weights * self._on_device(radiance)
+        self.weight[rows, cols] += weights
+        if self.unc is not None and uncertainty is not None:
+            self.unc[rows, cols] += weights * self._on_device(uncertainty)
+
+    def _flush(self, until: int) -> None:
+        torch = self.torch
+        count = min(until, self.base + self.rows) - self.base
+        if count <= 0:
+            return
+        weight = self.weight[:count]
+        layers = [self.sum[:count] / weight]
+        if self.unc is not None:
+            layers.append(self.unc[:count] / weight)
+        lr0, lr1 = self.base // SCALE, (self.base + count) // SCALE
+        nodata = torch.from_numpy(np.ascontiguousarray(self.nodata(lr0, lr1))).to(self.device, non_blocking=True)
+        mask = nodata.repeat_interleave(SCALE, dim=0).repeat_interleave(SCALE, dim=1) | (weight <= 0)
+        stacked = torch.stack(layers).masked_fill_(mask, float("nan"))
+        host = stacked.cpu().numpy()  # the one device -> host copy (and synchronisation) of these rows
+        self.flushes += 1
+        self.writer(self.base, host[0], host[1] if self.unc is not None else None)
+        keep = self.rows - count
+        for buffer in (self.sum, self.weight, self.unc):
+            if buffer is None:
+                continue
+            if keep > 0:
+                buffer[:keep] = buffer[count:].clone()
             buffer[keep:] = 0.0
         self.base += count

@@ -54,7 +54,8 @@ class TileOutput:
     """Model output for a :class:`TileBatch`.
 
     Attributes:
-        radiance: (B, 8h, 8w) float32 nW/cm^2/sr (finite; nodata masking is the caller's job).
+        radiance: (B, 8h, 8w) float32 nW/cm^2/sr (finite; nodata masking is the caller's job): a numpy
+            array, or a torch tensor on the model's device (``run_tile_batch(..., on_device=True)``).
         uncertainty: (B, 8h, 8w) float32 std over the self-ensemble (nW/cm^2/sr), or None.
     """
 
@@ -138,8 +139,12 @@ def model_batch(
     if tiles.scene_calibration is not None:
         scene = torch.as_tensor(np.asarray(tiles.scene_calibration, dtype=np.float32)).view(1, -1)
         batch["scene_calibration"] = scene.expand(b, -1).contiguous()
-    non_blocking = device.type == "cuda"
-    moved = {k: v.to(device, non_blocking=non_blocking) for k, v in batch.items()}
+    if device.type == "cuda":
+        # page-locked host copies, so the host -> device copies are asynchronous (they overlap the
+        # kernels of the previous batch, which the CPU queued without waiting for them)
+        moved = {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+    else:
+        moved = {k: v.to(device) for k, v in batch.items()}
     if channels_last:
         nhwc = torch.channels_last
         moved = {k: v.contiguous(memory_format=nhwc) if v.dim() == 4 else v for k, v in moved.items()}
@@ -192,7 +197,8 @@ def _forward_sr(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
 
 
 def run_tile_batch(
-    model: torch.nn.Module, tiles: TileBatch, device: torch.device, self_ensemble: bool = False
+    model: torch.nn.Module, tiles: TileBatch, device: torch.device, self_ensemble: bool = False,
+    on_device: bool = False,
 ) -> TileOutput:
     """Predict HR radiance for a batch of tiles.
 
@@ -202,19 +208,23 @@ def run_tile_batch(
         tiles: raw inputs.
         device: where the model lives.
         self_ensemble: average the 8 dihedral members and return their std as uncertainty.
+        on_device: return float32 torch tensors left on ``device`` (no copy to the host, so no
+            synchronisation with a GPU: the caller blends them there,
+            :class:`deeplight.infer.blending.TorchBlendingAccumulator`).
 
     Returns:
-        :class:`TileOutput` with float32 numpy arrays on the CPU.
+        :class:`TileOutput` with float32 numpy arrays on the CPU (or tensors on ``device``).
     """
     batch = model_batch(tiles, device, channels_last=uses_channels_last(model))
+    host = (lambda t: t) if on_device else (lambda t: t.cpu().numpy())
     with inference_context(device):
         if not self_ensemble:
             radiance = denormalize_radiance(_forward_sr(model, batch))[:, 0]
-            return TileOutput(radiance=radiance.float().cpu().numpy())
+            return TileOutput(radiance=host(radiance.float()))
         members = []
         for member in DIHEDRAL_GROUP:
             sr = _forward_sr(model, transform_batch(batch, member))
             members.append(denormalize_radiance(member.inverse(sr))[:, 0].float())
         stacked = torch.stack(members, dim=0)
         std, mean = torch.std_mean(stacked, dim=0, correction=0)
-    return TileOutput(radiance=mean.cpu().numpy(), uncertainty=std.cpu().numpy())
+    return TileOutput(radiance=host(mean), uncertainty=host(std))

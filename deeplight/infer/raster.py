@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class PredictionOutput:
         tiles / computed / cached: tile counts of the run.
         tags: the tags written on the SR raster.
         from_request_cache: the files were copied from the cache of an identical earlier request.
+        seconds: wall time of the stages (``run_tiled``'s ``read``, ``model``, ``blend``, ``write``,
+            ``cache``, plus ``cog``: compression, overviews and read-back); empty on a request-cache hit.
     """
 
     path: Path
@@ -66,6 +69,7 @@ class PredictionOutput:
     cached: int
     tags: dict[str, str] = field(default_factory=dict)
     from_request_cache: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def uncertainty_path_for(out_path: str | os.PathLike[str]) -> Path:
@@ -277,7 +281,9 @@ def _run_and_write(
                 params={"device_type": device_type, "lr_units": source.lr_units}, cache=cache, progress=progress,
                 scene_calibration=scene,
             )
+            started = time.perf_counter()
             cogs = writer.finish()
+            stats["seconds"]["cog"] = time.perf_counter() - started
             if cache is not None:  # the whole output, for a repeated request
                 for name, cog_tmp in zip(names, cogs, strict=True):
                     cache.put_file(request, name, cog_tmp)
@@ -285,10 +291,11 @@ def _run_and_write(
     except (OSError, *RASTER_LIB_ERRORS) as exc:
         raise write_error(out, exc) from exc
     LOGGER.info(
-        "%s: %d tiles of %d LR px (overlap %d), %d computed, %d from the tile cache; verified and renamed",
-        out, stats["tiles"], tile, overlap, stats["computed"], stats["cached"],
+        "%s: %d tiles of %d LR px at most (overlap %d), %d computed, %d from the tile cache; verified and "
+        "renamed; seconds: %s", out, stats["tiles"], tile, overlap, stats["computed"], stats["cached"],
+        ", ".join(f"{k} {v:.2f}" for k, v in sorted(stats["seconds"].items())),
     )
     return PredictionOutput(
         path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
-        cached=stats["cached"], tags=tags,
+        cached=stats["cached"], tags=tags, seconds=stats["seconds"],
     )

@@ -9,15 +9,18 @@ result does not depend on where - or by which process - a tile was computed.
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
 
-from deeplight.infer.blending import BlendingAccumulator, RowWriter
+from deeplight.infer.blending import BlendingAccumulator, RowWriter, TorchBlendingAccumulator
 from deeplight.infer.cache import TileCache, cache_key
 from deeplight.infer.engine import TileBatch, TileOutput
+from deeplight.infer.prefetch import Prefetcher
 from deeplight.infer.sources import TileSource
 from deeplight.infer.tiling import Tile, plan_tiles
 
@@ -31,6 +34,35 @@ class BatchExecutor(Protocol):
     def map_batches(self, batches: Iterable[TileBatch]) -> Iterator[TileOutput]:
         """Outputs for ``batches``, in order; may prefetch a bounded number of batches."""
         ...
+
+
+class StageTimer:
+    """Wall seconds per named stage (thread-safe: the prefetch thread times its reads)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def wrap(self, name: str, func: Callable) -> Callable:
+        def timed(*args: Any) -> Any:
+            with self.stage(name):
+                return func(*args)
+
+        return timed
+
+
+def _host(values: Any) -> np.ndarray:
+    """A numpy array of an output (a tensor left on a device, or already numpy)."""
+    return values if isinstance(values, np.ndarray) else values.cpu().numpy()
 
 
 def stack_tiles(source: TileSource, tiles: list[Tile], scene_calibration: np.ndarray | None = None) -> TileBatch:
@@ -56,7 +88,8 @@ def run_tiled(
     cache: TileCache | None = None,
     progress: ProgressCallback | None = None,
     scene_calibration: np.ndarray | None = None,
-) -> dict[str, int]:
+    prefetch: int = 1,
+) -> dict[str, Any]:
     """Predict every tile of ``source`` and stream the blended HR rows to ``writer``.
 
     With a cache, each tile is *claimed* before it is computed: its key's lock is taken without waiting
@@ -80,15 +113,33 @@ def run_tiled(
         progress: called with (done, total) after every batch.
         scene_calibration: the whole scene's calibration (:func:`deeplight.infer.engine.scene_calibration`)
             given to every tile, so a large raster is calibrated once; part of the cache keys.
+        prefetch: batches read ahead in a background thread while the model computes
+            (:class:`deeplight.infer.prefetch.Prefetcher`); 0 reads in this thread, between batches.
+
+    An executor with a ``device_outputs`` device (a GPU) returns tensors left there: they are blended
+    on the device (:class:`TorchBlendingAccumulator`, one host copy per tile row), and with a cache
+    their host copies for storing are made together after each flush of rows, not per batch.
 
     Returns:
-        Counts ``{"tiles", "computed", "cached"}`` (``computed``: tiles this run ran the model on).
+        Counts ``{"tiles", "computed", "cached"}`` (``computed``: tiles this run ran the model on) and
+        ``"seconds"``: wall time of the stages ``read`` (in the prefetch thread, overlapping the
+        others), ``model`` (waiting for the executor), ``blend``, ``write``, ``cache``.
     """
     plan = plan_tiles(source.lr_height, source.lr_width, tile, overlap)
-    accumulator = BlendingAccumulator(
-        source.lr_height, source.lr_width, plan[0].height, overlap, writer, source.nodata_rows,
-        with_uncertainty=self_ensemble,
-    )
+    timer = StageTimer()
+    timed_writer = timer.wrap("write", writer)
+    device = getattr(executor, "device_outputs", None)
+    accumulator: BlendingAccumulator
+    if device is not None:  # outputs stay on the device: blend there, one host copy per tile row
+        accumulator = TorchBlendingAccumulator(
+            source.lr_height, source.lr_width, plan[0].height, overlap, timed_writer, source.nodata_rows,
+            with_uncertainty=self_ensemble, device=device,
+        )
+    else:
+        accumulator = BlendingAccumulator(
+            source.lr_height, source.lr_width, plan[0].height, overlap, timed_writer, source.nodata_rows,
+            with_uncertainty=self_ensemble,
+        )
     groups = [plan[i:i + batch_size] for i in range(0, len(plan), batch_size)]
     use_locks = cache is not None and cache.usable()
 
@@ -134,25 +185,53 @@ def run_tiled(
             claimed[gi] = mine
             scanned = gi
             if mine:
+                with timer.stage("read"):
+                    batch = stack_tiles(source, mine, scene_calibration)
                 submitted.append(gi)
-                yield stack_tiles(source, mine, scene_calibration)
+                yield batch
+
+    unstored: list[tuple[Tile, Any, Any]] = []  # device outputs waiting for their host copy (cache)
+
+    def put(t: Tile, radiance: np.ndarray, unc: np.ndarray | None) -> None:
+        arrays = {"radiance": radiance}
+        if unc is not None:
+            arrays["uncertainty"] = unc
+        cache.put_or_warn(key_of(t), arrays)
+        lock = held.pop(t.index, None)
+        if lock is not None:
+            lock.close()  # stored: whoever waits for this tile may read it now
+
+    def store_unstored() -> None:
+        """Copy the device outputs of the tiles not yet cached to the host in one transfer, store them."""
+        if not unstored:
+            return
+        with timer.stage("cache"):
+            import torch
+
+            radiance = torch.stack([r for _, r, _ in unstored]).cpu().numpy()
+            uncs = None
+            if unstored[0][2] is not None:
+                uncs = torch.stack([u for _, _, u in unstored]).cpu().numpy()
+            for i, (t, _, _) in enumerate(unstored):
+                put(t, radiance[i], None if uncs is None else uncs[i])
+            unstored.clear()
 
     def store(gi: int, out: TileOutput) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         fresh = {}
         for i, t in enumerate(claimed[gi]):
             unc = out.uncertainty[i] if out.uncertainty is not None else None
             fresh[t.index] = (out.radiance[i], unc)
-            if cache is not None:
-                arrays = {"radiance": out.radiance[i]}
-                if unc is not None:
-                    arrays["uncertainty"] = unc
-                cache.put_or_warn(key_of(t), arrays)
-            lock = held.pop(t.index, None)
-            if lock is not None:
-                lock.close()  # stored: whoever waits for this tile may read it now
+            if cache is None:
+                continue
+            if device is not None:  # stored after the next flush of rows, which synchronises anyway
+                unstored.append((t, out.radiance[i], unc))
+            else:
+                with timer.stage("cache"):
+                    put(t, out.radiance[i], unc)
         return fresh
 
-    outputs = executor.map_batches(inputs())
+    reader = Prefetcher(inputs(), depth=prefetch) if prefetch else inputs()
+    outputs = executor.map_batches(reader)
     ready: dict[int, dict[int, tuple[np.ndarray, np.ndarray | None]]] = {}
 
     def fresh_of(gi: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
@@ -161,7 +240,8 @@ def run_tiled(
             if scanned >= gi and not claimed[gi]:
                 return {}
             try:
-                out = next(outputs)
+                with timer.stage("model"):
+                    out = next(outputs)
             except StopIteration:
                 if not claimed.get(gi):
                     return {}
@@ -172,15 +252,15 @@ def run_tiled(
 
     def compute_one(t: Tile) -> dict[str, np.ndarray]:
         out = next(iter(executor.map_batches([stack_tiles(source, [t], scene_calibration)])))
-        hit = {"radiance": out.radiance[0]}
+        hit = {"radiance": _host(out.radiance[0])}
         if out.uncertainty is not None:
-            hit["uncertainty"] = out.uncertainty[0]
+            hit["uncertainty"] = _host(out.uncertainty[0])
         return hit
 
     def usable(hit: dict[str, np.ndarray] | None) -> bool:
         return hit is not None and (not self_ensemble or "uncertainty" in hit)
 
-    done = computed = 0
+    done = computed = flushes_seen = 0
     try:
         for gi, group in enumerate(groups):
             fresh = fresh_of(gi)
@@ -191,7 +271,9 @@ def run_tiled(
                 else:
                     hit = cache.get(key_of(t)) if cache is not None else None
                     if not usable(hit) and use_locks:
-                        # claimed by another run: wait for it to store the tile, then read it
+                        # claimed by another run: wait for it to store the tile, then read it (after
+                        # storing this run's own tiles, so that two runs never wait on each other)
+                        store_unstored()
                         with cache.wait_lock(key_of(t)):
                             hit = cache.get(key_of(t))
                             if not usable(hit):  # that run died, or could not store it: compute it here
@@ -205,16 +287,26 @@ def run_tiled(
                             cache.put_or_warn(key_of(t), hit)
                         computed += 1
                     radiance, unc = hit["radiance"], hit.get("uncertainty")
-                accumulator.add(t, radiance, unc)
+                with timer.stage("blend"):
+                    accumulator.add(t, radiance, unc)
+            if len(unstored) >= max(batch_size, 1) * 4 or getattr(accumulator, "flushes", 0) > flushes_seen:
+                flushes_seen = getattr(accumulator, "flushes", 0)
+                store_unstored()
             done += len(group)
             if progress is not None:
                 progress(done, len(plan))
+        with timer.stage("blend"):
+            accumulator.finish()
+        store_unstored()
     finally:
-        for lock in held.values():
+        for closable in (outputs, reader):  # first: the prefetch thread takes no claim after this
+            close = getattr(closable, "close", None)
+            if close is not None:
+                close()
+        for lock in list(held.values()):
             lock.close()
         held.clear()
-        close = getattr(outputs, "close", None)
-        if close is not None:
-            close()
-    accumulator.finish()
-    return {"tiles": len(plan), "computed": computed, "cached": len(plan) - computed}
+    timer.seconds["write"] = timer.seconds.get("write", 0.0)
+    blend = timer.seconds.get("blend", 0.0) - timer.seconds["write"]  # writes happen inside flushes
+    return {"tiles": len(plan), "computed": computed, "cached": len(plan) - computed,
+            "seconds": {**timer.seconds, "blend": max(blend, 0.0)}}
