@@ -43,9 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     dist = predict.add_mutually_exclusive_group()
     dist.add_argument("--workers", type=int, default=None,
-                      help="run tiles on a local Dask cluster of N processes")
+                      help="run tiles on a local Dask cluster of N processes when the raster has at least "
+                           "8 tiles per worker (a smaller one runs in this process: starting the cluster "
+                           "would cost more than it saves)")
     dist.add_argument("--scheduler", default=None,
                       help="run tiles on an existing Dask scheduler (tcp://host:8786)")
+    predict.add_argument("--always-distribute", action="store_true",
+                         help="with --workers: start the cluster whatever the raster's size")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_predict)
 
@@ -124,6 +128,25 @@ def _check_outputs(args: argparse.Namespace) -> None:
     check_outputs_distinct(inputs, outputs)
 
 
+def _cluster_worth_it(args: argparse.Namespace) -> bool:
+    """The work-size rule for ``--workers`` (:func:`deeplight.infer.distributed.local_cluster_worth_it`);
+    says on stderr when the raster runs in this process instead."""
+    from deeplight.infer.distributed import DASK_MIN_TILES_PER_WORKER, local_cluster_worth_it
+    from deeplight.infer.tiling import plan_tiles
+    from deeplight.io.raster import raster_grid
+
+    if args.workers is None or args.workers < 1:
+        return True  # start_client reports the bad value
+    grid = raster_grid(args.lr)
+    tiles = len(plan_tiles(grid["height"], grid["width"], args.tile, args.overlap))
+    if local_cluster_worth_it(tiles, args.workers):
+        return True
+    print(f"note: {tiles} tile(s) for {args.workers} worker(s) (fewer than {DASK_MIN_TILES_PER_WORKER} a "
+          "worker): running in this process, which is faster than starting a cluster "
+          "(--always-distribute starts it anyway)", file=sys.stderr)
+    return False
+
+
 def _predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -145,6 +168,8 @@ def _predict(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
     client = None
+    if args.workers is not None and not args.always_distribute and not _cluster_worth_it(args):
+        args.workers = None
     if args.workers is not None or args.scheduler is not None:
         client = start_client(workers=args.workers, scheduler=args.scheduler)
     start = time.perf_counter()

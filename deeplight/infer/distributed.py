@@ -36,6 +36,20 @@ again: one 64x64 DeepLightSR tile took 1.45-1.69 s in a worker with Dask's defau
 these settings (measured here). Workers started elsewhere (``--scheduler``) should be given these
 variables too."""
 
+DASK_MIN_TILES_PER_WORKER = 8
+"""A LocalCluster is started only for at least this many tiles per worker process. Starting one costs
+seconds (worker processes import torch and receive the model: 3-6 s here) and each task ships its
+inputs; a DeepLightSR tile takes about a second on a CPU core, so below this the cluster costs more
+than it saves (measured: a 256 x 256 LR raster in 9 tiles took 1.7x the single process's time on 2
+workers)."""
+
+
+def local_cluster_worth_it(tiles: int, workers: int) -> bool:
+    """Whether ``--workers N`` should start a LocalCluster for a raster of ``tiles`` tiles (the rule of
+    :data:`DASK_MIN_TILES_PER_WORKER`; one worker process is never faster than this process)."""
+    return workers > 1 and tiles >= DASK_MIN_TILES_PER_WORKER * workers
+
+
 _WORKER_LOCK = threading.Lock()
 _PREPARED: dict[tuple[str, str], torch.nn.Module] = {}
 """Per worker process: models already moved to their device, keyed by (shipment token, device)."""

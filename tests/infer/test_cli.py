@@ -125,7 +125,7 @@ def test_workers_flag_runs_a_local_cluster_with_the_same_output(tmp_path):
         "--quiet",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for name, extra in (("single.tif", []), ("dask.tif", ["--workers", "2"])):
+    for name, extra in (("single.tif", []), ("dask.tif", ["--workers", "2", "--always-distribute"])):
         proc = subprocess.run(
             [sys.executable, "-m", "deeplight.infer", *common, "--out", str(tmp_path / name), *extra],
             capture_output=True,
@@ -153,3 +153,26 @@ def test_log_level_shows_the_librarys_messages_and_a_bad_level_is_one_line(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "deeplight: error:" in err and "DEEPLIGHT_LOG_LEVEL" in err
     assert not (tmp_path / "sr3.tif").exists()
+
+
+def test_a_small_raster_never_starts_a_cluster(tmp_path, capsys, monkeypatch):
+    """``--workers 2`` on a raster of 2 tiles runs in this process (and says so); the rule itself: a
+    cluster only for at least DASK_MIN_TILES_PER_WORKER tiles per worker, never for one worker."""
+    from deeplight.infer import distributed
+
+    def no_cluster(**kwargs):
+        raise AssertionError("a cluster was started for a 2-tile raster")
+
+    monkeypatch.setattr(distributed, "start_client", no_cluster)
+    weights = _checkpoint(tmp_path)
+    write_lr(tmp_path / "lr.tif", h=12, w=20)
+    args = ["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--checkpoint", str(weights),
+            "--tile", "16", "--overlap", "4", "--device", "cpu", "--threads", "1", "--no-cache", "--quiet",
+            "--workers", "2"]
+    assert main(args) == 0
+    assert "running in this process" in capsys.readouterr().err
+    assert (tmp_path / "sr.tif").exists()
+    n = distributed.DASK_MIN_TILES_PER_WORKER
+    assert not distributed.local_cluster_worth_it(2 * n - 1, 2)
+    assert distributed.local_cluster_worth_it(2 * n, 2)
+    assert not distributed.local_cluster_worth_it(1000, 1)
