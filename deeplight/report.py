@@ -301,10 +301,13 @@ def region_report(
 ) -> RegionReport:
     """Indicators of ``regions`` on the products of one date, and the metadata of their exports.
 
-    Path of a region: product files or arrays -> ``compute_indicators`` (each product read once onto
-    its own grid; exactextract fractions of every region; cell areas on the ellipsoid; population
-    warped with totals kept) -> tidy rows per region x product x indicator, the ``light_gini`` rows
-    after them -> units as words -> :class:`RegionReport` (its :meth:`RegionReport.csv_bytes` is the CSV).
+    Path of a region: the region file (``deeplight.io.regions.load_regions``: one loader, one
+    name-column rule) and product files or arrays -> ``compute_indicators`` (each product read once
+    onto its own grid; the region's exactextract covered fractions, ``deeplight.io.coverage``; cell
+    areas on the WGS84 ellipsoid, ``deeplight.io.pixel_area``; population warped with totals kept,
+    ``deeplight.io.population``) -> tidy rows per region x product x indicator, the ``light_gini``
+    rows after them -> units as words -> :class:`RegionReport` (its :meth:`RegionReport.csv_bytes`
+    is the CSV).
 
     Args:
         products: product name ("lr", "sr", "hr") -> GeoTIFF path, rioxarray DataArray or GridRaster.
