@@ -19,6 +19,7 @@ import streamlit as st
 from shapely.geometry.base import BaseGeometry
 
 from app import services
+from app.map_view import apply_map_events
 from app.reconstruction import ModelChoice
 from app.scene import Scene
 from app.selection import (
@@ -212,6 +213,8 @@ def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageConte
     """
     view = tuple(view)
     _init_state_from_url()
+    for problem in apply_map_events():  # a click or drawing on a map since the last run
+        st.sidebar.warning(problem)
     _restore_view(view)
     for spec in view:  # defaults through session state: widgets are drawn without value=/index=
         if spec.default is not None and spec.key not in st.session_state:

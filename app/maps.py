@@ -11,9 +11,10 @@ control and the attribution insert HTML), and travels as a JS literal (:func:`js
 neither close the ``<script>`` element nor become template code. A region named
 ``<img src=x onerror=...>`` shows as that text.
 
-Selecting on the map: the HTML runs in a same-origin iframe (``st.iframe``). A click on a region or a
-drawn rectangle/polygon rewrites the app's URL query parameters (``region=`` or ``aoi=``) and reloads
-the page, so the selection is kept in the URL and a view can be shared.
+Selecting on the map: the HTML runs in the map frame component (:mod:`app.map_view`). A click on a
+region or a drawn rectangle/polygon goes back to Streamlit as the component's value (``region`` or
+``aoi``), the script reruns without reloading the page, and the selection is written to the URL so a
+view can be shared. Shown in a plain iframe instead, a click rewrites the URL and reloads.
 """
 
 from __future__ import annotations
@@ -97,7 +98,14 @@ class _Script(JSCSSMixin, branca.element.MacroElement):
 
 NAVIGATE_JS = """
 function deeplightNavigate(updates) {
-  // Rewrite the Streamlit app's query parameters and reload it (the iframe is same-origin).
+  // In the dashboard's map frame (app/map_view.py): hand the choice to Streamlit, no reload.
+  try {
+    if (window.parent && typeof window.parent.deeplightSelect === 'function') {
+      window.parent.deeplightSelect(updates);
+      return;
+    }
+  } catch (err) { /* not same-origin: fall through */ }
+  // Elsewhere (a plain iframe): rewrite the app's query parameters and reload it.
   var top = window.parent;
   var url = new URL(top.location.href);
   Object.keys(updates).forEach(function (k) {

@@ -8,6 +8,7 @@ import streamlit as st
 from app import services
 from app.colors import legend_html
 from app.layout import finish_page, page_setup, sidebar_context, simulated_badge, staged
+from app.map_view import map_view
 from app.maps import Panel, compare_maps, difference_limit, difference_maps
 from app.scene import change_between, same_grid
 from app.sdg_view import (
@@ -22,9 +23,12 @@ from deeplight.report import Thresholds, series_table
 
 # Controls of this page kept in the URL (?diff=1&before=2013); the time slider is the sidebar
 # selection's year= / month=.
+SWIPE_PAIRS = ("LR | SR", "SR | HR")
 VIEW = (
     ViewParam("diff", "diff", "bool", False),
     ViewParam("diff_before", "before", "time", None),
+    ViewParam("swipe", "swipe", "str", None, choices=SWIPE_PAIRS),
+    ViewParam("uncertainty", "uncertainty", "bool", False),
 )
 
 
@@ -99,7 +103,7 @@ def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
             tile_key=html_key,
         ),
     )
-    st.iframe(html, height=380 + 60)
+    map_view(html, 380 + 60, "map_difference")
     simulated = (
         "Each date's LR is simulated separately from its HR (own gain drift and noise draw), so part of "
         "the LR (and SR) change is the simulation's, not the place's. "
@@ -148,14 +152,15 @@ if ctx is not None:
         st.stop()
     col_a, col_b = st.columns([2, 1])
     with col_b:
-        pairs = ["LR | SR", "SR | HR"] if ctx.scene.hr is not None else ["LR | SR"]
-        swipe_pair = st.radio(
-            "Swipe map", pairs, horizontal=True, key=f"swipe|{len(pairs)}", index=len(pairs) - 1
-        )
+        pairs = list(SWIPE_PAIRS) if ctx.scene.hr is not None else ["LR | SR"]
+        if st.session_state.get("swipe") not in pairs:
+            st.session_state["swipe"] = pairs[-1]
+        swipe_pair = st.radio("Swipe map", pairs, horizontal=True, key="swipe")
         uncertainty = st.toggle(
             "Uncertainty (x8 self-ensemble std)",
             key="uncertainty",
-            help="Runs the model on 8 flips/rotations; slower the first time.",
+            help="Runs the model on 8 flips/rotations: about 8x the reconstruction's time the first time "
+            "(tens of seconds on a large region on a CPU), then cached.",
         )
     if ctx.model is None:
         st.warning("No model to reconstruct with; showing LR and HR only.")
@@ -228,7 +233,7 @@ if ctx is not None:
             basemap=ctx.basemap,
         ),
     )
-    st.iframe(html, height=2 * 380 + 8 + 60 if swipe else 380 + 60)
+    map_view(html, 2 * 380 + 8 + 60 if swipe else 380 + 60, "map_compare")
 
     if len(ctx.dataset.times) > 1:
         _change_section(ctx, crop, view, sr, uncertainty)

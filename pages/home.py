@@ -7,6 +7,7 @@ import streamlit as st
 from app import services
 from app.colors import legend_html, shared_vmax
 from app.layout import page_setup, request_choice, settings_summary, sidebar_context, simulated_badge
+from app.map_view import map_view
 from app.maps import picker_map
 from app.navigation import page
 from app.selection import DRAWN_AREA
@@ -46,7 +47,7 @@ if ctx is not None:
             allow_draw=True,
         ),
     )
-    st.iframe(html, height=540)
+    map_view(html, 540, "map_home")
     st.html(legend_html(vmax, title="LR input as nominal radiance (nW/cm²/sr)"))
     with st.expander("Use a region file instead (GeoJSON, GeoPackage, zipped Shapefile)"):
         region_file = st.file_uploader(

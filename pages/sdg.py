@@ -28,6 +28,10 @@ from deeplight.report import Thresholds, land_consumption_rows, population_input
 PRODUCTS = ("lr", "sr", "hr")
 # Controls of this page kept in the URL (a value equal to its default is left out).
 VIEW = (
+    ViewParam("lit_threshold", "lit", "float", 1.0),
+    ViewParam("lit_threshold_dn", "lit_dn", "int", 7),
+    ViewParam("urban_method", "urban", "str", "otsu", choices=("otsu", "fixed")),
+    ViewParam("urban_threshold", "urban_at", "float", 10.0),
     ViewParam("co2_total", "co2", "float", 0.0),
     ViewParam("co2_unit", "co2_unit", "str", "t CO2"),
     ViewParam("co2_law", "co2_law", "bool", False),
@@ -193,13 +197,12 @@ if ctx is not None:
             "Lit if radiance >= (nW/cm²/sr)",
             0.1,
             20.0,
-            1.0,
-            0.1,
+            step=0.1,
             key="lit_threshold",
             help="VIIRS background ~1 nW/cm²/sr (Roman et al. 2018).",
         )
         lit_dn = c2.slider(
-            "LR lit if DN >", 0, 62, 7, 1, key="lit_threshold_dn", help="DMSP DN > 7 (Li et al. 2020)."
+            "LR lit if DN >", 0, 62, step=1, key="lit_threshold_dn", help="DMSP DN > 7 (Li et al. 2020)."
         )
         method = c3.radio(
             "Urban extent",
@@ -212,8 +215,7 @@ if ctx is not None:
             "Urban if radiance >= (fixed)",
             1.0,
             100.0,
-            10.0,
-            1.0,
+            step=1.0,
             key="urban_threshold",
             disabled=method != "fixed",
         )

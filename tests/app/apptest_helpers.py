@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -23,8 +25,16 @@ def run_page(page: str | None = None, query: dict[str, str] | None = None, timeo
 
 
 def iframe_html(at: AppTest) -> list[str]:
-    """The HTML sources of the st.iframe elements of the last run."""
-    return [element.proto.srcdoc for element in at.get("iframe")]
+    """The map documents of the last run: the map frames' HTML (app/map_view.py) and any st.iframe."""
+    frames = [json.loads(e.proto.json_args)["html"] for e in at.get("component_instance")
+              if e.proto.component_name.endswith("deeplight_map")]
+    return frames + [element.proto.srcdoc for element in at.get("iframe")]
+
+
+def click_on_map(at: AppTest, key: str, **updates: str | None) -> AppTest:
+    """What a click (``region=``) or a drawing (``aoi=``) on map ``key`` sends, then the rerun."""
+    at.session_state[key] = {"updates": updates, "nonce": f"test-{time.monotonic_ns()}"}
+    return at.run()
 
 
 def texts(at: AppTest) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from deeplight.errors import DeepLightError
-from tests.app.apptest_helpers import iframe_html, run_page, texts
+from tests.app.apptest_helpers import click_on_map, iframe_html, run_page, texts
 
 
 def _sidebar_box(at, label):
@@ -102,7 +102,7 @@ def test_compare_shows_synced_panels_swipe_legend_and_metrics(app_env):
 
 def test_compare_swipe_choice_and_uncertainty_toggle(app_env):
     at = run_page("compare")
-    at.radio(key="swipe|2").set_value("LR | SR").run()
+    at.radio(key="swipe").set_value("LR | SR").run()
     assert "Swipe: LR (simulated, nominal radiance)  |  SR - quadratic-calibration" in iframe_html(at)[0]
     at.toggle(key="uncertainty").set_value(True).run()
     assert not at.exception
@@ -283,3 +283,43 @@ def test_sdg_all_regions_checkbox(app_env):
     charts = at.get("plotly_chart")
     scatter = json.loads(charts[1].proto.spec)
     assert len(_plotly_values(scatter["data"][0]["x"])) == len(table["region"].unique())
+
+
+def test_a_click_on_the_compare_map_selects_the_region_and_keeps_the_controls(app_env):
+    at = run_page("compare")
+    at.radio(key="swipe").set_value("LR | SR").run()
+    names = list(at.selectbox(key="region").options)
+    target = names[-1]
+    click_on_map(at, "map_compare", region=target, aoi=None)
+    assert not at.exception
+    assert at.session_state["region"] == target and at.query_params["region"] == target
+    assert at.radio(key="swipe").value == "LR | SR"  # the page's controls survive the selection
+    assert "Swipe: LR (simulated, nominal radiance)" in iframe_html(at)[0]
+    # the same value again (a rerun for another reason) does not undo a later sidebar choice
+    at.selectbox(key="region").set_value(names[0]).run()
+    assert at.session_state["region"] == names[0]
+
+
+def test_a_drawing_on_the_home_map_selects_the_area_and_a_bad_one_is_refused(app_env):
+    at = run_page()
+    click_on_map(at, "map_home", aoi="116.5,31.2;117.0,31.2;117.0,31.6;116.5,31.6", region=None)
+    assert not at.exception
+    assert at.session_state["region"] == "Drawn area" and "aoi" in at.query_params
+    click_on_map(at, "map_home", aoi="116.5,31.2;abc", region=None)
+    assert not at.exception
+    assert any("drawn area was not used" in w.value for w in at.sidebar.warning)
+    assert at.session_state["region"] == "Drawn area"  # the earlier area is kept
+
+
+def test_swipe_uncertainty_and_thresholds_come_from_and_go_to_the_url(app_env):
+    at = run_page("compare", {"swipe": "LR | SR", "uncertainty": "1"})
+    assert not at.exception
+    assert at.radio(key="swipe").value == "LR | SR" and at.toggle(key="uncertainty").value is True
+    assert at.query_params["swipe"] == "LR | SR" and at.query_params["uncertainty"] == "1"
+    assert "panel-uncertainty" in iframe_html(at)[0]
+    at = run_page("sdg", {"lit": "2.5", "lit_dn": "12", "urban": "fixed", "urban_at": "30"})
+    assert not at.exception
+    assert at.slider(key="lit_threshold").value == 2.5 and at.slider(key="lit_threshold_dn").value == 12
+    assert at.radio(key="urban_method").value == "fixed" and at.slider(key="urban_threshold").value == 30.0
+    at.slider(key="lit_threshold").set_value(3.0).run()
+    assert at.query_params["lit"] == "3.0" or float(at.query_params["lit"]) == 3.0

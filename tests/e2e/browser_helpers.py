@@ -21,12 +21,22 @@ MAP_STATE_JS = """() => ({
 
 
 def map_frames(page):
-    """The frames of the page's iframes (the maps are same-origin srcdoc iframes)."""
-    frames = []
-    for handle in page.locator("iframe").element_handles():
-        frame = handle.content_frame()
-        if frame is not None:
-            frames.append(frame)
+    """Every frame of the page but the main one: the maps are same-origin srcdoc iframes inside the
+    map frame component (app/map_view.py), so they are nested one level down."""
+    frames, todo = [], [page.main_frame]
+    while todo:
+        parent = todo.pop(0)
+        try:
+            handles = parent.locator("iframe").element_handles()
+        except PlaywrightError:  # a frame being replaced by a rerun
+            continue
+        for handle in handles:
+            frame = handle.content_frame()
+            if frame is None:
+                continue
+            todo.append(frame)
+            if frame.url == "about:srcdoc":
+                frames.append(frame)
     return frames
 
 

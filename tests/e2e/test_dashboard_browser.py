@@ -59,6 +59,7 @@ def test_clicking_a_region_on_the_map_selects_it(page, app_url):
         ".map(l => l.feature.properties.name))"
     )
     target_index = len(names) - 1
+    page.evaluate("window.deeplightNoReload = 42")  # a page reload would drop it
     regions.nth(target_index).click(force=True)
     page.wait_for_url(
         lambda url: (
@@ -71,6 +72,8 @@ def test_clicking_a_region_on_the_map_selects_it(page, app_url):
         timeout=30_000,
     )
     wait_for_map(page, predicate=lambda s: s["selected"] >= 1)
+    assert page.evaluate("window.deeplightNoReload") == 42  # selected without reloading the page
+    wait_for_text(page, f"Selected: {names[target_index]}")
 
 
 def test_picking_a_shanghai_district_updates_the_compare_maps(page, app_url, shared_data):
@@ -156,8 +159,10 @@ def test_drawing_a_rectangle_selects_that_area(page, app_url):
     page.mouse.down()
     page.mouse.move(x0 + 80, y0 + 60, steps=8)
     page.mouse.up()
+    page.evaluate("window.deeplightNoReload = 7")
     page.wait_for_url(lambda url: "aoi=" in url, timeout=30_000)
     wait_for_text(page, "Selected: Drawn area")
+    assert page.evaluate("window.deeplightNoReload") == 7  # no page reload
     frame_state = wait_for_map(page, predicate=lambda s: s["selected"] == 1)
     assert frame_state["selected"] == 1  # the drawn area is outlined as the selection
 
