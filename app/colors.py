@@ -85,11 +85,20 @@ def palette_png_data_url(index: np.ndarray, colours: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+MIN_TICK_GAP = 0.07
+"""Least distance between two legend labels, as a share of the bar's width (labels never overlap)."""
+
+
 def legend_ticks(vmax: float) -> list[tuple[float, float]]:
     """Tick values (nW/cm^2/sr) and their positions 0..1 on the log scale, 0 and vmax included."""
     candidates = [0, 1, 3, 10, 30, 100, 300, 1000, 3000]
-    ticks = [v for v in candidates if v < vmax * 0.95] + [vmax]
-    return [(v, math.log1p(v) / math.log1p(vmax)) for v in ticks]
+    position = lambda v: math.log1p(v) / math.log1p(vmax)  # noqa: E731
+    # a round tick too close to vmax's label would print over it
+    kept: list[float] = []
+    for v in [v for v in candidates if v < vmax and position(v) <= 1 - MIN_TICK_GAP] + [vmax]:
+        if not kept or position(v) - position(kept[-1]) >= MIN_TICK_GAP:
+            kept.append(v)
+    return [(v, position(v)) for v in kept]
 
 
 def legend_html(vmax: float, colormap: str = COLORMAP, title: str = f"Radiance ({UNITS})") -> str:

@@ -413,16 +413,26 @@ def simulated_badge(scene: Scene) -> None:
     """Say clearly when the LR input is simulated (and when HR is synthetic)."""
     if scene.lr_simulated:
         st.info(
-            "**Simulated LR**: the coarse input was made from the HR image by the DMSP-like degradation "
-            "model; it is not a real DMSP observation.",
+            "**Simulated LR**: made from the HR image by the DMSP-like degradation model, not a real "
+            "DMSP observation.",
             icon=":material/info:",
         )
     if scene.key.startswith("demo"):
         st.caption("Synthetic demo scene: HR, auxiliary layers and regions are generated, not observed.")
 
 
+PAGE_CSS = (
+    "<style>"
+    # less empty room above the title, and a smaller title, so the maps start above the fold
+    '[data-testid="stMainBlockContainer"]{padding-top:2.2rem !important}'
+    '[data-testid="stMainBlockContainer"] h1{font-size:2rem !important;padding:0 0 0.4rem 0 !important}'
+    "</style>"
+)
+
+
 def page_setup(title: str) -> None:
-    """Title of a page (the page config is set once in app/main.py)."""
+    """Title of a page (the page config is set once in app/main.py), with the dashboard's CSS."""
+    st.html(PAGE_CSS)
     st.title(title)
 
 

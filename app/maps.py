@@ -183,8 +183,14 @@ def _add_title(fmap: folium.Map, title: str, element_id: str) -> None:
 var title_{{ this.get_name() }} = L.control({position: 'topright'});
 title_{{ this.get_name() }}.onAdd = function () {
   var d = L.DomUtil.create('div', 'deeplight-title');
-  d.style.cssText = 'background:rgba(14,17,23,0.85);color:#fff;padding:3px 8px;border-radius:4px;font:13px sans-serif';
-  d.innerHTML = {{ this.data.text }}; return d; };
+  d.style.cssText = 'background:rgba(14,17,23,0.85);color:#fff;padding:3px 8px;border-radius:4px;font:13px sans-serif;white-space:nowrap;overflow:hidden;text-overflow:ellipsis';
+  d.innerHTML = {{ this.data.text }};
+  d.title = d.textContent;  // the whole title on hover when it is cut short
+  var map = {{ this._parent.get_name() }};
+  // one line, never under the zoom buttons (top left): as wide as the map less the buttons' room
+  function fit() { d.style.maxWidth = Math.max(60, map.getSize().x - 70) + 'px'; }
+  fit(); map.on('resize', fit);
+  return d; };
 title_{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
 """
     fmap.add_child(_Script(script, data={"text": text}))
@@ -401,6 +407,8 @@ def compare_maps(
         fmap = _new_map(
             bounds,
             basemap,
+            # the panels are synchronised: zoom buttons on the first one only, so titles have room
+            zoom_control=index == 0,
             width=f"{100 / n:.4f}%",
             height=f"{panel_height_px}px",
             left=f"{100 * index / n:.4f}%",
@@ -545,8 +553,17 @@ def difference_overlay(
 
 def difference_ticks(limit: float) -> list[tuple[float, float]]:
     """Tick values (nW/cm^2/sr) and their positions 0..1 on the legend, symmetric about 0."""
+    from app.colors import MIN_TICK_GAP
+
     candidates = [1, 3, 10, 30, 100, 300, 1000]
-    positive = [v for v in candidates if v < limit * 0.9] + [limit]
+    half = lambda v: 0.5 * math.log1p(v) / math.log1p(limit)  # noqa: E731 - offset from the centre
+    positive: list[float] = []
+    for v in [v for v in candidates if v < limit and half(v) <= 0.5 - MIN_TICK_GAP] + [limit]:
+        # no label over 0's, over the previous one's, or (for round values) over limit's
+        if half(v) - (half(positive[-1]) if positive else 0.0) >= MIN_TICK_GAP:
+            positive.append(v)
+    if not positive or positive[-1] != limit:
+        positive = positive[:-1] + [limit] if positive else [limit]
     ticks = [(-v, 0.5 - 0.5 * math.log1p(v) / math.log1p(limit)) for v in reversed(positive)]
     ticks.append((0.0, 0.5))
     ticks += [(v, 0.5 + 0.5 * math.log1p(v) / math.log1p(limit)) for v in positive]

@@ -139,17 +139,6 @@ ctx = sidebar_context(time_slot=time_slot, view=VIEW)
 if ctx is not None:
     with header:
         simulated_badge(ctx.scene)
-    failure = None
-    sr = None
-    with staged(f"Preparing {ctx.region}") as stages:
-        stages.stage("Reading the region")
-        try:
-            crop = services.region_crop(ctx.scene, ctx.region, ctx.geometry)
-        except DeepLightError as exc:
-            failure = str(exc)
-    if failure is not None:
-        st.error(failure)
-        st.stop()
     col_a, col_b = st.columns([2, 1])
     with col_b:
         pairs = list(SWIPE_PAIRS) if ctx.scene.hr is not None else ["LR | SR"]
@@ -162,6 +151,19 @@ if ctx is not None:
             help="Runs the model on 8 flips/rotations: about 8x the reconstruction's time the first time "
             "(tens of seconds on a large region on a CPU), then cached.",
         )
+    # the maps come right under the controls; what it took to make them is told under the maps
+    map_slot = st.container()
+    failure = None
+    sr = None
+    with staged(f"Preparing {ctx.region}") as stages:
+        stages.stage("Reading the region")
+        try:
+            crop = services.region_crop(ctx.scene, ctx.region, ctx.geometry)
+        except DeepLightError as exc:
+            failure = str(exc)
+    if failure is not None:
+        st.error(failure)
+        st.stop()
     if ctx.model is None:
         st.warning("No model to reconstruct with; showing LR and HR only.")
     else:
@@ -178,26 +180,28 @@ if ctx is not None:
     lr_label = "LR (simulated, nominal radiance)" if scene.lr_simulated else "LR (nominal radiance)"
     sr_label = f"SR - {ctx.model.name}" if ctx.model else "SR"
     key = scene.key
-    panels = [Panel(lr_label, services.overlay(f"{key}|lr", view.lr_radiance, scene, view.vmax), "panel-lr")]
-    if sr is not None:
-        panels.append(
-            Panel(
-                sr_label,
-                services.overlay(f"{key}|sr|{sr.model_id}|{uncertainty}", sr.radiance, scene, view.vmax),
-                "panel-sr",
+    with staged("Drawing the maps") as stages:
+        stages.stage("Colouring LR, SR and HR and rendering their full-resolution tiles")
+        panels = [Panel(lr_label, services.overlay(f"{key}|lr", view.lr_radiance, scene, view.vmax), "panel-lr")]
+        if sr is not None:
+            panels.append(
+                Panel(
+                    sr_label,
+                    services.overlay(f"{key}|sr|{sr.model_id}|{uncertainty}", sr.radiance, scene, view.vmax),
+                    "panel-sr",
+                )
             )
-        )
-    if scene.hr is not None:
-        hr_label = "HR reference (synthetic)" if key.startswith("demo") else "HR reference"
-        panels.append(Panel(hr_label, services.overlay(f"{key}|hr", scene.hr, scene, view.vmax), "panel-hr"))
-    if sr is not None and sr.uncertainty is not None:
-        panels.append(
-            Panel(
-                "SR uncertainty (std)",
-                services.overlay(f"{key}|unc|{sr.model_id}", sr.uncertainty, scene, view.vmax),
-                "panel-uncertainty",
+        if scene.hr is not None:
+            hr_label = "HR reference (synthetic)" if key.startswith("demo") else "HR reference"
+            panels.append(Panel(hr_label, services.overlay(f"{key}|hr", scene.hr, scene, view.vmax), "panel-hr"))
+        if sr is not None and sr.uncertainty is not None:
+            panels.append(
+                Panel(
+                    "SR uncertainty (std)",
+                    services.overlay(f"{key}|unc|{sr.model_id}", sr.uncertainty, scene, view.vmax),
+                    "panel-uncertainty",
+                )
             )
-        )
     by_id = {p.element_id: p for p in panels}
     pair = ("panel-lr", "panel-sr") if swipe_pair == "LR | SR" else ("panel-sr", "panel-hr")
     swipe = (by_id[pair[0]], by_id[pair[1]]) if all(p in by_id for p in pair) else None
@@ -233,7 +237,8 @@ if ctx is not None:
             basemap=ctx.basemap,
         ),
     )
-    map_view(html, 2 * 380 + 8 + 60 if swipe else 380 + 60, "map_compare")
+    with map_slot:
+        map_view(html, 2 * 380 + 8 + 60 if swipe else 380 + 60, "map_compare")
 
     if len(ctx.dataset.times) > 1:
         _change_section(ctx, crop, view, sr, uncertainty)

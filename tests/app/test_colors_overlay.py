@@ -80,3 +80,12 @@ def test_palette_png_matches_the_rgba_colouring():
     assert np.all(decoded[0, finite, 3] == 255)
     # same colour map, quantised to 255 levels: at most one level apart
     assert np.abs(decoded[0, finite, :3].astype(int) - expected[0, finite, :3].astype(int)).max() <= 8
+
+
+@pytest.mark.parametrize("vmax", [1.0, 1.2, 3.3, 9.45, 31.0, 33.0, 61.9, 290.0, 1100.0, 1e5])
+def test_legend_labels_never_print_over_each_other(vmax):
+    from app.colors import MIN_TICK_GAP
+
+    positions = [pos for _, pos in legend_ticks(vmax)]
+    assert positions[0] == 0.0 and positions[-1] == 1.0  # 0 and vmax always labelled
+    assert min(b - a for a, b in zip(positions, positions[1:])) >= MIN_TICK_GAP

@@ -405,3 +405,14 @@ def test_models_page_has_no_none_cells(app_env, tiny_home):
     finally:
         for path in (tiny_home / "results").iterdir():
             path.unlink()
+
+
+@pytest.mark.parametrize("limit", [0.5, 1.0, 3.2, 11.5, 33.0, 1000.0, 5000.0])
+def test_difference_legend_labels_never_print_over_each_other(limit):
+    from app.colors import MIN_TICK_GAP
+    from app.maps import difference_ticks
+
+    ticks = difference_ticks(limit)
+    positions = [pos for _, pos in ticks]
+    assert ticks[0][0] == -limit and ticks[-1][0] == limit and (0.0, 0.5) in ticks
+    assert min(b - a for a, b in zip(positions, positions[1:])) >= MIN_TICK_GAP
