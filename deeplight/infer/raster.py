@@ -46,6 +46,9 @@ LOGGER = logging.getLogger(__name__)
 SR_UNITS = "nW/cm2/sr"
 GDAL_CACHE_MB = 256
 """GDAL block cache while writing (the default, 5% of RAM, would let it grow with the machine)."""
+READ_THREADS = "ALL_CPUS"
+"""GDAL threads decoding the input blocks (``GDAL_NUM_THREADS``, read when a dataset is opened): a
+7-band DEFLATE window decoded in 0.09 s instead of 0.17 s here."""
 
 
 @dataclass
@@ -170,7 +173,9 @@ def predict_raster(
         raise ConfigError(f"batch_size must be at least 1 (got {batch_size})")
     out = Path(out_path)
     unc_out = uncertainty_path_for(out) if self_ensemble else None
-    with RasterSource(lr_path, aux_paths, lr_units=lr_units, cache=cache) as source:
+    with rasterio.Env(GDAL_NUM_THREADS=READ_THREADS), RasterSource(
+        lr_path, aux_paths, lr_units=lr_units, cache=cache
+    ) as source:
         _check_output(out, [source.lr_path, *source.aux_paths.values()])
         net, identity = _resolve_model(checkpoint, model, resolved)
         _prepare_output(out)  # the folder is created only once every input has passed its checks

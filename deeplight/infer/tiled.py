@@ -65,6 +65,22 @@ def _host(values: Any) -> np.ndarray:
     return values if isinstance(values, np.ndarray) else values.cpu().numpy()
 
 
+def take_tiles(ahead: tuple[list[Tile], TileBatch | None], tiles: list[Tile]) -> TileBatch | None:
+    """The part of a batch read ahead that holds ``tiles`` (None when one of them was not read)."""
+    read, batch = ahead
+    if batch is None:
+        return None
+    position = {t.index: i for i, t in enumerate(read)}
+    if any(t.index not in position for t in tiles):
+        return None
+    if len(tiles) == len(read):
+        return batch
+    rows = [position[t.index] for t in tiles]
+    pick = lambda a: None if a is None else a[rows]  # noqa: E731
+    return TileBatch(lr_dn=batch.lr_dn[rows], dmo=pick(batch.dmo), dem=pick(batch.dem),
+                     scene_calibration=batch.scene_calibration)
+
+
 def stack_tiles(source: TileSource, tiles: list[Tile], scene_calibration: np.ndarray | None = None) -> TileBatch:
     """Read ``tiles`` from ``source`` and stack them into one :class:`TileBatch`."""
     parts = [source.read(tile) for tile in tiles]
@@ -115,6 +131,9 @@ def run_tiled(
             given to every tile, so a large raster is calibrated once; part of the cache keys.
         prefetch: batches read ahead in a background thread while the model computes
             (:class:`deeplight.infer.prefetch.Prefetcher`); 0 reads in this thread, between batches.
+            The thread only reads (the tiles not in the cache when it gets there); claims are taken in
+            this thread when a batch is due, as without it, so concurrent runs still compute each tile
+            once and never wait on each other.
 
     An executor with a ``device_outputs`` device (a GPU) returns tensors left there: they are blended
     on the device (:class:`TorchBlendingAccumulator`, one host copy per tile row), and with a cache
@@ -179,16 +198,35 @@ def run_tiled(
     def inputs() -> Iterator[TileBatch]:
         # Read lazily (the executor prefetches a bounded number of batches); cached entries are read only
         # when blended, so memory stays bounded by the batch whatever the cache holds.
+        # Claims are taken here, in the loop's thread, when the executor asks for the batch (as without
+        # the read-ahead); the prefetch thread only reads, so it never holds a claim another run waits on.
         nonlocal scanned
         for gi, group in enumerate(groups):
             mine = claim(group)
             claimed[gi] = mine
             scanned = gi
+            ahead = None
+            if reader is not None:
+                with timer.stage("read_wait"):
+                    ahead = next(reader)
             if mine:
-                with timer.stage("read"):
-                    batch = stack_tiles(source, mine, scene_calibration)
+                batch = take_tiles(ahead, mine) if ahead is not None else None
+                if batch is None:
+                    with timer.stage("read"):
+                        batch = stack_tiles(source, mine, scene_calibration)
                 submitted.append(gi)
                 yield batch
+
+    def read_ahead() -> Iterator[tuple[list[Tile], TileBatch | None]]:
+        """Each group's tiles that are not in the cache yet, read (in the prefetch thread)."""
+        for group in groups:
+            wanted = [t for t in group if cache is None or not cache.contains(key_of(t))]
+            if not wanted:
+                yield wanted, None
+                continue
+            with timer.stage("read"):
+                batch = stack_tiles(source, wanted, scene_calibration)
+            yield wanted, batch
 
     unstored: list[tuple[Tile, Any, Any]] = []  # device outputs waiting for their host copy (cache)
 
@@ -230,8 +268,8 @@ def run_tiled(
                     put(t, out.radiance[i], unc)
         return fresh
 
-    reader = Prefetcher(inputs(), depth=prefetch) if prefetch else inputs()
-    outputs = executor.map_batches(reader)
+    reader = Prefetcher(read_ahead(), depth=prefetch) if prefetch else None
+    outputs = executor.map_batches(inputs())
     ready: dict[int, dict[int, tuple[np.ndarray, np.ndarray | None]]] = {}
 
     def fresh_of(gi: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
@@ -272,7 +310,7 @@ def run_tiled(
                     hit = cache.get(key_of(t)) if cache is not None else None
                     if not usable(hit) and use_locks:
                         # claimed by another run: wait for it to store the tile, then read it (after
-                        # storing this run's own tiles, so that two runs never wait on each other)
+                        # storing this run's own computed tiles, so that two runs never wait on each other)
                         store_unstored()
                         with cache.wait_lock(key_of(t)):
                             hit = cache.get(key_of(t))
@@ -299,7 +337,7 @@ def run_tiled(
             accumulator.finish()
         store_unstored()
     finally:
-        for closable in (outputs, reader):  # first: the prefetch thread takes no claim after this
+        for closable in (outputs, reader):
             close = getattr(closable, "close", None)
             if close is not None:
                 close()

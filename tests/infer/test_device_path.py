@@ -223,3 +223,18 @@ def test_cuda_outputs_equal_the_cpu_within_bf16_tolerance(model):  # pragma: no 
               params={})
     valid = np.isfinite(ref)
     np.testing.assert_allclose(hr[valid], ref[valid], rtol=0.05, atol=0.05)
+
+
+def test_read_ahead_batches_are_cut_to_the_tiles_still_to_compute(model, tmp_path):
+    """With part of a raster's tiles cached, the prefetch thread reads only the others, and a batch
+    read ahead is cut down to the tiles this run claims (the claims stay in the loop's thread)."""
+    lr, aux = _inputs(seed=2)
+    source = ArraySource(lr, aux)
+    cache = TileCache(tmp_path / "cache")
+    ref, _, stats = _run(model, source, device_outputs=False, prefetch=0, cache=cache, batch_size=3)
+    entries = sorted((tmp_path / "cache" / "entries").glob("*/*.dlc"))
+    for entry in entries[::2]:
+        entry.unlink()
+    got, _, again = _run(model, source, device_outputs=False, prefetch=2, cache=cache, batch_size=3)
+    assert again["computed"] == len(entries[::2]) and again["cached"] == stats["tiles"] - again["computed"]
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)  # batches of 1-2 tiles instead of 3
