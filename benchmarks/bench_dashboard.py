@@ -8,11 +8,15 @@ Measures, on this machine:
 4. whether 5 concurrent sessions asking for the same uncached region trigger exactly one inference
    (counted two ways: pages saying "SR computed now", and new entries in the inference cache);
 5. the report download on the SDG page (target < 5 s): click on "Report (HTML)" -> the whole file
-   saved by the browser, for a region already reconstructed.
+   saved by the browser, for a region already reconstructed;
+6. on the real data of ``../shared/data`` (when present): a time-slider step to a year already
+   shown, the before/after difference map switched on again (both cached, target < 1 s), and a
+   full-resolution zoom (three zoom clicks -> finer tiles drawn, target < 1 s) on Cote d'Ivoire.
 
 Writes benchmarks/results/dashboard.md and dashboard.csv and prints the table.
 Run: ``.venv/bin/python benchmarks/bench_dashboard.py`` (``make bench`` prepares the demo first);
-``--only report`` measures step 5 alone and replaces (or adds) its row in the existing tables.
+``--only report`` (or ``--only analyst``: step 6) measures that step alone and replaces (or adds) its
+row(s) in the existing tables.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.e2e.browser_helpers import find_in_selectbox, wait_for_map
+from tests.e2e.browser_helpers import find_in_selectbox, map_frames, wait_for_map
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_healthy
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
@@ -117,11 +121,110 @@ def _report_download(page, url: str, region: str, model: str) -> tuple[str, str,
     )
 
 
-def _merge_rows(new_rows: list[tuple[str, str, str, str]]) -> str:
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+TILES_JS = """() => Array.from(document.querySelectorAll('.deeplight-tiles img.leaflet-tile'))
+  .filter(img => img.complete && img.naturalWidth === 256).map(img => new URL(img.src).pathname)"""
+
+
+def _slider_step(page, key: str, state: dict) -> tuple[float, dict]:
+    """Press ``key`` on the Compare page's year slider; seconds until the maps show new rasters."""
+    slider = page.locator('[data-testid="stMain"] [data-testid="stSlider"]').filter(has_text="Year").first
+    slider.locator('input[type="range"]').focus()
+    start = time.perf_counter()
+    page.keyboard.press(key)
+    new = wait_for_map(page, min_rasters=4, timeout_s=240, predicate=lambda s: s["rasterSources"] != state["rasterSources"])
+    return time.perf_counter() - start, new
+
+
+def _analyst_rows(browser, home: Path) -> list[tuple[str, str, str, str]]:
+    """Time-slider step, difference map and full-resolution zoom on the real data (all cached)."""
+    import urllib.parse
+
+    rows = []
+    process, url = start_app({"DEEPLIGHT_HOME": str(home), "DEEPLIGHT_DATA_DIR": str(SHARED_DATA)}, home / "analyst.log")
+    context = browser.new_context(viewport={"width": 1500, "height": 1300})
+    page = context.new_page()
+    page.set_default_timeout(240_000)
+    try:
+        wait_healthy(url, process, 120)
+        query = urllib.parse.urlencode(
+            {"dataset": "shanghai_npp_viirs", "region": "Huangpu (黄浦区)", "model": "bicubic", "year": "2018"}
+        )
+        page.goto(f"{url}/compare?{query}")
+        state = wait_for_map(page, min_rasters=4, timeout_s=240)
+        _, state = _slider_step(page, "ArrowLeft", state)  # 2017, reconstructed once
+        t_step, state = _slider_step(page, "ArrowRight", state)  # back to 2018: cached
+        rows.append(
+            (
+                "time-slider step to a year already shown (Compare, Shanghai, Huangpu)",
+                f"{t_step:.2f}",
+                "< 1",
+                "key press on the year slider -> the maps show the other year's rasters; bicubic SR",
+            )
+        )
+        toggle = page.get_by_text("Before/after difference map")
+        toggle.click()  # first time: the "before" year is read and reconstructed
+        wait_for_map(page, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-diff-hr" in s["titles"])
+        toggle.click()
+        page.wait_for_function(
+            "() => !Array.from(document.querySelectorAll('iframe')).some(f => {"
+            " try { return f.contentDocument.querySelector('iframe') &&"
+            " f.contentDocument.querySelector('iframe').contentDocument.getElementById('panel-diff-hr'); }"
+            " catch (e) { return false; } })",
+            timeout=120_000,
+        )
+        start = time.perf_counter()
+        toggle.click()
+        wait_for_map(page, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-diff-hr" in s["titles"])
+        t_diff = time.perf_counter() - start
+        rows.append(
+            (
+                "difference map switched on again (Shanghai, 2013 vs 2018)",
+                f"{t_diff:.2f}",
+                "< 1",
+                "toggle -> three diverging-scale panels drawn; both dates already reconstructed",
+            )
+        )
+        aoi = "-8.7,4.2;-2.4,4.2;-2.4,10.8;-8.7,10.8"  # the whole of Cote d'Ivoire, 1420 x 1361 HR cells
+        query = urllib.parse.urlencode({"dataset": "cote_divoire", "aoi": aoi, "model": "bicubic"})
+        page.goto(f"{url}/compare?{query}")
+        start = time.perf_counter()
+        wait_for_map(page, min_rasters=4, timeout_s=400)
+        t_first = time.perf_counter() - start
+        frame = next(f for f in map_frames(page) if f.locator("#panel-hr").count())
+        before = set(frame.evaluate(TILES_JS))
+        zoom_in = frame.locator(".leaflet-control-zoom-in").first
+        start = time.perf_counter()
+        for _ in range(3):
+            zoom_in.click()
+        tiles: set[str] = set()
+        while time.perf_counter() - start < 60:
+            tiles = set(frame.evaluate(TILES_JS)) - before
+            if len(tiles) >= 8:
+                break
+            time.sleep(0.02)
+        t_zoom = time.perf_counter() - start
+        rows.append(
+            (
+                "full-resolution zoom (Cote d'Ivoire, whole country)",
+                f"{t_zoom:.2f}",
+                "< 1",
+                f"3 zoom clicks -> {len(tiles)} new 256 px tiles drawn (LR, SR, HR, swipe); the page with "
+                f"its tile pyramids was first drawn in {t_first:.1f} s (bicubic SR)",
+            )
+        )
+    finally:
+        context.close()
+        stop_app(process)
+    return rows
+
+
+def _merge_rows(new_rows: list[tuple[str, str, str, str]], mode: str) -> str:
     """Replace (or append) rows of the existing dashboard.md / dashboard.csv by measure name."""
     md_path, csv_path = RESULTS / "dashboard.md", RESULTS / "dashboard.csv"
     lines = md_path.read_text(encoding="utf-8").rstrip("\n").split("\n")
-    lines = [text for text in lines if not text.startswith("Row(s) ")]  # the previous note of a merge
+    mark = f"measured alone (`--only {mode}`)"
+    lines = [text for text in lines if not (text.startswith("Row(s) ") and mark in text)]  # this mode's last note
     while lines and not lines[-1].strip():
         lines.pop()
     for row in new_rows:
@@ -129,10 +232,11 @@ def _merge_rows(new_rows: list[tuple[str, str, str, str]]) -> str:
         hits = [i for i, text in enumerate(lines) if text.startswith(f"| {row[0]} |")]
         if hits:
             lines[hits[0]] = line
-        else:
-            lines.append(line)
+        else:  # a new row goes at the end of the table, before the notes under it
+            last = max(i for i, text in enumerate(lines) if text.startswith("| "))
+            lines.insert(last + 1, line)
     lines.append(
-        f"\nRow(s) {', '.join(r[0] for r in new_rows)} measured alone (`--only report`), 1-min load "
+        f"\nRow(s) {', '.join(r[0] for r in new_rows)} {mark}, 1-min load "
         f"average {os.getloadavg()[0]:.2f}."
     )
     text = "\n".join(lines) + "\n"
@@ -152,7 +256,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=["report"], help="measure one step and merge its row")
+    parser.add_argument("--only", choices=["report", "analyst"], help="measure one step and merge its row(s)")
     args = parser.parse_args()
 
     if not CHROMIUM.exists():
@@ -172,6 +276,16 @@ def main() -> int:
 
     names = list(gpd.read_file(demo / "regions.geojson")["name"])
     log = home / "streamlit.log"
+    if args.only == "analyst":
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                analyst = _analyst_rows(browser, home)
+            finally:
+                browser.close()
+                shutil.rmtree(home, ignore_errors=True)
+        print(_merge_rows(analyst, "analyst"))
+        return 0
     if args.only == "report":
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -190,7 +304,7 @@ def main() -> int:
                 stop_app(process)
                 browser.close()
                 shutil.rmtree(home, ignore_errors=True)
-        print(_merge_rows([row]))
+        print(_merge_rows([row], "report"))
         return 0
     with sync_playwright() as playwright:
         # The browser is started first: the measure is the app's start, not Chromium's.
@@ -279,6 +393,8 @@ def main() -> int:
             for context in contexts:
                 context.close()
             rows.append(_report_download(page, url, names[0], model))
+            if (SHARED_DATA / "README.md").exists():
+                rows.extend(_analyst_rows(browser, home))
         finally:
             stop_app(process)
             browser.close()

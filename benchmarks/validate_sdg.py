@@ -66,7 +66,7 @@ from deeplight.sdg import (  # noqa: E402
     urban_extent_accuracy,
 )
 from deeplight.sdg.rasters import GridRaster, read_grid_raster, reproject_grid  # noqa: E402
-from deeplight.sdg.regions import regions_from_bbox  # noqa: E402
+from deeplight.io.regions import regions_from_bbox  # noqa: E402
 from deeplight.utils_io import atomic_write_text  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
