@@ -19,6 +19,7 @@ view can be shared. Shown in a plain iframe instead, a click rewrites the URL an
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -197,14 +198,20 @@ title_{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
 
 
 def _add_overlay(
-    fmap: folium.Map, overlay: Overlay, pane: str | None = None, url_js: str | None = None
+    fmap: folium.Map,
+    overlay: Overlay,
+    pane: str | None = None,
+    url_js: str | None = None,
+    register: bool = False,
 ) -> str:
     """Add the PNG overlay, and over it its full-resolution tiles if any; returns the JS variable
     name of the overlay layer.
 
     ``url_js`` is a JS expression giving the image URL (to share one data URL between maps); by
     default the data URL is written inline. Without ``pane`` the overlay and its tiles go to panes
-    under the region outlines (``overlayPane``, z-index 400), tiles above the overlay.
+    under the region outlines (``overlayPane``, z-index 400), tiles above the overlay. ``register``
+    lists the layer in ``window.deeplightLayers`` (in call order) for :func:`compare_maps`' in-place
+    update.
     """
     if pane is not None and pane not in ("swipeLeft", "swipeRight"):
         raise ValueError(f"unknown pane {pane!r}")
@@ -255,6 +262,12 @@ def _add_overlay(
         + f"var {name} = L.imageOverlay({url}, {{{{ this.data.bounds }}}}, {opts})"
         ".addTo({{ this._parent.get_name() }});"
         + tiles_js
+        + (
+            f"(window.deeplightLayers = window.deeplightLayers || []).push("
+            f"{{overlay: {name}, tiles: {name}.tiles || null}});"
+            if register
+            else ""
+        )
         + "{% endmacro %}"
     )
     fmap.add_child(element)
@@ -393,14 +406,20 @@ def compare_maps(
     rows = 2 if swipe else 1
     total = panel_height_px * rows + 4 * rows
     maps: list[OfflineMap] = []
-    # Each PNG is written once (swipe and panel maps share it) to keep the page small.
+    # Each PNG is written once (swipe and panel maps share it) to keep the page small: in the page's
+    # state (JSON), which is also what the map frame hands to deeplightUpdate on a time step.
     urls: list[str] = list(dict.fromkeys(p.overlay.url for p in panels if p.overlay is not None))
-    figure.header.add_child(
-        _data_element("<script>var DEEPLIGHT_IMAGES = {{ this.data }};</script>", urls),
-        name="deeplight_images",
-    )
+    layers: list[dict] = []
 
     def url_js(overlay: Overlay) -> str:
+        tiles = overlay.tiles
+        layers.append(
+            {
+                "image": urls.index(overlay.url),
+                "tiles": None if tiles is None else tiles.url,
+                "grid": None if tiles is None else [tiles.min_zoom, tiles.max_zoom, tiles.bounds],
+            }
+        )
         return f"DEEPLIGHT_IMAGES[{urls.index(overlay.url)}]"
 
     for index, panel in enumerate(panels):
@@ -416,7 +435,7 @@ def compare_maps(
             position="absolute",
         )
         if panel.overlay is not None:
-            _add_overlay(fmap, panel.overlay, url_js=url_js(panel.overlay))
+            _add_overlay(fmap, panel.overlay, url_js=url_js(panel.overlay), register=True)
         _add_regions(fmap, regions, selected, clickable=True)
         _add_title(fmap, panel.title, panel.element_id)
         _attribution(fmap, credits)
@@ -433,8 +452,10 @@ def compare_maps(
             top=f"{panel_height_px + 4}px",
             position="absolute",
         )
-        left_name = _add_overlay(fmap, left.overlay, pane="swipeLeft", url_js=url_js(left.overlay))
-        right_name = _add_overlay(fmap, right.overlay, pane="swipeRight", url_js=url_js(right.overlay))
+        left_name = _add_overlay(fmap, left.overlay, pane="swipeLeft", url_js=url_js(left.overlay), register=True)
+        right_name = _add_overlay(
+            fmap, right.overlay, pane="swipeRight", url_js=url_js(right.overlay), register=True
+        )
         _add_regions(fmap, regions, selected, clickable=False)
         _add_title(fmap, f"Swipe: {left.title}  |  {right.title}", "panel-swipe")
         _attribution(fmap, credits)
@@ -476,10 +497,61 @@ def compare_maps(
             data={"bounds": bounds},
         )
     )
-    figure.html.add_child(
-        branca.element.Element(f'<div style="position:relative;height:{total}px"></div>{legend}')
+    # What must be equal for a new page to be shown by swapping images in place (a time step on the
+    # same region, layout and scale grid): everything but the images, the tile URLs and the legend.
+    signature = json.dumps(
+        {
+            "panels": [[p.element_id, p.title] for p in panels],
+            "swipe": None if swipe is None else [swipe[0].element_id, swipe[1].element_id],
+            "bounds": [[round(v, 7) for v in corner] for corner in bounds],
+            "grids": [[layer["tiles"] is not None, layer["grid"]] for layer in layers],
+            "regions": _regions_geojson(regions),
+            "selected": selected,
+            "credits": credits,
+            "basemap": basemap,
+            "height": panel_height_px,
+        },
+        sort_keys=True,
+        default=str,
     )
+    state = {
+        "signature": hashlib.sha256(signature.encode("utf-8")).hexdigest(),
+        "images": urls,
+        "layers": [{"image": layer["image"], "tiles": layer["tiles"]} for layer in layers],
+        "legend": legend,
+    }
+    figure.header.add_child(
+        _data_element(
+            '<script id="deeplight-state" type="application/json">{{ this.data }}</script>'
+            "<script>var DEEPLIGHT_STATE = JSON.parse(document.getElementById('deeplight-state').textContent);"
+            "var DEEPLIGHT_IMAGES = DEEPLIGHT_STATE.images;</script>",
+            state,
+        ),
+        name="deeplight_state",
+    )
+    figure.html.add_child(
+        branca.element.Element(
+            f'<div style="position:relative;height:{total}px"></div><div id="deeplight-legend-slot">{legend}</div>'
+        )
+    )
+    figure.html.add_child(branca.element.Element(UPDATE_JS), name="deeplight_update")
     return figure.render()
+
+
+UPDATE_JS = """<script>
+// In-place update (called by the map frame, app/map_frame/index.html, when the new page has this
+// page's signature): new images, tiles and legend, same maps, same view.
+window.deeplightSignature = DEEPLIGHT_STATE.signature;
+window.deeplightUpdate = function (state) {
+  state.layers.forEach(function (layer, i) {
+    var entry = window.deeplightLayers[i];
+    entry.overlay.setUrl(state.images[layer.image]);
+    if (entry.tiles && layer.tiles) { entry.tiles.setUrl(layer.tiles); }
+  });
+  document.getElementById('deeplight-legend-slot').innerHTML = state.legend;
+  window.deeplightSignature = state.signature;
+};
+</script>"""
 
 
 # --- Before/after difference maps ----------------------------------------------------------------

@@ -139,3 +139,29 @@ def test_maps_are_leafmap_maps_that_keep_their_own_height():
 
     assert issubclass(OfflineMap, leafmap.foliumap.Map)
     assert "height: 433.0px" in picker_map(REGIONS, None, [], height_px=433)
+
+
+def _state(html: str) -> dict:
+    found = re.search(r'<script id="deeplight-state" type="application/json">(.*?)</script>', html, re.S)
+    assert found, "the map page carries its state"
+    return json.loads(found.group(1))
+
+
+def test_a_time_step_keeps_the_signature_so_the_frame_swaps_images_in_place():
+    grid = (CRS.from_epsg(4326), Affine(0.02, 0, 121.0, 0, -0.02, 31.4))
+    year_a = radiance_overlay(np.ones((20, 20)), *grid, 10.0)
+    year_b = radiance_overlay(np.full((20, 20), 5.0), *grid, 10.0)
+
+    def page(overlay, selected="North", legend="<div>legend A</div>"):
+        panels = [Panel("LR", overlay, "panel-lr"), Panel("SR", overlay, "panel-sr")]
+        return compare_maps(panels, (panels[0], panels[1]), REGIONS, selected, ["credit"], legend)
+
+    a, b = _state(page(year_a)), _state(page(year_b, legend="<div>legend B</div>"))
+    assert a["signature"] == b["signature"]  # same region, panels and grid: update in place
+    assert a["images"] != b["images"] and b["images"] == [year_b.url]
+    assert [layer["image"] for layer in b["layers"]] == [0, 0, 0, 0]  # two panels + both swipe sides
+    assert b["legend"] == "<div>legend B</div>"
+    assert _state(page(year_a, selected="South's"))["signature"] != a["signature"]  # another region: rebuild
+    html = page(year_a)
+    assert "window.deeplightUpdate" in html and html.count(").push({overlay: ") == 4
+    assert '<div id="deeplight-legend-slot"><div>legend A</div></div>' in html

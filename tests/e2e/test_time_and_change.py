@@ -13,6 +13,7 @@ from tests.e2e.conftest import SCREENSHOTS
 pytestmark = pytest.mark.e2e
 
 HUANGPU = "Huangpu (黄浦区)"
+ZOOMS_JS = "() => Object.values(window).filter(v => v instanceof L.Map).map(m => m.getZoom())"
 
 
 def _url(base: str, path: str = "", **params: str) -> str:
@@ -38,11 +39,19 @@ def test_time_slider_steps_the_maps_and_the_url_keeps_the_year(page, app_url, sh
     slider = _main_slider(page, "Year")
     slider.wait_for()
     assert page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]').count() == 0  # on the maps
+    frame = next(f for f in map_frames(page) if f.locator("#panel-sr").count())
+    frame.locator(".leaflet-control-zoom-in").first.click()  # the analyst zooms in, then steps in time
+    frame.wait_for_timeout(600)
+    zooms = frame.evaluate(ZOOMS_JS)
+    frame.evaluate("window.deeplightSameDocument = 1")
     slider.locator('input[type="range"]').focus()  # react-aria's thumb
     page.keyboard.press("ArrowLeft")
     page.wait_for_url(lambda url: _params(url).get("year") == "2017", timeout=60_000)
     after = wait_for_map(page, min_rasters=4, predicate=lambda s: s["rasterSources"] != before["rasterSources"])
     assert after["rasterSources"] != before["rasterSources"]
+    # the new year's images were swapped into the same maps: same document, same zoom
+    assert frame.evaluate("window.deeplightSameDocument") == 1
+    assert frame.evaluate(ZOOMS_JS) == zooms
     wait_for_text(page, "Shanghai 2017")
     _shot(page.locator('[data-testid="stMain"]'), "time_slider_compare.png")
     shared = page.url
