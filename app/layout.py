@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from app import services
 from app.map_view import apply_map_events
 from app.reconstruction import ModelChoice
-from app.scene import Scene
+from deeplight.io.scene import Scene
 from app.selection import (
     DRAWN_AREA,
     Selection,
@@ -32,7 +32,7 @@ from app.selection import (
     view_to_params,
 )
 from app.settings import get_settings
-from app.sources import DatasetInfo
+from deeplight.catalog import DatasetInfo
 from deeplight.errors import DeepLightError
 
 APP_CREDIT = "DeepLight (Zhang et al., IJCAI 2024) reproduction"
@@ -417,7 +417,7 @@ def simulated_badge(scene: Scene) -> None:
             "DMSP observation.",
             icon=":material/info:",
         )
-    if scene.key.startswith("demo"):
+    if scene.hr_synthetic:
         st.caption("Synthetic demo scene: HR, auxiliary layers and regions are generated, not observed.")
 
 

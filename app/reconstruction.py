@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.scene import Scene
+from deeplight.io.scene import Scene
 from app.settings import Settings
 from deeplight.errors import CheckpointError
 

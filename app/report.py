@@ -408,7 +408,7 @@ def report_maps(scene, lr_radiance: np.ndarray, sr: np.ndarray | None, vmax: flo
     map overlays (:func:`app.overlay.radiance_overlay`: Web Mercator, palette PNG data URL).
 
     Args:
-        scene: the crop's :class:`app.scene.Scene`.
+        scene: the crop's :class:`deeplight.io.scene.Scene`.
         lr_radiance: (8h, 8w) LR nominal radiance on the HR grid (nW/cm^2/sr).
         sr: (8h, 8w) SR radiance or None.
         vmax: top of the shared log colour scale (nW/cm^2/sr).

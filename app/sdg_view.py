@@ -1,7 +1,8 @@
 """The SDG page's adapter to :func:`deeplight.report.region_report` (pure, no Streamlit).
 
-The pipeline (indicators, Gini, SDG 11.3.1, units, export metadata) lives in ``deeplight.report``;
-here the dashboard's :class:`app.scene.Scene` becomes products (DataArrays) and labels, and the
+The pipeline (indicators, Gini, SDG 11.3.1, units, export metadata) lives in ``deeplight.report``,
+and so does the step from a :class:`deeplight.io.scene.Scene` to products (DataArrays) and labels
+(:func:`deeplight.report.scene_report`, the one ``deeplight sdg --dataset`` runs too); here the
 on-screen tables (wide summary, change, significant digits) and the CO2 cell map are shaped. The LR
 product is passed in its own units (DMSP-like DN on the LR grid): ``deeplight.sdg`` converts it to
 nominal radiance for sums and uses ``DN > threshold`` for the lit area, and flags it simulated.
@@ -15,11 +16,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import xarray as xr
-from affine import Affine
-from rasterio.crs import CRS
 
-from app.scene import Scene
+from deeplight.io.scene import Scene
 from deeplight.report import (  # noqa: F401  (re-exported: the pages and tests import them from here)
     GINI_INDICATOR,
     MIN_VALID_FRACTION,
@@ -31,8 +29,13 @@ from deeplight.report import (  # noqa: F401  (re-exported: the pages and tests 
     land_consumption_rows,
     period_label,
     population_inputs,
+    as_dataarray,
+    products_of,
     readable_units,
     region_report,
+    region_table,
+    scene_labels,
+    scene_report,
     series_table,
 )
 from deeplight.report import export_metadata as report_export_metadata
@@ -43,90 +46,6 @@ from deeplight.sdg import (
     indicators_to_geopackage_bytes,
 )
 from deeplight.sdg.compute import GINI_UNIT  # noqa: F401
-from deeplight.io.regions import REGION_COLUMN
-
-
-def as_dataarray(array: np.ndarray, crs: CRS, transform: Affine, units: str, simulated: bool) -> xr.DataArray:
-    """Wrap a (H, W) array with its grid as a rioxarray DataArray (tags ``units`` and ``simulated``)."""
-    h, w = array.shape
-    xs = transform.c + transform.a * (np.arange(w) + 0.5)
-    ys = transform.f + transform.e * (np.arange(h) + 0.5)
-    da = xr.DataArray(
-        array.astype(np.float32),
-        dims=("y", "x"),
-        coords={"y": ys, "x": xs},
-        attrs={"units": units, "simulated": "true" if simulated else "false"},
-    )
-    da = da.rio.write_crs(crs).rio.write_transform(transform)
-    return da.rio.write_nodata(np.nan, encoded=False)
-
-
-def region_table(names: list[str], geometries: list, crs: CRS) -> gpd.GeoDataFrame:
-    """Regions in the form ``deeplight.sdg`` expects (column ``region``)."""
-    return gpd.GeoDataFrame({REGION_COLUMN: names}, geometry=geometries, crs=crs)
-
-
-def products_of(scene: Scene, sr: np.ndarray | None, lr_simulated: bool) -> dict[str, xr.DataArray]:
-    """LR (DN, LR grid), SR and HR (radiance, HR grid) of a scene as DataArrays."""
-    products = {"lr": as_dataarray(scene.lr, scene.crs, scene.lr_transform, "DN", lr_simulated)}
-    if sr is not None:
-        products["sr"] = as_dataarray(sr, scene.crs, scene.hr_transform, "nW/cm2/sr", False)
-    if scene.hr is not None:
-        products["hr"] = as_dataarray(scene.hr, scene.crs, scene.hr_transform, "nW/cm2/sr", False)
-    return products
-
-
-def scene_labels(scene: Scene) -> DatasetLabels:
-    """What the exports say about the scene's data set (title, date, credits, notes, flags)."""
-    return DatasetLabels(
-        title=scene.title,
-        date=scene.time_label or None,
-        credits=tuple(scene.credits),
-        notes=tuple(scene.notes),
-        lr_simulated=bool(scene.lr_simulated),
-        hr_synthetic=bool(scene.hr_synthetic),
-    )
-
-
-def scene_report(
-    scene: Scene,
-    sr: np.ndarray | None,
-    sr_uncertainty: np.ndarray | None,
-    regions: gpd.GeoDataFrame,
-    thresholds: Thresholds,
-    model_name: str | None,
-) -> RegionReport:
-    """:func:`deeplight.report.region_report` of ``regions`` on the scene's LR, SR and HR.
-
-    Args:
-        scene: the (cropped) scene; ``scene.population`` adds electricity-access indicators.
-        sr: (8h, 8w) SR radiance or None.
-        sr_uncertainty: (8h, 8w) SR std (nW/cm^2/sr) or None; adds lower/upper bounds.
-        regions: output of :func:`region_table`.
-        thresholds: the user's thresholds.
-        model_name: model of the SR product (metadata).
-    """
-    products = products_of(scene, sr, scene.lr_simulated)
-    population = None
-    if scene.population is not None:
-        population = as_dataarray(scene.population, scene.crs, scene.hr_transform, "persons", False)
-    uncertainty = None
-    if sr is not None and sr_uncertainty is not None:
-        uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
-    # a generated HR (the demo's) is flagged too: "simulated" = not observed by a sensor; an SR
-    # reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
-    simulated = {"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": scene.hr_synthetic}
-    return region_report(
-        products,
-        regions,
-        thresholds=thresholds,
-        population=population,
-        uncertainty=uncertainty,
-        year=scene.year,
-        simulated={name: simulated[name] for name in products},
-        labels=scene_labels(scene),
-        model_name=model_name,
-    )
 
 
 def product_provenance(scene: Scene, model_name: str | None = None) -> dict[str, str]:

@@ -23,9 +23,10 @@ from app.colors import shared_vmax
 from app.overlay import Overlay, radiance_overlay
 from app.reconstruction import ModelChoice, Reconstruction, list_model_choices, load_model, reconstruct
 from app.region_metrics import lr_nominal_radiance_on_hr_grid, region_metrics
-from app.scene import RegionCrop, Scene, crop_scene
+from deeplight.io.scene import RegionCrop, Scene, crop_scene
 from app.settings import get_settings
-from app.sources import DatasetInfo, list_datasets, load_scene_for
+from app.sources import list_datasets, load_scene_for
+from deeplight.catalog import DatasetInfo
 from app.tiles import tiles_present
 
 MAX_SESSION_UPLOADS = 3
@@ -42,9 +43,9 @@ XSRF_COOKIE = "_streamlit_xsrf"
 
 
 def scene_nbytes(scene_obj: Scene) -> int:
-    """Bytes of the in-memory layers (LR, HR, DMO, DEM, population) and regions of a scene."""
+    """Bytes of the in-memory layers (LR, HR, DMO, DEM, ISP, population) and regions of a scene."""
     total = 0
-    for layer in (scene_obj.lr, scene_obj.hr, scene_obj.dmo, scene_obj.dem, scene_obj.population):
+    for layer in (scene_obj.lr, scene_obj.hr, scene_obj.dmo, scene_obj.dem, scene_obj.isp, scene_obj.population):
         if isinstance(layer, np.ndarray):
             total += layer.nbytes
     try:
@@ -246,7 +247,11 @@ def datasets() -> list[DatasetInfo]:
         st.sidebar.warning(warning)
     out = list_datasets(get_settings())
     for key, scene_obj in uploaded_scenes().items():
-        out.append(DatasetInfo(key, f"Upload: {scene_obj.title}", (), "uploaded in this session"))
+        out.append(
+            DatasetInfo(
+                key, f"Upload: {scene_obj.title}", (), "uploaded in this session", lr_simulated=scene_obj.lr_simulated
+            )
+        )
     return out
 
 

@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.scene import Scene, scene_regions, whole_scene_region
-from app.sources import SIMULATED_LR_NOTE, simulate_lr
-from deeplight.contracts import SCALE, radiance_to_nominal_dn
+from deeplight.catalog import scene_from_hr
+from deeplight.contracts import SCALE
 from deeplight.errors import DeepLightError, RasterError, RegionError
 from deeplight.io import read_raster
 from deeplight.io.limits import check_pixel_count
-from deeplight.io.reproject import reproject_array
-from deeplight.io.scene import hr_transform_from_lr
+from deeplight.io.scene import Scene, hr_transform_from_lr, open_scene, scene_regions
 from deeplight.io.validation import check_overlap, inspect_raster
 
 RASTER_SUFFIXES = (".tif", ".tiff")
@@ -150,6 +148,7 @@ def build_upload_scene(
     key = upload_key(ntl, role, lr_units, extra)
     ntl_role = "hr" if role == "hr" else ("lr_radiance" if lr_units == "radiance" else "lr")
     ntl_label = f"night-light raster {ntl.name!r}"
+    title = Path(ntl.name).name[:60]
     notes: list[str] = []
     value_notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="deeplight-upload-") as tmp:
@@ -162,59 +161,42 @@ def build_upload_scene(
         check_pixel_count(ntl_label, header.width * factor, header.height * factor, 1, mode="upload")
         da = _read_uploaded_raster(folder, "ntl", ntl, limit_mb, "night-light raster", role=ntl_role,
                                    notes=value_notes)
-        values = np.asarray(da.values, dtype=np.float32)
+        da.attrs["source_path"] = ntl_label  # messages name the upload, never the temporary file
         crs, transform = da.rio.crs, da.rio.transform(recalc=False)
         if role == "hr":
-            h, w = values.shape
+            h, w = da.shape[-2:]
             if h < SCALE or w < SCALE:
                 raise RasterError(
                     f"night-light raster {ntl.name!r} is {h}x{w} pixels; as HR it needs at "
                     f"least {SCALE}x{SCALE} (upload it as LR instead)"
                 )
-            hr = values[: h - h % SCALE, : w - w % SCALE]
+            hr = np.asarray(da.values, dtype=np.float32)[: h - h % SCALE, : w - w % SCALE]
             if not np.isfinite(hr).any():
                 raise RasterError(f"{ntl_label}: no valid pixel in the part that fits whole {SCALE}x{SCALE} blocks")
             if np.nanmax(hr) <= 63 and np.nanmin(hr) >= 0 and np.allclose(hr[np.isfinite(hr)] % 1, 0):
                 notes.append("the HR values look like DN (integers 0..63); HR is expected in nW/cm²/sr")
-            lr = simulate_lr(hr, seed=int(key[7:15], 16))
             hr_transform = transform
-            notes.insert(0, SIMULATED_LR_NOTE)
+            hr_shape = hr.shape
         else:
-            lr = radiance_to_nominal_dn(values) if lr_units == "radiance" else values
-            lr = lr.astype(np.float32)
-            hr = None
             hr_transform = hr_transform_from_lr(transform)
+            hr_shape = (da.shape[-2] * SCALE, da.shape[-1] * SCALE)
             notes.append("real LR upload: no HR reference, so full-reference metrics are not available")
             if lr_units == "radiance":
                 notes.append(
                     "LR radiance mapped to nominal DMSP-like DN (deeplight.contracts.radiance_to_nominal_dn)"
                 )
         notes.extend(value_notes)
-        hr_shape = (lr.shape[0] * SCALE, lr.shape[1] * SCALE)
         scene_bounds = _bounds(hr_transform, hr_shape)
-        aux = {}
+        aux, labels = {}, {}
         for name, upload, bands in (("dmo", dmo, 7), ("dem", dem, 1)):
             if upload is None:
                 continue
             what = f"{name.upper()} raster"
             aux_header = _inspect_upload(folder, name, upload, limit_mb, what, role=name, expected_bands=bands)
             check_overlap(aux_header, crs, scene_bounds, ntl_label)
-            aux_da = _read_uploaded_raster(folder, name, upload, limit_mb, what, role=name, expected_bands=bands)
-            warped = reproject_array(
-                np.asarray(aux_da.values),
-                aux_da.rio.crs,
-                aux_da.rio.transform(recalc=False),
-                crs,
-                hr_transform,
-                hr_shape,
-                name,
-            )
-            if not np.isfinite(warped).any():
-                raise RasterError(
-                    f"{what} {upload.name!r}: does not overlap {ntl_label} (no valid pixel after warping it onto "
-                    "the HR grid): give a layer that covers the same area, or leave it out"
-                )
-            aux[name] = warped
+            aux[name] = _read_uploaded_raster(folder, name, upload, limit_mb, what, role=name, expected_bands=bands)
+            labels[name] = f"{what} {upload.name!r}"
+        region_frame = None
         if regions is not None:
             from deeplight.io.regions import regions_overlapping
 
@@ -226,27 +208,20 @@ def build_upload_scene(
                 shown = ", ".join(dropped[:5]) + (" ..." if len(dropped) > 5 else "")
                 notes.append(f"{len(dropped)} region(s) of {regions.name!r} do not overlap the raster and were left "
                              f"out: {shown}")
-        else:
-            region_frame = whole_scene_region(crs, hr_transform, hr_shape, "Whole upload")
-    return Scene(
-        key=key,
-        title=Path(ntl.name).name[:60],
-        lr=lr,
-        hr=hr,
-        crs=crs,
-        hr_transform=hr_transform,
-        lr_simulated=role == "hr",
-        regions=region_frame,
-        dmo=aux.get("dmo"),
-        dem=aux.get("dem"),
-        credits=(f"User upload: {Path(ntl.name).name[:60]}",),
-        notes=tuple(notes),
-    )
+        # the scene is built by the catalogue's code path: an HR upload as a real data set (LR
+        # simulated by deeplight.catalog.scene_from_hr), an LR upload through deeplight.io.open_scene
+        common = dict(
+            key=key, title=title, regions=region_frame, credits=(f"User upload: {title}",),
+            labels={"lr": ntl_label, "hr": ntl_label, **labels}, whole_region_name="Whole upload", **aux,
+        )
+        if role == "hr":
+            return scene_from_hr(da, seed=int(key[7:15], 16), notes=tuple(notes), **common)
+        return open_scene(da, lr_units=lr_units, lr_simulated=False, notes=tuple(notes), **common)
 
 
 def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):
     """The uploaded region file through the one region loader (the CLI's checks and name rule), as a
-    Scene's region table (:func:`app.scene.scene_regions`)."""
+    Scene's region table (:func:`deeplight.io.scene.scene_regions`)."""
     from deeplight.io.regions import load_regions
 
     suffix = _check(upload, REGION_SUFFIXES, limit_mb, "region file")

@@ -7,7 +7,9 @@ area, electricity access, CO2, light Gini; units written as words) and the metad
 carries (data set, provenance per product, simulated and synthetic flags, model, settings).
 ``deeplight sdg`` and the dashboard's SDG page both call it and both write the CSV with
 :func:`deeplight.sdg.export.indicators_to_csv_bytes`, so the same data set, regions, model and
-thresholds give the same CSV. :func:`series_report` joins the reports of several dates into one
+thresholds give the same CSV. :func:`scene_report` is region_report of a :class:`deeplight.io.scene.Scene`
+(its LR, an SR and its HR, its population and labels): the SDG page and ``deeplight sdg --dataset``
+call it on the same catalogued scene. :func:`series_report` joins the reports of several dates into one
 series table and adds SDG 11.3.1 (LCR, PGR, LCRPGR) between two years when people are known.
 """
 
@@ -19,7 +21,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +30,11 @@ import pandas as pd
 from deeplight.sdg.compute import GINI_INDICATOR, GINI_SOURCE, TIDY_COLUMNS, compute_indicators
 from deeplight.sdg.export import indicators_to_csv_bytes
 from deeplight.io.regions import as_regions
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from deeplight.io.scene import Scene
 
 READABLE_UNITS = {
     "1": "share",
@@ -528,3 +535,96 @@ __all__ = [
     "series_report",
     "series_table",
 ]
+
+
+# -- a Scene's report: what the SDG page and `deeplight sdg --dataset` both run ---------------------
+
+
+def as_dataarray(array: np.ndarray, crs: Any, transform: Any, units: str, simulated: bool) -> "xr.DataArray":
+    """Wrap a (H, W) array with its grid as a rioxarray DataArray (tags ``units`` and ``simulated``)."""
+    import xarray as xr
+
+    from deeplight.io.scene import materialise
+
+    array = np.asarray(materialise(array))
+    h, w = array.shape
+    xs = transform.c + transform.a * (np.arange(w) + 0.5)
+    ys = transform.f + transform.e * (np.arange(h) + 0.5)
+    da = xr.DataArray(
+        array.astype(np.float32),
+        dims=("y", "x"),
+        coords={"y": ys, "x": xs},
+        attrs={"units": units, "simulated": "true" if simulated else "false"},
+    )
+    da = da.rio.write_crs(crs).rio.write_transform(transform)
+    return da.rio.write_nodata(np.nan, encoded=False)
+
+
+def region_table(names: list[str], geometries: list, crs: Any) -> gpd.GeoDataFrame:
+    """Regions in the form ``deeplight.sdg`` expects (column ``region``)."""
+    from deeplight.io.regions import REGION_COLUMN
+
+    return gpd.GeoDataFrame({REGION_COLUMN: names}, geometry=geometries, crs=crs)
+
+
+def products_of(scene: "Scene", sr: np.ndarray | None, lr_simulated: bool) -> dict[str, "xr.DataArray"]:
+    """LR (DN, LR grid), SR and HR (radiance, HR grid) of a scene as DataArrays."""
+    products = {"lr": as_dataarray(scene.lr, scene.crs, scene.lr_transform, "DN", lr_simulated)}
+    if sr is not None:
+        products["sr"] = as_dataarray(sr, scene.crs, scene.hr_transform, "nW/cm2/sr", False)
+    if scene.hr is not None:
+        products["hr"] = as_dataarray(scene.hr, scene.crs, scene.hr_transform, "nW/cm2/sr", False)
+    return products
+
+
+def scene_labels(scene: "Scene") -> DatasetLabels:
+    """What the exports say about the scene's data set (title, date, credits, notes, flags)."""
+    return DatasetLabels(
+        title=scene.title,
+        date=scene.time_label or None,
+        credits=tuple(scene.credits),
+        notes=tuple(scene.notes),
+        lr_simulated=bool(scene.lr_simulated),
+        hr_synthetic=bool(scene.hr_synthetic),
+    )
+
+
+def scene_report(
+    scene: "Scene",
+    sr: np.ndarray | None,
+    sr_uncertainty: np.ndarray | None,
+    regions: gpd.GeoDataFrame,
+    thresholds: Thresholds,
+    model_name: str | None,
+) -> RegionReport:
+    """:func:`region_report` of ``regions`` on the scene's LR, SR and HR.
+
+    Args:
+        scene: the (cropped) scene; ``scene.population`` adds electricity-access indicators.
+        sr: (8h, 8w) SR radiance on the scene's HR grid, or None.
+        sr_uncertainty: (8h, 8w) SR std (nW/cm^2/sr) or None; adds lower/upper bounds.
+        regions: output of :func:`region_table`.
+        thresholds: the user's thresholds.
+        model_name: model of the SR product (metadata).
+    """
+    products = products_of(scene, sr, scene.lr_simulated)
+    population = None
+    if scene.population is not None:
+        population = as_dataarray(scene.population, scene.crs, scene.hr_transform, "persons", False)
+    uncertainty = None
+    if sr is not None and sr_uncertainty is not None:
+        uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
+    # a generated HR (the demo's) is flagged too: "simulated" = not observed by a sensor; an SR
+    # reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
+    simulated = {"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": scene.hr_synthetic}
+    return region_report(
+        products,
+        regions,
+        thresholds=thresholds,
+        population=population,
+        uncertainty=uncertainty,
+        year=scene.year,
+        simulated={name: simulated[name] for name in products},
+        labels=scene_labels(scene),
+        model_name=model_name,
+    )

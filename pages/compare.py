@@ -10,7 +10,7 @@ from app.colors import legend_html
 from app.layout import finish_page, page_setup, sidebar_context, simulated_badge, staged
 from app.map_view import map_view
 from app.maps import Panel, compare_maps, difference_limit, difference_maps
-from app.scene import change_between, same_grid
+from deeplight.io.scene import change_between, same_grid
 from app.sdg_view import (
     change_summary,
     change_table,
@@ -83,7 +83,7 @@ def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
     titles = {
         "lr": f"LR change {before} to {after}" + (" (simulated)" if scene.lr_simulated else ""),
         "sr": f"SR change - {ctx.model.name}" if ctx.model else "SR change",
-        "hr": "HR change" + (" (synthetic)" if scene.key.startswith("demo") else ""),
+        "hr": "HR change" + (" (synthetic)" if scene.hr_synthetic else ""),
     }
     model_key = "-" if sr_a is None else sr_a.model_id
     html_key = f"diff|{scene.key}|{crop_a.scene.key}|{ctx.region}|{ctx.basemap}|{limit:.6g}|{model_key}"
@@ -192,7 +192,7 @@ if ctx is not None:
                 )
             )
         if scene.hr is not None:
-            hr_label = "HR reference (synthetic)" if key.startswith("demo") else "HR reference"
+            hr_label = "HR reference (synthetic)" if scene.hr_synthetic else "HR reference"
             panels.append(Panel(hr_label, services.overlay(f"{key}|hr", scene.hr, scene, view.vmax), "panel-hr"))
         if sr is not None and sr.uncertainty is not None:
             panels.append(

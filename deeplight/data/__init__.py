@@ -4,7 +4,7 @@ Public API (imported lazily so that ``deeplight --help`` stays fast):
     norm: the fixed radiometric scale (``normalize_radiance``, ``radiance_to_nominal_dn`` ...).
     DegradationParams, preset_params, degrade_dmsp_like, lr_dn_to_radiance (degrade.py);
     degrade_raster (degrade_raster.py);
-    SynthConfig, generate_scene, scene_to_dataset (synth.py); write_deeplightmd (synth_writer.py);
+    SynthConfig, generate_scene, synthetic_to_scene (synth.py); write_deeplightmd (synth_writer.py);
     make_demo (demo.py);
     DeepLightMDDataset, ScenePatchDataset, InMemoryClipDataset (datasets.py);
     make_sample, augment_sample, collate_samples (samples.py).
@@ -25,7 +25,7 @@ _EXPORTS = {
     "SynthConfig": "deeplight.data.synth",
     "SyntheticScene": "deeplight.data.synth",
     "generate_scene": "deeplight.data.synth",
-    "scene_to_dataset": "deeplight.data.synth",
+    "synthetic_to_scene": "deeplight.data.synth",
     "write_deeplightmd": "deeplight.data.synth_writer",
     "make_demo": "deeplight.data.demo",
     "DeepLightMDDataset": "deeplight.data.datasets",
@@ -53,7 +53,7 @@ __all__ = [
     "make_demo",
     "make_sample",
     "preset_params",
-    "scene_to_dataset",
+    "synthetic_to_scene",
     "write_deeplightmd",
 ]
 

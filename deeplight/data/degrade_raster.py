@@ -5,7 +5,7 @@ share their upper-left corner. An HR raster whose size is not a multiple of 8 is
 bottom/right (the LR covers the whole 8x8 blocks only; the crop is recorded in the tags). Optional
 auxiliary layers (DMO, DEM, ISP) are warped onto the (cropped) HR grid and written beside the LR
 output, with the cropped HR, so the output folder is a ready scene for
-:func:`deeplight.io.load_scene`.
+:func:`deeplight.io.open_scene`.
 """
 
 from __future__ import annotations

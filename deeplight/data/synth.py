@@ -398,18 +398,24 @@ def generate_scene(
     )
 
 
-def scene_to_dataset(scene: SyntheticScene):
-    """The scene as the Dataset of :func:`deeplight.io.build_scene` (LR tagged simulated)."""
-    from deeplight.io.scene import build_scene, lr_transform_from_hr
+def synthetic_to_scene(scene: SyntheticScene):
+    """The generated scene as a :class:`deeplight.io.scene.Scene` (LR simulated, HR synthetic), with
+    one region covering the whole raster."""
+    from deeplight.io.scene import Scene, whole_scene_region
 
-    return build_scene(
+    return Scene(
+        key=f"synthetic:{scene.seed}:{scene.lr.shape[0]}x{scene.lr.shape[1]}",
+        title=f"synthetic scene (seed {scene.seed})",
         lr=scene.lr,
         hr=scene.hr,
+        crs=scene.crs,
+        hr_transform=scene.hr_transform,
+        lr_simulated=True,
+        regions=whole_scene_region(scene.crs, scene.hr_transform, scene.hr.shape, "whole scene"),
         dmo=scene.dmo,
         dem=scene.dem,
         isp=scene.isp,
-        crs=scene.crs,
-        lr_transform=lr_transform_from_hr(scene.hr_transform, SCALE),
-        simulated_lr=True,
+        population=scene.population,
+        hr_synthetic=True,
         sources={"all": f"synthetic seed {scene.seed}"},
     )

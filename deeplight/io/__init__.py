@@ -14,7 +14,8 @@ Public API:
     read_netcdf_cube: NetCDF cubes.
     inspect_raster, check_values: the one validator of every raster input (deeplight.io.validation);
     size limits from the environment in deeplight.io.limits (DEEPLIGHT_MAX_PIXELS ...).
-    load_scene, build_scene, scene_layer, scene_present, check_lr_hr_grids: scenes.
+    Scene, open_scene, crop_scene, LazyRaster: THE scene type (deeplight.io.scene) and its reader;
+    check_lr_hr_grids, hr_transform_from_lr, lr_transform_from_hr: the LR/HR grid contract.
 """
 
 from deeplight.io.clip import clip_to_region
@@ -28,21 +29,26 @@ from deeplight.io.population import warp_population
 from deeplight.io.regions import load_regions
 from deeplight.io.reproject import reproject_array, reproject_to
 from deeplight.io.scene import (
-    build_scene,
+    LazyRaster,
+    RegionCrop,
+    Scene,
     check_lr_hr_grids,
+    crop_scene,
     hr_transform_from_lr,
-    load_scene,
     lr_transform_from_hr,
-    scene_layer,
-    scene_present,
+    open_scene,
 )
 from deeplight.io.validation import check_values, inspect_raster
 
 __all__ = [
+    "LazyRaster",
+    "RegionCrop",
+    "Scene",
+    "crop_scene",
+    "open_scene",
     "DMO_BAND_NAMES",
     "MODALITIES",
     "SCENE_MODALITIES",
-    "build_scene",
     "check_values",
     "check_lr_hr_grids",
     "clip_to_region",
@@ -51,7 +57,6 @@ __all__ = [
     "hr_transform_from_lr",
     "inspect_raster",
     "load_regions",
-    "load_scene",
     "lr_transform_from_hr",
     "membership_mask",
     "pixel_area_m2",
@@ -61,8 +66,6 @@ __all__ = [
     "region_coverage",
     "reproject_array",
     "reproject_to",
-    "scene_layer",
-    "scene_present",
     "warp_population",
     "write_cog",
 ]

@@ -1,43 +1,45 @@
-"""A georeferenced multi-modal scene as one ``xarray.Dataset`` (the data model of DeepLight).
+"""THE scene of DeepLight: one place (and date) on an LR grid and the 8x finer HR grid, in memory.
 
-Layout of the Dataset returned by :func:`load_scene` and :func:`build_scene`:
+A :class:`Scene` holds the LR image (DMSP-like DN 0..63) and any of the HR radiance, the 7-band DMO,
+the DEM, the ISP and the population on the HR grid, plus its CRS and HR transform, a stable ``key``
+(for caches), the simulated / synthetic flags, credits, notes and named regions. Big layers may be
+:class:`LazyRaster` (read on first use); a crop (:func:`crop_scene`) always holds plain arrays.
 
-========== ====================== ==========================================================
-variable   dims                   meaning (units)
-========== ====================== ==========================================================
-``lr``     ``(y_lr, x_lr)``        DMSP-like DN 0..63 on the LR grid (float32, NaN nodata)
-``hr``     ``(y, x)``              radiance, nW/cm^2/sr, HR grid 8x finer
-``dmo``    ``(band, y, x)``        Landsat-8 SR bands 1-7, reflectance 0..1
-``dem``    ``(y, x)``              elevation, m
-``isp``    ``(y, x)``              impervious fraction 0..1
-``present````(modality,)``         1/0 for ``hr, dmo, dem, isp`` (absent ones are not stored)
-========== ====================== ==========================================================
-
-Attributes: ``crs`` (WKT), ``lr_transform`` and ``hr_transform`` (6 affine coefficients
-``a, b, c, d, e, f``), ``scale`` (8), ``simulated_lr`` ("true"/"false"), ``sources``. The HR grid
-shares the LR grid's corners: ``hr_transform = lr_transform @ Affine.scale(1/8)``
-(docs/CONTRACTS.md). :func:`scene_layer` returns any variable as a rioxarray-ready DataArray.
+:func:`open_scene` reads files through :mod:`deeplight.io` into a Scene (the one reader of the command
+line, the data catalogue :mod:`deeplight.catalog` and the dashboard's uploads); the grid helpers
+(:func:`check_lr_hr_grids`, :func:`hr_transform_from_lr`, :func:`lr_transform_from_hr`) hold the grid
+contract of docs/CONTRACTS.md: the HR grid is exactly 8x finer than the LR grid and shares its corners
+(``hr_transform = lr_transform * Affine.scale(1/8)``).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import math
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
+from shapely.geometry.base import BaseGeometry
 
 from deeplight.contracts import SCALE, radiance_to_nominal_dn, tag_is_true
-from deeplight.errors import RasterError
-from deeplight.io.modalities import MODALITIES, SCENE_MODALITIES
-from deeplight.io.raster import read_raster
-from deeplight.io.reproject import reproject_to
+from deeplight.errors import RasterError, RegionError
+from deeplight.io.coverage import MASK_MIN_FRACTION, Grid, coverage_fraction, membership_mask
+from deeplight.io.modalities import MODALITIES
+from deeplight.io.raster import raster_grid, read_raster
+from deeplight.io.regions import REGION_COLUMN, load_regions
+from deeplight.io.reproject import reproject_array
 from deeplight.io.value_ranges import check_value_range
 
 Layer = str | os.PathLike[str] | xr.DataArray
+"""A layer given to :func:`open_scene`: a raster path, or a DataArray from :func:`~deeplight.io.read_raster`."""
 
 
 def hr_transform_from_lr(lr_transform: Affine, scale: int = SCALE) -> Affine:
@@ -95,170 +97,376 @@ def check_lr_hr_grids(
         )
 
 
-def _coords(transform: Affine, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    xs = transform.c + transform.a * (np.arange(width) + 0.5)
-    ys = transform.f + transform.e * (np.arange(height) + 0.5)
-    return ys, xs
+class LazyRaster:
+    """A full-scene array read from disk on first use (thread-safe), then kept in memory.
 
-
-def build_scene(
-    *,
-    lr: np.ndarray,
-    crs: CRS | str,
-    lr_transform: Affine,
-    hr: np.ndarray | None = None,
-    dmo: np.ndarray | None = None,
-    dem: np.ndarray | None = None,
-    isp: np.ndarray | None = None,
-    simulated_lr: bool = False,
-    sources: Mapping[str, str] | None = None,
-    scale: int = SCALE,
-) -> xr.Dataset:
-    """Assemble a scene Dataset from arrays already on the LR/HR grids.
+    Big layers of the demo (HR, 7-band DMO, DEM, population: ~90 MB) are only needed once a region
+    is cropped; loading them lazily keeps the first map fast. Indexing returns a plain ndarray.
 
     Args:
-        lr: ``(h, w)`` DN.
-        crs: CRS shared by both grids.
-        lr_transform: LR affine transform.
-        hr: ``(8h, 8w)`` radiance (nW/cm^2/sr) or None.
-        dmo: ``(7, 8h, 8w)`` reflectance or None.
-        dem: ``(8h, 8w)`` metres or None.
-        isp: ``(8h, 8w)`` fraction or None.
-        simulated_lr: whether the LR was made by the degradation model.
-        sources: where each layer came from (stored in attrs as JSON).
+        loader: returns the (..., H, W) array.
+    """
+
+    def __init__(self, loader: Callable[[], np.ndarray]) -> None:
+        self._loader = loader
+        self._array: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> np.ndarray:
+        """The array (read on the first call)."""
+        with self._lock:
+            if self._array is None:
+                self._array = self._loader()
+            return self._array
+
+    def __getitem__(self, item) -> np.ndarray:
+        return self.load()[item]
+
+
+def materialise(array: np.ndarray | LazyRaster | None) -> np.ndarray | None:
+    """A plain ndarray (or None) from an array or a :class:`LazyRaster`."""
+    return array.load() if isinstance(array, LazyRaster) else array
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Night-time light layers of one place (and year), on an LR grid and the 8x finer HR grid.
+
+    Attributes:
+        key: stable identifier (data set, product, year or upload hash) used for caching.
+        title: human-readable name shown in the UI.
+        lr: (h, w) float32 DMSP-like DN 0..63, NaN = nodata.
+        hr: (8h, 8w) float32 radiance in nW/cm^2/sr, NaN = nodata; None when no reference exists.
+            Full scenes may hold :class:`LazyRaster` in ``hr``/``dmo``/``dem``/``population``; a crop
+            (:func:`crop_scene`) always holds plain arrays.
+        crs: coordinate reference system of both grids.
+        hr_transform: affine transform of the HR grid.
+        lr_simulated: True when ``lr`` was made from ``hr`` by the degradation model.
+        regions: named regions (column ``name``) in ``crs``; from a file through the one region loader
+            (:func:`deeplight.io.regions.load_regions`, then :func:`scene_regions`).
+        dmo: (7, 8h, 8w) surface reflectance 0..1 or None.
+        dem: (8h, 8w) elevation in metres or None.
+        population: (8h, 8w) people per HR pixel or None.
+        year: acquisition year or None.
+        month: ``"YYYY-MM"`` of a monthly layer, or None for an annual or undated scene.
+        credits: data-source attributions shown on the maps and pages.
+        notes: honest remarks for the UI (what is simulated, what is missing).
+        hr_synthetic: True when ``hr`` was generated (the built-in demo), not observed: the exports
+            flag it simulated and say "synthetic".
+        isp: (8h, 8w) impervious fraction 0..1 or None.
+        sources: where each layer came from (``{"lr": path, "hr": path, ...}``; empty for arrays).
+    """
+
+    key: str
+    title: str
+    lr: np.ndarray
+    hr: np.ndarray | LazyRaster | None
+    crs: CRS
+    hr_transform: Affine
+    lr_simulated: bool
+    regions: gpd.GeoDataFrame
+    dmo: np.ndarray | LazyRaster | None = None
+    dem: np.ndarray | LazyRaster | None = None
+    population: np.ndarray | LazyRaster | None = None
+    year: int | None = None
+    credits: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    month: str | None = None
+    hr_synthetic: bool = False
+    isp: np.ndarray | LazyRaster | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def time_label(self) -> str:
+        """The scene's date as shown and keyed in tables: its month, its year, or "" when undated."""
+        if self.month:
+            return self.month
+        return "" if self.year is None else str(self.year)
+
+    @property
+    def lr_transform(self) -> Affine:
+        """Affine transform of the LR grid (HR pixels scaled by 8)."""
+        return self.hr_transform @ Affine.scale(SCALE)
+
+    @property
+    def present(self) -> dict[str, bool]:
+        """``{"hr", "dmo", "dem", "isp", "population"}`` -> whether the scene has that layer."""
+        return {name: getattr(self, name) is not None for name in ("hr", "dmo", "dem", "isp", "population")}
+
+    @property
+    def hr_shape(self) -> tuple[int, int]:
+        """(8h, 8w) of the HR grid."""
+        h, w = self.lr.shape
+        return h * SCALE, w * SCALE
+
+    def region_geometry(self, name: str) -> BaseGeometry:
+        """Geometry (in ``crs``) of the region called ``name``.
+
+        Raises:
+            RegionError: no region has that name (the message lists a few that exist).
+        """
+        match = self.regions[self.regions["name"] == name]
+        if match.empty:
+            known = ", ".join(map(str, self.regions["name"].head(8)))
+            raise RegionError(f"region {name!r} not found in {self.title}; known regions: {known}")
+        return match.geometry.union_all()
+
+
+@dataclass(frozen=True)
+class RegionCrop:
+    """A scene cropped to a region's bounding box (plus a margin), aligned on LR pixels.
+
+    Region membership follows the project's one rule (:mod:`deeplight.io.coverage`): ``fraction`` is
+    the exactextract covered fraction of every HR cell, the same numbers the indicators weight cells
+    by; ``mask`` is derived from it for what needs a yes/no answer (the region's pixels of the
+    full-reference metrics): a cell is in when at least half of it is covered
+    (:data:`~deeplight.io.coverage.MASK_MIN_FRACTION`), or, for a region smaller than half a cell,
+    when any part of it is (:func:`~deeplight.io.coverage.membership_mask`).
+
+    Attributes:
+        scene: the cropped scene (same fields, smaller arrays).
+        mask: (8h, 8w) bool, ``membership_mask(fraction)``.
+        geometry: the region geometry in the scene CRS.
+        name: the region name.
+        fraction: (8h, 8w) float64 in [0, 1], the covered fraction of each HR cell.
+    """
+
+    scene: Scene
+    mask: np.ndarray
+    geometry: BaseGeometry
+    name: str
+    fraction: np.ndarray
+
+
+MAX_CROP_HR_PIXELS = 4096 * 4096
+"""Largest region the dashboard reconstructs in memory (about 64 MiB per float32 layer)."""
+
+
+def crop_scene(
+    scene: Scene,
+    geometry: BaseGeometry,
+    name: str,
+    margin_lr: int = 2,
+    max_hr_pixels: int = MAX_CROP_HR_PIXELS,
+) -> RegionCrop:
+    """Crop ``scene`` to the bounding box of ``geometry`` plus ``margin_lr`` LR pixels.
+
+    The window is aligned on LR pixel edges, so the HR crop stays exactly 8x the LR crop.
+
+    Args:
+        scene: the full scene.
+        geometry: region geometry in the scene CRS.
+        name: region name (kept on the result).
+        margin_lr: LR pixels added on each side (context for the model), clipped to the scene.
+        max_hr_pixels: largest accepted crop (HR pixels).
+
+    Returns:
+        The crop with the (8h, 8w) covered fractions of the region and the mask derived from them.
 
     Raises:
-        RasterError: an array has the wrong shape or band count.
+        RegionError: the geometry does not overlap the scene, or the crop is too large.
     """
-    lr = np.asarray(lr, dtype=np.float32)
-    if lr.ndim != 2:
-        raise RasterError(f"lr must be 2-D (h, w), got shape {lr.shape}")
-    h, w = lr.shape
-    hr_shape = (h * scale, w * scale)
-    hr_tf = hr_transform_from_lr(lr_transform, scale)
-    y_lr, x_lr = _coords(lr_transform, h, w)
-    y_hr, x_hr = _coords(hr_tf, *hr_shape)
-    crs = CRS.from_user_input(crs)
-    ds = xr.Dataset(
-        coords={"y_lr": y_lr, "x_lr": x_lr, "y": y_hr, "x": x_hr, "modality": list(SCENE_MODALITIES)}
-    )
-    ds["lr"] = (("y_lr", "x_lr"), lr)
-    ds["lr"].attrs["units"] = MODALITIES["lr"].units
-    present = []
-    for name, array in (("hr", hr), ("dmo", dmo), ("dem", dem), ("isp", isp)):
-        if array is None:
-            present.append(0)
-            continue
-        array = np.asarray(array, dtype=np.float32)
-        bands = MODALITIES[name].bands
-        if name == "dmo":
-            if array.ndim != 3 or array.shape[0] != bands:
-                raise RasterError(f"dmo must be ({bands}, {hr_shape[0]}, {hr_shape[1]}), got {array.shape}")
-            if array.shape[1:] != hr_shape:
-                raise RasterError(f"dmo grid {array.shape[1:]} is not the HR grid {hr_shape}")
-            ds["dmo"] = (("band", "y", "x"), array)
-            ds = ds.assign_coords(band=np.arange(1, bands + 1))
-        else:
-            if array.shape != hr_shape:
-                raise RasterError(
-                    f"{name} grid {array.shape} is not the HR grid {hr_shape} (LR {h}x{w} times {scale})"
-                )
-            ds[name] = (("y", "x"), array)
-        ds[name].attrs["units"] = MODALITIES[name].units
-        present.append(1)
-    ds["present"] = (("modality",), np.asarray(present, dtype=np.int8))
-    ds.attrs.update(
-        crs=crs.to_wkt(),
-        crs_name=crs.to_string(),
-        lr_transform=list(tuple(lr_transform)[:6]),
-        hr_transform=list(tuple(hr_tf)[:6]),
-        scale=scale,
-        simulated_lr="true" if simulated_lr else "false",
-        sources=json.dumps(dict(sources or {})),
-    )
-    return ds
-
-
-def scene_layer(ds: xr.Dataset, name: str) -> xr.DataArray:
-    """One scene variable as a DataArray with ``y``/``x`` dims, CRS and transform (rioxarray).
-
-    Raises:
-        KeyError: the modality is absent from the scene (check ``ds["present"]``).
-    """
-    if name not in ds.data_vars:
-        raise KeyError(
-            f"modality {name!r} is absent from this scene; present: "
-            f"{[m for m, p in zip(ds['modality'].values, ds['present'].values) if p]}"
+    inv = ~scene.lr_transform
+    minx, miny, maxx, maxy = geometry.bounds
+    cols, rows = zip(*(inv @ (x, y) for x, y in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))))
+    h, w = scene.lr.shape
+    c0 = max(0, math.floor(min(cols)) - margin_lr)
+    c1 = min(w, math.ceil(max(cols)) + margin_lr)
+    r0 = max(0, math.floor(min(rows)) - margin_lr)
+    r1 = min(h, math.ceil(max(rows)) + margin_lr)
+    if c1 - c0 < 1 or r1 - r0 < 1:
+        raise RegionError(
+            f"region {name!r} does not overlap the scene {scene.title}: pick a region inside the raster"
         )
-    da = ds[name]
-    if name == "lr":
-        da = da.rename({"y_lr": "y", "x_lr": "x"})
-        transform = Affine(*ds.attrs["lr_transform"])
-    else:
-        transform = Affine(*ds.attrs["hr_transform"])
-    da = da.drop_vars([c for c in da.coords if c not in da.dims])
-    da = da.rio.write_crs(ds.attrs["crs"]).rio.write_transform(transform)
-    return da.rio.write_nodata(np.nan, encoded=False)
+    s = SCALE
+    hr_pixels = (r1 - r0) * (c1 - c0) * s * s
+    if hr_pixels > max_hr_pixels:
+        raise RegionError(
+            f"region {name!r} covers {hr_pixels / 1e6:.0f} M output pixels, more than the dashboard's "
+            f"{max_hr_pixels / 1e6:.0f} M: pick a smaller region or draw one, or run "
+            "`deeplight predict` on the whole raster"
+        )
+    hr_slice = (slice(r0 * s, r1 * s), slice(c0 * s, c1 * s))
+
+    def _hr(arr: np.ndarray | LazyRaster | None) -> np.ndarray | None:
+        if arr is None:
+            return None
+        return np.asarray(materialise(arr)[(..., *hr_slice)])
+
+    transform = scene.hr_transform @ Affine.translation(c0 * s, r0 * s)
+    cropped = replace(
+        scene,
+        key=f"{scene.key}|{name}|{r0}:{r1},{c0}:{c1}",
+        lr=scene.lr[r0:r1, c0:c1],
+        hr=_hr(scene.hr),
+        dmo=_hr(scene.dmo),
+        dem=_hr(scene.dem),
+        population=_hr(scene.population),
+        isp=_hr(scene.isp),
+        hr_transform=transform,
+    )
+    out_shape = ((r1 - r0) * s, (c1 - c0) * s)
+    fraction = coverage_fraction(geometry, Grid(out_shape, transform, scene.crs, scene.title))
+    mask = membership_mask(fraction, MASK_MIN_FRACTION)
+    return RegionCrop(scene=cropped, mask=mask, geometry=geometry, name=name, fraction=fraction)
 
 
-def scene_present(ds: xr.Dataset) -> dict[str, bool]:
-    """``{"hr": bool, "dmo": bool, "dem": bool, "isp": bool}`` for a scene Dataset."""
-    return {str(m): bool(p) for m, p in zip(ds["modality"].values, ds["present"].values)}
+def whole_scene_region(
+    crs: CRS, hr_transform: Affine, hr_shape: tuple[int, int], name: str
+) -> gpd.GeoDataFrame:
+    """A one-row region table covering the whole raster (used when no region file is given)."""
+    from shapely.geometry import box
+
+    h, w = hr_shape
+    x0, y0 = hr_transform @ (0, 0)
+    x1, y1 = hr_transform @ (w, h)
+    geom = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    return gpd.GeoDataFrame({"name": [name]}, geometry=[geom], crs=crs)
 
 
-def _read(layer: Layer, modality: str) -> xr.DataArray:
+def scene_regions(regions: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
+    """A Scene's region table from the output of :func:`deeplight.io.regions.load_regions`.
+
+    The loader's ``region`` column (its one name rule) becomes the Scene's ``name`` column, the label
+    the pages and maps show and select by, and the polygons move to the scene's CRS.
+    """
+    frame = regions[[REGION_COLUMN, "geometry"]].rename(columns={REGION_COLUMN: "name"}).to_crs(crs)
+    return frame.reset_index(drop=True)
+
+
+def same_grid(a: Scene, b: Scene) -> bool:
+    """Whether two (cropped) scenes lie on the same LR/HR grid (CRS, transform and shape)."""
+    pairs = zip(tuple(a.hr_transform)[:6], tuple(b.hr_transform)[:6])
+    return (
+        a.lr.shape == b.lr.shape
+        and a.crs == b.crs
+        and all(abs(x - y) <= 1e-9 * max(1.0, abs(x)) for x, y in pairs)
+    )
+
+
+def change_between(before: np.ndarray | None, after: np.ndarray | None) -> np.ndarray | None:
+    """``after - before`` (nW/cm^2/sr) on one grid; NaN where either date has no data; None when
+    either is missing.
+
+    Raises:
+        RegionError: the two arrays are not on the same grid.
+    """
+    if before is None or after is None:
+        return None
+    if before.shape != after.shape:
+        raise RegionError(
+            f"the two dates are on different grids ({before.shape} vs {after.shape}): no difference map"
+        )
+    return (np.asarray(after, dtype=np.float32) - np.asarray(before, dtype=np.float32)).astype(np.float32)
+
+
+def _read_layer(layer: Layer, modality: str, label: str | None = None) -> xr.DataArray:
+    """A layer as a DataArray, through the shared validator (deeplight.io.validation)."""
     if isinstance(layer, xr.DataArray):
         return layer
-    bands = MODALITIES[modality].bands
-    # the shared value rules (deeplight.io.validation); the LR's units are decided by load_scene itself
-    return read_raster(layer, expected_bands=bands, role="any" if modality == "lr" else modality)
+    # the LR's units are decided by open_scene itself
+    bands = MODALITIES[modality].bands if modality in MODALITIES else 1
+    return read_raster(layer, expected_bands=bands, role="any" if modality == "lr" else modality, label=label)
 
 
-def _name(layer: Layer, fallback: str) -> str:
+def _layer_name(layer: Layer, fallback: str) -> str:
     if isinstance(layer, xr.DataArray):
         return str(layer.attrs.get("source_path", fallback))
     return str(layer)
 
 
-def load_scene(
+def _default_key(sources: Mapping[str, str]) -> str:
+    """``scene:<hash>`` of the source paths and their modification times (same files, same key)."""
+    digest = hashlib.sha256()
+    for name, path in sorted(sources.items()):
+        stamp = Path(path).stat().st_mtime_ns if Path(path).is_file() else ""
+        digest.update(f"{name}={path}@{stamp}|".encode())
+    return "scene:" + digest.hexdigest()[:16]
+
+
+def _scene_regions_of(
+    regions: str | os.PathLike[str] | gpd.GeoDataFrame | None,
+    region_column: str | None,
+    crs: CRS,
+    hr_transform: Affine,
+    hr_shape: tuple[int, int],
+    whole_name: str,
+) -> gpd.GeoDataFrame:
+    if regions is None:
+        return whole_scene_region(crs, hr_transform, hr_shape, whole_name)
+    if isinstance(regions, gpd.GeoDataFrame) and "name" in regions.columns and region_column is None:
+        return regions[["name", "geometry"]].to_crs(crs).reset_index(drop=True)  # already a Scene's table
+    return scene_regions(load_regions(regions, name_column=region_column), crs)
+
+
+def open_scene(
     lr: Layer,
     *,
     hr: Layer | None = None,
     dmo: Layer | None = None,
     dem: Layer | None = None,
     isp: Layer | None = None,
+    population: Layer | None = None,
+    regions: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    region_column: str | None = None,
     lr_units: str = "auto",
-) -> xr.Dataset:
-    """Read a multi-modal scene: LR plus any of HR, DMO, DEM, ISP, co-registered on one grid.
+    lazy: bool = False,
+    key: str | None = None,
+    title: str | None = None,
+    lr_simulated: bool | None = None,
+    hr_synthetic: bool = False,
+    year: int | None = None,
+    month: str | None = None,
+    credits: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+    whole_region_name: str | None = None,
+) -> Scene:
+    """Read a scene: the LR raster plus any of HR, DMO, DEM, ISP and population, onto one LR/HR grid.
 
     The LR grid defines the scene. HR must already be exactly 8x finer and aligned (it is the
-    target; resampling it would change what is measured). DMO, DEM and ISP on any other grid or
-    CRS are warped onto the HR grid (bilinear for DMO and DEM, average for ISP).
+    target; resampling it would change what is measured). DMO, DEM, ISP and population on any other
+    grid or CRS are warped onto the HR grid with their modality's resampling (bilinear for DMO and
+    DEM, average for ISP, totals conserved for population: :func:`deeplight.io.reproject_array`).
 
     Args:
         lr: LR raster path or DataArray (DMSP-like DN 0..63, or radiance - see ``lr_units``).
-        hr, dmo, dem, isp: optional layers (paths or DataArrays).
+        hr, dmo, dem, isp, population: optional layers (paths or DataArrays).
+        regions: region file, GeoDataFrame (a loader's output with ``region``, or a Scene's table with
+            ``name``) or None (one region covering the whole raster).
+        region_column: the region file's name column (guessed by the loader when None).
         lr_units: ``"dn"``, ``"radiance"`` (converted to nominal DN with
             :func:`deeplight.contracts.radiance_to_nominal_dn`) or ``"auto"`` (radiance when the
             file's ``units`` tag mentions nW, else DN; a DN raster with values above 63 raises).
+        lazy: read the HR-grid layers given as paths on first use (:class:`LazyRaster`; their
+            value checks then run at that time); the HR grid is checked now from its header.
+        key: the scene's cache key (default ``scene:<hash of the paths and modification times>``).
+        title: the name shown (default: the LR file's name).
+        lr_simulated: whether the LR was made by the degradation model (default: its ``simulated`` tag).
+        hr_synthetic, year, month, credits, notes: copied onto the Scene (see :class:`Scene`).
+        labels: how messages name each layer (``{"dmo": "DMO raster 'x.tif'"}``; default: its path).
+        whole_region_name: name of the one region made when ``regions`` is None (default
+            ``"<title> whole raster"``).
 
     Returns:
-        Scene Dataset (see the module docstring).
+        The Scene.
 
     Raises:
-        RasterError: unreadable files, no CRS, wrong band counts, an LR/HR pair that is not 8x,
-            an aux layer that does not overlap, LR values out of the DN range.
+        RasterError: unreadable files, no CRS, wrong band counts, an LR/HR pair that is not 8x, an
+            auxiliary layer that does not overlap, LR values out of the DN range.
+        RegionError: an unusable region file.
     """
-    lr_da = _read(lr, "lr")
+    labels = dict(labels or {})
+    lr_name = labels.get("lr") or _layer_name(lr, "lr")
+    lr_da = _read_layer(lr, "lr", labels.get("lr"))
     if lr_da.ndim != 2:
-        raise RasterError(f"{_name(lr, 'lr')}: LR must have one band")
-    lr_name = _name(lr, "lr")
-    lr_crs = lr_da.rio.crs
+        raise RasterError(f"{lr_name}: LR must have one band; pick one first, e.g. gdal_translate -b 1 in.tif out.tif")
+    if lr_units not in ("auto", "dn", "radiance"):
+        raise ValueError(f"lr_units must be 'auto', 'dn' or 'radiance', got {lr_units!r}")
+    crs = lr_da.rio.crs
     lr_tf = lr_da.rio.transform(recalc=False)
     lr_values = np.asarray(lr_da.values, dtype=np.float32)
     units = str(lr_da.attrs.get("units", "")).lower()
-    if lr_units not in ("auto", "dn", "radiance"):
-        raise ValueError(f"lr_units must be 'auto', 'dn' or 'radiance', got {lr_units!r}")
     as_radiance = lr_units == "radiance" or (lr_units == "auto" and "nw" in units)
     sources = {"lr": lr_name}
     if as_radiance:
@@ -272,45 +480,74 @@ def load_scene(
     h, w = lr_values.shape
     hr_tf = hr_transform_from_lr(lr_tf)
     hr_shape = (h * SCALE, w * SCALE)
-    hr_template = (
-        xr.DataArray(
-            np.zeros(hr_shape, dtype=np.float32),
-            dims=("y", "x"),
-            coords=dict(zip(("y", "x"), _coords(hr_tf, *hr_shape))),
-        )
-        .rio.write_crs(lr_crs)
-        .rio.write_transform(hr_tf)
-    )
-    arrays: dict[str, np.ndarray | None] = {}
+
+    hr_layer: np.ndarray | LazyRaster | None = None
     if hr is not None:
-        hr_da = _read(hr, "hr")
-        check_lr_hr_grids(
-            lr_crs,
-            lr_tf,
-            (h, w),
-            hr_da.rio.crs,
-            hr_da.rio.transform(recalc=False),
-            hr_da.shape[-2:],
-            lr_name=lr_name,
-            hr_name=_name(hr, "hr"),
+        hr_name = labels.get("hr") or _layer_name(hr, "hr")
+        if isinstance(hr, xr.DataArray):
+            hr_crs, hr_grid_tf, hr_grid_shape = hr.rio.crs, hr.rio.transform(recalc=False), hr.shape[-2:]
+        else:
+            grid = raster_grid(hr)
+            hr_crs = CRS.from_wkt(grid["crs"]) if grid["crs"] else None
+            hr_grid_tf, hr_grid_shape = grid["transform"], (grid["height"], grid["width"])
+        check_lr_hr_grids(crs, lr_tf, (h, w), hr_crs, hr_grid_tf, hr_grid_shape, lr_name=lr_name, hr_name=hr_name)
+
+        def _hr(hr=hr) -> np.ndarray:
+            return np.asarray(_read_layer(hr, "hr", labels.get("hr")).values, dtype=np.float32)
+
+        hr_layer = LazyRaster(_hr) if lazy and not isinstance(hr, xr.DataArray) else _hr()
+        sources["hr"] = hr_name
+
+    def _on_hr_grid(layer: Layer, name: str) -> np.ndarray:
+        label = labels.get(name) or _layer_name(layer, name)
+        da = _read_layer(layer, name, labels.get(name))
+        values = np.asarray(da.values, dtype=np.float32)
+        if name != "population":
+            check_value_range(name, values, label)
+        if da.rio.crs is None:
+            raise RasterError(f"{label}: has no CRS; assign one first (e.g. gdal_edit.py -a_srs EPSG:4326)")
+        on_grid = (
+            da.rio.crs == crs and da.shape[-2:] == hr_shape and _close(da.rio.transform(recalc=False), hr_tf, hr_tf.a)
         )
-        arrays["hr"] = np.asarray(hr_da.values, dtype=np.float32)
-        sources["hr"] = _name(hr, "hr")
-    for name, layer in (("dmo", dmo), ("dem", dem), ("isp", isp)):
+        if on_grid:
+            return values
+        warped = reproject_array(values, da.rio.crs, da.rio.transform(recalc=False), crs, hr_tf, hr_shape, name)
+        if not np.isfinite(warped).any():
+            raise RasterError(
+                f"{label}: does not overlap {lr_name} (no valid pixel after warping it onto the HR grid): "
+                "give a layer that covers the same area, or leave it out"
+            )
+        return warped
+
+    aux: dict[str, np.ndarray | LazyRaster] = {}
+    for name, layer in (("dmo", dmo), ("dem", dem), ("isp", isp), ("population", population)):
         if layer is None:
             continue
-        da = _read(layer, name)
-        check_value_range(name, da.values, _name(layer, name))
-        on_grid = (
-            da.rio.crs == lr_crs
-            and da.shape[-2:] == hr_shape
-            and _close(da.rio.transform(recalc=False), hr_tf, hr_tf.a)
-        )
-        if not on_grid:
-            da = reproject_to(da, hr_template, name)
-        arrays[name] = np.asarray(da.values, dtype=np.float32)
-        sources[name] = _name(layer, name)
-    simulated = tag_is_true(lr_da.attrs)
-    return build_scene(
-        lr=lr_values, crs=lr_crs, lr_transform=lr_tf, simulated_lr=simulated, sources=sources, **arrays
+        if lazy and not isinstance(layer, xr.DataArray):
+            aux[name] = LazyRaster(lambda layer=layer, name=name: _on_hr_grid(layer, name))
+        else:
+            aux[name] = _on_hr_grid(layer, name)
+        sources[name] = labels.get(name) or _layer_name(layer, name)
+    shown = title or Path(lr_name).name
+    if lr_simulated is None:
+        lr_simulated = tag_is_true(lr_da.attrs)
+    return Scene(
+        key=key or _default_key(sources),
+        title=shown,
+        lr=lr_values,
+        hr=hr_layer,
+        crs=crs,
+        hr_transform=hr_tf,
+        lr_simulated=bool(lr_simulated),
+        regions=_scene_regions_of(regions, region_column, crs, hr_tf, hr_shape, whole_region_name or f"{shown} whole raster"),
+        dmo=aux.get("dmo"),
+        dem=aux.get("dem"),
+        population=aux.get("population"),
+        isp=aux.get("isp"),
+        year=year,
+        month=month,
+        credits=tuple(credits),
+        notes=tuple(notes),
+        hr_synthetic=hr_synthetic,
+        sources=sources,
     )

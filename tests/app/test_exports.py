@@ -21,9 +21,9 @@ def demo_outputs(tiny_home):
     """Indicators of two demo regions with an SR (the HR itself stands in), and the export metadata."""
     from shapely.ops import unary_union
 
-    from app.scene import crop_scene
+    from deeplight.io.scene import crop_scene
     from app.sdg_view import Thresholds, export_metadata, scene_report, region_table
-    from app.sources import load_demo_scene
+    from deeplight.catalog import load_demo_scene
 
     scene = load_demo_scene(tiny_home / "demo")
     names = list(scene.regions["name"].iloc[:2])

@@ -219,9 +219,9 @@ def test_data_page_rejects_a_corrupt_upload_and_keeps_working(app_env):
 
 
 def test_sdg_csv_bytes_read_back_with_documented_columns(app_env, tiny_home):
-    from app.scene import crop_scene
+    from deeplight.io.scene import crop_scene
     from app.sdg_view import Thresholds, csv_bytes, scene_report, region_table
-    from app.sources import load_demo_scene
+    from deeplight.catalog import load_demo_scene
 
     scene = load_demo_scene(tiny_home / "demo")
     name = scene.regions["name"].iloc[0]

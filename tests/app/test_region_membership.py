@@ -14,7 +14,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from shapely.geometry import Polygon, box
 
-from app.scene import Scene, crop_scene
+from deeplight.io.scene import Scene, crop_scene
 from deeplight.errors import RegionError
 from deeplight.io.coverage import Grid, membership_mask, region_coverage
 from deeplight.io.pixel_area import pixel_area_m2
@@ -85,7 +85,7 @@ def test_co2_cell_map_weights_cells_by_covered_fraction_like_the_indicators():
 
 
 def test_data_set_regions_come_through_the_one_loader(tmp_path):
-    from app.sources import _regions_from
+    from deeplight.catalog import _regions_from
 
     path = tmp_path / "districts.geojson"
     gpd.GeoDataFrame(

@@ -46,9 +46,9 @@ def selection(tiny_home):
     from app import charts
     from app.colors import legend_html, shared_vmax
     from app.region_metrics import lr_nominal_radiance_on_hr_grid
-    from app.scene import crop_scene
+    from deeplight.io.scene import crop_scene
     from app.sdg_view import Thresholds, export_metadata, scene_report, region_table
-    from app.sources import load_demo_scene
+    from deeplight.catalog import load_demo_scene
 
     scene = load_demo_scene(tiny_home / "demo")
     names = list(scene.regions["name"].iloc[:2])

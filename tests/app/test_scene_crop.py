@@ -9,7 +9,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from shapely.geometry import box
 
-from app.scene import Scene, crop_scene, whole_scene_region
+from deeplight.io.scene import Scene, crop_scene, whole_scene_region
 from deeplight.errors import RegionError
 
 CRS_UTM = CRS.from_epsg(32650)

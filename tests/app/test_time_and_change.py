@@ -88,7 +88,7 @@ def test_difference_colour_scale_is_diverging_and_centred_on_zero():
 
 
 def test_change_between_keeps_nodata_and_refuses_other_grids():
-    from app.scene import change_between
+    from deeplight.io.scene import change_between
     from deeplight.errors import RegionError
 
     out = change_between(np.array([[1.0, np.nan]]), np.array([[3.0, 2.0]]))
@@ -210,7 +210,7 @@ def test_time_series_one_region_small_multiples_products_and_gaps():
 
 
 def test_mask_without_cloud_free_coverage():
-    from app.sources import mask_without_cloud_free
+    from deeplight.catalog import mask_without_cloud_free
     from deeplight.errors import RasterError
 
     radiance = np.array([[0.0, 5.0], [0.0, 2.0]], dtype=np.float32)
@@ -222,9 +222,9 @@ def test_mask_without_cloud_free_coverage():
 
 
 def test_indicators_have_gini_co2_and_word_units(app_env, tiny_home):
-    from app.scene import crop_scene
+    from deeplight.io.scene import crop_scene
     from app.sdg_view import Thresholds, csv_bytes, scene_report, region_table
-    from app.sources import load_demo_scene
+    from deeplight.catalog import load_demo_scene
     from deeplight.sdg.indicators import light_gini
 
     scene = load_demo_scene(tiny_home / "demo")

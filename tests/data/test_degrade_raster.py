@@ -9,7 +9,7 @@ from affine import Affine
 from deeplight.data.degrade import lr_dn_to_radiance, preset_params
 from deeplight.data.degrade_raster import degrade_raster
 from deeplight.errors import RasterError
-from deeplight.io import load_scene, read_raster, write_cog
+from deeplight.io import open_scene, read_raster, write_cog
 from tests.io.rasters import HR_TRANSFORM, UTM50, list_files, tags, write_plain_tif
 
 
@@ -57,8 +57,8 @@ def test_aux_layers_written_on_the_hr_grid(tmp_path):
     out = tmp_path / "scene" / "lr.tif"
     result = degrade_raster(hr, out, dem=dem, params=preset_params("bicubic"))
     assert set(result.written) == {"lr", "hr", "dem"}
-    scene = load_scene(out, hr=result.written["hr"], dem=result.written["dem"])
-    assert scene["dem"].shape == (64, 64) and scene.attrs["simulated_lr"] == "true"
+    scene = open_scene(out, hr=result.written["hr"], dem=result.written["dem"])
+    assert scene.dem.shape == (64, 64) and scene.lr_simulated
 
 
 def test_bad_inputs_write_nothing(tmp_path):

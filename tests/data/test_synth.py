@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from deeplight.contracts import DN_MAX, nominal_dn_to_radiance
-from deeplight.data.synth import SynthConfig, generate_scene, scene_to_dataset
+from deeplight.data.synth import SynthConfig, generate_scene, synthetic_to_scene
 from deeplight.errors import ConfigError
 
 
@@ -101,9 +101,10 @@ def test_larger_towns_are_brighter():
     assert stats.spearmanr(pops, peak).statistic > 0.3
 
 
-def test_dataset_view_and_config_checks():
-    ds = scene_to_dataset(generate_scene(8, 1))
-    assert ds.attrs["simulated_lr"] == "true" and int(ds["present"].sum()) == 4
+def test_scene_view_and_config_checks():
+    scene = synthetic_to_scene(generate_scene(8, 1))
+    assert scene.lr_simulated and scene.hr_synthetic and all(scene.present.values())
+    assert scene.hr_shape == scene.hr.shape == (64, 64) and len(scene.regions) == 1
     with pytest.raises(ConfigError, match="LR size must be positive"):
         generate_scene(0, 1)
     bright = generate_scene(16, 1, SynthConfig(city_peak_radiance=200.0))

@@ -10,7 +10,7 @@ import pytest
 import deeplight.data.synth_writer as writer_module
 from deeplight.data.synth_writer import clip_seed, write_deeplightmd
 from deeplight.errors import ConfigError
-from deeplight.io import load_scene, read_raster
+from deeplight.io import open_scene, read_raster
 
 
 def test_layout_manifest_and_georeferencing(tmp_path):
@@ -24,14 +24,14 @@ def test_layout_manifest_and_georeferencing(tmp_path):
         assert sorted(p.name for p in folder.glob("*.tif")) == sorted(
             f"{n}.tif" for n in ("lr", "hr", "dmo", "dem", "isp")
         )
-        scene = load_scene(
+        scene = open_scene(
             folder / "lr.tif",
             hr=folder / "hr.tif",
             dmo=folder / "dmo.tif",
             dem=folder / "dem.tif",
             isp=folder / "isp.tif",
         )  # checks the 8x grid
-        assert scene.attrs["simulated_lr"] == "true"
+        assert scene.lr_simulated
         assert read_raster(folder / "hr.tif").attrs["synthetic"] == "true"
     assert not list((tmp_path / "md").glob(".*"))  # no leftovers
 
