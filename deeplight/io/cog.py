@@ -389,6 +389,9 @@ def _write_rows(dst: rasterio.io.DatasetWriter, row0: int, rows: np.ndarray) -> 
 COG_THREADS = "ALL_CPUS"
 """GDAL threads compressing the COG (its ``NUM_THREADS`` option: blocks and overviews compressed in
 parallel)."""
+COG_DEFLATE_LEVEL = 1
+"""DEFLATE level of the streamed COG: on a float32 HR 4096^2 radiance raster with the floating-point
+predictor, level 1 took 0.85 s and level 6 (GDAL's default) 1.4-1.5 s, for 69.4 vs 68.8 MB (+0.9%)."""
 
 
 def _partial_to_cog(partial: Path, tmp: Path) -> None:
@@ -398,6 +401,7 @@ def _partial_to_cog(partial: Path, tmp: Path) -> None:
     rasterio.shutil.copy(
         partial, tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=STREAM_BLOCK,
         OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER", NUM_THREADS=COG_THREADS,
+        LEVEL=COG_DEFLATE_LEVEL,
     )
     os.chmod(tmp, 0o644)
 
