@@ -5,6 +5,7 @@ Sub-commands:
     degrade  make a simulated DMSP-like LR GeoTIFF from an HR radiance GeoTIFF
     info     describe a raster, a NetCDF file or a dataset folder
     demo     create the built-in demo scene (idempotent)
+    list     the data sets of the catalogue, the same the dashboard's picker lists (deeplight.catalog)
 """
 
 from __future__ import annotations
@@ -188,6 +189,45 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _times_text(times: tuple) -> str:
+    """``2000..2020 (21 years)``, ``2024-01..2024-12 (12 months)``, ``2024`` or ``-``."""
+    if not times:
+        return "-"
+    if len(times) == 1:
+        return str(times[0])
+    unit = "months" if isinstance(times[0], str) else "years"
+    return f"{times[0]}..{times[-1]} ({len(times)} {unit})"
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from deeplight.catalog import default_data_dir, list_datasets
+    from deeplight.utils_io import data_dir_problem
+
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    if args.data_dir is None:
+        problem = data_dir_problem()
+        if problem:
+            print(f"deeplight data list: warning: {problem}. The real data sets are not listed.", file=sys.stderr)
+    elif not data_dir.is_dir():
+        print(f"deeplight data list: warning: --data-dir {data_dir} is not a folder; only the demo is listed",
+              file=sys.stderr)
+    sets = list_datasets(data_dir)
+    if args.json:
+        rows = [
+            {"id": d.id, "title": d.title, "time_unit": d.time_unit, "times": list(d.times),
+             "simulated_lr": d.lr_simulated, "description": d.description}
+            for d in sets
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    rows = [("id", "title", "times", "simulated LR")]
+    rows += [(d.id, d.title, _times_text(d.times), "yes" if d.lr_simulated else "no") for d in sets]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3])
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``deeplight data ...`` to the ``deeplight`` parser."""
     from deeplight.data.demo import DEMO_SEED
@@ -240,3 +280,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
     demo.add_argument("--force", action="store_true", help="regenerate even if up to date")
     demo.set_defaults(func=_cmd_demo)
+
+    listing = sub.add_parser(
+        "list",
+        help="the data sets the dashboard lists (built-in demo, sets under DEEPLIGHT_DATA_DIR)",
+        description="The data sets of deeplight.catalog: id (for `deeplight sdg --dataset ID`), title, "
+        "times (years or months, for --year) and whether the LR input is simulated.",
+    )
+    listing.add_argument("--data-dir", help="folder of the real sets (default: $DEEPLIGHT_DATA_DIR)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_cmd_list)

@@ -6,10 +6,16 @@ and thresholds give the same table. ``--series`` runs the same region_report onc
 stacks the tables with :func:`deeplight.report.series_report` (``period`` and ``masked`` columns, as
 the page's series), then adds ``gdp_growth_prior`` and, with ``--lcr``, SDG 11.3.1 rows.
 
-Example::
+``--dataset ID`` runs on a set of the data catalogue (``deeplight data list``) the way the dashboard's
+SDG page does: the catalogue's Scene (:mod:`deeplight.catalog`), cropped to the regions' bounding box
+plus the page's margin, through :func:`deeplight.report.scene_report`; for the same regions, SR,
+model and thresholds the CSV is the page's "Indicators CSV" download.
+
+Examples::
 
     deeplight sdg --raster hr.tif --lr lr.tif --sr sr.tif --regions districts.shp --out x.csv \
         --population pop.tif --name-column Name --year 2018 --geo x.gpkg
+    deeplight sdg --dataset shanghai_npp_viirs --year 2018 --region "Pudong (浦东新区)" --out x.csv
 """
 
 from __future__ import annotations
@@ -42,9 +48,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sr", help="SR raster (reconstruction, radiance)")
     parser.add_argument("--sr-std", help="per-pixel std of the SR (nW/cm2/sr): adds lower/upper intervals")
     parser.add_argument(
+        "--dataset",
+        metavar="ID",
+        help="a data set of the catalogue (`deeplight data list`) instead of --raster/--lr/--series; "
+        "--year (or --month) picks its date, --sr an SR on its HR grid",
+    )
+    parser.add_argument("--month", help="with --dataset: the YYYY-MM month of a monthly set")
+    parser.add_argument(
+        "--region",
+        action="append",
+        metavar="NAME",
+        help="with --dataset: a region of the set by name (repeatable; default: all of them)",
+    )
+    parser.add_argument("--data-dir", help="with --dataset: the real sets' folder (default: $DEEPLIGHT_DATA_DIR)")
+    parser.add_argument(
         "--regions",
-        required=True,
-        help="polygon file (GeoJSON, GPKG, SHP, zipped SHP), 'naturalearth', or bbox:minx,miny,maxx,maxy",
+        help="polygon file (GeoJSON, GPKG, SHP, zipped SHP), 'naturalearth', or bbox:minx,miny,maxx,maxy "
+        "(required unless --dataset, whose own regions are used by default)",
     )
     parser.add_argument("--name-column", help="column with region names (guessed when omitted)")
     parser.add_argument("--regions-crs", help="CRS of a region file that has none, e.g. EPSG:4326")
@@ -178,10 +198,143 @@ def _check_outputs(args: argparse.Namespace, products: dict[str, str], series: d
     check_outputs_distinct(inputs, {"--out": (args.out, "csv"), "--geo": (args.geo, "file") if args.geo else None})
 
 
+DATASET_EXCLUSIVE = {
+    "hr": "--raster/--hr", "lr": "--lr", "series": "--series", "population": "--population",
+    "band": "--band", "time": "--time", "lr_units": "--lr-units", "simulated": "--simulated",
+    "urban_reference": "--urban-reference", "crop_to_regions": "--crop-to-regions", "drop_empty": "--drop-empty",
+    "lcr": "--lcr", "population_table": "--population-table", "regions_crs": "--regions-crs",
+}
+"""Options of the file path that do not apply to ``--dataset`` (the set brings its rasters and tags)."""
+
+
+def _grid_text(transform, shape) -> str:
+    return f"{shape[0]}x{shape[1]} pixels at {tuple(round(v, 6) for v in tuple(transform)[:6])}"
+
+
+def _on_crop_grid(path: str, option: str, scene, crop) -> "np.ndarray":
+    """An SR-type raster cut to the crop's HR grid: it lies on the crop's grid (the dashboard's download)
+    or on the whole scene's HR grid (``deeplight predict`` on the set's LR)."""
+    import numpy as np
+
+    from deeplight.io.raster import read_raster
+
+    da = read_raster(path, band=1, role="hr")
+    values = np.asarray(da.values, dtype=np.float32)
+    transform = da.rio.transform(recalc=False)
+
+    def _same(a, b) -> bool:
+        return all(abs(x - y) <= 1e-6 * max(1.0, abs(x)) for x, y in zip(tuple(a)[:6], tuple(b)[:6]))
+
+    crop_shape = crop.scene.hr_shape
+    if values.shape == crop_shape and _same(transform, crop.scene.hr_transform):
+        return values
+    if values.shape == scene.hr_shape and _same(transform, scene.hr_transform):
+        inv = ~scene.hr_transform
+        c0, r0 = (round(v) for v in inv @ (crop.scene.hr_transform.c, crop.scene.hr_transform.f))
+        return values[r0 : r0 + crop_shape[0], c0 : c0 + crop_shape[1]]
+    raise DeepLightError(
+        f"{option} {path}: its grid ({_grid_text(transform, values.shape)}) is neither the HR grid of data set "
+        f"{scene.title} ({_grid_text(scene.hr_transform, scene.hr_shape)}) nor that of the regions' crop "
+        f"({_grid_text(crop.scene.hr_transform, crop_shape)}): reconstruct the set's LR with `deeplight predict`, "
+        "or download the SR GeoTIFF of the same regions from the dashboard's SDG page"
+    )
+
+
+def _run_dataset(args: argparse.Namespace, thresholds) -> int:
+    """``--dataset``: the SDG page's path on a catalogued Scene (crop to the regions, scene_report)."""
+    from shapely.ops import unary_union
+
+    from deeplight.catalog import default_data_dir, load_scene_for
+    from deeplight.io.regions import REGION_COLUMN, load_regions
+    from deeplight.io.scene import crop_scene
+    from deeplight.report import region_table, scene_report
+    from deeplight.sdg.export import check_output_names, write_indicator_outputs
+    from deeplight.utils_io import check_outputs_distinct
+
+    given = [flag for name, flag in DATASET_EXCLUSIVE.items() if getattr(args, name, None) not in (None, False, [])]
+    if given:
+        raise DeepLightError(
+            f"--dataset brings its own rasters, population and tags: leave out {', '.join(given)} "
+            "(or give the files without --dataset)"
+        )
+    if args.sr_std and not args.sr:
+        raise DeepLightError("--sr-std needs --sr (the uncertainty belongs to the SR product)")
+    if args.year is not None and args.month is not None:
+        raise DeepLightError("give either --year (annual sets) or --month YYYY-MM (monthly sets), not both")
+    if args.regions and args.region:
+        raise DeepLightError("give either --regions FILE or --region NAME (a region of the data set), not both")
+    out = Path(args.out)
+    check_outputs_distinct(
+        {"--sr": args.sr, "--sr-std": args.sr_std, "--regions": args.regions if args.regions and Path(args.regions).exists() else None},
+        {"--out": (args.out, "csv"), "--geo": (args.geo, "file") if args.geo else None},
+    )
+    check_output_names(out, args.geo)
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    scene = load_scene_for(args.dataset, args.month or args.year, data_dir=data_dir)
+    if args.year is not None and scene.month is not None:
+        raise DeepLightError(f"data set {args.dataset!r} is monthly: give --month YYYY-MM instead of --year")
+    if args.year is not None and scene.year != args.year:
+        raise DeepLightError(f"data set {args.dataset!r} has no year {args.year}; `deeplight data list` shows its times")
+    if args.month is not None and scene.month != args.month:
+        raise DeepLightError(
+            f"data set {args.dataset!r} has no month {args.month}; `deeplight data list` shows its times"
+        )
+    if args.regions:
+        loaded = load_regions(args.regions, name_column=args.name_column).to_crs(scene.crs)
+        names, geometries = list(loaded[REGION_COLUMN]), list(loaded.geometry)
+    else:
+        names = args.region or list(scene.regions["name"])
+        geometries = [scene.region_geometry(name) for name in names]  # an unknown name lists known ones
+    regions = region_table(names, geometries, scene.crs)
+    # the page's crop: the regions' bounding box plus its margin (the same grid, the same scene-level
+    # Otsu threshold), without the page's in-memory size limit
+    crop = crop_scene(scene, unary_union(geometries), "|".join(sorted(names)), max_hr_pixels=2**62)
+    sr = _on_crop_grid(args.sr, "--sr", scene, crop) if args.sr else None
+    sr_std = _on_crop_grid(args.sr_std, "--sr-std", scene, crop) if args.sr_std else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = scene_report(crop.scene, sr, sr_std, regions, thresholds, args.model)
+    for warning in caught:
+        print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)
+    written = write_indicator_outputs(report.table, out, geo=args.geo, regions=regions, metadata=report.metadata)
+    table = report.table
+    print(
+        f"{scene.title}: {len(table)} rows ({table['region'].nunique()} regions x {table['product'].nunique()} "
+        "products) -> " + ", ".join(str(p) for p in written)
+    )
+    simulated = table.attrs["metadata"].get("simulated_products", [])
+    if simulated:
+        print(f"SIMULATED products (made by the degradation model or generated): {', '.join(simulated)}")
+    return 0
+
+
+def _thresholds_of(args: argparse.Namespace):
+    from deeplight.report import Thresholds
+
+    return Thresholds(
+        lit_radiance=args.lit_threshold,
+        lit_dn=args.lit_threshold_dn,
+        urban_method=args.urban_method,
+        urban_radiance=args.urban_threshold,
+        co2_total=args.co2_total,
+        co2_unit=args.co2_unit,
+        co2_power_law=tuple(args.co2_power_law) if args.co2_power_law else None,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
+    if args.dataset:
+        return _run_dataset(args, _thresholds_of(args))
+    for name, flag in (("month", "--month"), ("region", "--region"), ("data_dir", "--data-dir")):
+        if getattr(args, name):
+            raise DeepLightError(f"{flag} goes with --dataset ID (a data set of `deeplight data list`)")
+    if not args.regions:
+        raise DeepLightError(
+            "give --regions (a polygon file, 'naturalearth' or bbox:...), or --dataset ID to use a data set's regions"
+        )
     from deeplight.io.regions import load_regions
-    from deeplight.report import Thresholds, region_report, series_report
+    from deeplight.report import region_report, series_report
     from deeplight.sdg.export import write_indicator_outputs
     from deeplight.sdg.indicators import GDP_LIGHT_ELASTICITY_PRIOR
 
@@ -204,15 +357,7 @@ def run(args: argparse.Namespace) -> int:
         raise DeepLightError("give either --band or --time, not both")
     units = {"lr": "DN" if args.lr_units == "DN" else "nW/cm2/sr"} if args.lr_units else None
     simulated_flags = {name: True for name in args.simulated} or None
-    thresholds = Thresholds(
-        lit_radiance=args.lit_threshold,
-        lit_dn=args.lit_threshold_dn,
-        urban_method=args.urban_method,
-        urban_radiance=args.urban_threshold,
-        co2_total=args.co2_total,
-        co2_unit=args.co2_unit,
-        co2_power_law=tuple(args.co2_power_law) if args.co2_power_law else None,
-    )
+    thresholds = _thresholds_of(args)
 
     def report_of(date_products: dict[str, str], year: int | None):
         """The one pipeline (the dashboard's): region_report of one date."""

@@ -5,6 +5,11 @@ the dashboard reconstructs, its "SR GeoTIFF" download is the CLI's ``--sr``) and
 dashboard side runs the SDG page's own code path without a browser: ``services.region_crop`` ->
 ``services.reconstruction`` -> ``services.sdg_outputs`` (whose ``"csv"`` is the download button's
 bytes). Both go through ``deeplight.report.region_report`` and ``indicators_to_csv_bytes``.
+
+Two command-line paths are checked: the files (``--lr``/``--sr``/``--hr``/``--population``/``--regions``)
+and the catalogued data set (``--dataset demo``, the Scene the dashboard opens, through the same
+``deeplight.report.scene_report``): that one must give the page's CSV with only the creation time
+differing, for all the demo's regions and for one region (a crop smaller than the scene).
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ def both_csvs(tiny_home, tmp_path_factory):
 
     from app import services
     from app.sdg_view import Thresholds, region_table
-    from app.sources import load_demo_scene
+    from deeplight.catalog import load_demo_scene
     from deeplight.cli import main
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -126,6 +131,118 @@ def both_csvs(tiny_home, tmp_path_factory):
     ]  # fmt: skip
     assert main(args) == 0
     return outputs["csv"], out.read_bytes()
+
+
+def _threshold_args() -> list[str]:
+    return [
+        "--lit-threshold", str(THRESHOLDS["lit_radiance"]),
+        "--lit-threshold-dn", str(THRESHOLDS["lit_dn"]),
+        "--urban-method", THRESHOLDS["urban_method"],
+        "--urban-threshold", str(THRESHOLDS["urban_radiance"]),
+        "--co2-total", str(THRESHOLDS["co2_total"]),
+        "--co2-unit", THRESHOLDS["co2_unit"],
+        "--co2-power-law", *(str(v) for v in THRESHOLDS["co2_power_law"]),
+    ]  # fmt: skip
+
+
+def _dashboard_and_dataset_cli(home, folder, names: list[str] | None) -> tuple[bytes, bytes]:
+    """The SDG page's CSV for ``names`` (None: all the demo's regions) and `deeplight sdg --dataset demo`'s."""
+    import os
+
+    from shapely.ops import unary_union
+
+    from app import services
+    from app.sdg_view import Thresholds, region_table
+    from deeplight.catalog import load_scene_for
+    from deeplight.cli import main
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    scene = load_scene_for("demo", home=home)  # the scene the dashboard's picker opens for "demo"
+    chosen = names or list(scene.regions["name"])
+    geometries = [scene.region_geometry(n) for n in chosen]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crop = services.region_crop(scene, "|".join(sorted(chosen)), unary_union(geometries))
+        sr = services.reconstruction(crop, MODEL, False)
+        outputs = services.sdg_outputs(
+            crop, sr, region_table(chosen, geometries, scene.crs), Thresholds(**THRESHOLDS), MODEL
+        )
+    sr_path = folder / "sr.tif"
+    sr_path.write_bytes(outputs["sr_tif"])
+    out = folder / "indicators.csv"
+    regions = [arg for name in (names or []) for arg in ("--region", name)]
+    previous = os.environ.get("DEEPLIGHT_HOME")
+    os.environ["DEEPLIGHT_HOME"] = str(home)
+    try:
+        code = main(["sdg", "--dataset", "demo", *regions, "--sr", str(sr_path), "--model", MODEL,
+                     *_threshold_args(), "--out", str(out)])  # fmt: skip
+    finally:
+        if previous is None:
+            os.environ.pop("DEEPLIGHT_HOME")
+        else:
+            os.environ["DEEPLIGHT_HOME"] = previous
+    assert code == 0
+    return outputs["csv"], out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def dataset_csvs(tiny_home, tmp_path_factory):
+    return _dashboard_and_dataset_cli(tiny_home, tmp_path_factory.mktemp("dataset"), None)
+
+
+@pytest.fixture(scope="module")
+def one_region_csvs(tiny_home, tmp_path_factory):
+    from deeplight.catalog import load_scene_for
+
+    first = str(load_scene_for("demo", home=tiny_home).regions["name"].iloc[0])
+    return _dashboard_and_dataset_cli(tiny_home, tmp_path_factory.mktemp("one_region"), [first])
+
+
+@pytest.mark.parametrize("pair", ["dataset_csvs", "one_region_csvs"])
+def test_sdg_dataset_demo_gives_the_pages_csv(pair, request):
+    dashboard, cli = request.getfixturevalue(pair)
+    (dashboard_meta, dashboard_table), (cli_meta, cli_table) = _split(dashboard), _split(cli)
+    assert cli_table == dashboard_table  # byte for byte
+    assert "light_gini" in cli_table and '"share"' in cli_table
+    dashboard_meta.pop("created_utc")
+    cli_meta.pop("created_utc")
+    assert cli_meta == dashboard_meta  # the same Scene: data set, credits, notes, flags, sources alike
+    assert cli_meta["dataset"] == "Built-in demo (synthetic)" and cli_meta["hr_synthetic"] is True
+
+
+def test_sdg_dataset_errors_name_what_to_do(tiny_home, tmp_path, monkeypatch, capsys):
+    from deeplight.cli import main
+
+    monkeypatch.setenv("DEEPLIGHT_HOME", str(tiny_home))
+    monkeypatch.delenv("DEEPLIGHT_DATA_DIR", raising=False)
+    out = str(tmp_path / "x.csv")
+    assert main(["sdg", "--dataset", "demo", "--lr", "lr.tif", "--out", out]) != 0
+    assert "--dataset brings its own rasters" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "demo", "--region", "Atlantis", "--out", out]) != 0
+    assert "region 'Atlantis' not found" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "touggourt", "--out", out]) != 0
+    assert "needs DEEPLIGHT_DATA_DIR" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "demo", "--year", "2020", "--out", out]) != 0
+    assert "has no year 2020" in capsys.readouterr().err
+    assert main(["sdg", "--lr", "lr.tif", "--out", out]) != 0
+    assert "give --regions" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_data_list_shows_the_pickers_sets(tiny_home, monkeypatch, capsys):
+    from app.settings import get_settings
+    from app.sources import list_datasets
+    from deeplight.cli import main
+
+    monkeypatch.delenv("DEEPLIGHT_DATA_DIR", raising=False)
+    assert main(["data", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    picker = list_datasets(get_settings())
+    assert [row["id"] for row in listed] == [d.id for d in picker] == ["demo"]
+    assert listed[0]["simulated_lr"] is True and listed[0]["title"] == "Built-in demo (synthetic)"
+    assert main(["data", "list"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split() == ["id", "title", "times", "simulated", "LR"] and "demo" in text
 
 
 def test_cli_and_dashboard_tables_are_identical(both_csvs):
