@@ -8,7 +8,7 @@ data-set picker list the same sets and open the same Scenes. No Streamlit here.
 from __future__ import annotations
 
 from deeplight import catalog
-from deeplight.catalog import SHANGHAI_DISTRICTS_EN, DatasetInfo  # noqa: F401  (benchmarks/validate_sdg.py)
+from deeplight.catalog import DatasetInfo
 from deeplight.io.scene import Scene
 
 from app.settings import Settings

@@ -492,7 +492,7 @@ def _region_labels(regions: pd.DataFrame, place: Place) -> pd.DataFrame:
     if place.key != "shanghai":
         return regions
     try:
-        from app.sources import SHANGHAI_DISTRICTS_EN
+        from deeplight.catalog import SHANGHAI_DISTRICTS_EN
     except ImportError:  # the dashboard package is optional here
         return regions
     regions = regions.copy()
