@@ -6,7 +6,8 @@ this project (``app/map_frame/index.html``, Streamlit's component protocol v1, n
 a drawing comes back as the component's value ``{"updates": {...}, "nonce": ...}``, Streamlit reruns
 the script, and :func:`apply_map_events` (called by the sidebar before the pickers are drawn) turns
 it into the region or drawn-area choice. The URL is then rewritten in place like for any other
-control, so the view stays shareable.
+control, so the view stays shareable. The Compare map also reports its view (centre and zoom) after
+each move, kept in the URL as ``view=lat,lon,zoom`` and reopened by a shared link.
 """
 
 from __future__ import annotations
@@ -26,11 +27,33 @@ MAP_KEYS = ("map_home", "map_compare", "map_difference")
 _component = components.declare_component("deeplight_map", path=str(FRAME_DIR))
 
 
-def map_view(html: str, height: int, key: str) -> None:
-    """Show map ``html`` (a whole document) ``height`` px high; clicks come back through ``key``."""
+def map_view(html: str, height: int, key: str, view: str | None = None, report_view: bool = False) -> None:
+    """Show map ``html`` (a whole document) ``height`` px high; clicks come back through ``key``.
+
+    Args:
+        view: ``"lat,lon,zoom"`` the map opens at instead of fitting its region (see :func:`view_key`).
+        report_view: send the view back after every move (kept in ``st.session_state[view_key(key)]``).
+    """
     if key not in MAP_KEYS:
         raise ValueError(f"unknown map key {key!r}: add it to app.map_view.MAP_KEYS")
-    _component(html=html, height=int(height), key=key, default=None)
+    _component(html=html, height=int(height), key=key, view=view or "", report_view=report_view, default=None)
+
+
+def view_key(key: str) -> str:
+    """Session-state key of the view (``"lat,lon,zoom"``) the map ``key`` last reported."""
+    return f"{key}_view"
+
+
+def parse_view(text: str) -> str | None:
+    """A ``"lat,lon,zoom"`` view in canonical form, or None when it is not one."""
+    parts = str(text).split(",")
+    try:
+        lat, lon, zoom = (float(v) for v in parts)
+    except ValueError:
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= zoom <= 24):
+        return None
+    return f"{lat:.5f},{lon:.5f},{zoom:g}"
 
 
 def apply_map_events() -> list[str]:
@@ -48,7 +71,14 @@ def apply_map_events() -> list[str]:
         if st.session_state.get(seen) == value["nonce"]:
             continue
         st.session_state[seen] = value["nonce"]
-        problem = apply_updates(value.get("updates") or {})
+        updates = dict(value.get("updates") or {})
+        if "view" in updates:  # a move: the view only, no selection
+            view = parse_view(updates.pop("view"))
+            if view is not None:
+                st.session_state[view_key(key)] = view
+        if not updates:
+            continue
+        problem = apply_updates(updates)
         if problem:
             problems.append(problem)
     return problems

@@ -479,16 +479,26 @@ def compare_maps(
     # Fit the region in the first (narrowest) panel and give every map that view. Done now, on load
     # and once more a little later: a map's own late 'zoomend'/'resize' would otherwise re-sync the
     # others to the wide swipe map's tighter zoom.
+    # A view kept in the URL (the map frame's window.deeplightInitialView, [lat, lon, zoom]) replaces
+    # the fit; once settled, the first map reports its view back (app/map_view.py) on every move.
     others = ", ".join(names[1:])
+    first = names[0]
     fit_js = (
-        f"function deeplightFit() {{ {names[0]}.invalidateSize();"
-        f" {names[0]}.fitBounds({{{{ this.data.bounds }}}}, {{animate: false}});"
-        f" var c = {names[0]}.getCenter(), z = {names[0]}.getZoom();"
+        "function deeplightStartView() { try { var v = window.parent.deeplightInitialView;"
+        " return (v && v.length === 3) ? v : null; } catch (e) { return null; } }"
+        f"function deeplightFit() {{ {first}.invalidateSize(); var v = deeplightStartView();"
+        f" if (v) {{ {first}.setView([v[0], v[1]], v[2], {{animate: false}}); }}"
+        f" else {{ {first}.fitBounds({{{{ this.data.bounds }}}}, {{animate: false}}); }}"
+        f" var c = {first}.getCenter(), z = {first}.getZoom();"
         f" [{others}].forEach(function (m) {{ m.setView(c, z, {{animate: false}}); }}); }}"
+        f"function deeplightReport() {{ var c = {first}.getCenter();"
+        " try { if (typeof window.parent.deeplightView === 'function') {"
+        f" window.parent.deeplightView(c.lat.toFixed(5) + ',' + c.lng.toFixed(5) + ',' + {first}.getZoom()); }} }}"
+        " catch (e) { /* not in the map frame */ } }"
     )
     fit = (
         f"{fit_js} deeplightFit(); window.addEventListener('load', function () {{ deeplightFit();"
-        " setTimeout(deeplightFit, 600); });"
+        f" setTimeout(function () {{ deeplightFit(); {first}.on('moveend', deeplightReport); }}, 600); }});"
     )
     maps[-1].add_child(
         _Script(

@@ -8,7 +8,7 @@ import streamlit as st
 from app import services
 from app.colors import legend_html
 from app.layout import finish_page, page_setup, sidebar_context, simulated_badge, staged
-from app.map_view import map_view
+from app.map_view import map_view, parse_view, view_key
 from app.maps import Panel, compare_maps, difference_limit, difference_maps
 from deeplight.io.scene import change_between, same_grid
 from app.sdg_view import (
@@ -29,6 +29,7 @@ VIEW = (
     ViewParam("diff_before", "before", "time", None),
     ViewParam("swipe", "swipe", "str", None, choices=SWIPE_PAIRS),
     ViewParam("uncertainty", "uncertainty", "bool", False),
+    ViewParam(view_key("map_compare"), "view", "str", None),
 )
 
 
@@ -237,8 +238,19 @@ if ctx is not None:
             basemap=ctx.basemap,
         ),
     )
+    # the map's view belongs to the region it was taken on: another region opens fitted
+    here = f"{ctx.dataset.id}|{ctx.region}"
+    view_state = view_key("map_compare")
+    if st.session_state.get("_map_compare_view_of", here) != here:
+        st.session_state[view_state] = None
+    st.session_state["_map_compare_view_of"] = here
+    view_value = st.session_state.get(view_state)
+    if view_value is not None and parse_view(view_value) is None:
+        shown = str(view_value).replace("`", "'")[:60]
+        st.warning(f"The link's map view `{shown}` is not 'lat,lon,zoom': the map opens fitted to the region.")
+        st.session_state[view_state] = view_value = None
     with map_slot:
-        map_view(html, 2 * 380 + 8 + 60 if swipe else 380 + 60, "map_compare")
+        map_view(html, 2 * 380 + 8 + 60 if swipe else 380 + 60, "map_compare", view=view_value, report_view=True)
 
     if len(ctx.dataset.times) > 1:
         _change_section(ctx, crop, view, sr, uncertainty)

@@ -323,3 +323,26 @@ def test_swipe_uncertainty_and_thresholds_come_from_and_go_to_the_url(app_env):
     assert at.radio(key="urban_method").value == "fixed" and at.slider(key="urban_threshold").value == 30.0
     at.slider(key="lit_threshold").set_value(3.0).run()
     assert at.query_params["lit"] == "3.0" or float(at.query_params["lit"]) == 3.0
+
+
+def _map_args(at, key: str = "map_compare") -> dict:
+    element = next(e for e in at.get("component_instance") if e.proto.component_name.endswith("deeplight_map")
+                   and json.loads(e.proto.json_args).get("report_view"))
+    return json.loads(element.proto.json_args)
+
+
+def test_the_compare_map_view_is_kept_in_the_url_and_belongs_to_its_region(app_env):
+    at = run_page("compare", {"view": "31.5,117.3,10"})
+    assert not at.exception
+    assert _map_args(at)["view"] == "31.5,117.3,10" and at.query_params["view"] == "31.5,117.3,10"
+    click_on_map(at, "map_compare", view="31.61234,117.2,11.5")  # the user pans and zooms
+    assert at.query_params["view"] == "31.61234,117.20000,11.5"
+    assert _map_args(at)["view"] == "31.61234,117.20000,11.5"
+    names = list(at.selectbox(key="region").options)
+    click_on_map(at, "map_compare", region=names[-1], aoi=None)  # another region opens fitted
+    assert "view" not in at.query_params and _map_args(at)["view"] == ""
+    click_on_map(at, "map_compare", view="95,0,3")  # not a view: ignored
+    assert "view" not in at.query_params
+    at = run_page("compare", {"view": "north"})
+    assert not at.exception and "view" not in at.query_params
+    assert any("not 'lat,lon,zoom'" in w.value for w in at.warning)

@@ -98,3 +98,23 @@ def test_sdg_co2_input_and_small_multiples(page, app_url, shared_data):
     chart.scroll_into_view_if_needed()
     _shot(chart, "series_chart.png")
     assert _params(page.url)["co2"] == "120000"
+
+
+def test_the_map_view_goes_into_the_url_and_a_shared_link_reopens_it(page, app_url, shared_data):
+    page.goto(_url(app_url, "compare", dataset="shanghai_npp_viirs", region=HUANGPU, model="bicubic", year="2018"))
+    wait_for_map(page, min_rasters=4)
+    frame = next(f for f in map_frames(page) if f.locator("#panel-sr").count())
+    frame.wait_for_timeout(800)  # the map reports moves once its fit has settled
+    frame.locator(".leaflet-control-zoom-in").first.click()
+    page.wait_for_url(lambda url: "view" in _params(url), timeout=60_000)
+    zoom = frame.evaluate(ZOOMS_JS)[0]
+    lat, lon, z = (float(v) for v in _params(page.url)["view"].split(","))
+    assert z == zoom
+    page.goto(page.url)  # the shared link
+    wait_for_map(page, min_rasters=4)
+    frame = next(f for f in map_frames(page) if f.locator("#panel-sr").count())
+    frame.wait_for_timeout(800)
+    assert frame.evaluate(ZOOMS_JS) == [zoom] * len(frame.evaluate(ZOOMS_JS))
+    centre = frame.evaluate("() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+                            " const c = m.getCenter(); return [c.lat, c.lng]; }")
+    assert abs(centre[0] - lat) < 1e-3 and abs(centre[1] - lon) < 1e-3
