@@ -207,22 +207,8 @@ def test_an_error_while_reading_ahead_reaches_the_caller(model):
         _run(model, source, device_outputs=True, batch_size=1)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_outputs_equal_the_cpu_within_bf16_tolerance(model):  # pragma: no cover - GPU machines only
-    lr, aux = _inputs()
-    source = ArraySource(lr, aux)
-    ref, _, _ = _run(model, source, device_outputs=False)
-    executor = LocalExecutor(model, torch.device("cuda"))
-    assert executor.device_outputs is not None
-    hr = np.zeros_like(ref)
-
-    def write(row0, rows, _):
-        hr[row0:row0 + rows.shape[0]] = rows
-
-    run_tiled(source, executor, write, tile=16, overlap=12, batch_size=4, self_ensemble=False, model_id="m",
-              params={})
-    valid = np.isfinite(ref)
-    np.testing.assert_allclose(hr[valid], ref[valid], rtol=0.05, atol=0.05)
+# The CUDA run itself is checked by benchmarks/gpu_check.py on a machine with a GPU (no test here
+# may need one).
 
 
 def test_read_ahead_batches_are_cut_to_the_tiles_still_to_compute(model, tmp_path):
