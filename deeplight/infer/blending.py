@@ -50,21 +50,47 @@ class BlendingAccumulator:
         self.nodata = nodata
         self.rows = tile_height * SCALE
         width = lr_width * SCALE
-        self.sum = np.zeros((self.rows, width), dtype=np.float32)
-        self.weight = np.zeros((self.rows, width), dtype=np.float32)
-        self.unc = np.zeros((self.rows, width), dtype=np.float32) if with_uncertainty else None
+        self.sum = self._zeros((self.rows, width))
+        self.weight = self._zeros((self.rows, width))
+        self.unc = self._zeros((self.rows, width)) if with_uncertainty else None
         self.base = 0  # HR row held at buffer row 0
         self._windows: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self.flushes = 0
 
-    def _window(self, tile: Tile) -> np.ndarray:
+    # -- the buffers' array kind (numpy here; torch tensors on a device in the subclass) ----------
+    def _zeros(self, shape: tuple[int, int]):
+        return np.zeros(shape, dtype=np.float32)
+
+    def _as_buffer(self, values):
+        """``values`` (a tile's prediction or a window) as the buffers' array kind."""
+        return values
+
+    def _copy(self, values):
+        return values.copy()
+
+    def _finished(self, count: int, nodata_lr: np.ndarray):
+        """The normalised first ``count`` rows (radiance, uncertainty or None) as numpy, NaN where
+        the LR is nodata or no tile contributed."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            radiance = self.sum[:count] / self.weight[:count]
+            unc = self.unc[:count] / self.weight[:count] if self.unc is not None else None
+        mask = np.repeat(np.repeat(nodata_lr, SCALE, axis=0), SCALE, axis=1)
+        mask |= self.weight[:count] <= 0
+        radiance[mask] = np.nan
+        if unc is not None:
+            unc[mask] = np.nan
+        return radiance, unc
+
+    def _window(self, tile: Tile):
         rows_taper = int(tile.row > 0) + 2 * int(tile.row + tile.height < self.lr_height)
         cols_taper = int(tile.col > 0) + 2 * int(tile.col + tile.width < self.lr_width)
         shape_key = (tile.height, tile.width, rows_taper, cols_taper)
         if shape_key not in self._windows:
-            self._windows[shape_key] = blend_window(tile, self.lr_height, self.lr_width, self.overlap)
+            window = blend_window(tile, self.lr_height, self.lr_width, self.overlap)
+            self._windows[shape_key] = self._as_buffer(window)
         return self._windows[shape_key]
 
-    def add(self, tile: Tile, radiance: np.ndarray, uncertainty: np.ndarray | None = None) -> None:
+    def add(self, tile: Tile, radiance, uncertainty=None) -> None:
         """Blend one tile's prediction (``8*tile.height x 8*tile.width``) into the output."""
         top = tile.row * SCALE
         if top > self.base:
@@ -72,10 +98,10 @@ class BlendingAccumulator:
         weights = self._window(tile)
         rows = slice(top - self.base, top - self.base + tile.height * SCALE)
         cols = tile.hr_slices[1]
-        self.sum[rows, cols] += weights * radiance
+        self.sum[rows, cols] += weights * self._as_buffer(radiance)
         self.weight[rows, cols] += weights
         if self.unc is not None and uncertainty is not None:
-            self.unc[rows, cols] += weights * uncertainty
+            self.unc[rows, cols] += weights * self._as_buffer(uncertainty)
 
     def finish(self) -> None:
         """Flush every remaining row."""
@@ -86,22 +112,16 @@ class BlendingAccumulator:
         count = min(until, self.base + self.rows) - self.base
         if count <= 0:
             return
-        with np.errstate(invalid="ignore", divide="ignore"):
-            radiance = self.sum[:count] / self.weight[:count]
-            unc = self.unc[:count] / self.weight[:count] if self.unc is not None else None
         lr0, lr1 = self.base // SCALE, (self.base + count) // SCALE
-        mask = np.repeat(np.repeat(self.nodata(lr0, lr1), SCALE, axis=0), SCALE, axis=1)
-        mask |= self.weight[:count] <= 0
-        radiance[mask] = np.nan
-        if unc is not None:
-            unc[mask] = np.nan
+        radiance, unc = self._finished(count, self.nodata(lr0, lr1))
+        self.flushes += 1
         self.writer(self.base, radiance, unc)
         keep = self.rows - count
         for buffer in (self.sum, self.weight, self.unc):
             if buffer is None:
                 continue
             if keep > 0:
-                buffer[:keep] = buffer[count:].copy()
+                buffer[:keep] = self._copy(buffer[count:])
             buffer[keep:] = 0.0
         self.base += count
 
@@ -134,67 +154,26 @@ class TorchBlendingAccumulator(BlendingAccumulator):
 
         self.torch = torch
         self.device = torch.device(device)
-        self.lr_height, self.lr_width = lr_height, lr_width
-        self.overlap = overlap
-        self.writer = writer
-        self.nodata = nodata
-        self.rows = tile_height * SCALE
-        width = lr_width * SCALE
-        zeros = lambda: torch.zeros((self.rows, width), dtype=torch.float32, device=self.device)  # noqa: E731
-        self.sum, self.weight = zeros(), zeros()
-        self.unc = zeros() if with_uncertainty else None
-        self.base = 0
-        self._windows: dict = {}
-        self.flushes = 0
+        super().__init__(lr_height, lr_width, tile_height, overlap, writer, nodata, with_uncertainty)
 
-    def _window(self, tile: Tile):
-        rows_taper = int(tile.row > 0) + 2 * int(tile.row + tile.height < self.lr_height)
-        cols_taper = int(tile.col > 0) + 2 * int(tile.col + tile.width < self.lr_width)
-        shape_key = (tile.height, tile.width, rows_taper, cols_taper)
-        if shape_key not in self._windows:
-            window = blend_window(tile, self.lr_height, self.lr_width, self.overlap)
-            self._windows[shape_key] = self.torch.from_numpy(window).to(self.device)
-        return self._windows[shape_key]
+    def _zeros(self, shape):
+        return self.torch.zeros(shape, dtype=self.torch.float32, device=self.device)
 
-    def _on_device(self, values):
+    def _as_buffer(self, values):
         if isinstance(values, np.ndarray):
             values = self.torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
         return values.to(self.device, dtype=self.torch.float32, non_blocking=True)
 
-    def add(self, tile: Tile, radiance, uncertainty=None) -> None:
-        """Blend one tile's prediction (a tensor on any device, or a numpy array)."""
-        top = tile.row * SCALE
-        if top > self.base:
-            self._flush(top)
-        weights = self._window(tile)
-        rows = slice(top - self.base, top - self.base + tile.height * SCALE)
-        cols = tile.hr_slices[1]
-        self.sum[rows, cols] += weights * self._on_device(radiance)
-        self.weight[rows, cols] += weights
-        if self.unc is not None and uncertainty is not None:
-            self.unc[rows, cols] += weights * self._on_device(uncertainty)
+    def _copy(self, values):
+        return values.clone()
 
-    def _flush(self, until: int) -> None:
-        torch = self.torch
-        count = min(until, self.base + self.rows) - self.base
-        if count <= 0:
-            return
+    def _finished(self, count, nodata_lr):
         weight = self.weight[:count]
         layers = [self.sum[:count] / weight]
         if self.unc is not None:
             layers.append(self.unc[:count] / weight)
-        lr0, lr1 = self.base // SCALE, (self.base + count) // SCALE
-        nodata = torch.from_numpy(np.ascontiguousarray(self.nodata(lr0, lr1))).to(self.device, non_blocking=True)
+        nodata = self.torch.from_numpy(np.ascontiguousarray(nodata_lr)).to(self.device, non_blocking=True)
         mask = nodata.repeat_interleave(SCALE, dim=0).repeat_interleave(SCALE, dim=1) | (weight <= 0)
-        stacked = torch.stack(layers).masked_fill_(mask, float("nan"))
+        stacked = self.torch.stack(layers).masked_fill_(mask, float("nan"))
         host = stacked.cpu().numpy()  # the one device -> host copy (and synchronisation) of these rows
-        self.flushes += 1
-        self.writer(self.base, host[0], host[1] if self.unc is not None else None)
-        keep = self.rows - count
-        for buffer in (self.sum, self.weight, self.unc):
-            if buffer is None:
-                continue
-            if keep > 0:
-                buffer[:keep] = buffer[count:].clone()
-            buffer[keep:] = 0.0
-        self.base += count
+        return host[0], (host[1] if self.unc is not None else None)
