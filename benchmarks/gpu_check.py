@@ -22,18 +22,9 @@ sys.path.insert(0, str(REPO_ROOT))
 from deeplight.infer.executors import LocalExecutor  # noqa: E402
 from deeplight.infer.sources import ArraySource  # noqa: E402
 from deeplight.infer.tiled import run_tiled  # noqa: E402
-from tests.infer.tiny_models import TinyConvSR  # noqa: E402
+from tests.infer.tiny_models import TinyConvSR, random_tile_inputs  # noqa: E402
 
 CHECKPOINT = REPO_ROOT / "data" / "checkpoints" / "deeplightsr_demo.safetensors"
-
-
-def _inputs(seed: int = 0, h: int = 37, w: int = 45) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    lr = rng.uniform(0, 63, (h, w)).astype(np.float32)
-    lr[0, :3] = np.nan
-    aux = {"dmo": rng.uniform(0, 0.4, (7, 8 * h, 8 * w)).astype(np.float32),
-           "dem": rng.uniform(0, 400, (8 * h, 8 * w)).astype(np.float32)}
-    return lr, aux
 
 
 def _run(model, source, device: torch.device, device_outputs: bool) -> np.ndarray:
@@ -49,7 +40,7 @@ def _run(model, source, device: torch.device, device_outputs: bool) -> np.ndarra
 
 
 def _check(name: str, model) -> bool:
-    lr, aux = _inputs()
+    lr, aux = random_tile_inputs()
     source = ArraySource(lr, aux)
     ref = _run(model, source, torch.device("cpu"), device_outputs=False)
     got = _run(model, source, torch.device("cuda"), device_outputs=True)

@@ -18,7 +18,7 @@ from deeplight.infer.prefetch import Prefetcher
 from deeplight.infer.sources import ArraySource
 from deeplight.infer.tiled import run_tiled
 from deeplight.infer.tiling import plan_tiles
-from tests.infer.tiny_models import TinyConvSR
+from tests.infer.tiny_models import TinyConvSR, random_tile_inputs
 
 CPU = torch.device("cpu")
 
@@ -128,15 +128,6 @@ def model():
     return TinyConvSR().eval()
 
 
-def _inputs(seed=0, h=37, w=45):
-    rng = np.random.default_rng(seed)
-    lr = rng.uniform(0, 63, (h, w)).astype(np.float32)
-    lr[0, :3] = np.nan
-    aux = {"dmo": rng.uniform(0, 0.4, (7, 8 * h, 8 * w)).astype(np.float32),
-           "dem": rng.uniform(0, 400, (8 * h, 8 * w)).astype(np.float32)}
-    return lr, aux
-
-
 def _run(model, source, *, device_outputs, prefetch=1, cache=None, batch_size=2, self_ensemble=False):
     hr = np.full((source.lr_height * 8, source.lr_width * 8), -1.0, np.float32)
     unc = np.full_like(hr, -1.0)
@@ -153,7 +144,7 @@ def _run(model, source, *, device_outputs, prefetch=1, cache=None, batch_size=2,
 
 
 def test_run_tile_batch_can_leave_its_outputs_on_the_device(model):
-    lr, aux = _inputs(h=16, w=16)
+    lr, aux = random_tile_inputs(h=16, w=16)
     batch = TileBatch(lr[None], aux["dmo"][None], aux["dem"][None])
     kept = run_tile_batch(model.eval(), batch, CPU, self_ensemble=True, on_device=True)
     host = run_tile_batch(model.eval(), batch, CPU, self_ensemble=True)
@@ -164,7 +155,7 @@ def test_run_tile_batch_can_leave_its_outputs_on_the_device(model):
 
 @pytest.mark.parametrize("self_ensemble", [False, True])
 def test_device_outputs_and_prefetch_give_the_numpy_paths_output(model, self_ensemble):
-    lr, aux = _inputs()
+    lr, aux = random_tile_inputs()
     source = ArraySource(lr, aux)
     ref, ref_unc, _ = _run(model, source, device_outputs=False, prefetch=0, self_ensemble=self_ensemble)
     for device_outputs, prefetch in ((False, 1), (True, 0), (True, 2)):
@@ -179,7 +170,7 @@ def test_device_outputs_and_prefetch_give_the_numpy_paths_output(model, self_ens
 
 
 def test_device_outputs_are_cached_after_the_flush_and_reused(model, tmp_path):
-    lr, aux = _inputs(seed=1)
+    lr, aux = random_tile_inputs(seed=1)
     source = ArraySource(lr, aux)
     cache = TileCache(tmp_path / "cache")
     first, _, stats = _run(model, source, device_outputs=True, cache=cache)
@@ -191,7 +182,7 @@ def test_device_outputs_are_cached_after_the_flush_and_reused(model, tmp_path):
 
 
 def test_an_error_while_reading_ahead_reaches_the_caller(model):
-    lr, aux = _inputs()
+    lr, aux = random_tile_inputs()
     source = ArraySource(lr, aux)
     real_read = source.read
     calls = {"n": 0}
@@ -214,7 +205,7 @@ def test_an_error_while_reading_ahead_reaches_the_caller(model):
 def test_read_ahead_batches_are_cut_to_the_tiles_still_to_compute(model, tmp_path):
     """With part of a raster's tiles cached, the prefetch thread reads only the others, and a batch
     read ahead is cut down to the tiles this run claims (the claims stay in the loop's thread)."""
-    lr, aux = _inputs(seed=2)
+    lr, aux = random_tile_inputs(seed=2)
     source = ArraySource(lr, aux)
     cache = TileCache(tmp_path / "cache")
     ref, _, stats = _run(model, source, device_outputs=False, prefetch=0, cache=cache, batch_size=3)

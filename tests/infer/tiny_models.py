@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,3 +45,13 @@ class CountingModel(TinyConvSR):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         type(self).calls += 1
         return super().forward(batch)
+
+
+def random_tile_inputs(seed: int = 0, h: int = 37, w: int = 45) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A random LR (DN, a nodata corner) of ``h x w`` with DMO and DEM on the 8x grid (for the tiled loop)."""
+    rng = np.random.default_rng(seed)
+    lr = rng.uniform(0, 63, (h, w)).astype(np.float32)
+    lr[0, :3] = np.nan
+    aux = {"dmo": rng.uniform(0, 0.4, (7, 8 * h, 8 * w)).astype(np.float32),
+           "dem": rng.uniform(0, 400, (8 * h, 8 * w)).astype(np.float32)}
+    return lr, aux
