@@ -23,6 +23,14 @@ from deeplight.io.validation import check_values, emit, inspect_raster, unreadab
 PathLike = str | os.PathLike[str]
 
 
+def _open(path: Path):
+    """``rasterio.open(path)``, its failure described (missing file, not a raster, ...)."""
+    try:
+        return rasterio.open(path)
+    except (RasterioIOError, RasterioError, OSError) as exc:
+        raise _describe_open_failure(path, exc) from None
+
+
 def _describe_open_failure(path: Path, exc: Exception) -> RasterError:
     if not path.exists():
         return RasterError(f"{path}: file not found; check the path")
@@ -144,11 +152,7 @@ def read_window(
         RasterError: the file cannot be opened or its pixels cannot be read (named, with what to do).
     """
     path = Path(path)
-    try:
-        src = rasterio.open(path)
-    except (RasterioIOError, RasterioError, OSError) as exc:
-        raise _describe_open_failure(path, exc) from None
-    with src:
+    with _open(path) as src:
         if window is not None and not (
             window.col_off >= 0 and window.row_off >= 0
             and window.col_off + window.width <= src.width and window.row_off + window.height <= src.height
@@ -223,11 +227,7 @@ def raster_grid(path: PathLike) -> dict:
         RasterError: the file is missing or not a raster.
     """
     path = Path(path)
-    try:
-        src = rasterio.open(path)
-    except (RasterioIOError, RasterioError, OSError) as exc:
-        raise _describe_open_failure(path, exc) from None
-    with src:
+    with _open(path) as src:
         return {
             "path": str(path),
             "crs": src.crs.to_wkt() if src.crs else None,
