@@ -137,16 +137,18 @@ def read_window(
     fill: float = np.nan,
     dtype: "np.typing.DTypeLike" = np.float32,
 ) -> np.ndarray:
-    """Pixels of one window of a raster, nodata (masked) pixels set to ``fill``.
+    """Pixels of one window of a raster file, nodata (masked) pixels set to ``fill``.
 
-    The one windowed pixel reader of the package (training datasets, the real corpus, evaluation).
+    The path-level face of the package's one window reader, :func:`read_dataset_window` (training
+    datasets, the real corpus, evaluation, :meth:`deeplight.io.scene.Scene.read`): it opens the file,
+    checks the window and reads it.
 
     Args:
         path: the raster file.
         window: a rasterio ``Window`` (None: the whole raster); it must lie inside the raster.
         band: a 1-based band (returns ``(h, w)``), or None for every band (``(bands, h, w)``).
         fill: value of nodata pixels.
-        dtype: output dtype.
+        dtype: output dtype (a float type).
 
     Raises:
         RasterError: the file cannot be opened or its pixels cannot be read (named, with what to do).
@@ -159,10 +161,10 @@ def read_window(
         ):  # rasterio would clip it silently and return fewer pixels than asked
             raise RasterError(f"{path}: window {window} is outside the raster ({src.height}x{src.width} pixels)")
         try:
-            data = src.read(band, window=window, masked=True) if band else src.read(window=window, masked=True)
+            data = read_dataset_window(src, window, [band] if band else None, dtype=dtype, fill=fill)
         except (RasterioError, OSError, ValueError) as exc:
             raise unreadable_pixels(str(path), exc) from None
-    return np.ma.filled(data.astype(dtype), fill)
+    return data[0] if band else data
 
 
 def nodata_only_masks(src: "rasterio.io.DatasetReader", indexes: "list[int] | tuple[int, ...]") -> bool:
@@ -185,34 +187,52 @@ def read_dataset_window(
     src: "rasterio.io.DatasetReader",
     window: "rasterio.windows.Window | None" = None,
     indexes: "list[int] | tuple[int, ...] | None" = None,
+    *,
+    dtype: "np.typing.DTypeLike" = np.float32,
+    fill: float = np.nan,
 ) -> np.ndarray:
-    """float32 ``(bands, h, w)`` pixels of ``window`` of an open dataset, NaN where the pixel is masked.
+    """``(bands, h, w)`` pixels of ``window`` of an open dataset as ``dtype``, ``fill`` where masked.
 
-    Equal to ``src.read(indexes, window=window, masked=True).astype(float32).filled(nan)`` (tested),
-    but when the masks come from the nodata value alone (:func:`nodata_only_masks`) it reads the pixels
-    once and compares them with the nodata value in their own dtype, as GDAL's nodata mask does.
-    The window must lie inside the raster (the caller clips it).
+    THE window reader of the package: :func:`read_window` (a path), the tiled inference's source
+    (:mod:`deeplight.infer.raster_source`) and :func:`deeplight.io.georaster.read_georaster` read
+    pixels through it. Equal to ``src.read(indexes, window=window, masked=True).astype(dtype)
+    .filled(fill)`` (tested), but when the masks come from the nodata value alone
+    (:func:`nodata_only_masks`) it reads the pixels once and compares them with the nodata value in
+    their own dtype, as GDAL's nodata mask does. The window must lie inside the raster (the caller
+    clips it).
+
+    Args:
+        src: an open rasterio dataset.
+        window: the pixels to read (None: all of them).
+        indexes: 1-based bands (None: every band).
+        dtype: output dtype (a float type; float32 by default).
+        fill: value of masked pixels (NaN by default).
     """
     indexes = list(indexes) if indexes is not None else list(src.indexes)
     if not nodata_only_masks(src, indexes):
         data = src.read(indexes, window=window, masked=True)
-        return np.ma.filled(data.astype(np.float32), np.nan)
+        return np.ma.filled(data.astype(dtype), fill)
     raw = src.read(indexes, window=window)
     nodata = src.nodata
-    if nodata is None or (np.issubdtype(raw.dtype, np.floating) and np.isnan(nodata)):
-        return raw.astype(np.float32, copy=False)
+    if nodata is None:
+        return raw.astype(dtype, copy=False)
+    if np.issubdtype(raw.dtype, np.floating) and np.isnan(nodata):
+        out = raw.astype(dtype, copy=False)
+        if not np.isnan(fill):
+            out[np.isnan(out)] = fill
+        return out
     if np.issubdtype(raw.dtype, np.integer):
         info = np.iinfo(raw.dtype)
         if not (info.min <= nodata <= info.max) or float(nodata) != int(nodata):
-            return raw.astype(np.float32, copy=False)  # no pixel can equal it
+            return raw.astype(dtype, copy=False)  # no pixel can equal it
         invalid = raw == raw.dtype.type(nodata)
     else:  # GDAL's ARE_REAL_EQUAL: equal, or within 2 float32 epsilons of the pair's magnitude
         value = raw.dtype.type(nodata)
         invalid = (raw == value) | (
             np.abs(raw - value) < np.finfo(np.float32).eps * np.abs(raw + value) * 2
         )
-    out = raw.astype(np.float32, copy=False)
-    out[invalid] = np.nan
+    out = raw.astype(dtype, copy=False)
+    out[invalid] = fill
     return out
 
 

@@ -186,6 +186,11 @@ def test_read_dataset_window_equals_the_masked_read(tmp_path, dtype, nodata):
         assert got.dtype == np.float32
         assert np.array_equal(got, expected, equal_nan=True)
         assert np.array_equal(read_dataset_window(src, window, [2]), expected[1:2], equal_nan=True)
+        for out_dtype, fill in ((np.float64, np.nan), (np.float32, 0.0), (np.float64, -1.0)):
+            masked = src.read(window=window, masked=True).astype(out_dtype).filled(fill)
+            got = read_dataset_window(src, window, dtype=out_dtype, fill=fill)
+            assert got.dtype == out_dtype
+            assert np.array_equal(got, masked, equal_nan=True), (out_dtype, fill)
 
 
 def test_read_dataset_window_applies_an_internal_mask(tmp_path):
