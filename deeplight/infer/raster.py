@@ -1,8 +1,10 @@
 """File-level tiled prediction: :func:`predict_raster` streams an LR GeoTIFF to an 8x finer COG.
 
-Memory is bounded by the tile batch and one band of tile rows, not by the raster. The output is
-written by windows into a hidden partial GeoTIFF beside the final name, converted to a
-Cloud-Optimized GeoTIFF (with overviews), and renamed onto the final name only when complete; a lock
+Memory is bounded by the tile batch and one band of tile rows, not by the raster. The output goes
+through the project's one atomic COG writer (:class:`deeplight.io.cog.StreamingCogWriter`): rows into
+a hidden partial GeoTIFF beside the final name, converted to a Cloud-Optimized GeoTIFF (with
+overviews), read back against checksums and renamed onto the final name only when complete (an
+identical earlier request's files come from the cache through the same check and rename); a lock
 beside the output keeps two runs from writing the same file. A killed run leaves only hidden partial
 files, which the next run removes; with the tile cache the next run resumes from the tiles already
 computed.
@@ -34,13 +36,7 @@ from deeplight.infer.locks import LockTimeout, file_lock
 from deeplight.infer.raster_source import RasterSource
 from deeplight.infer.tiled import BatchExecutor, ProgressCallback, run_tiled
 from deeplight.infer.tiling import check_tiling, plan_tiles
-from deeplight.io.cog import (
-    RASTER_LIB_ERRORS,
-    StreamingCogWriter,
-    hidden_path,
-    remove_stream_leftovers,
-    write_error,
-)
+from deeplight.io.cog import STREAM_BLOCK, RASTER_LIB_ERRORS, StreamingCogWriter, hidden_path, write_error
 
 LOGGER = logging.getLogger(__name__)
 SR_UNITS = "nW/cm2/sr"
@@ -225,26 +221,6 @@ def predict_raster(
             ) from exc
 
 
-def _restore_from_cache(
-    cache: TileCache, request: str, names: list[str], targets: list[tuple[Path, dict[str, str]]],
-    hidden: list[tuple[Path, Path]],
-) -> bool:
-    """Copy the cached outputs of an identical earlier request into place; False if any is missing."""
-    try:
-        for name, (_, cog_tmp) in zip(names, hidden, strict=True):
-            if not cache.get_file(request, name, cog_tmp):
-                return False
-        for (_, cog_tmp), (path, _) in reversed(list(zip(hidden, targets, strict=True))):
-            os.chmod(cog_tmp, 0o644)
-            os.replace(cog_tmp, path)
-        return True
-    except OSError as exc:
-        raise write_error(targets[0][0], exc) from exc
-    finally:
-        for _, cog_tmp in hidden:
-            cog_tmp.unlink(missing_ok=True)
-
-
 def _run_and_write(
     source: RasterSource, executor: BatchExecutor, out: Path, unc_out: Path | None, tags: dict[str, str], *,
     tile: int, overlap: int, batch_size: int, self_ensemble: bool, identity: dict[str, str], device_type: str,
@@ -255,25 +231,24 @@ def _run_and_write(
         unc_tags = dict(tags, modality="sr_uncertainty",
                         provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")
         targets.append((unc_out, unc_tags))
-    hidden = [(hidden_path(path, "partial.tif"), hidden_path(path, "cog.tmp")) for path, _ in targets]
-    for path, _ in targets:  # leftovers of a killed run
-        remove_stream_leftovers(path)
     # the tags hold the input paths and hashes, model, checkpoint hash, units and tiling
     request = cache_key(kind="predict_raster", model=identity["model_id"], device_type=device_type, tags=tags)
     names = ["sr.tif", "uncertainty.tif"][: len(targets)]
-    if cache is not None and _restore_from_cache(cache, request, names, targets, hidden):
-        LOGGER.info("%s: the same request was answered before; copied from the cache", out)
-        count = len(plan_tiles(source.lr_height, source.lr_width, tile, overlap))
-        if progress is not None:
-            progress(count, count)
-        return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=count, computed=0, cached=count,
-                                tags=tags, from_request_cache=True)
+    # the one atomic COG scheme (deeplight.io.cog): exclusive, since the caller holds the output's lock
     writer = StreamingCogWriter(
         targets, width=source.lr_width * SCALE, height=source.lr_height * SCALE, crs=source.crs,
-        transform=source.hr_transform,
+        transform=source.hr_transform, blocksize=STREAM_BLOCK, exclusive=True,
     )
     try:
         with writer:
+            if cache is not None and writer.adopt(lambda i, tmp: cache.get_file(request, names[i], tmp)):
+                writer.commit()
+                LOGGER.info("%s: the same request was answered before; copied from the cache", out)
+                count = len(plan_tiles(source.lr_height, source.lr_width, tile, overlap))
+                if progress is not None:
+                    progress(count, count)
+                return PredictionOutput(path=out, uncertainty_path=unc_out, tiles=count, computed=0,
+                                        cached=count, tags=tags, from_request_cache=True)
 
             def write(row0: int, rows: np.ndarray, unc: np.ndarray | None) -> None:
                 writer.write_rows(0, row0, rows)

@@ -1,18 +1,22 @@
 """Writing Cloud-Optimized GeoTIFFs atomically, with the tags every DeepLight raster carries.
 
 Every raster the project writes has the tags ``units``, ``modality``, ``simulated`` ("true" or
-"false") and ``provenance`` (docs/CONTRACTS.md). The file is written to a temporary name in the target
-folder, flushed, reopened and read back in full (:func:`verify_written`), and renamed only when it
-reads back as written (:func:`deeplight.utils_io.atomic_path`), so an interrupted run or a full disk
-never leaves a half-written raster under the final name.
+"false") and ``provenance`` (docs/CONTRACTS.md). There is one writer, :class:`StreamingCogWriter`
+(:func:`write_cog` is a thin call of it for an in-memory array): it copies the target's profile onto
+a hidden uncompressed GeoTIFF in the target folder, writes it by row blocks while checksumming them,
+converts it to a COG in one compression pass, flushes the COG, reads it back in full
+(:func:`verify_checksums`) and renames it onto the final name only when it reads back as written, so
+an interrupted run or a full disk never leaves a half-written raster under the final name.
 """
 
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import secrets
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,6 @@ except ImportError:  # pragma: no cover - a rasterio without the private module
     CPLE_BaseError = RasterioError
 
 from deeplight.errors import RasterError
-from deeplight.utils_io import atomic_path
 
 PathLike = str | os.PathLike[str]
 RASTER_LIB_ERRORS: tuple[type[BaseException], ...] = (RasterioError, CPLE_BaseError)
@@ -42,6 +45,22 @@ def _as_bands(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3:
         return array
     raise RasterError(f"cannot write an array of shape {array.shape}: need (y, x) or (band, y, x)")
+
+
+def check_tags(path: PathLike, tags: Mapping[str, object] | None) -> dict[str, str]:
+    """The tags of a DeepLight raster as strings (bools as "true"/"false"), checked.
+
+    Raises:
+        RasterError: a tag of :data:`REQUIRED_TAGS` is missing, or ``simulated`` is not true/false.
+    """
+    tags = dict(tags or {})
+    missing = [key for key in REQUIRED_TAGS if key not in tags]
+    if missing:
+        raise RasterError(f"{path}: tags {missing} are required on every DeepLight raster")
+    str_tags = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in tags.items()}
+    if str_tags["simulated"] not in ("true", "false"):
+        raise RasterError(f"{path}: tag simulated must be true or false, got {tags['simulated']!r}")
+    return str_tags
 
 
 def write_cog(
@@ -59,7 +78,11 @@ def write_cog(
     overview_resampling: str = "average",
     overwrite: bool = True,
 ) -> Path:
-    """Write an array as a Cloud-Optimized GeoTIFF (tiled, with overviews), atomically.
+    """Write an in-memory array as a Cloud-Optimized GeoTIFF (tiled, with overviews), atomically.
+
+    A thin call of :class:`StreamingCogWriter` with one target and one block (the whole array), so
+    every raster DeepLight writes - degrade, the demo, predict, the exports - goes through one
+    temporary-file / verify / rename scheme.
 
     Args:
         data: ``(y, x)`` or ``(band, y, x)`` array; a DataArray supplies ``crs``/``transform``
@@ -85,7 +108,7 @@ def write_cog(
     Raises:
         RasterError: missing CRS/transform/tags, bad shape, refusing to overwrite, or a failed write
             (a full disk is said so: "no space left on the device while writing <path>"). The file is
-            reopened and read back fully (:func:`verify_written`) before the atomic rename, so
+            reopened and read back fully (:func:`verify_checksums`) before the atomic rename, so
             ``path`` holds either its previous content or a complete, verified raster.
     """
     path = Path(path)
@@ -101,64 +124,25 @@ def write_cog(
         raise RasterError(f"{path}: refusing to write a raster without a CRS; pass crs=")
     if transform is None:
         raise RasterError(f"{path}: refusing to write a raster without a transform; pass transform=")
-    if not isinstance(transform, Affine):
-        transform = Affine(*list(transform)[:6])
-    tags = dict(tags or {})
-    missing = [key for key in REQUIRED_TAGS if key not in tags]
-    if missing:
-        raise RasterError(f"{path}: tags {missing} are required on every DeepLight raster")
-    str_tags = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in tags.items()}
-    if str_tags["simulated"] not in ("true", "false"):
-        raise RasterError(f"{path}: tag simulated must be true or false, got {tags['simulated']!r}")
+    str_tags = check_tags(path, tags)
     if not overwrite and path.exists():
         raise RasterError(f"{path}: exists; refusing to overwrite (remove it or choose another path)")
     bands = _as_bands(array).astype(dtype, copy=False)
     count, height, width = bands.shape
     if band_descriptions is not None and len(band_descriptions) != count:
         raise RasterError(f"{path}: {len(band_descriptions)} band descriptions for {count} bands")
-    if nodata is not None and np.issubdtype(np.dtype(dtype), np.integer) and np.isnan(nodata):
-        nodata = None
     blocksize = 256 if min(height, width) > 256 else 128
-    profile = {
-        "driver": "COG",
-        "height": height,
-        "width": width,
-        "count": count,
-        "dtype": dtype,
-        "crs": CRS.from_user_input(crs),
-        "transform": transform,
-        "nodata": nodata,
-        "compress": compress,
-        "level": level,
-        # floating-point predictor: 20-40 % smaller float rasters with DEFLATE
-        **({"predictor": 3} if np.issubdtype(np.dtype(dtype), np.floating) else {}),
-        "blocksize": blocksize,
-        "overviews": "AUTO" if min(height, width) > 2 * blocksize else "NONE",
-        "overview_resampling": overview_resampling,
-        "BIGTIFF": "IF_SAFER",
-    }
-    try:
-        with atomic_path(path, suffix=".tif.tmp") as tmp:
-            try:  # converted here, while the temporary file still fills the disk (see write_error)
-                with rasterio.open(tmp, "w", **profile) as dst:
-                    _write_bands(dst, bands)
-                    dst.update_tags(**str_tags)
-                    if band_descriptions is not None:
-                        for index, text in enumerate(band_descriptions, start=1):
-                            dst.set_band_description(index, text)
-                os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-                fsync_file(tmp)
-                verify_written(tmp, path, bands, crs=profile["crs"], transform=transform, tags=str_tags)
-            except (OSError, *RASTER_LIB_ERRORS) as exc:
-                raise write_error(path, exc) from exc
-    except OSError as exc:  # the folder cannot be created or written, or the rename failed
-        raise write_error(path, exc) from exc
+    writer = StreamingCogWriter(
+        [(path, str_tags)], width=width, height=height, crs=crs, transform=transform, count=count,
+        dtype=dtype, nodata=nodata, band_descriptions=band_descriptions, blocksize=blocksize,
+        overviews="AUTO" if min(height, width) > 2 * blocksize else "NONE",
+        overview_resampling=overview_resampling, compress=compress, level=level, exclusive=False,
+    )
+    with writer:
+        writer.write_rows(0, 0, bands)
+        writer.finish()
+        writer.commit()
     return path
-
-
-def _write_bands(dst: rasterio.io.DatasetWriter, bands: np.ndarray) -> None:
-    """Write every band (a seam for tests that simulate a full disk)."""
-    dst.write(bands)
 
 
 def fsync_file(path: PathLike) -> None:
@@ -195,7 +179,7 @@ def write_error(path: PathLike, exc: BaseException) -> RasterError:
             f"no space left on the device while writing {path}: free space or choose another --out "
             f"(nothing was written under {path.name})"
         )
-    if isinstance(exc, OSError) and exc.errno is None and str(exc):  # our own message, e.g. atomic_path's
+    if isinstance(exc, OSError) and exc.errno is None and str(exc):  # our own message, e.g. an unwritable folder
         return RasterError(f"cannot write {path}: {exc}")
     if getattr(exc, "errno", None) == errno.EROFS:
         return RasterError(f"cannot write {path}: read-only file system; choose a writable output folder")
@@ -238,32 +222,22 @@ def verify_written(
     transform: Affine | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> None:
-    """Reopen a just-written raster and read it back fully before it may be renamed into place.
+    """Reopen a just-written raster and read it back fully against the in-memory ``bands``.
 
-    Checks the size, band count, dtype, CRS, transform and tags, then reads every block and compares
-    it with ``bands`` (NaN equals NaN), so a file truncated or left incomplete by a full disk (GDAL
-    does not always report a failed write) is never renamed onto ``final``.
+    The same check as :func:`verify_checksums` (size, band count, dtype, CRS, transform, tags, then
+    every block of every band; NaN equals NaN), with the checksums taken from ``bands``.
 
     Raises:
         RasterError: the file does not read back as written (a full disk said so when space is low).
     """
-    try:
-        with rasterio.open(tmp) as src:
-            problems = _header_problems(src, bands.shape, bands.dtype, crs, transform, tags)
-            if not problems:
-                floating = np.issubdtype(bands.dtype, np.floating)
-                for _, window in src.block_windows(1):
-                    block = src.read(window=window)
-                    expected = bands[:, window.row_off : window.row_off + window.height,
-                                     window.col_off : window.col_off + window.width]
-                    if not np.array_equal(block, expected, equal_nan=floating):
-                        problems.append(f"different pixel values in the block at row {window.row_off}, "
-                                        f"column {window.col_off}")
-                        break
-    except RASTER_LIB_ERRORS as exc:
-        problems = [f"it cannot be read back ({exc})"]
-    if problems:
-        _raise_unverified(final, problems)
+    bands = _as_bands(np.asarray(bands))
+    expected = []
+    for band in bands:
+        checksum = PixelChecksum()
+        checksum.add(band)
+        expected.append(checksum)
+    verify_checksums(tmp, final, expected, height=bands.shape[1], width=bands.shape[2], dtype=bands.dtype,
+                     crs=crs, transform=transform, tags=tags)
 
 
 _MASK64 = (1 << 64) - 1
@@ -358,9 +332,11 @@ def _raise_unverified(final: PathLike, problems: list[str]) -> None:
     )
 
 
-# ------------------------------------------------------------------ streamed writes (rasters of any size)
+# ------------------------------------------------------------------ the one writer (rasters of any size)
 STREAM_BLOCK = 512
-"""Internal tile size (pixels) of the partial GeoTIFF and of the streamed COG."""
+"""Internal tile size (pixels) of the partial GeoTIFF and of the COG of ``deeplight predict``."""
+TOKEN_CHARS = 8
+"""Length of the random token in the hidden names of a non-exclusive write (:class:`StreamingCogWriter`)."""
 
 
 def hidden_path(out: Path, what: str) -> Path:
@@ -369,125 +345,241 @@ def hidden_path(out: Path, what: str) -> Path:
 
 
 def remove_stream_leftovers(path: Path) -> None:
-    """Delete the hidden files of an earlier or failed streamed write of ``path`` (partial GeoTIFF, COG
-    temp and GDAL's overview temp ``.cog.tmp.ovr.tmp``); never the final file, never a lock."""
-    import glob
-
+    """Delete the hidden files of an earlier or failed write of ``path`` (partial GeoTIFF, COG temp and
+    GDAL's overview temp ``.cog.tmp.ovr.tmp``, with or without a writer's token); never the final file,
+    never a lock."""
     prefix = glob.escape(f".{path.name}.")
-    for pattern in (f"{prefix}partial.tif*", f"{prefix}cog.tmp*"):
+    token = "?" * TOKEN_CHARS + "."
+    for pattern in (f"{prefix}partial.tif*", f"{prefix}cog.tmp*", f"{prefix}{token}partial.tif*",
+                    f"{prefix}{token}cog.tmp*"):
         for leftover in path.parent.glob(pattern):
             leftover.unlink(missing_ok=True)
 
 
 def _write_rows(dst: rasterio.io.DatasetWriter, row0: int, rows: np.ndarray) -> None:
-    """Write rows of band 1 starting at ``row0`` (a seam for tests that simulate a full disk)."""
+    """Write full-width rows - ``(h, width)`` of band 1 or ``(bands, h, width)`` - from ``row0`` (a seam
+    for tests that simulate a full disk)."""
     from rasterio.windows import Window
 
-    dst.write(rows, 1, window=Window(0, row0, rows.shape[1], rows.shape[0]))
+    window = Window(0, row0, rows.shape[-1], rows.shape[-2])
+    if rows.ndim == 2:
+        dst.write(rows, 1, window=window)
+    else:
+        dst.write(rows, window=window)
 
 
 COG_THREADS = "ALL_CPUS"
 """GDAL threads compressing the COG (its ``NUM_THREADS`` option: blocks and overviews compressed in
 parallel)."""
 COG_DEFLATE_LEVEL = 1
-"""DEFLATE level of the streamed COG: on a float32 HR 4096^2 radiance raster with the floating-point
+"""DEFLATE level of the COGs: on a float32 HR 4096^2 radiance raster with the floating-point
 predictor, level 1 took 0.85 s and level 6 (GDAL's default) 1.4-1.5 s, for 69.4 vs 68.8 MB (+0.9%)."""
+_LEVELLED = ("DEFLATE", "ZSTD", "LZMA", "LERC_DEFLATE", "LERC_ZSTD", "WEBP", "JPEG")
+"""Compressions with a LEVEL (or quality) option."""
 
 
-def _partial_to_cog(partial: Path, tmp: Path) -> None:
-    """The one compression pass: the uncompressed partial GeoTIFF -> a DEFLATE COG with overviews."""
+def _partial_to_cog(partial: Path, tmp: Path, **options: str) -> None:
+    """The one compression pass: the uncompressed partial GeoTIFF -> a COG with overviews (``options``
+    are the COG driver's creation options)."""
     import rasterio.shutil
 
-    rasterio.shutil.copy(
-        partial, tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=STREAM_BLOCK,
-        OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER", NUM_THREADS=COG_THREADS,
-        LEVEL=COG_DEFLATE_LEVEL,
-    )
-    os.chmod(tmp, 0o644)
+    rasterio.shutil.copy(partial, tmp, driver="COG", **options)
+    os.chmod(tmp, 0o644)  # outputs are meant to be shared
 
 
 class StreamingCogWriter:
-    """Single-band float32 COGs written by row blocks, verified, then renamed into place together.
+    """THE raster writer: COGs written by row blocks, verified, then renamed into place together.
 
-    The one writer for rasters too large to hold (``deeplight predict``): rows go to a hidden tiled,
-    *uncompressed* GeoTIFF (``.<name>.partial.tif``, 4 bytes a pixel on disk until :meth:`finish`)
-    while a :class:`PixelChecksum` follows them; :meth:`finish` converts each to a COG
-    (``.<name>.cog.tmp``) in the one compression pass (DEFLATE with GDAL's ``NUM_THREADS``; the partial
-    used to be DEFLATE-compressed too, single-threaded, and decompressed again for the COG: HR 4096^2
-    took 4.7 s to write and convert, 2.2-2.8 s now, load 3 on 2 cores), deletes the partial, flushes
-    the COG and reads it back in full against the
-    checksum, header and tags (:func:`verify_checksums`); :meth:`commit` renames them, the first
-    target last, so its presence means the whole set is complete. Leftovers of a killed run are
-    removed on entry and whatever is left on any failure is removed on exit.
+    Every raster DeepLight writes goes through it - :func:`write_cog` (degrade, the demo, the
+    dashboard's exports) with one block, ``deeplight predict`` with rows as tiles are blended.
+    Rows go to a hidden tiled, *uncompressed* GeoTIFF (``.<name>.partial.tif``, the profile of the
+    target: size, bands, dtype, CRS, transform, nodata, tags, band names) while a
+    :class:`PixelChecksum` per band follows them; :meth:`finish` converts each to a COG
+    (``.<name>.cog.tmp``) in the one compression pass (DEFLATE level 1 with GDAL's ``NUM_THREADS``;
+    the partial used to be DEFLATE-compressed too, single-threaded, and decompressed again for the
+    COG: HR 4096^2 took 4.7 s to write and convert, 2.2-2.8 s now, load 3 on 2 cores), deletes the
+    partial, flushes the COG and reads it back in full against the checksums, header and tags
+    (:func:`verify_checksums`); :meth:`commit` renames them, the first target last, so its presence
+    means the whole set is complete. :meth:`adopt` takes finished COGs from elsewhere (a cache)
+    through the same check-and-rename. A failure is a :class:`RasterError` naming the target (a full
+    disk said so), and whatever this writer left is removed on exit.
 
     Args:
         targets: ``(final path, tags)`` per output; tags must hold :data:`REQUIRED_TAGS`.
         width, height: raster size (pixels).
         crs, transform: georeferencing of every target.
+        count: bands of every target.
+        dtype, nodata: pixel type and nodata value (NaN is dropped for integer types).
+        band_descriptions: optional per-band names.
+        blocksize: tile size of the partial and of the COG (pixels, a multiple of 16).
+        overviews: the COG driver's ``OVERVIEWS`` ("AUTO" or "NONE").
+        overview_resampling: "average" for continuous values, "nearest" or "mode" for classes.
+        compress, level: the COG's compression and its level.
+        exclusive: the caller holds a lock on the targets (``deeplight predict``): the hidden files have
+            fixed names and the leftovers of a killed earlier run are removed on entry. Otherwise their
+            names carry a random token, so two writers of one path never touch each other's files.
     """
 
     def __init__(
-        self, targets: Sequence[tuple[Path, Mapping[str, str]]], *, width: int, height: int,
-        crs: CRS | None, transform: Affine,
+        self, targets: Sequence[tuple[PathLike, Mapping[str, object]]], *, width: int, height: int,
+        crs: CRS | str | None, transform: Affine | Sequence[float], count: int = 1, dtype: str = "float32",
+        nodata: float | None = np.nan, band_descriptions: Sequence[str] | None = None,
+        blocksize: int = STREAM_BLOCK, overviews: str = "AUTO", overview_resampling: str = "average",
+        compress: str = "DEFLATE", level: int = COG_DEFLATE_LEVEL, exclusive: bool = True,
     ) -> None:
-        self.targets = [(Path(p), dict(t)) for p, t in targets]
-        self.width, self.height, self.crs, self.transform = int(width), int(height), crs, transform
-        self.hidden = [(hidden_path(p, "partial.tif"), hidden_path(p, "cog.tmp")) for p, _ in self.targets]
-        self.checksums = [PixelChecksum() for _ in self.targets]
-        self._datasets: list[rasterio.io.DatasetWriter] = []
+        self.targets = [(Path(p), check_tags(p, t)) for p, t in targets]
+        self.width, self.height, self.count = int(width), int(height), int(count)
+        self.crs = None if crs is None else CRS.from_user_input(crs)
+        self.transform = transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
+        self.dtype = np.dtype(dtype)
+        if nodata is not None and np.issubdtype(self.dtype, np.integer) and np.isnan(nodata):
+            nodata = None
+        self.nodata = nodata
+        self.band_descriptions = None if band_descriptions is None else list(band_descriptions)
+        self.blocksize = int(blocksize)
+        self.cog_options = {
+            "COMPRESS": compress.upper(), "BLOCKSIZE": str(self.blocksize), "OVERVIEWS": overviews,
+            "OVERVIEW_RESAMPLING": overview_resampling.upper(), "BIGTIFF": "IF_SAFER", "NUM_THREADS": COG_THREADS,
+        }
+        if compress.upper() in _LEVELLED:
+            self.cog_options["LEVEL"] = str(level)
+        if compress.upper() != "NONE":  # floating-point predictor: 20-40 % smaller float rasters
+            self.cog_options["PREDICTOR"] = "YES" if np.issubdtype(self.dtype, np.floating) else "NO"
+        self.exclusive = exclusive
+        token = "" if exclusive else secrets.token_hex(TOKEN_CHARS // 2) + "."
+        self.hidden = [(hidden_path(p, f"{token}partial.tif"), hidden_path(p, f"{token}cog.tmp"))
+                       for p, _ in self.targets]
+        self.checksums = [[PixelChecksum() for _ in range(self.count)] for _ in self.targets]
+        self._datasets: list[rasterio.io.DatasetWriter | None] = [None] * len(self.targets)
+        self._finished = False
 
     @property
     def cog_paths(self) -> list[Path]:
         """The verified COG temporaries (valid between :meth:`finish` and :meth:`commit`)."""
         return [tmp for _, tmp in self.hidden]
 
+    def _failed(self, index: int, exc: BaseException) -> RasterError:
+        """A failed write of any target is reported under the first one: the set is what was asked for
+        (``--out``), and none of it is written."""
+        return write_error(self.targets[0][0], exc)
+
     def __enter__(self) -> "StreamingCogWriter":
-        for path, _ in self.targets:
-            remove_stream_leftovers(path)
-        profile = {
-            "driver": "GTiff", "dtype": "float32", "count": 1, "width": self.width, "height": self.height,
-            "crs": self.crs, "transform": self.transform, "nodata": np.nan, "tiled": True,
-            "blockxsize": STREAM_BLOCK, "blockysize": STREAM_BLOCK, "compress": "none", "BIGTIFF": "IF_SAFER",
-        }
-        try:
-            for (partial, _), (_, tags) in zip(self.hidden, self.targets, strict=True):
-                self._datasets.append(rasterio.open(partial, "w", **profile))
-                self._datasets[-1].update_tags(**tags)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+        for index, (path, _) in enumerate(self.targets):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not os.access(path.parent, os.W_OK):
+                    raise PermissionError(f"cannot write to folder {path.parent}: choose a writable output folder")
+            except OSError as exc:
+                raise self._failed(index, exc) from exc
+            if self.exclusive:
+                remove_stream_leftovers(path)
         return self
 
+    def _partial(self, index: int) -> rasterio.io.DatasetWriter:
+        """The open partial GeoTIFF of target ``index`` (created on first use)."""
+        dataset = self._datasets[index]
+        if dataset is None:
+            profile = {
+                "driver": "GTiff", "dtype": self.dtype.name, "count": self.count, "width": self.width,
+                "height": self.height, "crs": self.crs, "transform": self.transform, "nodata": self.nodata,
+                "tiled": True, "blockxsize": self.blocksize, "blockysize": self.blocksize, "compress": "none",
+                "BIGTIFF": "IF_SAFER",
+            }
+            dataset = rasterio.open(self.hidden[index][0], "w", **profile)
+            self._datasets[index] = dataset
+            dataset.update_tags(**self.targets[index][1])
+            for band, text in enumerate(self.band_descriptions or [], start=1):
+                dataset.set_band_description(band, text)
+        return dataset
+
     def write_rows(self, index: int, row0: int, rows: np.ndarray) -> None:
-        """Write ``rows`` (h, width) of target ``index`` from row ``row0``."""
-        rows = np.asarray(rows, dtype=np.float32)
-        _write_rows(self._datasets[index], row0, rows)
-        self.checksums[index].add(rows, row0)
+        """Write full-width ``rows`` of target ``index`` from row ``row0``: ``(h, width)`` for a one-band
+        target, ``(count, h, width)`` for any."""
+        rows = np.asarray(rows, dtype=self.dtype)
+        bands = rows[None] if rows.ndim == 2 else rows
+        if bands.ndim != 3 or bands.shape[0] != self.count or bands.shape[2] != self.width:
+            raise ValueError(f"rows of shape {rows.shape} for a {self.count}-band raster {self.width} wide")
+        try:
+            _write_rows(self._partial(index), row0, rows)
+        except (OSError, *RASTER_LIB_ERRORS) as exc:
+            raise self._failed(index, exc) from exc
+        for checksum, band in zip(self.checksums[index], bands, strict=True):
+            checksum.add(band, row0)
 
     def finish(self) -> list[Path]:
         """Close, convert to COG, flush and verify every target; returns the COG temporaries."""
-        for ds in self._datasets:
-            ds.close()
-        for (partial, cog_tmp), (path, tags), checksum in zip(self.hidden, self.targets, self.checksums, strict=True):
-            _partial_to_cog(partial, cog_tmp)
-            partial.unlink(missing_ok=True)  # its disk space is free before the read-back
-            # read the COG back in full before it may be renamed: a full disk does not always raise
-            fsync_file(cog_tmp)
+        for index, ((partial, cog_tmp), (path, tags)) in enumerate(zip(self.hidden, self.targets, strict=True)):
+            try:
+                self._partial(index).close()
+                _partial_to_cog(partial, cog_tmp, **self.cog_options)
+                partial.unlink(missing_ok=True)  # its disk space is free before the read-back
+                # read the COG back in full before it may be renamed: a full disk does not always raise
+                fsync_file(cog_tmp)
+            except (OSError, *RASTER_LIB_ERRORS) as exc:
+                raise self._failed(index, exc) from exc
             verify_checksums(
-                cog_tmp, path, [checksum], height=self.height, width=self.width, crs=self.crs,
-                transform=self.transform, tags=tags,
+                cog_tmp, path, self.checksums[index], height=self.height, width=self.width, dtype=self.dtype,
+                crs=self.crs, transform=self.transform, tags=tags,
             )
+        self._finished = True
         return self.cog_paths
+
+    def adopt(self, fetch: Callable[[int, Path], bool]) -> bool:
+        """Take finished COGs from elsewhere instead of writing them (a cache of an identical request).
+
+        ``fetch(index, tmp)`` copies target ``index``'s COG to ``tmp`` and says whether it had one.
+        Each copy is flushed and its header checked (size, bands, dtype, grid, tags); then
+        :meth:`commit` renames them like written ones.
+
+        Returns:
+            False (nothing kept) when a copy is missing or is not the raster the targets describe.
+        """
+        kept = True
+        for index, (_, cog_tmp) in enumerate(self.hidden):
+            try:
+                if not fetch(index, cog_tmp):
+                    kept = False
+                    break
+                os.chmod(cog_tmp, 0o644)
+                fsync_file(cog_tmp)
+                with rasterio.open(cog_tmp) as src:
+                    shape = (self.count, self.height, self.width)
+                    if _header_problems(src, shape, self.dtype, self.crs, self.transform, self.targets[index][1]):
+                        kept = False
+                        break
+            except RASTER_LIB_ERRORS:
+                kept = False
+                break
+            except OSError as exc:
+                self._remove_cogs()
+                raise self._failed(index, exc) from exc
+        if not kept:
+            self._remove_cogs()
+        self._finished = kept
+        return kept
+
+    def _remove_cogs(self) -> None:
+        for _, cog_tmp in self.hidden:
+            cog_tmp.unlink(missing_ok=True)
 
     def commit(self) -> None:
         """Rename the verified COGs into place (the first target last)."""
-        for (partial, cog_tmp), (path, _) in reversed(list(zip(self.hidden, self.targets, strict=True))):
-            os.replace(cog_tmp, path)
-            partial.unlink(missing_ok=True)
+        if not self._finished:
+            raise RuntimeError("StreamingCogWriter.commit() before finish() or adopt()")
+        for index in reversed(range(len(self.targets))):
+            try:
+                os.replace(self.hidden[index][1], self.targets[index][0])
+            except OSError as exc:
+                raise self._failed(index, exc) from exc
 
     def __exit__(self, *exc_info) -> None:
-        for ds in self._datasets:
-            if not ds.closed:
-                ds.close()
-        for path, _ in self.targets:
-            remove_stream_leftovers(path)
+        for dataset in self._datasets:
+            if dataset is not None and not dataset.closed:
+                dataset.close()
+        for (path, _), (partial, cog_tmp) in zip(self.targets, self.hidden, strict=True):
+            if self.exclusive:
+                remove_stream_leftovers(path)
+            else:  # only this writer's files (the COG temp and GDAL's overview temp beside it)
+                partial.unlink(missing_ok=True)
+                for leftover in path.parent.glob(glob.escape(cog_tmp.name) + "*"):
+                    leftover.unlink(missing_ok=True)

@@ -104,24 +104,25 @@ def test_streamed_cog_is_compressed_once_from_an_uncompressed_partial(tmp_path, 
     seen = {}
     real = cog._partial_to_cog
 
-    def spy(partial, tmp):
+    def spy(partial, tmp, **options):
         with rasterio.open(partial) as src:
             seen["partial_compression"] = src.compression
-        real(partial, tmp)
+        seen["options"] = options
+        real(partial, tmp, **options)
 
     monkeypatch.setattr(cog, "_partial_to_cog", spy)
     values = np.random.default_rng(0).random((1100, 700)).astype("f4")
     values[3:9, 5:40] = np.nan
     out = tmp_path / "sr.tif"
-    str_tags = {k: str(v) for k, v in tags("sr").items()}
-    with cog.StreamingCogWriter([(out, str_tags)], width=700, height=1100, crs=UTM50,
+    with cog.StreamingCogWriter([(out, tags("sr"))], width=700, height=1100, crs=UTM50,
                                 transform=HR_TRANSFORM) as writer:
         for row0 in range(0, 1100, 300):
             writer.write_rows(0, row0, values[row0:row0 + 300])
         (cog_tmp,) = writer.finish()
-        assert not cog.hidden_path(out, "partial.tif").exists()
+        assert not cog.hidden_path(out, "partial.tif").exists() and cog_tmp.exists()
         writer.commit()
     assert seen["partial_compression"] is None
+    assert seen["options"]["NUM_THREADS"] == "ALL_CPUS" and seen["options"]["LEVEL"] == "1"
     assert list_files(tmp_path) == ["sr.tif"]
     with rasterio.open(out) as src:
         assert src.compression.name == "deflate"
@@ -129,3 +130,64 @@ def test_streamed_cog_is_compressed_once_from_an_uncompressed_partial(tmp_path, 
         assert src.overviews(1)  # built in the same pass
         assert np.array_equal(src.read(1), values, equal_nan=True)
     assert cog.COG_THREADS == "ALL_CPUS"
+
+
+def test_write_cog_is_the_streaming_writer_with_one_block(tmp_path, monkeypatch):
+    """One atomic scheme: write_cog converts the same uncompressed partial in the same one pass, and keeps
+    band names, integer types (no NaN nodata) and the tags."""
+    from deeplight.io import cog
+
+    seen = []
+    real = cog._partial_to_cog
+    monkeypatch.setattr(cog, "_partial_to_cog", lambda partial, tmp, **o: (seen.append(o), real(partial, tmp, **o)))
+    values = np.arange(3 * 40 * 24, dtype="u2").reshape(3, 40, 24)
+    path = write_cog(values, tmp_path / "c.tif", crs=UTM50, transform=HR_TRANSFORM, tags=tags("isp"),
+                     dtype="uint16", band_descriptions=["a", "b", "c"])
+    assert len(seen) == 1 and seen[0]["PREDICTOR"] == "NO" and seen[0]["OVERVIEWS"] == "NONE"
+    assert list_files(tmp_path) == ["c.tif"]
+    with rasterio.open(path) as src:
+        assert src.dtypes[0] == "uint16" and src.nodata is None and src.descriptions == ("a", "b", "c")
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" and src.tags()["modality"] == "isp"
+        np.testing.assert_array_equal(src.read(), values)
+
+
+def test_two_non_exclusive_writers_of_one_path_keep_their_own_files(tmp_path):
+    from deeplight.io import cog
+
+    out = tmp_path / "x.tif"
+    first = cog.StreamingCogWriter([(out, tags())], width=16, height=16, crs=UTM50, transform=HR_TRANSFORM,
+                                   blocksize=16, exclusive=False)
+    second = cog.StreamingCogWriter([(out, tags())], width=16, height=16, crs=UTM50, transform=HR_TRANSFORM,
+                                    blocksize=16, exclusive=False)
+    with first:
+        first.write_rows(0, 0, np.zeros((16, 16), "f4"))
+        with second:  # entering and leaving does not remove the first writer's partial
+            second.write_rows(0, 0, np.ones((16, 16), "f4"))
+            second.finish()
+            second.commit()
+        first.finish()
+        first.commit()
+    assert list_files(tmp_path) == ["x.tif"]
+    with rasterio.open(out) as src:
+        assert (src.read(1) == 0).all()
+
+
+def test_adopt_takes_a_matching_cog_and_refuses_another(tmp_path):
+    from deeplight.io import cog
+
+    made = write_cog(np.ones((16, 16), "f4"), tmp_path / "made.tif", crs=UTM50, transform=HR_TRANSFORM,
+                     tags=tags("sr"))
+    import shutil
+
+    def fetch(index, tmp):
+        shutil.copyfile(made, tmp)
+        return True
+
+    for wanted, kept in ((tags("sr"), True), ({**tags("sr"), "modality": "hr"}, False)):
+        out = tmp_path / f"out_{kept}.tif"
+        with cog.StreamingCogWriter([(out, wanted)], width=16, height=16, crs=UTM50, transform=HR_TRANSFORM) as w:
+            assert w.adopt(fetch) is kept
+            if kept:
+                w.commit()
+        assert out.exists() is kept
+    assert list_files(tmp_path) == ["made.tif", "out_True.tif"]
