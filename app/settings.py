@@ -2,7 +2,8 @@
 
 Environment variables (see docs/CONTRACTS.md):
     DEEPLIGHT_HOME: where the demo scene, the inference cache and outputs live
-        (default ``<repo>/data/runtime``).
+        (default ``<repo>/data/runtime``; the rule is :func:`deeplight.runtime.default_home`).
+    DEEPLIGHT_CACHE_DIR: the inference cache (default ``$DEEPLIGHT_HOME/cache``), shared with the CLI.
     DEEPLIGHT_DATA_DIR: a folder with the layout of ``../shared/data`` (Shanghai, Cote d'Ivoire,
         Touggourt); when unset, only the built-in demo and uploads are offered.
     DEEPLIGHT_UPLOAD_MB: largest accepted upload in MiB (default 50).
@@ -16,6 +17,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from deeplight.runtime import default_cache_dir, default_home
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATIC_URL = "/app/static"
@@ -54,13 +57,14 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path:
-        """Folder of the inference cache shared by every session of this machine."""
-        return self.home / "cache"
+        """Folder of the inference cache shared by every session of this machine and by the command
+        line (``$DEEPLIGHT_CACHE_DIR``, else ``home/cache``: :func:`deeplight.runtime.default_cache_dir`)."""
+        return default_cache_dir(self.home)
 
 
 def get_settings() -> Settings:
     """Read the settings from the environment (cheap; call it wherever needed)."""
-    home = Path(os.environ.get("DEEPLIGHT_HOME", REPO_ROOT / "data" / "runtime")).expanduser()
+    home = default_home()
     data_env = os.environ.get("DEEPLIGHT_DATA_DIR", "").strip()
     data_dir = Path(data_env).expanduser() if data_env else None
     try:

@@ -14,7 +14,8 @@ the same sets through this module:
   :func:`deeplight.io.scene.open_scene` (an LR image).
 
 Where things live is given as arguments (``data_dir``, ``home``), never read from a settings object;
-:func:`default_home` and :func:`default_data_dir` read the environment variables of docs/CONTRACTS.md.
+:func:`default_home` (the one rule, :func:`deeplight.runtime.default_home`) and :func:`default_data_dir`
+read the environment variables of docs/CONTRACTS.md.
 """
 
 from __future__ import annotations
@@ -40,15 +41,9 @@ from deeplight.io.raster import raster_grid, read_raster
 from deeplight.io.regions import load_regions
 from deeplight.io.scene import Layer, Scene, lr_transform_from_hr, open_scene, scene_regions, whole_scene_region
 from deeplight.report import DEMO_CREDIT, DEMO_SIMULATED_LR_NOTE, DEMO_SYNTHETIC_HR_NOTE, DEMO_TITLE
+from deeplight.runtime import default_home  # the one home rule, re-exported here
 
-HOME_ENV = "DEEPLIGHT_HOME"
 DATA_DIR_ENV = "DEEPLIGHT_DATA_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_home() -> Path:
-    """``$DEEPLIGHT_HOME`` (where the demo, the cache and outputs live), else ``<repo>/data/runtime``."""
-    return Path(os.environ.get(HOME_ENV, REPO_ROOT / "data" / "runtime")).expanduser()
 
 
 def default_data_dir() -> Path | None:

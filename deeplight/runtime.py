@@ -16,6 +16,11 @@ This module never imports torch, so an entry point (the ``deeplight`` command, t
   user's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` is left alone.
 
 ``deeplight.infer.devices.configure_runtime`` calls this and also sets torch's thread count.
+
+It also holds the one rule for where a process keeps its files (docs/CONTRACTS.md):
+:func:`default_home` (``$DEEPLIGHT_HOME``) and :func:`default_cache_dir` (``$DEEPLIGHT_CACHE_DIR``,
+else ``<home>/cache``), read by the catalogue, the inference cache, the training preload cache and the
+dashboard's settings alike.
 """
 
 from __future__ import annotations
@@ -25,6 +30,29 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "DEEPLIGHT_HOME"
+CACHE_DIR_ENV = "DEEPLIGHT_CACHE_DIR"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_home() -> Path:
+    """``$DEEPLIGHT_HOME`` (where the demo, the caches and outputs live), else ``<repo>/data/runtime``.
+
+    An empty or blank variable counts as unset; ``~`` is expanded.
+    """
+    value = os.environ.get(HOME_ENV, "").strip()
+    return Path(value).expanduser() if value else REPO_ROOT / "data" / "runtime"
+
+
+def default_cache_dir(home: str | os.PathLike[str] | None = None) -> Path:
+    """``$DEEPLIGHT_CACHE_DIR``, else ``<home>/cache`` (``home`` default: :func:`default_home`): the
+    prediction cache the command line and the dashboard share."""
+    value = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if value:
+        return Path(value).expanduser()
+    return (default_home() if home is None else Path(home)) / "cache"
 
 WAIT_POLICY_VARIABLE = "OMP_WAIT_POLICY"
 PASSIVE = "PASSIVE"

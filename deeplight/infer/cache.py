@@ -45,6 +45,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from deeplight.runtime import default_cache_dir as runtime_cache_dir
 from deeplight.errors import ConfigError, DeepLightError
 from deeplight.infer.locks import file_lock, is_locked
 from deeplight.utils_io import atomic_write_text, sha256_file
@@ -61,13 +62,9 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
 def default_cache_dir() -> Path:
-    """``$DEEPLIGHT_CACHE_DIR``, else ``$DEEPLIGHT_HOME/cache``, else ``<repo>/data/runtime/cache``."""
-    if os.environ.get("DEEPLIGHT_CACHE_DIR"):
-        return Path(os.environ["DEEPLIGHT_CACHE_DIR"])
-    home = os.environ.get("DEEPLIGHT_HOME")
-    if home:
-        return Path(home) / "cache"
-    return Path(__file__).resolve().parents[2] / "data" / "runtime" / "cache"
+    """``$DEEPLIGHT_CACHE_DIR``, else ``$DEEPLIGHT_HOME/cache``, else ``<repo>/data/runtime/cache``
+    (the one rule: :func:`deeplight.runtime.default_cache_dir`)."""
+    return runtime_cache_dir()
 
 
 def default_max_bytes() -> int:

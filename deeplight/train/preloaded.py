@@ -102,5 +102,6 @@ def cache_path(root: str | os.PathLike[str], split: str) -> Path | None:
     if not manifest.is_file():
         return None
     key = hashlib.sha256(f"{root}|{split}|{sha256_file(manifest)}".encode()).hexdigest()[:16]
-    home = Path(os.environ.get("DEEPLIGHT_HOME", Path(__file__).resolve().parents[2] / "data" / "runtime"))
-    return home / "cache" / "preloaded" / f"{split}-{key}.safetensors"
+    from deeplight.runtime import default_home
+
+    return default_home() / "cache" / "preloaded" / f"{split}-{key}.safetensors"

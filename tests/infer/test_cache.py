@@ -107,6 +107,29 @@ def test_default_folder_follows_deeplight_home(monkeypatch, tmp_path):
     assert TileCache().root == tmp_path / "cache"
 
 
+def test_every_default_follows_one_home_rule(monkeypatch, tmp_path):
+    """DEEPLIGHT_HOME is read in one place (deeplight.runtime): the catalogue, the prediction cache, the
+    training preload cache and the dashboard's settings agree, also when it is blank or unset."""
+    from app.settings import get_settings
+    from deeplight import catalog, runtime
+    from deeplight.train.preloaded import cache_path
+
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "manifest.json").write_text("{}")
+    monkeypatch.delenv("DEEPLIGHT_CACHE_DIR", raising=False)
+    default = runtime.REPO_ROOT / "data" / "runtime"
+    for value, home in ((str(tmp_path / "h"), tmp_path / "h"), ("  ", default), (None, default)):
+        if value is None:
+            monkeypatch.delenv("DEEPLIGHT_HOME", raising=False)
+        else:
+            monkeypatch.setenv("DEEPLIGHT_HOME", value)
+        assert catalog.default_home() == get_settings().home == home
+        assert TileCache().root == get_settings().cache_dir == home / "cache"
+        assert cache_path(tmp_path / "set", "train").parent == home / "cache" / "preloaded"
+    monkeypatch.setenv("DEEPLIGHT_CACHE_DIR", str(tmp_path / "c"))
+    assert TileCache().root == get_settings().cache_dir == tmp_path / "c"  # the CLI and the app share it
+
+
 def test_lock_times_out_while_held(tmp_path):
     with file_lock(tmp_path / "x.lock"):
         with pytest.raises(LockTimeout, match="still held"):
