@@ -258,7 +258,7 @@ def sidebar_context(time_slot=None, view: Sequence[ViewParam] = ()) -> PageConte
         failure = None
         with staged("Loading the data set", keep=False) as stages:
             what = f"{info.title} {month or year or ''}".strip()
-            simulated = "" if dataset_id.startswith(("demo", "upload:")) else " and simulating its LR"
+            simulated = " and simulating its LR" if info.lr_simulated_on_open else ""
             stages.stage(f"Reading {what}{simulated}")
             try:
                 scene = services.scene(dataset_id, month or year)

@@ -97,6 +97,9 @@ class DatasetInfo:
             monthly set is stepped through by month (``?month=``), an annual one by year (``?year=``).
         lr_simulated: whether the set's LR input is made by the degradation model (every built-in and
             real set: no real coarse twin exists); False for a real LR upload.
+        lr_simulated_on_open: whether opening the set runs the degradation model (the real sets: their
+            LR is simulated from the HR image each time it is read); False when a simulated LR is
+            stored (the demo) or already built (uploads).
     """
 
     id: str
@@ -105,6 +108,7 @@ class DatasetInfo:
     description: str
     months: tuple[str, ...] = ()
     lr_simulated: bool = True
+    lr_simulated_on_open: bool = False
 
     @property
     def times(self) -> tuple[int | str, ...]:
@@ -205,7 +209,8 @@ def list_datasets(data_dir: Path | None = None) -> list[DatasetInfo]:
                 "A small oasis town, 9 hexagon cells; real VNL HR, simulated LR.",
             )
         )
-    return out
+    # every real set's LR is simulated from its HR image when it is opened (_real_scene); the demo's is stored
+    return [out[0], *(replace(info, lr_simulated_on_open=True) for info in out[1:])]
 
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
