@@ -1,7 +1,8 @@
 """The SDG page's adapter to :func:`deeplight.report.region_report` (pure, no Streamlit).
 
 The pipeline (indicators, Gini, SDG 11.3.1, units, export metadata) lives in ``deeplight.report``,
-and so does the step from a :class:`deeplight.io.scene.Scene` to products (DataArrays) and labels
+and so does the step from a :class:`deeplight.io.scene.Scene` to products
+(:class:`deeplight.io.georaster.GeoRaster`, :meth:`Scene.georaster <deeplight.io.scene.Scene.georaster>`) and labels
 (:func:`deeplight.report.scene_report`, the one ``deeplight sdg --dataset`` runs too); here the
 on-screen tables (wide summary, change, significant digits) and the CO2 cell map are shaped. The LR
 product is passed in its own units (DMSP-like DN on the LR grid): ``deeplight.sdg`` converts it to
@@ -29,7 +30,6 @@ from deeplight.report import (  # noqa: F401  (re-exported: the pages and tests 
     land_consumption_rows,
     period_label,
     population_inputs,
-    as_dataarray,
     products_of,
     readable_units,
     region_report,
@@ -227,15 +227,15 @@ def co2_cell_map(
     from deeplight.io.coverage import Grid, coverage_fraction
     from deeplight.io.pixel_area import pixel_area_m2
     from deeplight.sdg.indicators import co2_pixel_disaggregation
-    from deeplight.sdg.rasters import dn_to_radiance
+    from deeplight.sdg.radiance import dn_to_radiance
 
     products = products_of(scene, sr, scene.lr_simulated)
     if product not in products:
         return None
-    da = products[product]
-    values = np.asarray(da.values, dtype=np.float64)
+    raster = products[product]
+    values = raster.values
     radiance = dn_to_radiance(values)[0] if product == "lr" else values
-    transform = da.rio.transform(recalc=False)
+    transform = raster.transform
     fraction = coverage_fraction(geometry, Grid(values.shape, transform, scene.crs, scene.title))
     radiance = np.where(fraction > 0, radiance, np.nan)
     area = pixel_area_m2(transform, scene.crs.to_wkt(), values.shape) / 1e6 * fraction

@@ -65,7 +65,7 @@ from deeplight.sdg import (  # noqa: E402
     population_per_region,
     urban_extent_accuracy,
 )
-from deeplight.sdg.rasters import GridRaster, read_grid_raster, reproject_grid  # noqa: E402
+from deeplight.io.georaster import GeoRaster, read_georaster, reproject_like  # noqa: E402
 from deeplight.io.regions import regions_from_bbox  # noqa: E402
 from deeplight.utils_io import atomic_write_text  # noqa: E402
 
@@ -135,7 +135,7 @@ def cote_divoire_access(data: Path) -> tuple[pd.DataFrame, dict]:
     """Electricity-access proxy per region and the population conservation check."""
     civ = data / "cote_divoire"
     regions = load_regions(civ / "adm1_rf_zonal.geojson", name_column="ADM1_FR")
-    population = read_grid_raster(civ / "pop.tif", name="population")
+    population = read_georaster(civ / "pop.tif", name="population")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = compute_indicators({"hr": civ / "ntl.tif"}, regions, population=population, year=2024)
@@ -168,17 +168,17 @@ def touggourt_crs(data: Path) -> pd.DataFrame:
     """Zonal statistics across CRSs on the Touggourt hexagons."""
     tg = data / "touggourt"
     regions = load_regions(tg / "algeria-touggourt-hexcells.geojson")
-    vnl = read_grid_raster(tg / "VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.tif")
-    population = read_grid_raster(tg / "GHS_POP_E2015_GLOBE_R2019A_54009_1K_V1_0.tif", name="population")
+    vnl = read_georaster(tg / "VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.tif")
+    population = read_georaster(tg / "GHS_POP_E2015_GLOBE_R2019A_54009_1K_V1_0.tif", name="population")
     # the VIIRS raster warped onto a 250 m Mollweide grid over the GHS tile (area-weighted average)
     t = population.transform
-    mollweide = GridRaster(
+    mollweide = GeoRaster(
         np.zeros((population.shape[0] * 4, population.shape[1] * 4)),
         Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f),
         population.crs,
         "mollweide grid",
     )
-    vnl_mollweide = reproject_grid(vnl, mollweide, Resampling.average)
+    vnl_mollweide = reproject_like(vnl, mollweide, Resampling.average)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         geo = compute_indicators(
@@ -214,22 +214,22 @@ def lr_vs_hr(data: Path) -> pd.DataFrame:
     }
     rows = []
     for case, (hr_path, region_path) in cases.items():
-        hr = read_grid_raster(hr_path)
+        hr = read_georaster(hr_path)
         rows_hr, cols_hr = (hr.shape[0] // 8) * 8, (hr.shape[1] // 8) * 8
         hr_values = np.maximum(hr.values[:rows_hr, :cols_hr], 0.0)
-        hr_crop = GridRaster(hr_values, hr.transform, hr.crs, f"{hr.source} (cropped to 8x8 blocks)", {})
+        hr_crop = GeoRaster(hr_values, hr.transform, hr.crs, f"{hr.source} (cropped to 8x8 blocks)", {})
         lr_dn, info = degrade_dmsp_like(hr_values, seed=0)
         lr_transform = hr.transform @ Affine.scale(8)
         tags = {"simulated": "true"}
         products = {
             "HR (real VIIRS)": hr_crop,
-            "LR DN, nominal calibration": GridRaster(
+            "LR DN, nominal calibration": GeoRaster(
                 lr_dn.astype(float), lr_transform, hr.crs, "lr", {**tags, "units": "DN"}
             ),
-            "LR DN, drift-corrected": GridRaster(
+            "LR DN, drift-corrected": GeoRaster(
                 lr_dn_to_radiance(lr_dn, info), lr_transform, hr.crs, "lr", tags
             ),
-            "LR radiance before response": GridRaster(
+            "LR radiance before response": GeoRaster(
                 info.lr_radiance.astype(float), lr_transform, hr.crs, "lr", tags
             ),
         }
@@ -475,16 +475,15 @@ def _code_hash() -> str:
 
 
 def _read_band(path: Path, window: tuple[slice, slice], bands: int | None = 1) -> np.ndarray:
-    import rasterio
+    """float32 pixels of ``window`` (rows, cols) of one band (or all, ``bands=None``), NaN for nodata:
+    the package's one window reader, deeplight.io.raster.read_window."""
     from rasterio.windows import Window
+
+    from deeplight.io.raster import read_window
 
     rows, cols = window
     win = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-    with rasterio.open(path) as src:
-        values = src.read(bands, window=win).astype(np.float32)
-        if src.nodata is not None and np.isfinite(src.nodata):
-            values = np.where(values == src.nodata, np.nan, values)
-    return values
+    return read_window(path, win, band=bands)
 
 
 def _region_labels(regions: pd.DataFrame, place: Place) -> pd.DataFrame:
@@ -541,7 +540,7 @@ def indicator_place(
 
     started = time.perf_counter()
     dev = resolve_device(device)
-    hr_full = read_grid_raster(place.hr_path)
+    hr_full = read_georaster(place.hr_path)
     rows, cols = sdg_eval.crop_window(hr_full.shape, max_pixels, SCALE)
     hr_values = hr_full.values[rows, cols]
     hr_transform = hr_full.transform * Affine.translation(cols.start, rows.start)
@@ -555,9 +554,9 @@ def indicator_place(
     if "dem" in place.aux:
         aux["dem"] = _read_band(place.aux["dem"], (rows, cols))
     radiance_tags = {"units": "nW/cm2/sr"}
-    products: dict[str, GridRaster] = {
-        "hr": GridRaster(hr_values, hr_transform, hr_full.crs, str(place.hr_path), {**radiance_tags}),
-        "lr": GridRaster(
+    products: dict[str, GeoRaster] = {
+        "hr": GeoRaster(hr_values, hr_transform, hr_full.crs, str(place.hr_path), {**radiance_tags}),
+        "lr": GeoRaster(
             lr_radiance,
             lr_transform,
             hr_full.crs,
@@ -591,7 +590,7 @@ def indicator_place(
             "hr_mpix_per_s": None if result.from_cache or seconds <= 0 else hr_values.size / 1e6 / seconds,
         }
         name = f"m{index}"
-        products[name] = GridRaster(
+        products[name] = GeoRaster(
             np.asarray(result.radiance, dtype=np.float64),
             hr_transform,
             hr_full.crs,

@@ -1,7 +1,7 @@
 """One pipeline from night-light products to the tidy indicator table and its CSV, for the CLI and the pages.
 
 :func:`region_report` takes the products of one date (LR, SR, HR: paths, rioxarray DataArrays or
-``deeplight.sdg`` GridRasters), the regions and the user's :class:`Thresholds`, and returns a
+:class:`deeplight.io.georaster.GeoRaster`), the regions and the user's :class:`Thresholds`, and returns a
 :class:`RegionReport`: the tidy table (``deeplight.sdg.TIDY_COLUMNS``; zonal statistics, lit and urban
 area, electricity access, CO2, light Gini; units written as words) and the metadata every export of it
 carries (data set, provenance per product, simulated and synthetic flags, model, settings).
@@ -32,8 +32,7 @@ from deeplight.sdg.export import indicators_to_csv_bytes
 from deeplight.io.regions import as_regions
 
 if TYPE_CHECKING:
-    import xarray as xr
-
+    from deeplight.io.georaster import GeoRaster
     from deeplight.io.scene import Scene
 
 READABLE_UNITS = {
@@ -177,11 +176,11 @@ def _on_grid_crs(regions: gpd.GeoDataFrame, products: Mapping[str, Any]) -> gpd.
     polygon areas (``region_area``) come from the same vertices whether the regions arrive from a
     file in longitude/latitude (the CLI) or already projected onto the scene (the dashboard).
     """
-    from deeplight.sdg.rasters import GridRaster
+    from deeplight.io.georaster import GeoRaster
 
     source = next(iter(products.values()), None)
     crs = None
-    if isinstance(source, GridRaster):
+    if isinstance(source, GeoRaster):
         crs = source.crs
     elif hasattr(source, "rio"):
         crs = source.rio.crs
@@ -317,7 +316,7 @@ def region_report(
     is the CSV).
 
     Args:
-        products: product name ("lr", "sr", "hr") -> GeoTIFF path, rioxarray DataArray or GridRaster.
+        products: product name ("lr", "sr", "hr") -> GeoTIFF path, rioxarray DataArray or GeoRaster.
             LR in DMSP-like DN (tag or ``units``), SR and HR in nW/cm^2/sr.
         regions: GeoDataFrame with a ``region`` column, or anything ``load_regions`` accepts.
         thresholds: the user's thresholds and CO2 inputs.
@@ -540,24 +539,20 @@ __all__ = [
 # -- a Scene's report: what the SDG page and `deeplight sdg --dataset` both run ---------------------
 
 
-def as_dataarray(array: np.ndarray, crs: Any, transform: Any, units: str, simulated: bool) -> "xr.DataArray":
-    """Wrap a (H, W) array with its grid as a rioxarray DataArray (tags ``units`` and ``simulated``)."""
-    import xarray as xr
+def _tags(units: str, simulated: bool) -> dict[str, str]:
+    return {"units": units, "simulated": "true" if simulated else "false"}
 
-    from deeplight.io.scene import materialise
 
-    array = np.asarray(materialise(array))
-    h, w = array.shape
-    xs = transform.c + transform.a * (np.arange(w) + 0.5)
-    ys = transform.f + transform.e * (np.arange(h) + 0.5)
-    da = xr.DataArray(
-        array.astype(np.float32),
-        dims=("y", "x"),
-        coords={"y": ys, "x": xs},
-        attrs={"units": units, "simulated": "true" if simulated else "false"},
-    )
-    da = da.rio.write_crs(crs).rio.write_transform(transform)
-    return da.rio.write_nodata(np.nan, encoded=False)
+def on_hr_grid(scene: "Scene", array: np.ndarray, units: str, simulated: bool = False) -> "GeoRaster":
+    """A (8h, 8w) array on the scene's HR grid that is not one of its layers (an SR, its std) as a
+    GeoRaster like :meth:`Scene.georaster <deeplight.io.scene.Scene.georaster>` gives: float32 pixels
+    as float64, tags ``units`` and ``simulated``."""
+    from pyproj import CRS
+
+    from deeplight.io.georaster import GeoRaster
+
+    values = np.asarray(array, dtype=np.float32).astype(np.float64)
+    return GeoRaster(values, scene.hr_transform, CRS.from_user_input(scene.crs), "<array>", _tags(units, simulated))
 
 
 def region_table(names: list[str], geometries: list, crs: Any) -> gpd.GeoDataFrame:
@@ -567,13 +562,13 @@ def region_table(names: list[str], geometries: list, crs: Any) -> gpd.GeoDataFra
     return gpd.GeoDataFrame({REGION_COLUMN: names}, geometry=geometries, crs=crs)
 
 
-def products_of(scene: "Scene", sr: np.ndarray | None, lr_simulated: bool) -> dict[str, "xr.DataArray"]:
-    """LR (DN, LR grid), SR and HR (radiance, HR grid) of a scene as DataArrays."""
-    products = {"lr": as_dataarray(scene.lr, scene.crs, scene.lr_transform, "DN", lr_simulated)}
+def products_of(scene: "Scene", sr: np.ndarray | None, lr_simulated: bool) -> dict[str, "GeoRaster"]:
+    """LR (DN, LR grid), SR and HR (radiance, HR grid) of a scene as GeoRasters."""
+    products = {"lr": scene.georaster("lr", tags=_tags("DN", lr_simulated))}
     if sr is not None:
-        products["sr"] = as_dataarray(sr, scene.crs, scene.hr_transform, "nW/cm2/sr", False)
+        products["sr"] = on_hr_grid(scene, sr, "nW/cm2/sr")
     if scene.hr is not None:
-        products["hr"] = as_dataarray(scene.hr, scene.crs, scene.hr_transform, "nW/cm2/sr", False)
+        products["hr"] = scene.georaster("hr", tags=_tags("nW/cm2/sr", False))
     return products
 
 
@@ -610,10 +605,10 @@ def scene_report(
     products = products_of(scene, sr, scene.lr_simulated)
     population = None
     if scene.population is not None:
-        population = as_dataarray(scene.population, scene.crs, scene.hr_transform, "persons", False)
+        population = scene.georaster("population", tags=_tags("persons", False))
     uncertainty = None
     if sr is not None and sr_uncertainty is not None:
-        uncertainty = {"sr": as_dataarray(sr_uncertainty, scene.crs, scene.hr_transform, "nW/cm2/sr", False)}
+        uncertainty = {"sr": on_hr_grid(scene, sr_uncertainty, "nW/cm2/sr")}
     # a generated HR (the demo's) is flagged too: "simulated" = not observed by a sensor; an SR
     # reconstructed from a simulated LR is flagged too (the same rule as `deeplight predict`)
     simulated = {"lr": scene.lr_simulated, "sr": scene.lr_simulated, "hr": scene.hr_synthetic}

@@ -35,7 +35,7 @@ MASK_MIN_FRACTION = 0.5
 
 class GridLike(Protocol):
     """What the membership functions read of a grid: ``shape`` (height, width), ``transform``
-    (north-up affine), ``crs`` and ``source`` (named in notes). ``deeplight.sdg.rasters.GridRaster``
+    (north-up affine), ``crs`` and ``source`` (named in notes). :class:`deeplight.io.georaster.GeoRaster`
     and :class:`Grid` are both grids."""
 
     shape: tuple[int, int]

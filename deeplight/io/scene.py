@@ -4,6 +4,10 @@ A :class:`Scene` holds the LR image (DMSP-like DN 0..63) and any of the HR radia
 the DEM, the ISP and the population on the HR grid, plus its CRS and HR transform, a stable ``key``
 (for caches), the simulated / synthetic flags, credits, notes and named regions. Big layers may be
 :class:`LazyRaster` (read on first use); a crop (:func:`crop_scene`) always holds plain arrays.
+:meth:`Scene.read` gives a window of a layer (a lazy HR not yet in memory is read for just that
+window, through :func:`deeplight.io.raster.read_window`, the package's one window reader), and
+:meth:`Scene.georaster` a single-band layer as the :class:`deeplight.io.georaster.GeoRaster` the
+indicators compute on.
 
 :func:`open_scene` reads files through :mod:`deeplight.io` into a Scene (the one reader of the command
 line, the data catalogue :mod:`deeplight.catalog` and the dashboard's uploads); the grid helpers
@@ -26,16 +30,20 @@ import geopandas as gpd
 import numpy as np
 import xarray as xr
 from affine import Affine
+from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
+from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
 from deeplight.contracts import SCALE, radiance_to_nominal_dn, tag_is_true
 from deeplight.errors import RasterError, RegionError
 from deeplight.io.coverage import MASK_MIN_FRACTION, Grid, coverage_fraction, membership_mask
+from deeplight.io.georaster import GeoRaster
 from deeplight.io.modalities import MODALITIES
-from deeplight.io.raster import raster_grid, read_raster
+from deeplight.io.raster import raster_grid, read_raster, read_window
 from deeplight.io.regions import REGION_COLUMN, load_regions
 from deeplight.io.reproject import reproject_array
+from deeplight.io.validation import check_values, emit
 from deeplight.io.value_ranges import check_value_range
 
 Layer = str | os.PathLike[str] | xr.DataArray
@@ -97,6 +105,18 @@ def check_lr_hr_grids(
         )
 
 
+def _window_slices(window: Window | None, shape: tuple[int, ...], where: str) -> tuple[slice, slice]:
+    """Row and column slices of ``window`` on a grid of ``shape`` (..., H, W); the window must fit."""
+    height, width = shape[-2:]
+    if window is None:
+        return slice(0, height), slice(0, width)
+    r0, c0 = int(window.row_off), int(window.col_off)
+    r1, c1 = r0 + int(window.height), c0 + int(window.width)
+    if r0 < 0 or c0 < 0 or r1 > height or c1 > width:
+        raise RasterError(f"{where}: window {window} is outside the grid ({height}x{width} pixels)")
+    return slice(r0, r1), slice(c0, c1)
+
+
 class LazyRaster:
     """A full-scene array read from disk on first use (thread-safe), then kept in memory.
 
@@ -105,10 +125,17 @@ class LazyRaster:
 
     Args:
         loader: returns the (..., H, W) array.
+        window_reader: returns the pixels of one ``Window`` of that array straight from its file,
+            the same values ``loader`` would give there (None: a window is cut from the loaded array).
     """
 
-    def __init__(self, loader: Callable[[], np.ndarray]) -> None:
+    def __init__(
+        self,
+        loader: Callable[[], np.ndarray],
+        window_reader: Callable[[Window], np.ndarray] | None = None,
+    ) -> None:
         self._loader = loader
+        self._window_reader = window_reader
         self._array: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -119,6 +146,20 @@ class LazyRaster:
                 self._array = self._loader()
             return self._array
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the whole array is in memory."""
+        return self._array is not None
+
+    def read(self, window: Window | None = None) -> np.ndarray:
+        """The pixels of ``window`` (None: all): from memory once loaded, else from the file when a
+        window reader was given (nothing else is read), else from the loaded array."""
+        if window is not None and self._window_reader is not None and not self.loaded:
+            return self._window_reader(window)
+        array = self.load()
+        rows, cols = _window_slices(window, array.shape, "layer")
+        return array[..., rows, cols]
+
     def __getitem__(self, item) -> np.ndarray:
         return self.load()[item]
 
@@ -126,6 +167,10 @@ class LazyRaster:
 def materialise(array: np.ndarray | LazyRaster | None) -> np.ndarray | None:
     """A plain ndarray (or None) from an array or a :class:`LazyRaster`."""
     return array.load() if isinstance(array, LazyRaster) else array
+
+
+SCENE_LAYERS = ("lr", "hr", "dmo", "dem", "isp", "population")
+"""The layers a :class:`Scene` may hold (``lr`` on the LR grid, the others on the HR grid)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +243,63 @@ class Scene:
         """(8h, 8w) of the HR grid."""
         h, w = self.lr.shape
         return h * SCALE, w * SCALE
+
+    def _layer(self, name: str) -> np.ndarray | LazyRaster:
+        if name not in SCENE_LAYERS:
+            raise ValueError(f"unknown layer {name!r}: choose one of {', '.join(SCENE_LAYERS)}")
+        layer = getattr(self, name)
+        if layer is None:
+            raise RasterError(f"{self.title} has no {name} layer")
+        return layer
+
+    def read(self, name: str, window: Window | None = None) -> np.ndarray:
+        """The pixels of layer ``name`` in ``window`` of its grid (the LR grid for ``"lr"``, else the HR grid).
+
+        A layer in memory is sliced (a view: do not write into it). A lazy HR read from a file and not
+        yet loaded is read for just that window (:func:`deeplight.io.raster.read_window`) and its values
+        judged by the same rules as the whole read (:func:`deeplight.io.validation.check_values`, on the
+        window's pixels); any other lazy layer is loaded whole first (it may have been warped onto the
+        HR grid).
+
+        Args:
+            name: ``"lr"``, ``"hr"``, ``"dmo"``, ``"dem"``, ``"isp"`` or ``"population"``.
+            window: a rasterio ``Window`` inside the layer's grid (None: the whole layer).
+
+        Returns:
+            float32 ``(h, w)``, or ``(7, h, w)`` for ``"dmo"``; NaN = nodata.
+
+        Raises:
+            ValueError: an unknown layer name.
+            RasterError: the scene has no such layer, or the window is outside its grid.
+        """
+        layer = self._layer(name)
+        if isinstance(layer, LazyRaster):
+            if window is not None:
+                _window_slices(window, self.hr_shape, f"{self.title} {name}")
+            return layer.read(window)
+        rows, cols = _window_slices(window, layer.shape, f"{self.title} {name}")
+        return layer[..., rows, cols]
+
+    def georaster(self, name: str, tags: Mapping[str, str] | None = None) -> GeoRaster:
+        """A single-band layer as a :class:`~deeplight.io.georaster.GeoRaster` on its grid.
+
+        ``"lr"`` lies on the LR grid (``lr_transform``), the others on the HR grid; the values are the
+        layer's float32 pixels as float64, the source ``"<array>"``.
+
+        Args:
+            name: ``"lr"``, ``"hr"``, ``"dem"``, ``"isp"`` or ``"population"`` (``"dmo"`` has 7 bands).
+            tags: the raster's tags (e.g. ``{"units": "DN", "simulated": "true"}``).
+
+        Raises:
+            ValueError: an unknown or multi-band layer.
+            RasterError: the scene has no such layer.
+        """
+        values = np.asarray(materialise(self._layer(name)), dtype=np.float32)
+        if values.ndim != 2:
+            raise ValueError(f"layer {name!r} has {values.shape[0]} bands; a GeoRaster holds one")
+        transform = self.lr_transform if name == "lr" else self.hr_transform
+        return GeoRaster(values.astype(np.float64), transform, ProjCRS.from_user_input(self.crs), "<array>",
+                         dict(tags or {}))
 
     def region_geometry(self, name: str) -> BaseGeometry:
         """Geometry (in ``crs``) of the region called ``name``.
@@ -495,7 +597,12 @@ def open_scene(
         def _hr(hr=hr) -> np.ndarray:
             return np.asarray(_read_layer(hr, "hr", labels.get("hr")).values, dtype=np.float32)
 
-        hr_layer = LazyRaster(_hr) if lazy and not isinstance(hr, xr.DataArray) else _hr()
+        def _hr_window(window: Window, hr=hr, label=labels.get("hr") or str(hr)) -> np.ndarray:
+            values, notes = check_values(read_window(hr, window, band=1), "hr", label, allow_all_nodata=True)
+            emit(notes)
+            return values
+
+        hr_layer = LazyRaster(_hr, _hr_window) if lazy and not isinstance(hr, xr.DataArray) else _hr()
         sources["hr"] = hr_name
 
     def _on_hr_grid(layer: Layer, name: str) -> np.ndarray:

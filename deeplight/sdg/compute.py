@@ -35,14 +35,8 @@ from deeplight.sdg.indicators import (
 )
 from deeplight.io.pixel_area import EQUAL_AREA_CRS, pixel_area_m2
 from deeplight.sdg.population import population_on_grid
-from deeplight.sdg.rasters import (
-    GridRaster,
-    RasterInput,
-    dn_to_radiance,
-    is_dn_product,
-    read_grid_raster,
-    reproject_grid,
-)
+from deeplight.io.georaster import GeoRaster, RasterInput, read_georaster, reproject_like
+from deeplight.sdg.radiance import dn_to_radiance, is_dn_product
 from deeplight.io.regions import as_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
@@ -90,7 +84,7 @@ class _Product:
     km2, the DN flag and calibration text, the simulated flag, and the std layer or None."""
 
     name: str
-    raster: GridRaster
+    raster: GeoRaster
     radiance: np.ndarray
     is_dn: bool
     calibration: str
@@ -107,19 +101,19 @@ def _as_mapping(value: Any, names: list[str], default: Any) -> dict[str, Any]:
 
 def _describe_source(source: Any) -> str:
     """A path as text, or what an in-memory raster is (for the metadata)."""
-    if isinstance(source, GridRaster):
+    if isinstance(source, GeoRaster):
         return source.source
     if hasattr(source, "rio"):
         return str(getattr(source, "attrs", {}).get("source_path", "<array>"))
     return str(source)
 
 
-def _grid_key(raster: GridRaster) -> tuple:
+def _grid_key(raster: GeoRaster) -> tuple:
     return (raster.crs.to_wkt(), raster.shape, tuple(round(v, 12) for v in tuple(raster.transform)[:6]))
 
 
 def _urban_threshold(
-    product: _Product, method: str, fixed: float, reference: GridRaster | None
+    product: _Product, method: str, fixed: float, reference: GeoRaster | None
 ) -> tuple[float, str]:
     """Scene-level urban threshold (nW/cm2/sr) for a product and a description of how it was set."""
     if method == "calibrated" and reference is None:
@@ -128,7 +122,7 @@ def _urban_threshold(
         )
     fraction = None
     if method == "calibrated":
-        fraction = reproject_grid(reference, product.raster, Resampling.average).values
+        fraction = reproject_like(reference, product.raster, Resampling.average).values
     tau = urban_threshold_for(
         product.radiance, product.area_km2, method, fixed=fixed, reference_fraction=fraction
     )
@@ -151,12 +145,12 @@ def _load_product(
 ) -> _Product:
     bounds, bounds_crs = window if window is not None else (None, None)
     label = f"{name.upper()} raster"
-    raster = read_grid_raster(source, name=label, bounds=bounds, bounds_crs=bounds_crs, band=band, time=time)
+    raster = read_georaster(source, name=label, bounds=bounds, bounds_crs=bounds_crs, band=band, time=time)
     is_dn = is_dn_product(raster, declared_units, name)
     if isinstance(source, (str, os.PathLike)):  # files: the value rules of the shared validator
         values, notes = check_values(raster.values, "lr" if is_dn else "radiance", f"{label} {raster.source}")
         emit(notes)
-        raster = GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
+        raster = raster.with_values(values)
     if is_dn:
         radiance, calibration = dn_to_radiance(raster.values)
     else:
@@ -167,8 +161,8 @@ def _load_product(
             raise RasterError(
                 f"uncertainty for product {name!r}: only radiance products (SR, HR) take an uncertainty layer"
             )
-        std_raster = reproject_grid(
-            read_grid_raster(
+        std_raster = reproject_like(
+            read_georaster(
                 std_source, name=f"{name.upper()} uncertainty", bounds=bounds, bounds_crs=bounds_crs
             ),
             raster,
@@ -401,7 +395,7 @@ def compute_indicators(
             rasters, small regions). The "scene" of the Otsu and calibrated thresholds is then that
             window, not the whole raster.
         band, time: the band (1-based) or NetCDF time step to read from multi-band product files
-            (a file with several bands needs one of them; see :func:`read_grid_raster`).
+            (a file with several bands needs one of them; see :func:`deeplight.io.georaster.read_georaster`).
         gini: also add ``light_gini`` rows (:func:`gini_rows`), after all the other rows.
 
     Returns:
@@ -430,7 +424,7 @@ def compute_indicators(
     issues: list[str] = list(regions.attrs.get("issues", []))
     reference = read_urban_reference(urban_reference) if urban_reference is not None else None
     population_raster = (
-        read_grid_raster(population, name="population raster", role="population")
+        read_georaster(population, name="population raster", role="population")
         if population is not None
         else None
     )

@@ -14,7 +14,7 @@ import numpy as np
 
 from deeplight.io.coverage import region_coverage
 from deeplight.io.population import warp_population
-from deeplight.sdg.rasters import GridRaster
+from deeplight.io.georaster import GeoRaster
 
 
 @dataclass
@@ -22,21 +22,21 @@ class PopulationOnGrid:
     """Population counts on a target grid.
 
     Attributes:
-        counts: GridRaster of people per target cell (NaN where unknown).
+        counts: GeoRaster of people per target cell (NaN where unknown).
         source_total: people in the source raster inside the target grid's footprint.
         resampled_total: people on the target grid after density resampling, before rescaling.
         reprojected: whether the source was on another grid (else ``counts`` is the source).
         message: a sentence saying what was done (for metadata and warnings).
     """
 
-    counts: GridRaster
+    counts: GeoRaster
     source_total: float
     resampled_total: float
     reprojected: bool
     message: str
 
 
-def population_on_grid(population: GridRaster, like: GridRaster) -> PopulationOnGrid:
+def population_on_grid(population: GeoRaster, like: GeoRaster) -> PopulationOnGrid:
     """People per cell of ``like``'s grid, totals conserved (:func:`deeplight.io.population.warp_population`).
 
     Args:
@@ -51,7 +51,7 @@ def population_on_grid(population: GridRaster, like: GridRaster) -> PopulationOn
         source=population.source,
     )
     return PopulationOnGrid(
-        GridRaster(warp.counts, like.transform, like.crs, population.source, dict(population.tags)),
+        GeoRaster(warp.counts, like.transform, like.crs, population.source, dict(population.tags)),
         warp.source_total,
         warp.resampled_total,
         warp.reprojected,
@@ -59,7 +59,7 @@ def population_on_grid(population: GridRaster, like: GridRaster) -> PopulationOn
     )
 
 
-def population_per_region(population: GridRaster, regions: gpd.GeoDataFrame) -> dict[str, float]:
+def population_per_region(population: GeoRaster, regions: gpd.GeoDataFrame) -> dict[str, float]:
     """People per region on the population raster's own grid: sum_i Pop_i c_i (c_i covered fraction).
 
     The regions are reprojected to the raster's CRS; nothing is resampled, so this is the reference

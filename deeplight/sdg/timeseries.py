@@ -28,7 +28,7 @@ from deeplight.sdg.indicators import (
     lcr_pgr_ratio,
     population_growth_rate,
 )
-from deeplight.sdg.rasters import RasterInput
+from deeplight.io.georaster import RasterInput
 from deeplight.io.regions import REGION_COLUMN, as_regions
 
 

@@ -20,14 +20,8 @@ from rasterio.warp import Resampling
 
 from deeplight.io.coverage import region_coverage
 from deeplight.io.pixel_area import pixel_area_m2
-from deeplight.sdg.rasters import (
-    GridRaster,
-    RasterInput,
-    dn_to_radiance,
-    is_dn_product,
-    read_grid_raster,
-    reproject_grid,
-)
+from deeplight.io.georaster import GeoRaster, RasterInput, read_georaster, reproject_like
+from deeplight.sdg.radiance import dn_to_radiance, is_dn_product
 from deeplight.io.regions import as_regions
 from deeplight.sdg.thresholds import (
     DEFAULT_URBAN_THRESHOLD,
@@ -40,11 +34,11 @@ ALL_REGIONS = "ALL"
 """Name of the row that sums the confusion counts of every region."""
 
 
-def read_urban_reference(reference: RasterInput) -> GridRaster:
+def read_urban_reference(reference: RasterInput) -> GeoRaster:
     """A reference urban map as float: 1 urban, 0 not urban, NaN for every other value (nodata, 255...)."""
-    raster = read_grid_raster(reference, name="urban reference")
+    raster = read_georaster(reference, name="urban reference")
     values = np.where(np.isin(raster.values, (0.0, 1.0)), raster.values, np.nan)
-    return GridRaster(values, raster.transform, raster.crs, raster.source, raster.tags)
+    return raster.with_values(values)
 
 
 def confusion_scores(tp: float, fp: float, fn: float, tn: float) -> dict[str, float]:
@@ -113,11 +107,11 @@ def urban_extent_accuracy(
         one row per region and method plus a row ``ALL`` (all regions' counts summed).
     """
     regions = as_regions(regions, name_column)
-    raster = read_grid_raster(product, name=f"{product_name.upper()} raster")
+    raster = read_georaster(product, name=f"{product_name.upper()} raster")
     radiance = (
         dn_to_radiance(raster.values)[0] if is_dn_product(raster, product=product_name) else raster.values
     )
-    fraction = reproject_grid(read_urban_reference(reference), raster, Resampling.average).values
+    fraction = reproject_like(read_urban_reference(reference), raster, Resampling.average).values
     reference_urban = np.where(np.isfinite(fraction), fraction >= 0.5, False)
     area_km2 = pixel_area_m2(raster.transform, raster.crs, raster.shape) / 1e6
     valid = np.isfinite(fraction) & np.isfinite(radiance)

@@ -10,14 +10,14 @@ from pyproj import CRS
 from deeplight.errors import RasterError
 from deeplight.io.coverage import Grid, coverage_fraction, membership_mask, region_coverage
 from deeplight.io.regions import load_regions, natural_earth_countries
-from deeplight.sdg.rasters import GridRaster
+from deeplight.io.georaster import GeoRaster
 from tests.sdg.helpers import cell_box, regions_frame
 
 DEFAULT_TRANSFORM = Affine(1000, 0, 0, 0, -1000, 4000)
 
 
-def _grid(crs="EPSG:6933", transform=DEFAULT_TRANSFORM, shape=(4, 4)) -> GridRaster:
-    return GridRaster(np.zeros(shape), transform, CRS.from_user_input(crs), "grid")
+def _grid(crs="EPSG:6933", transform=DEFAULT_TRANSFORM, shape=(4, 4)) -> GeoRaster:
+    return GeoRaster(np.zeros(shape), transform, CRS.from_user_input(crs), "grid")
 
 
 def test_fractions_and_row_major_cells():

@@ -66,6 +66,46 @@ def test_lazy_scene_reads_on_first_use_and_matches(files):
     assert isinstance(crop.scene.hr, np.ndarray) and crop.scene.hr.shape == (32, 48)
 
 
+def test_read_gives_a_window_of_any_layer_and_a_lazy_hr_reads_only_it(files):
+    """Scene.read: the same pixels from memory and, for a lazy HR not yet loaded, straight from the
+    file (the HR stays unloaded); windows outside the grid and absent layers are refused."""
+    from rasterio.windows import Window
+
+    folder, lr, hr = files
+    dem = write_plain_tif(folder / "dem.tif", np.full((16, 24), 250.0, "f4"), transform=HR_TRANSFORM @ Affine.scale(2))
+    eager = open_scene(lr, hr=hr, dem=dem)
+    lazy = open_scene(lr, hr=hr, dem=dem, lazy=True)
+    window = Window(5, 3, 17, 11)
+    got = lazy.read("hr", window)
+    assert not lazy.hr.loaded and got.dtype == np.float32
+    np.testing.assert_array_equal(got, eager.hr[3:14, 5:22])
+    np.testing.assert_array_equal(eager.read("hr", window), got)
+    np.testing.assert_array_equal(lazy.read("dem", window), eager.dem[3:14, 5:22])
+    np.testing.assert_array_equal(lazy.read("lr", Window(1, 1, 2, 3)), eager.lr[1:4, 1:3])
+    np.testing.assert_array_equal(lazy.read("hr"), eager.hr)
+    with pytest.raises(RasterError, match="outside the grid"):
+        lazy.read("hr", Window(40, 0, 16, 4))
+    with pytest.raises(RasterError, match="has no isp layer"):
+        lazy.read("isp")
+    with pytest.raises(ValueError, match="unknown layer"):
+        lazy.read("sr")
+
+
+def test_georaster_of_a_layer_is_on_its_grid(files):
+    """Scene.georaster: LR on the LR grid, HR-grid layers on the HR grid, float64, the tags given."""
+    folder, lr, hr = files
+    dmo = write_plain_tif(folder / "dmo.tif", np.full((7, 8, 12), 0.2, "f4"), transform=HR_TRANSFORM @ Affine.scale(4))
+    scene = open_scene(lr, hr=hr, dmo=dmo, lazy=True)
+    lr_raster = scene.georaster("lr", tags={"units": "DN"})
+    assert lr_raster.transform == LR_TRANSFORM and lr_raster.units == "DN" and lr_raster.source == "<array>"
+    hr_raster = scene.georaster("hr")
+    assert hr_raster.values.dtype == np.float64 and hr_raster.transform == HR_TRANSFORM
+    np.testing.assert_array_equal(hr_raster.values, scene.hr.load().astype(np.float64))
+    assert hr_raster.crs.to_epsg() == 32650 and hr_raster.shape == scene.hr_shape
+    with pytest.raises(ValueError, match="7 bands"):
+        scene.georaster("dmo")
+
+
 def test_regions_from_a_file(files, tmp_path):
     import geopandas as gpd
     from shapely.geometry import box

@@ -120,13 +120,13 @@ def test_netcdf_lat_lon_is_epsg4326_for_every_reader(tmp_path, capsys):
 
 
 def test_sdg_reads_the_chosen_time_step_of_a_cube(tmp_path, capsys):
-    from deeplight.sdg.rasters import read_grid_raster
+    from deeplight.io.georaster import read_georaster
 
     cube = _cube(tmp_path / "cube.nc", steps=3)
     with pytest.raises(RasterError, match=r"cube\.nc: is a NetCDF cube with 3 time steps \(time = 2018 \.\. 2020\)"):
-        read_grid_raster(cube, name="HR raster")
-    assert float(np.nanmean(read_grid_raster(cube, name="HR raster", time="2019").values)) == pytest.approx(20.0)
-    assert float(np.nanmean(read_grid_raster(cube, name="HR raster", band=3).values)) == pytest.approx(30.0)
+        read_georaster(cube, name="HR raster")
+    assert float(np.nanmean(read_georaster(cube, name="HR raster", time="2019").values)) == pytest.approx(20.0)
+    assert float(np.nanmean(read_georaster(cube, name="HR raster", band=3).values)) == pytest.approx(30.0)
     status = main(["sdg", "--raster", str(cube), "--time", "2020", "--regions", "bbox:121.1,31.1,121.4,31.4",
                    "--out", str(tmp_path / "x.csv"), "--urban-method", "fixed"])
     assert status == 0, capsys.readouterr().err

@@ -14,7 +14,7 @@ from rasterio.warp import Resampling
 from deeplight.cli import main
 from deeplight.data.degrade import degrade_dmsp_like, lr_dn_to_radiance
 from deeplight.sdg import compute_indicators, load_regions, population_per_region, urban_extent_accuracy
-from deeplight.sdg.rasters import GridRaster, read_grid_raster, reproject_grid
+from deeplight.io.georaster import GeoRaster, read_georaster, reproject_like
 from deeplight.io.regions import regions_from_bbox
 
 pytestmark = pytest.mark.shared_data
@@ -50,7 +50,7 @@ def test_cote_divoire_access_proxy_with_population(shared_data):
     civ = shared_data / "cote_divoire"
     regions = load_regions(civ / "adm1_rf_zonal.geojson")
     assert regions.attrs["name_column"] == "ADM1_FR" and len(regions) == 33
-    population = read_grid_raster(civ / "pop.tif", name="population")
+    population = read_georaster(civ / "pop.tif", name="population")
     with pytest.warns(UserWarning, match="reprojected onto the EPSG:4326 product grid.*conserve its total"):
         table = compute_indicators({"hr": civ / "ntl.tif"}, regions, population=population, year=2024)
     wide = table.pivot_table(index="region", columns="indicator", values="value")
@@ -65,11 +65,11 @@ def test_cote_divoire_access_proxy_with_population(shared_data):
 def test_touggourt_zonal_statistics_across_crss(shared_data):
     tg = shared_data / "touggourt"
     regions = load_regions(tg / "algeria-touggourt-hexcells.geojson")
-    vnl = read_grid_raster(tg / "VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.tif")
-    population = read_grid_raster(tg / "GHS_POP_E2015_GLOBE_R2019A_54009_1K_V1_0.tif", name="population")
+    vnl = read_georaster(tg / "VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.tif")
+    population = read_georaster(tg / "GHS_POP_E2015_GLOBE_R2019A_54009_1K_V1_0.tif", name="population")
     assert population.crs.to_string() == "ESRI:54009" and vnl.crs.to_epsg() == 4326
     t = population.transform
-    mollweide = GridRaster(
+    mollweide = GeoRaster(
         np.zeros((population.shape[0] * 4, population.shape[1] * 4)),
         Affine(t.a / 4, 0, t.c, 0, t.e / 4, t.f),
         population.crs,
@@ -78,7 +78,7 @@ def test_touggourt_zonal_statistics_across_crss(shared_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = compute_indicators(
-            {"geo": vnl, "moll": reproject_grid(vnl, mollweide, Resampling.average)},
+            {"geo": vnl, "moll": reproject_like(vnl, mollweide, Resampling.average)},
             regions,
             population=population,
         )
@@ -142,7 +142,7 @@ def test_cli_on_shanghai_districts_reads_back(shared_data, tmp_path, capsys):
 
 
 def test_lr_versus_hr_on_degraded_shanghai(shared_data):
-    hr = read_grid_raster(shared_data / SHANGHAI_2018["viirs_like"])
+    hr = read_georaster(shared_data / SHANGHAI_2018["viirs_like"])
     rows, cols = (hr.shape[0] // 8) * 8, (hr.shape[1] // 8) * 8
     hr_values = np.maximum(hr.values[:rows, :cols], 0.0)
     lr_dn, info = degrade_dmsp_like(hr_values, seed=0)
@@ -162,11 +162,11 @@ def test_lr_versus_hr_on_degraded_shanghai(shared_data):
         warnings.simplefilter("ignore")
         table = compute_indicators(
             {
-                "hr": GridRaster(hr_values, hr.transform, hr.crs, "hr", {}),
-                "lr": GridRaster(
+                "hr": GeoRaster(hr_values, hr.transform, hr.crs, "hr", {}),
+                "lr": GeoRaster(
                     lr_dn.astype(float), lr_transform, hr.crs, "lr", {"units": "DN", "simulated": "true"}
                 ),
-                "lr_calibrated": GridRaster(
+                "lr_calibrated": GeoRaster(
                     lr_dn_to_radiance(lr_dn, info), lr_transform, hr.crs, "lr", {"simulated": "true"}
                 ),
             },

@@ -1,13 +1,16 @@
-"""Night-light products as plain georeferenced arrays for the indicators.
+"""One band of one product as a plain georeferenced array: what the indicators compute on.
 
-A product (LR, SR, HR, a population or a reference map) is read from a GeoTIFF path or a
-rioxarray ``DataArray`` into a :class:`GridRaster`: float64 values with NaN for nodata, the affine
-transform and CRS of a north-up grid, and the file's tags (``units``, ``simulated``, ``model``...).
+A :class:`GeoRaster` is float64 values (NaN for nodata) on a grid (affine transform and CRS), with
+where it came from and the file's tags (``units``, ``simulated``, ``model``...). It is what a layer
+of a :class:`deeplight.io.scene.Scene` materialises to (:meth:`Scene.georaster
+<deeplight.io.scene.Scene.georaster>`) and what :func:`read_georaster` makes of a file or a
+rioxarray ``DataArray``; ``deeplight.sdg`` and ``deeplight.report`` take any of the three.
 
-LR rasters from the DMSP-like sensor hold DN (0..63), not radiance. Sums of lights need radiance, so
-:func:`dn_to_radiance` converts DN with the noise-free inverse of the degradation model's nominal
-response (``deeplight.contracts.nominal_dn_to_radiance``), and the
-result is flagged "nominal calibration" in the table's ``method`` column.
+- :func:`read_georaster` reads one band of a file through the shared validator
+  (:func:`deeplight.io.validation.inspect_raster`, :func:`~deeplight.io.validation.check_values`)
+  and the package's one window reader (:func:`deeplight.io.raster.read_dataset_window`), optionally
+  only the window around some bounds; it returns north-up grids.
+- :func:`reproject_like` resamples a GeoRaster onto another's grid (float64, the resampling given).
 """
 
 from __future__ import annotations
@@ -18,26 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.errors import RasterioError
 from rasterio.warp import Resampling, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from deeplight.contracts import nominal_dn_to_radiance, tag_is_true
+from deeplight.contracts import tag_is_true
 from deeplight.errors import RasterError
 from deeplight.io.limits import check_pixel_count
-from deeplight.io.validation import check_values, emit, inspect_raster, reason
+from deeplight.io.raster import read_dataset_window
+from deeplight.io.validation import check_values, emit, inspect_raster, unreadable_pixels
 
-RADIANCE_UNITS = "nW/cm2/sr"
-DN_UNITS = "DN"
-
-RasterInput = str | os.PathLike[str] | Any  # a path or an xarray.DataArray with rioxarray georeferencing
+RasterInput = str | os.PathLike[str] | Any
+"""A product as the indicators take it: a path, a rioxarray ``DataArray`` or a :class:`GeoRaster`."""
 
 
 @dataclass
-class GridRaster:
-    """A single-band raster on a north-up grid.
+class GeoRaster:
+    """A single-band raster on a grid.
 
     Attributes:
         values: (H, W) float64, NaN where nodata.
@@ -68,13 +70,29 @@ class GridRaster:
         """True when the raster's ``simulated`` tag is "true" (made by the degradation model)."""
         return tag_is_true(self.tags)
 
-    def same_grid(self, other: GridRaster, tol: float = 1e-9) -> bool:
+    def same_grid(self, other: GeoRaster, tol: float = 1e-9) -> bool:
         """Whether ``other`` has the same CRS, shape and transform (within ``tol``)."""
         return (
             self.shape == other.shape
             and self.crs == other.crs
             and np.allclose(tuple(self.transform)[:6], tuple(other.transform)[:6], atol=tol, rtol=0)
         )
+
+    def with_values(self, values: np.ndarray) -> GeoRaster:
+        """The same grid, source and tags with other (H, W) values."""
+        return GeoRaster(values, self.transform, self.crs, self.source, self.tags)
+
+
+def north_up(raster: GeoRaster) -> GeoRaster:
+    """``raster`` on a north-up grid (a south-up grid flipped; ``raster`` itself when north-up).
+
+    Raises:
+        RasterError: a rotated grid.
+    """
+    values, transform = _north_up(raster.values, raster.transform, raster.source)
+    if transform is raster.transform:
+        return raster
+    return GeoRaster(values, transform, raster.crs, raster.source, raster.tags)
 
 
 def _north_up(values: np.ndarray, transform: Affine, source: str) -> tuple[np.ndarray, Affine]:
@@ -90,7 +108,35 @@ def _north_up(values: np.ndarray, transform: Affine, source: str) -> tuple[np.nd
     return values, transform
 
 
-def read_grid_raster(
+def georaster_from_dataarray(da: Any, name: str = "raster") -> GeoRaster:
+    """A rioxarray ``DataArray`` (2-D, or 3-D with one band) as a north-up GeoRaster.
+
+    Its nodata value becomes NaN, its scalar ``attrs`` the tags, its ``source_path`` attribute (if
+    any) the source.
+
+    Raises:
+        RasterError: several bands, not 2-D, or no CRS.
+    """
+    if da.ndim == 3:
+        if da.shape[0] != 1:
+            raise RasterError(f"{name}: the DataArray has {da.shape[0]} bands; pass one band")
+        da = da[0]
+    if da.ndim != 2:
+        raise RasterError(f"{name}: expected a 2-D DataArray, got dims {da.dims}")
+    crs = da.rio.crs
+    if crs is None:
+        raise RasterError(f"{name}: the DataArray has no CRS; set it with da.rio.write_crs(...)")
+    values = np.asarray(da.values, dtype=np.float64)
+    nodata = da.rio.nodata
+    if nodata is not None and not np.isnan(nodata):
+        values = np.where(values == nodata, np.nan, values)
+    tags = {str(k): str(v) for k, v in da.attrs.items() if isinstance(v, (str, int, float, bool))}
+    values, transform = _north_up(values, da.rio.transform(), name)
+    source_name = str(da.attrs.get("source_path", "<array>"))
+    return GeoRaster(values, transform, CRS.from_user_input(crs), source_name, tags)
+
+
+def read_georaster(
     source: RasterInput,
     *,
     band: int | None = None,
@@ -99,17 +145,18 @@ def read_grid_raster(
     bounds_crs: CRS | str | None = None,
     time: str | None = None,
     role: str = "any",
-) -> GridRaster:
-    """Read one band of a GeoTIFF (or NetCDF) path or a rioxarray DataArray.
+) -> GeoRaster:
+    """One band of a GeoTIFF (or NetCDF) path, a rioxarray DataArray or a GeoRaster, north-up.
 
     Files go through the shared validator (:mod:`deeplight.io.validation`): readable, real pixels, a CRS
     (CF lat/lon NetCDF: EPSG:4326), one band unless ``band``/``time`` picks one (a NetCDF cube of many
     time steps is never read as its first band silently), the window within ``DEEPLIGHT_MAX_PIXELS``,
-    no +-inf, at least one valid pixel, and the value rules of ``role``.
+    no +-inf, at least one valid pixel, and the value rules of ``role``. The pixels are read by
+    :func:`deeplight.io.raster.read_dataset_window` as float64.
 
     Args:
-        source: path to a raster file, or an ``xarray.DataArray`` with ``.rio`` georeferencing
-            (2-D, or 3-D with a single band).
+        source: path to a raster file, an ``xarray.DataArray`` with ``.rio`` georeferencing
+            (2-D, or 3-D with a single band), or a :class:`GeoRaster` (returned north-up).
         band: 1-based band index for files (required when the file has several bands, unless ``time``).
         name: what the raster is (for messages), e.g. "HR raster" or "population".
         bounds: (minx, miny, maxx, maxy) to read only the window around them (plus one pixel) from
@@ -123,27 +170,10 @@ def read_grid_raster(
         RasterError: missing file, unreadable file, no CRS, rotated grid, several bands without a choice,
             too large, bad values, or several bands in a DataArray.
     """
-    if isinstance(source, GridRaster):
-        return source
+    if isinstance(source, GeoRaster):
+        return north_up(source)
     if hasattr(source, "rio"):
-        da = source
-        if da.ndim == 3:
-            if da.shape[0] != 1:
-                raise RasterError(f"{name}: the DataArray has {da.shape[0]} bands; pass one band")
-            da = da[0]
-        if da.ndim != 2:
-            raise RasterError(f"{name}: expected a 2-D DataArray, got dims {da.dims}")
-        crs = da.rio.crs
-        if crs is None:
-            raise RasterError(f"{name}: the DataArray has no CRS; set it with da.rio.write_crs(...)")
-        values = np.asarray(da.values, dtype=np.float64)
-        nodata = da.rio.nodata
-        if nodata is not None and not np.isnan(nodata):
-            values = np.where(values == nodata, np.nan, values)
-        tags = {str(k): str(v) for k, v in da.attrs.items() if isinstance(v, (str, int, float, bool))}
-        values, transform = _north_up(values, da.rio.transform(), name)
-        source_name = str(da.attrs.get("source_path", "<array>"))
-        return GridRaster(values, transform, CRS.from_user_input(crs), source_name, tags)
+        return georaster_from_dataarray(source, name)
     path = Path(os.fspath(source))
     label = f"{name} {path}"
     header = inspect_raster(path, role=role, label=label, band=band, time=time, single_band=True, mode=None,
@@ -156,21 +186,17 @@ def read_grid_raster(
             check_pixel_count(label, width, height, 1, mode="whole",
                               hint="" if window is not None else " or use --crop-to-regions (reads only the "
                               "window around the regions)")
-            data = src.read(header.bands[0], masked=True, window=window)
-            values = np.ma.filled(data.astype(np.float64), np.nan)
+            values = read_dataset_window(src, window, [header.bands[0]], dtype=np.float64)[0]
             tags = {**src.tags(), **src.tags(header.bands[0])}
             transform = src.window_transform(window) if window is not None else src.transform
-    except (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError) as exc:
-        raise RasterError(
-            f"{label}: the file is truncated or corrupt, its pixels cannot be read ({reason(exc)}); download or "
-            "export it again"
-        ) from None
+    except (RasterioError, OSError) as exc:
+        raise unreadable_pixels(label, exc) from None
     values, notes = check_values(values, role, label,
                                  where=" in the window around the regions" if window is not None else "")
     emit(notes)
     crs = CRS.from_user_input(header.crs.to_wkt())
     values, transform = _north_up(values, transform, label)
-    return GridRaster(values, transform, crs, str(path), tags)
+    return GeoRaster(values, transform, crs, str(path), tags)
 
 
 def _window_around(src, bounds: tuple[float, float, float, float], bounds_crs, crs=None) -> Window | None:
@@ -188,10 +214,16 @@ def _window_around(src, bounds: tuple[float, float, float, float], bounds_crs, c
     return Window(col0, row0, col1 - col0, row1 - row0)
 
 
-def reproject_grid(
-    raster: GridRaster, like: GridRaster, resampling: Resampling = Resampling.bilinear
-) -> GridRaster:
-    """Resample ``raster`` onto the grid of ``like`` (NaN outside the source's footprint)."""
+def reproject_like(
+    raster: GeoRaster, like: GeoRaster, resampling: Resampling = Resampling.bilinear
+) -> GeoRaster:
+    """Resample ``raster`` onto the grid of ``like`` (float64, NaN outside the source's footprint).
+
+    ``raster`` itself when it is already on that grid. Unlike :func:`deeplight.io.reproject_array`
+    (float32 layers of a Scene, resampling picked by modality) the values stay float64 and the caller
+    picks the resampling (the indicators average a reference map's urban fraction, interpolate an
+    uncertainty layer).
+    """
     if raster.same_grid(like):
         return raster
     dst = np.full(like.shape, np.nan, dtype=np.float64)
@@ -206,44 +238,14 @@ def reproject_grid(
         dst_nodata=np.nan,
         resampling=resampling,
     )
-    return GridRaster(dst, like.transform, like.crs, raster.source, dict(raster.tags))
+    return GeoRaster(dst, like.transform, like.crs, raster.source, dict(raster.tags))
 
 
-def dn_to_radiance(dn: np.ndarray) -> tuple[np.ndarray, str]:
-    """Convert DMSP-like DN (0..63) to nominal radiance (nW/cm2/sr).
-
-    Uses :func:`deeplight.contracts.nominal_dn_to_radiance`, the exact inverse of the degradation
-    model's noise-free response ``DN = 6 R^0.6`` (docs/data.md). Saturated DN 63 maps to the
-    saturation radiance (about 50 nW/cm2/sr), so sums of lights over saturated cores are lower
-    bounds, and the per-scene gain drift of a simulated LR is not undone.
-
-    Args:
-        dn: DN array (any shape), NaN for nodata.
-
-    Returns:
-        (radiance array of the same shape, a short description of the calibration used).
-    """
-    with np.errstate(invalid="ignore"):
-        radiance = np.asarray(nominal_dn_to_radiance(np.asarray(dn, dtype=np.float64)), dtype=np.float64)
-    return radiance, "nominal calibration: R = (DN/6)^(1/0.6), deeplight.contracts.nominal_dn_to_radiance"
-
-
-def is_dn_product(raster: GridRaster, declared_units: str | None = None, product: str = "lr") -> bool:
-    """Whether a product holds DMSP-like DN rather than radiance.
-
-    DN when ``declared_units`` says so, or when the ``units`` tag starts with "DN" (the LR writer's
-    "DN (0-63, DMSP-like 6-bit)"). An untagged product named "lr" whose values are all integers in
-    0..63 is taken as DN too (DMSP files carry no units); products with other names are radiance
-    unless declared or tagged.
-    """
-    units = (declared_units or raster.units).strip().lower()
-    if units:
-        return units.startswith("dn") or "digital number" in units
-    if product.lower() != "lr":
-        return False
-    finite = raster.values[np.isfinite(raster.values)]
-    if finite.size == 0:
-        return False
-    return bool(
-        finite.max() <= 63 and finite.min() >= 0 and np.all(finite == np.round(finite)) and finite.max() > 1
-    )
+__all__ = [
+    "GeoRaster",
+    "RasterInput",
+    "georaster_from_dataarray",
+    "north_up",
+    "read_georaster",
+    "reproject_like",
+]
