@@ -1,7 +1,8 @@
 """Torch datasets of co-registered multi-modal patches (samples per docs/CONTRACTS.md).
 
 * :class:`DeepLightMDDataset` - clips of a DeepLightMD-layout folder, optionally cut into random
-  patches, read by windows (only the patch's pixels are read).
+  patches, read by windows (only the patch's pixels are read, through
+  :func:`deeplight.io.raster.read_window`, the package's one window reader: float32, NaN for nodata).
 * :class:`ScenePatchDataset` - patches of one large scene (GeoTIFFs on a common LR/HR grid) read
   by windows, on a regular grid or at random positions; whole rasters are never loaded.
 * :class:`InMemoryClipDataset` - normalised tensors already in memory (loaded from a folder or
@@ -39,11 +40,6 @@ AUX_MODALITIES: tuple[str, ...] = PRESENT_ORDER
 EXPECTED_BANDS = {"lr": 1, "hr": 1, "dmo": 7, "dem": 1, "isp": 1}
 
 
-def _read_window(path: Path, window: Window | None) -> np.ndarray:
-    """Read a window (all bands) as float32 with NaN for nodata."""
-    return read_window(path, window)
-
-
 def _window_sample(
     lr_path: Path,
     hr_paths: dict[str, Path],
@@ -61,8 +57,8 @@ def _window_sample(
         hr_window = Window(col * SCALE, row * SCALE, patch_lr * SCALE, patch_lr * SCALE)
     else:
         lr_window = hr_window = None
-    lr = _read_window(lr_path, lr_window)[0]
-    arrays = {modality: _read_window(path, hr_window) for modality, path in hr_paths.items()}
+    lr = read_window(lr_path, lr_window)[0]
+    arrays = {modality: read_window(path, hr_window) for modality, path in hr_paths.items()}
     hr_transform = (
         lr_grid["transform"] @ Affine.scale(1 / SCALE) @ Affine.translation(col * SCALE, row * SCALE)
     )
@@ -328,7 +324,7 @@ class ScenePatchDataset(Dataset, _Epoch):
             cols.append(width - self.patch_lr)
         origins = [(r, c) for r in rows for c in cols]
         if min_valid_fraction > 0 and n_random is None:
-            lr_values = _read_window(self.paths["lr"], None)[0]
+            lr_values = read_window(self.paths["lr"], None)[0]
             p = self.patch_lr
             origins = [
                 (r, c)
