@@ -28,6 +28,7 @@ from app.settings import get_settings
 from app.sources import list_datasets, load_scene_for
 from deeplight.catalog import DatasetInfo
 from app.tiles import tiles_present
+from app.uploads import UploadSeries
 
 MAX_SESSION_UPLOADS = 3
 """Uploaded scenes one browser session keeps in memory (least recently used evicted first)."""
@@ -42,8 +43,22 @@ SESSION_UPLOADS_KEY = "_deeplight_uploads"
 XSRF_COOKIE = "_streamlit_xsrf"
 
 
-def scene_nbytes(scene_obj: Scene) -> int:
-    """Bytes of the in-memory layers (LR, HR, DMO, DEM, ISP, population) and regions of a scene."""
+def scene_nbytes(scene_obj: Scene | UploadSeries) -> int:
+    """Bytes of the in-memory layers (LR, HR, DMO, DEM, ISP, population) and regions of a scene, or of
+    every step of a time-series upload (arrays the steps share counted once)."""
+    if isinstance(scene_obj, UploadSeries):
+        seen: set[int] = set()
+        total = 0
+        for step in scene_obj.steps.values():
+            for layer in (step.lr, step.hr, step.dmo, step.dem, step.isp, step.population):
+                if isinstance(layer, np.ndarray) and id(layer) not in seen:
+                    seen.add(id(layer))
+                    total += layer.nbytes
+        try:
+            total += int(scene_obj.latest.regions.memory_usage(deep=True).sum())
+        except (AttributeError, TypeError, ValueError):
+            pass
+        return total
     total = 0
     for layer in (scene_obj.lr, scene_obj.hr, scene_obj.dmo, scene_obj.dem, scene_obj.isp, scene_obj.population):
         if isinstance(layer, np.ndarray):
@@ -79,7 +94,7 @@ class SessionUploads:
         self.evicted: list[str] = []
         """Ids evicted lately (the last 32, oldest first), so a page can say why an upload is gone."""
 
-    def __setitem__(self, key: str, scene_obj: Scene) -> None:
+    def __setitem__(self, key: str, scene_obj: Scene | UploadSeries) -> None:
         size = scene_nbytes(scene_obj)
         with self._lock:
             self._scenes.pop(key, None)
@@ -92,8 +107,8 @@ class SessionUploads:
         if self.shelf is not None:  # outside our lock: the shelf asks every store for its size
             self.shelf.trim()
 
-    def get(self, key: str) -> Scene | None:
-        """The scene (marked as the most recently used), or None."""
+    def get(self, key: str) -> Scene | UploadSeries | None:
+        """The scene or time series (marked as the most recently used), or None."""
         with self._lock:
             found = self._scenes.get(key)
             if found is not None:
@@ -106,8 +121,8 @@ class SessionUploads:
     def __len__(self) -> int:
         return len(self._scenes)
 
-    def items(self) -> list[tuple[str, Scene]]:
-        """``(id, scene)`` pairs, oldest upload first (listing does not count as a use)."""
+    def items(self) -> list[tuple[str, Scene | UploadSeries]]:
+        """``(id, scene or series)`` pairs, oldest upload first (listing does not count as a use)."""
         with self._lock:
             return list(self._scenes.items())
 
@@ -247,6 +262,16 @@ def datasets() -> list[DatasetInfo]:
         st.sidebar.warning(warning)
     out = list_datasets(get_settings())
     for key, scene_obj in uploaded_scenes().items():
+        if isinstance(scene_obj, UploadSeries):
+            dates = tuple(scene_obj.steps)
+            out.append(
+                DatasetInfo(
+                    key, f"Upload: {scene_obj.title}", tuple(sorted({int(str(d)[:4]) for d in dates})),
+                    "time series uploaded in this session", months=dates if scene_obj.monthly else (),
+                    lr_simulated=scene_obj.lr_simulated,
+                )
+            )
+            continue
         out.append(
             DatasetInfo(
                 key, f"Upload: {scene_obj.title}", (), "uploaded in this session", lr_simulated=scene_obj.lr_simulated
@@ -275,7 +300,7 @@ def scene(dataset_id: str, year: int | None) -> Scene:
                 "the server restarts"
             )
             raise RasterError(f"this upload is not in this session ({why}): upload the file again on the Data page")
-        return found
+        return found.step(year) if isinstance(found, UploadSeries) else found
     settings = get_settings()
     return _scene(dataset_id, year, settings.cache_token())
 

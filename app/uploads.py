@@ -15,18 +15,20 @@ auxiliary layers and regions that overlap the raster.
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from deeplight.catalog import scene_from_hr
+from deeplight.catalog import CLOUD_FREE_NOTE, mask_without_cloud_free, scene_from_hr
 from deeplight.contracts import SCALE
 from deeplight.errors import DeepLightError, RasterError, RegionError
 from deeplight.io import read_raster
 from deeplight.io.limits import check_pixel_count
-from deeplight.io.scene import Scene, hr_transform_from_lr, open_scene, scene_regions
+from deeplight.io.scene import Scene, hr_transform_from_lr, open_scene, same_grid, scene_regions
 from deeplight.io.validation import check_overlap, inspect_raster
 
 RASTER_SUFFIXES = (".tif", ".tiff")
@@ -119,6 +121,7 @@ def build_upload_scene(
     dmo: UploadedFile | None = None,
     dem: UploadedFile | None = None,
     regions: UploadedFile | None = None,
+    cloud_free: UploadedFile | None = None,
     limit_mb: int = 50,
 ) -> Scene:
     """Build a scene from uploaded files.
@@ -132,6 +135,9 @@ def build_upload_scene(
         dmo: optional 7-band surface reflectance GeoTIFF (any CRS; warped onto the HR grid).
         dem: optional elevation GeoTIFF in metres.
         regions: optional region file (GeoJSON, GeoPackage, zipped Shapefile).
+        cloud_free: optional cloud-free observation counts on the night-light raster's grid (a
+            VIIRS monthly ``cf_cvg`` layer): cells with a count of 0 are masked (no data), not read as
+            dark (:func:`deeplight.catalog.mask_without_cloud_free`, the rule of the built-in sets).
         limit_mb: largest accepted file.
 
     Returns:
@@ -144,7 +150,7 @@ def build_upload_scene(
         raise DeepLightError(f"role must be one of {ROLES}, got {role!r}")
     if lr_units not in ("radiance", "dn"):
         raise DeepLightError(f"LR units must be 'radiance' or 'dn', got {lr_units!r}")
-    extra = [f for f in (dmo, dem, regions) if f is not None]
+    extra = [f for f in (dmo, dem, regions, cloud_free) if f is not None]
     key = upload_key(ntl, role, lr_units, extra)
     ntl_role = "hr" if role == "hr" else ("lr_radiance" if lr_units == "radiance" else "lr")
     ntl_label = f"night-light raster {ntl.name!r}"
@@ -163,6 +169,9 @@ def build_upload_scene(
                                    notes=value_notes)
         da.attrs["source_path"] = ntl_label  # messages name the upload, never the temporary file
         crs, transform = da.rio.crs, da.rio.transform(recalc=False)
+        if cloud_free is not None:
+            da = _mask_cloud_free(folder, da, cloud_free, limit_mb, ntl_label)
+            notes.append(CLOUD_FREE_NOTE)
         if role == "hr":
             h, w = da.shape[-2:]
             if h < SCALE or w < SCALE:
@@ -217,6 +226,179 @@ def build_upload_scene(
         if role == "hr":
             return scene_from_hr(da, seed=int(key[7:15], 16), notes=tuple(notes), **common)
         return open_scene(da, lr_units=lr_units, lr_simulated=False, notes=tuple(notes), **common)
+
+
+def _mask_cloud_free(folder: Path, da, cloud_free: UploadedFile, limit_mb: int, ntl_label: str):
+    """``da`` with NaN wherever the uploaded cloud-free count is 0 or unknown (same grid required)."""
+    what = "cloud-free count raster"
+    counts = _read_uploaded_raster(folder, "cloud_free", cloud_free, limit_mb, what, role="count")
+    same = counts.shape[-2:] == da.shape[-2:] and counts.rio.crs == da.rio.crs and all(
+        abs(a - b) <= 1e-9 * max(1.0, abs(a))
+        for a, b in zip(tuple(counts.rio.transform(recalc=False))[:6], tuple(da.rio.transform(recalc=False))[:6])
+    )
+    if not same:
+        raise RasterError(
+            f"{what} {cloud_free.name!r} is not on the grid of the {ntl_label} (shape {counts.shape[-2:]} vs "
+            f"{da.shape[-2:]}); upload the cf_cvg layer of the same composite"
+        )
+    values = np.asarray(da.values, dtype=np.float32)
+    masked = mask_without_cloud_free(values.reshape(values.shape[-2:]), np.asarray(counts.values).reshape(values.shape[-2:]))
+    if not np.isfinite(masked).any():
+        raise RasterError(
+            f"{ntl_label}: no cell has a cloud-free observation in {cloud_free.name!r}; this month has no usable data"
+        )
+    return da.copy(data=masked.reshape(values.shape))
+
+
+MAX_SERIES_STEPS = 120
+"""Most dated files one time-series upload may hold (ten years of months)."""
+_MONTH = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])(?!\d)")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+def date_in_name(name: str) -> str | int | None:
+    """The date a file's name carries: ``"YYYY-MM"`` for a month (``2024-03``, ``2024_03``,
+    ``202403``), an ``int`` year (``VNL_2021.tif``), None when it has none or several."""
+    stem = Path(name).name
+    for suffix in (".tiff", ".tif"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    months = {f"{y}-{m}" for y, m in _MONTH.findall(stem)}
+    if len(months) == 1:
+        return months.pop()
+    if months:
+        return None
+    years = {int(y) for y in _YEAR.findall(stem)}
+    return years.pop() if len(years) == 1 else None
+
+
+@dataclass(frozen=True)
+class UploadSeries:
+    """A time-series upload: one scene per year or month, all on one grid, with one set of regions and
+    auxiliary layers (those of the first step).
+
+    Attributes:
+        key: ``upload:<hash>`` of every byte and option; each step's scene is keyed ``<key>:<date>``.
+        title: name shown in the picker.
+        steps: date -> scene, oldest first (dates: ``"YYYY-MM"`` or int years).
+        notes: remarks about the series as a whole.
+    """
+
+    key: str
+    title: str
+    steps: dict
+    notes: tuple[str, ...] = ()
+
+    @property
+    def monthly(self) -> bool:
+        return isinstance(next(iter(self.steps)), str)
+
+    @property
+    def lr_simulated(self) -> bool:
+        return self.latest.lr_simulated
+
+    @property
+    def latest(self) -> Scene:
+        return self.steps[next(reversed(self.steps))]
+
+    def step(self, when) -> Scene:
+        """The scene of ``when`` (a month ``"YYYY-MM"``, a year as int or text), else the latest."""
+        if self.monthly:
+            return self.steps.get(str(when), self.latest)
+        try:
+            return self.steps.get(int(when), self.latest)
+        except (TypeError, ValueError):
+            return self.latest
+
+
+def _dated(files: Sequence[UploadedFile], what: str) -> dict:
+    """date -> file, checked: every name dated, all months or all years, no date twice."""
+    out: dict = {}
+    for upload in files:
+        when = date_in_name(upload.name)
+        if when is None:
+            raise DeepLightError(
+                f"{what} {upload.name!r}: no single date in its name; in a series name each file with its "
+                "year (ntl_2021.tif) or month (ntl_2021-03.tif)"
+            )
+        if when in out:
+            raise DeepLightError(f"{what}s {out[when].name!r} and {upload.name!r} both have the date {when}")
+        out[when] = upload
+    if len({type(w) for w in out}) > 1:
+        raise DeepLightError(
+            f"{what}s mix years and months ({', '.join(sorted(map(str, out)))}); upload one kind per series"
+        )
+    return dict(sorted(out.items()))
+
+
+def build_upload_series(
+    ntls: Sequence[UploadedFile],
+    *,
+    role: str,
+    lr_units: str = "radiance",
+    dmo: UploadedFile | None = None,
+    dem: UploadedFile | None = None,
+    regions: UploadedFile | None = None,
+    cloud_free: Sequence[UploadedFile] = (),
+    limit_mb: int = 50,
+) -> UploadSeries:
+    """Build a time series from several dated night-light GeoTIFFs (one per year or month).
+
+    Each file becomes a scene through :func:`build_upload_scene` (the same checks and labels as one
+    upload); the date comes from its name (:func:`date_in_name`). All files must lie on the first one's
+    grid; the auxiliary layers and regions are read once and shared by every step. Cloud-free count
+    files are matched to the months by the date in their names; a month without one is not masked.
+
+    Raises:
+        DeepLightError: fewer than 2 or more than :data:`MAX_SERIES_STEPS` files, an undated or
+            doubly dated name, years mixed with months, a count file of no uploaded month, a file off
+            the first one's grid, or any error of :func:`build_upload_scene`.
+    """
+    what = "night-light raster"
+    if not 2 <= len(ntls) <= MAX_SERIES_STEPS:
+        raise DeepLightError(
+            f"a time series needs 2 to {MAX_SERIES_STEPS} night-light files, got {len(ntls)}"
+        )
+    dated = _dated(ntls, what)
+    counts = _dated(cloud_free, "cloud-free count raster") if cloud_free else {}
+    unmatched = [counts[w].name for w in counts if w not in dated]
+    if unmatched:
+        raise DeepLightError(
+            f"cloud-free count raster(s) {', '.join(map(repr, unmatched))} match no uploaded night-light date "
+            f"({', '.join(map(str, dated))})"
+        )
+    extra = [f for f in (dmo, dem, regions) if f is not None]
+    key = upload_key(ntls[0], role, lr_units, [*ntls[1:], *extra, *cloud_free])
+    steps: dict = {}
+    first: Scene | None = None
+    for when, upload in dated.items():
+        label = f"{what} {upload.name!r}"
+        scene = build_upload_scene(
+            upload, role=role, lr_units=lr_units, limit_mb=limit_mb, cloud_free=counts.get(when),
+            **({"dmo": dmo, "dem": dem, "regions": regions} if first is None else {}),
+        )
+        if first is None:
+            first = scene
+        elif not same_grid(first, scene):
+            raise RasterError(
+                f"{label} is not on the grid of {dated[next(iter(dated))].name!r} (CRS, pixel size, origin and "
+                "size must match); a series is one place on one grid"
+            )
+        else:
+            shared = {k: v for k, v in first.sources.items() if k in ("dmo", "dem")}
+            scene = replace(scene, regions=first.regions, dmo=first.dmo, dem=first.dem,
+                            sources={**scene.sources, **shared})
+        month = when if isinstance(when, str) else None
+        steps[when] = replace(
+            scene, key=f"{key}:{when}", title=f"{scene.title} ({when})",
+            year=int(str(when)[:4]), month=month,
+        )
+    first_name, last_name = dated[next(iter(dated))].name, dated[next(reversed(dated))].name
+    unit = "months" if isinstance(next(iter(dated)), str) else "years"
+    title = f"{Path(first_name).name[:40]} ... ({len(steps)} {unit})"
+    notes = (f"time series of {len(steps)} {unit}, {next(iter(dated))} to {next(reversed(dated))}, "
+             f"dated by the file names ({Path(first_name).name} ... {Path(last_name).name})",)
+    return UploadSeries(key, title, steps, notes)
 
 
 def _read_regions(folder: Path, upload: UploadedFile, limit_mb: int, crs):

@@ -8,7 +8,7 @@ from app import services
 from app.layout import page_setup, remember, sidebar_context
 from app.navigation import page
 from app.settings import get_settings
-from app.uploads import REGION_SUFFIXES, UploadedFile, build_upload_scene
+from app.uploads import REGION_SUFFIXES, UploadedFile, build_upload_scene, build_upload_series
 from deeplight.errors import DeepLightError
 
 page_setup("Upload your own data")
@@ -18,10 +18,17 @@ limit = get_settings().upload_limit_mb
 status = st.container()
 st.markdown(
     f"Upload a single-band night-light **GeoTIFF** (with a CRS; at most **{limit} MiB**). Files are parsed "
-    "in a temporary folder and deleted; nothing is kept on disk. Then pick it as the data set in the sidebar."
+    "in a temporary folder and deleted; nothing is kept on disk. Then pick it as the data set in the sidebar.  \n"
+    "For a **time series**, upload one GeoTIFF per year or month on one grid, each dated in its name "
+    "(`ntl_2021.tif`, `ntl_2024-03.tif`): the maps then get a time slider and the SDG page the change per region."
 )
 with st.form("upload_form"):
-    ntl = st.file_uploader("Night-light GeoTIFF", type=["tif", "tiff"], key="upload_ntl")
+    ntls = st.file_uploader(
+        "Night-light GeoTIFF (one, or one per year or month for a time series)",
+        type=["tif", "tiff"],
+        key="upload_ntl",
+        accept_multiple_files=True,
+    )
     role = st.radio(
         "What is this raster?",
         ["hr", "lr"],
@@ -51,9 +58,16 @@ with st.form("upload_form"):
         type=[s.lstrip(".") for s in REGION_SUFFIXES],
         key="upload_regions",
     )
+    cloud_free = st.file_uploader(
+        "Optional: cloud-free observation counts (VIIRS cf_cvg), one per month, dated like the night-light files",
+        type=["tif", "tiff"],
+        key="upload_cloud_free",
+        accept_multiple_files=True,
+        help="Cells with no cloud-free night are masked as no data, not read as dark.",
+    )
     submitted = st.form_submit_button("Load the upload")
 if submitted:
-    if ntl is None:
+    if not ntls:
         status.error("Choose a night-light GeoTIFF first.")
     else:
 
@@ -61,16 +75,20 @@ if submitted:
             return None if f is None else UploadedFile(f.name, f.getvalue())
 
         try:
+            common = dict(role=role, lr_units=lr_units, dmo=_wrap(dmo), dem=_wrap(dem), regions=_wrap(regions),
+                          limit_mb=limit)
+            counts = [_wrap(f) for f in cloud_free or []]
             with st.spinner("Reading the upload..."):
-                scene = build_upload_scene(
-                    _wrap(ntl),
-                    role=role,
-                    lr_units=lr_units,
-                    dmo=_wrap(dmo),
-                    dem=_wrap(dem),
-                    regions=_wrap(regions),
-                    limit_mb=limit,
-                )
+                if len(ntls) > 1:
+                    series = build_upload_series([_wrap(f) for f in ntls], cloud_free=counts, **common)
+                    scene = series.latest
+                else:
+                    if len(counts) > 1:
+                        raise DeepLightError(
+                            f"{len(counts)} cloud-free count files for one night-light raster: upload one"
+                        )
+                    series = None
+                    scene = build_upload_scene(_wrap(ntls[0]), cloud_free=counts[0] if counts else None, **common)
         except DeepLightError as exc:
             status.error(f"Upload not usable: {exc}")
         except MemoryError:
@@ -84,15 +102,16 @@ if submitted:
                 "complete GeoTIFF with a CRS (and the regions a GeoJSON, GeoPackage or zipped Shapefile)"
             )
         else:
-            services.uploaded_scenes()[scene.key] = scene
-            remember("dataset", scene.key)
-            for key in ("region", "_keep_region", "_aoi"):
+            item = scene if series is None else series
+            services.uploaded_scenes()[item.key] = item
+            remember("dataset", item.key)
+            for key in ("region", "_keep_region", "_aoi", "year", "month"):
                 st.session_state.pop(key, None)
             status.success(
-                f"Loaded {scene.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
+                f"Loaded {item.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
                 f"{len(scene.regions)} region(s)" + (", LR simulated from it" if scene.lr_simulated else "")
             )
-            for note in scene.notes:
+            for note in (*(series.notes if series else ()), *scene.notes):
                 status.caption(note)
             status.page_link(page("compare"), label="Reconstruct and compare it", icon=":material/compare:")
 

@@ -87,6 +87,7 @@ RULES: dict[str, ValueRule] = {
     "dem": ValueRule(*VALUE_RANGES["dem"][:2], VALUE_RANGES["dem"][2]),
     "isp": ValueRule(*VALUE_RANGES["isp"][:2], VALUE_RANGES["isp"][2]),
     "population": ValueRule(-1e-6, None, "people per cell, not negative"),
+    "count": ValueRule(0, None, "observation counts (e.g. VIIRS cloud-free nights), not negative"),
 }
 """Value rules by role; see :data:`ROLE_ALIASES` for the other role names."""
 ROLE_ALIASES = {"hr": "radiance", "sr": "radiance", "sr_std": "radiance", "lr_radiance": "radiance",

@@ -118,3 +118,47 @@ def test_the_map_view_goes_into_the_url_and_a_shared_link_reopens_it(page, app_u
     centre = frame.evaluate("() => { const m = Object.values(window).find(v => v instanceof L.Map);"
                             " const c = m.getCenter(); return [c.lat, c.lng]; }")
     assert abs(centre[0] - lat) < 1e-3 and abs(centre[1] - lon) < 1e-3
+
+
+HIMALAYA = "real_hr/india-himalaya-viirs-monthly"
+LEH_MONTHS = ("2023_07", "2024_01", "2026_01")
+"""Leh months whose cloud-free counts have 6-7 % of cells never seen cloud-free (masked, not dark)."""
+
+
+def _tiffs(paths) -> list[dict]:
+    return [{"name": p.name, "mimeType": "image/tiff", "buffer": p.read_bytes()} for p in paths]
+
+
+def test_a_monthly_series_upload_gets_a_month_slider(page, app_url, shared_data):
+    folder = shared_data / HIMALAYA
+    ntls = [folder / f"viirs_leh_{m}.tif" for m in LEH_MONTHS]
+    counts = [folder / f"viirs_leh_{m}_cf.tif" for m in LEH_MONTHS]
+    page.goto(_url(app_url, "data", model="bicubic"))
+    wait_for_text(page, "Upload your own data")
+    uploaders = page.locator('[data-testid="stFileUploader"]')
+    uploaders.filter(has_text="Night-light GeoTIFF").first.locator('input[type="file"]').set_input_files(_tiffs(ntls))
+    uploaders.filter(has_text="cloud-free observation counts").first.locator('input[type="file"]').set_input_files(
+        _tiffs(counts)
+    )
+    # the chips show shortened names: wait until all six files are listed
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stFileChip\"]').length >= 6"
+        " && !document.querySelector('[data-testid=\"stFileChipIconSpinner\"]')",
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="Load the upload").click()
+    wait_for_text(page, "(3 months)")
+    wait_for_text(page, "time series of 3 months, 2023-07 to 2026-01")
+    wait_for_text(page, "cloud-free count of 0 are masked")
+    page.get_by_text("Reconstruct and compare it").click()
+    before = wait_for_map(page, min_rasters=3)
+    slider = _main_slider(page, "Month")
+    slider.wait_for()
+    assert "2026-01" in slider.inner_text()
+    slider.locator('input[type="range"]').focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(lambda url: _params(url).get("month") == "2024-01", timeout=60_000)
+    after = wait_for_map(page, min_rasters=3, predicate=lambda s: s["rasterSources"] != before["rasterSources"])
+    assert after["rasterSources"] != before["rasterSources"]
+    wait_for_text(page, "(2024-01)")
+    _shot(page.locator('[data-testid="stMain"]'), "upload_series_compare.png")
