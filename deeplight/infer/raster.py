@@ -12,13 +12,15 @@ computed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -37,6 +39,9 @@ from deeplight.infer.raster_source import RasterSource
 from deeplight.infer.tiled import BatchExecutor, ProgressCallback, run_tiled
 from deeplight.infer.tiling import check_tiling, plan_tiles
 from deeplight.io.cog import STREAM_BLOCK, RASTER_LIB_ERRORS, StreamingCogWriter, hidden_path, write_error
+
+if TYPE_CHECKING:  # geopandas and the scene module load only when a scene is predicted
+    from deeplight.io.scene import Scene
 
 LOGGER = logging.getLogger(__name__)
 SR_UNITS = "nW/cm2/sr"
@@ -78,7 +83,8 @@ def uncertainty_path_for(out_path: str | os.PathLike[str]) -> Path:
 
 
 def _resolve_model(
-    checkpoint: str | os.PathLike[str] | None, model: torch.nn.Module | None, device: torch.device
+    checkpoint: str | os.PathLike[str] | None, model: torch.nn.Module | None, device: torch.device,
+    model_id: str | None = None,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     if (checkpoint is None) == (model is None):
         raise ConfigError("give exactly one of checkpoint= (a .safetensors file) or model= (an nn.Module)")
@@ -90,9 +96,42 @@ def _resolve_model(
                         "checkpoint_sha256": str(meta.get("sha256", "")),
                         "model_id": str(meta.get("sha256") or model_fingerprint(loaded))}
     name = getattr(model, "registry_name", None) or type(model).__name__
-    fingerprint = model_fingerprint(model)
     return model, {"model": str(name), "checkpoint": "none",
-                   "checkpoint_sha256": "none", "model_id": fingerprint}
+                   "checkpoint_sha256": "none", "model_id": model_id or model_fingerprint(model)}
+
+
+def _sr_tags(
+    input_name: str, simulated: bool, identity: dict[str, str], inputs: object, *, lr_units: str,
+    self_ensemble: bool, tile: int, overlap: int, extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The tags of an SR raster (docs/CONTRACTS.md), the same for a file and a catalogued scene."""
+    return {
+        "units": SR_UNITS,
+        "modality": "sr",
+        "simulated": "true" if simulated else "false",
+        "provenance": (
+            f"DeepLight x{SCALE} super-resolution of {input_name} by model "
+            f"{identity['model']} (deeplight {__version__})"
+            + ("; LR input is simulated by the degradation model" if simulated else "")
+        ),
+        "model": identity["model"],
+        "checkpoint": identity["checkpoint"],
+        "checkpoint_sha256": identity["checkpoint_sha256"],
+        "inputs": json.dumps(inputs, sort_keys=True),
+        "lr_units": lr_units,
+        "self_ensemble": "true" if self_ensemble else "false",
+        "tile": str(tile),
+        "overlap": str(overlap),
+        **dict(extra or {}),
+    }
+
+
+def _calibration_tag(net: torch.nn.Module, scene: np.ndarray | None) -> dict[str, str]:
+    """The learned per-scene calibration every tile shared, in physical terms (none without one)."""
+    if scene is None:
+        return {}
+    described = net.calibration.describe(torch.as_tensor(scene)[None])[0]
+    return {"scene_calibration": json.dumps({k: round(v, 6) for k, v in described.items()}, sort_keys=True)}
 
 
 def _check_output(out: Path, inputs: list[Path]) -> None:
@@ -136,6 +175,8 @@ def predict_raster(
     progress: ProgressCallback | None = None,
     lr_units: str = "dn",
     client: Any | None = None,
+    model_id: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> PredictionOutput:
     """Super-resolve an LR GeoTIFF into a COG 8x finer, streaming by windows, atomically.
 
@@ -154,6 +195,9 @@ def predict_raster(
         progress: ``progress(done, total)`` after every batch of tiles.
         lr_units: "dn" or "radiance".
         client: a ``distributed.Client``: tiles run on its workers (see :mod:`deeplight.infer.distributed`).
+        model_id: identity of an in-memory ``model`` for the cache keys (default: a hash of its weights;
+            a checkpoint's identity is its SHA-256).
+        extra_tags: more tags for the outputs (e.g. the data set a scene came from).
 
     Returns:
         :class:`PredictionOutput`.
@@ -173,7 +217,7 @@ def predict_raster(
         lr_path, aux_paths, lr_units=lr_units, cache=cache
     ) as source:
         _check_output(out, [source.lr_path, *source.aux_paths.values()])
-        net, identity = _resolve_model(checkpoint, model, resolved)
+        net, identity = _resolve_model(checkpoint, model, resolved, model_id)
         _prepare_output(out)  # the folder is created only once every input has passed its checks
         executor: BatchExecutor
         if client is not None:
@@ -183,42 +227,30 @@ def predict_raster(
         else:
             executor = LocalExecutor(net, resolved, self_ensemble)
         scene = scene_calibration(net.to(resolved), source.lr_overview(SCENE_CALIBRATION_SIDE))
-        tags = {
-            "units": SR_UNITS,
-            "modality": "sr",
-            "simulated": "true" if source.simulated else "false",
-            "provenance": (
-                f"DeepLight x{SCALE} super-resolution of {source.lr_path.name} by model "
-                f"{identity['model']} (deeplight {__version__})"
-                + ("; LR input is simulated by the degradation model" if source.simulated else "")
-            ),
-            "model": identity["model"],
-            "checkpoint": identity["checkpoint"],
-            "checkpoint_sha256": identity["checkpoint_sha256"],
-            "inputs": json.dumps(source.describe_inputs(), sort_keys=True),
-            "lr_units": lr_units,
-            "self_ensemble": "true" if self_ensemble else "false",
-            "tile": str(tile),
-            "overlap": str(overlap),
-        }
-        if scene is not None:  # the learned per-scene calibration every tile shared, in physical terms
-            described = net.calibration.describe(torch.as_tensor(scene)[None])[0]
-            tags["scene_calibration"] = json.dumps({k: round(v, 6) for k, v in described.items()}, sort_keys=True)
-        try:
-            with file_lock(hidden_path(out, "lock"), timeout=0):
-                try:
-                    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-                        return _run_and_write(
-                            source, executor, out, unc_out, tags, tile=tile, overlap=overlap, batch_size=size,
-                            self_ensemble=self_ensemble, identity=identity, device_type=resolved.type,
-                            cache=cache, progress=progress, scene=scene,
-                        )
-                finally:
-                    hidden_path(out, "lock").unlink(missing_ok=True)
-        except LockTimeout as exc:
-            raise RasterError(
-                f"another run is writing {out} right now: wait for it or choose another output"
-            ) from exc
+        tags = _sr_tags(
+            source.lr_path.name, source.simulated, identity, source.describe_inputs(), lr_units=lr_units,
+            self_ensemble=self_ensemble, tile=tile, overlap=overlap, extra=extra_tags,
+        )
+        tags.update(_calibration_tag(net, scene))
+        with _output_lock(out), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            return _run_and_write(
+                source, executor, out, unc_out, tags, tile=tile, overlap=overlap, batch_size=size,
+                self_ensemble=self_ensemble, identity=identity, device_type=resolved.type,
+                cache=cache, progress=progress, scene=scene,
+            )
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path) -> Iterator[None]:
+    """Hold the lock beside ``out`` (``.<name>.lock``) while writing it; refuse when another run holds it."""
+    try:
+        with file_lock(hidden_path(out, "lock"), timeout=0):
+            try:
+                yield
+            finally:
+                hidden_path(out, "lock").unlink(missing_ok=True)
+    except LockTimeout as exc:
+        raise RasterError(f"another run is writing {out} right now: wait for it or choose another output") from exc
 
 
 def _run_and_write(
@@ -278,4 +310,124 @@ def _run_and_write(
     return PredictionOutput(
         path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
         cached=stats["cached"], tags=tags, seconds=stats["seconds"],
+    )
+
+
+# ------------------------------------------------------------------ a catalogued scene (deeplight predict --dataset)
+SCENE_MODEL_INPUTS = ("lr", "dmo", "dem")
+"""The scene layers the model reads (the ISP and population are for the indicators only)."""
+
+
+def scene_input_files(scene: Scene) -> dict[str, Path] | None:
+    """The files of the scene's model inputs - its LR and, when present, DMO and DEM - when every one
+    is a file on disk (the raster path of :func:`predict_scene`); None when any is held in memory (an LR
+    simulated on opening, an upload)."""
+    files = {}
+    for name in SCENE_MODEL_INPUTS:
+        if name != "lr" and getattr(scene, name) is None:
+            continue
+        source = scene.sources.get(name)
+        if not source or not Path(source).is_file():
+            return None
+        files[name] = Path(source)
+    return files
+
+
+def predict_scene(
+    scene: Scene,
+    out_path: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    model: torch.nn.Module | None = None,
+    model_id: str | None = None,
+    tile: int = 128,
+    overlap: int = 16,
+    batch_size: int | None = None,
+    device: str | torch.device = "auto",
+    self_ensemble: bool = False,
+    cache: TileCache | None = None,
+    progress: ProgressCallback | None = None,
+    client: Any | None = None,
+) -> PredictionOutput:
+    """Super-resolve a whole :class:`~deeplight.io.scene.Scene` (``deeplight.catalog.load_scene_for``)
+    into a COG on its HR grid, with the engine of :func:`predict_raster` and :func:`predict_array`.
+
+    When the scene's LR (and DMO / DEM, if any) are files (:func:`scene_input_files`, e.g. the demo),
+    they are streamed by windows through :func:`predict_raster`; when the LR is in memory (the real sets,
+    whose LR is simulated when opened) the scene's arrays go through
+    :func:`~deeplight.infer.array.predict_array` - with the same model identity and input hash as the
+    dashboard's reconstruction, so both share one cache entry for the same LR and auxiliary arrays -
+    and the result is written by the one atomic COG writer. Either way the SR lies on
+    ``scene.hr_transform``, which ``deeplight sdg --dataset ID --sr`` reads.
+
+    Args:
+        scene: the scene (its ``key`` and ``title`` are tagged on the outputs as ``scene`` and
+            ``scene_title``).
+        out_path: the SR COG (float32 radiance nW/cm2/sr).
+        checkpoint, model, model_id: as for :func:`predict_raster`.
+        tile, overlap, batch_size, device, self_ensemble, cache, progress: as for :func:`predict_raster`.
+        client: a ``distributed.Client`` (raster path only: an in-memory LR runs in this process).
+
+    Returns:
+        :class:`PredictionOutput` (``tiles``, ``computed``, ``cached`` as far as the path reports them).
+
+    Raises:
+        RasterError / ConfigError / CheckpointError: as :func:`predict_raster`.
+    """
+    extra = {"scene": scene.key, "scene_title": scene.title}
+    files = scene_input_files(scene)
+    if files is not None:
+        return predict_raster(
+            files["lr"], out_path, checkpoint=checkpoint, model=model, model_id=model_id,
+            aux_paths={name: files.get(name) for name in ("dmo", "dem")}, tile=tile, overlap=overlap,
+            batch_size=batch_size, device=device, self_ensemble=self_ensemble, cache=cache, progress=progress,
+            lr_units="radiance" if scene.sources.get("lr_conversion") else "dn", client=client, extra_tags=extra,
+        )
+    if client is not None:
+        raise ConfigError(
+            f"{scene.title}: its LR is held in memory (simulated when the data set is opened), so it cannot "
+            "be shipped to Dask workers by windows; run it without --workers / --scheduler"
+        )
+    from deeplight.infer.array import predict_array
+    from deeplight.io.scene import materialise
+
+    check_tiling(tile, overlap)
+    resolved = resolve_device(device)
+    out = Path(out_path)
+    unc_out = uncertainty_path_for(out) if self_ensemble else None
+    on_disk = [Path(p) for p in scene.sources.values() if Path(p).is_file()]
+    _check_output(out, on_disk)
+    net, identity = _resolve_model(checkpoint, model, resolved, model_id)
+    _prepare_output(out)
+    aux = {name: materialise(getattr(scene, name)) for name in ("dmo", "dem") if getattr(scene, name) is not None}
+    calibration = scene_calibration(net.to(resolved), scene.lr)
+    tags = _sr_tags(
+        scene.title, scene.lr_simulated, identity, dict(scene.sources), lr_units="dn",
+        self_ensemble=self_ensemble, tile=tile, overlap=overlap, extra=extra,
+    )
+    tags.update(_calibration_tag(net, calibration))
+    targets = [(out, tags)]
+    if unc_out is not None:
+        targets.append((unc_out, dict(tags, modality="sr_uncertainty",
+                                      provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")))
+    with _output_lock(out):
+        result = predict_array(
+            net, scene.lr, aux, tile=tile, overlap=overlap, batch_size=batch_size, device=resolved,
+            self_ensemble=self_ensemble, progress=progress, cache=cache, model_id=identity["model_id"],
+        )
+        height, width = result.radiance.shape
+        writer = StreamingCogWriter(targets, width=width, height=height, crs=scene.crs,
+                                    transform=scene.hr_transform, blocksize=STREAM_BLOCK, exclusive=True)
+        with writer, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            writer.write_rows(0, 0, result.radiance)
+            if unc_out is not None and result.uncertainty is not None:
+                writer.write_rows(1, 0, result.uncertainty)
+            writer.finish()
+            writer.commit()
+    count = len(plan_tiles(*scene.lr.shape, tile, overlap))
+    LOGGER.info("%s: %s predicted in memory (%d tiles%s); verified and renamed", out, scene.title, count,
+                ", from the cache" if result.from_cache else "")
+    return PredictionOutput(
+        path=out, uncertainty_path=unc_out, tiles=count, computed=0 if result.from_cache else count,
+        cached=count if result.from_cache else 0, tags=tags, from_request_cache=result.from_cache,
     )
