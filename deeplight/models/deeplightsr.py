@@ -55,7 +55,7 @@ from deeplight.models.blocks import ResidualBlock, conv3x3
 from deeplight.models.calibration import CALIBRATION_MODES, SceneCalibration
 from deeplight.models.deformable import DeformableAlignment
 from deeplight.contracts import DN_MAX, RADIANCE_MAX, denormalize_radiance, normalize_radiance
-from deeplight.models.blocks import Interpolate, area_downsample
+from deeplight.models.blocks import Interpolate, area_downsample, fast_path
 from deeplight.models.flux import distribute_within_cells, neighbourhood_transport
 from deeplight.models.fusion import AuxEncoder, GatedSFTFusion
 from deeplight.models.global_alignment import SpatialTransformer
@@ -139,6 +139,8 @@ class DeepLightSR(nn.Module):
     """
 
     family = "deeplight"
+    fast = True
+    """See :meth:`set_fast_inference`."""
 
     def __init__(
         self,
@@ -232,6 +234,24 @@ class DeepLightSR(nn.Module):
         self.transport_head = conv3x3(c, 1 + TRANSPORT_KERNEL**2) if self.use_transport else None
         self.desaturate_head = conv3x3(c, 1) if self.use_desaturate else None
         self._init_fallback()
+        self.set_fast_inference(True)
+
+    def set_fast_inference(self, enabled: bool = True) -> DeepLightSR:
+        """Switch the fast inference paths of this model's modules on or off (in place; returns self).
+
+        With them on (the default), a forward without autograd (``torch.no_grad`` or
+        ``torch.inference_mode``) computes the same function in a cheaper way (issue 14: the x8
+        stage's pointwise layers before the pixel shuffle, the detail embedding per modality with
+        matrix-product up-sampling, oneDNN for 1x1 convolutions on one CPU thread), equal to the
+        reference computation to float rounding (tested); and under ``torch.inference_mode`` the
+        ISP logits, a training-only output that feeds nothing, are skipped (``isp_logits == []``).
+        Training (autograd on) always runs the reference computation. Off: the reference
+        computation everywhere (for tests and the benchmark's side-by-side "reference" entry).
+        """
+        for module in self.modules():
+            if hasattr(module, "fast"):
+                module.fast = bool(enabled)
+        return self
 
     def _init_fallback(self) -> None:
         """Zero-initialise every residual head, so an untrained model is the calibration baseline.
@@ -267,8 +287,9 @@ class DeepLightSR(nn.Module):
         coverage: dict[str, dict[int, torch.Tensor]] = {}
         for m in self.modalities:
             bands = self.bands[m]
+            present = inputs.has_dmo if m == "dmo" else inputs.has_dem
             cover_hr = inputs.coverage(m).to(lr.dtype)
-            if not bool(cover_hr.any()):
+            if not bool(present.any()) or not bool(cover_hr.any()):
                 # absent from the whole batch (every real data set so far): skip the branch
                 # exactly, its fusion terms and detail would all be multiplied by 0
                 continue
@@ -296,11 +317,20 @@ class DeepLightSR(nn.Module):
             feats = self.high_fusion(feats, high_level, lr_cover)
         feats = self.body_tail(feats) + skip
 
-        outputs, logits, hr_feats = self.refinement(feats, lr_cal, pyramids, coverage)
+        fast = fast_path(self)
+        use_detail = self.detail is not None and bool(aligned)
+        outputs, logits, hr_feats = self.refinement(
+            feats,
+            lr_cal,
+            pyramids,
+            coverage,
+            isp_logits=not (fast and torch.is_inference_mode_enabled()),
+            features=use_detail or not fast,
+        )
         outputs = [o.float() for o in outputs]
         detail = (
             self.detail(feats, hr_feats, aligned, aligned_cover).float()
-            if self.detail is not None and aligned
+            if use_detail
             else None
         )
         if self.use_flux:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deeplight.models.blocks import activation, area_downsample, conv3x3
+from deeplight.models.blocks import activation, area_downsample, conv3x3, fast_path
 
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 REFERENCE_LR_SIZE = 16
@@ -23,13 +23,33 @@ clips of the shipped checkpoint are 16x16): keeps a learned shift size-independe
 """Row-major 2x3 affine matrix of the identity (normalised coordinates)."""
 
 
-def affine_warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def affine_warp(x: torch.Tensor, theta: torch.Tensor, separable_grid: bool = False) -> torch.Tensor:
     """Warp (B, C, H, W) by (B, 2, 3) affine matrices in normalised coordinates.
 
     Outside samples repeat the border (aux layers have no "outside" value that means nothing).
+    ``separable_grid``: build the sampling grid as ``theta[:, :, 0] x + (theta[:, :, 1] y + theta[:, :, 2])``
+    from the row and column coordinates (one full-size pass per coordinate) instead of
+    ``F.affine_grid``'s matrix product over an (H W, 3) base grid; the same grid to rounding.
     """
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    theta = theta.to(x.dtype)
+    if separable_grid:
+        grid = _separable_affine_grid(theta, x.shape[-2], x.shape[-1])
+    else:
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _separable_affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``F.affine_grid(theta, (B, C, h, w), align_corners=False)`` from its separable form."""
+    xs = torch.linspace(-1, 1, w, dtype=theta.dtype, device=theta.device) * (w - 1) / w
+    ys = torch.linspace(-1, 1, h, dtype=theta.dtype, device=theta.device) * (h - 1) / h
+    coords = []
+    for row in range(2):
+        along_x = theta[:, row, 0, None, None] * xs[None, None, :]  # (B, 1, w)
+        along_y = theta[:, row, 1, None, None] * ys[None, :, None]  # (B, h, 1)
+        # summed in the matrix product's order, (x t0 + y t1) + t2
+        coords.append((along_x + along_y).add_(theta[:, row, 2, None, None]))
+    return torch.stack(coords, dim=-1)
 
 
 class SpatialTransformer(nn.Module):
@@ -75,4 +95,7 @@ class SpatialTransformer(nn.Module):
 
     def forward(self, main_lr: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
         """Return ``aux`` (B, C, s h, s w) warped onto the main stream's geometry."""
-        return affine_warp(aux, self.predict_theta(main_lr, aux))
+        return affine_warp(aux, self.predict_theta(main_lr, aux), separable_grid=fast_path(self))
+
+    fast = True
+    """Without autograd, build the sampling grid in separable form (:func:`affine_warp`)."""

@@ -161,6 +161,11 @@ def _covered(
     image: torch.Tensor, mask: torch.Tensor | None, present: torch.Tensor, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(image with uncovered pixels zeroed, coverage mask) of one auxiliary modality."""
+    if not bool(present.any()):
+        # absent from the whole batch (the inference engine passes zeros marked absent): every
+        # pixel is uncovered, so both are zeros; skip the full-resolution passes over the layer
+        zeros = torch.zeros(image.shape, dtype=dtype, device=image.device)
+        return zeros, torch.zeros_like(zeros)
     finite = torch.isfinite(image)
     cover = finite.to(dtype) * present.to(dtype).view(-1, 1, 1, 1)
     if mask is not None:

@@ -21,6 +21,15 @@ equivalent to an HR convolution with a 6x6 footprint; Shi et al. 2016). At HR on
 layers remain: the ISP logit head, a refinement layer that mixes image *and* ISP features (the ISP
 embedding), and the output head. :class:`AuxiliaryDetailEmbedding` then adds the aligned auxiliary
 images' high-pass detail to the x8 output (used by DeepLightSR after the progressive stages).
+
+Fast inference path (no autograd, issue 14; tested equal to the reference computation): the x8
+stage's pointwise layers run *before* the pixel shuffle, on the x4 grid where each HR pixel is one
+of 4 phase channels (a per-pixel layer ``W`` becomes the block-diagonal ``W kron I_4``): the HR grid
+then only sees the 1-channel output (and the 6-channel features when the detail embedding needs
+them), and oneDNN gets wider channels. The ISP logits, a training-only output that feeds nothing,
+can be skipped (``isp_logits=False``); the detail embedding works per modality without
+concatenating HR maps, up-samples by matrix products (:func:`~deeplight.models.blocks.upsample_polyphase`)
+and reduces gains x detail with one channel contraction.
 """
 
 from __future__ import annotations
@@ -35,8 +44,10 @@ from deeplight.models.blocks import (
     ResidualBlock,
     activation,
     area_downsample,
-    conv1x1,
     conv3x3,
+    fast_path,
+    pointwise,
+    pointwise_conv2d,
 )
 from deeplight.models.fusion import GatedSFTFusion
 
@@ -72,12 +83,16 @@ class ScaleStage(nn.Module):
         previous: torch.Tensor,
         aux: dict[str, torch.Tensor],
         present: dict[str, torch.Tensor],
+        isp_logits: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits (B, 1, 2H, 2W) or None)."""
+        """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits (B, 1, 2H, 2W) or None).
+
+        ``isp_logits=False`` skips the ISP head (a training output; nothing else reads it).
+        """
         x = self.up(feats)
         if self.fusion is not None:
             x = self.fusion(x, aux, present)
-        logits = self.isp_head(x) if self.isp_head is not None else None
+        logits = self.isp_head(x) if self.isp_head is not None and isp_logits else None
         x = self.refine(x)
         out = self.base_up(previous).to(x.dtype) + self.out(x)
         return x, out, logits
@@ -105,10 +120,13 @@ class FinalStage(nn.Module):
         self.project = nn.Sequential(
             conv3x3(in_channels + sum(aux_channels.values()), 4 * width), nn.PixelShuffle(2), activation()
         )
-        self.isp_head = conv1x1(isp_channels, 1) if isp_channels else None
-        self.refine = nn.Sequential(conv1x1(width, channels), activation())
-        self.out = conv1x1(channels, 1)
+        self.isp_head = pointwise(isp_channels, 1) if isp_channels else None
+        self.refine = nn.Sequential(pointwise(width, channels), activation())
+        self.out = pointwise(channels, 1)
         self.base_up = Interpolate(2, "bilinear")
+
+    fast = True
+    """Take the phase-space path (module docstring) when no gradient is recorded."""
 
     def forward(
         self,
@@ -116,16 +134,19 @@ class FinalStage(nn.Module):
         previous: torch.Tensor,
         aux: dict[str, torch.Tensor],
         present: dict[str, torch.Tensor],
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        isp_logits: bool = True,
+        features: bool = True,
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
         """Returns (features (B, C, 2H, 2W), output (B, 1, 2H, 2W), ISP logits or None).
 
         A modality missing from ``aux`` (absent from the whole batch) is skipped exactly: the
         projection then uses only the weights of the channels that are there, as if zeros had
-        been concatenated.
+        been concatenated. ``isp_logits=False`` skips the ISP head (a training output);
+        ``features=False`` lets the fast path leave the HR features out (returned as None).
         """
         if all(m in aux for m in self.aux_names):
             parts = [feats] + [aux[m].to(feats.dtype) * present[m].to(feats.dtype) for m in self.aux_names]
-            x = self.project(torch.cat(parts, dim=1) if len(parts) > 1 else feats)
+            projected = self.project[0](torch.cat(parts, dim=1) if len(parts) > 1 else feats)
         else:
             conv = self.project[0]
             keep = [torch.arange(feats.shape[1])]
@@ -138,12 +159,42 @@ class FinalStage(nn.Module):
                     parts.append(aux[m].to(feats.dtype) * present[m].to(feats.dtype))
                 start += width
             index = torch.cat(keep).to(conv.weight.device)
-            x = F.conv2d(torch.cat(parts, 1), conv.weight[:, index], conv.bias, padding=conv.padding)
-            x = self.project[2](self.project[1](x))
-        logits = self.isp_head(x[:, self.channels :]) if self.isp_head is not None else None
+            projected = F.conv2d(torch.cat(parts, 1), conv.weight[:, index], conv.bias, padding=conv.padding)
+        if fast_path(self):
+            return self._forward_phases(projected, previous, isp_logits, features)
+        x = self.project[2](self.project[1](projected))
+        logits = self.isp_head(x[:, self.channels :]) if self.isp_head is not None and isp_logits else None
         x = self.refine(x)
         out = self.base_up(previous).to(x.dtype) + self.out(x)
         return x, out, logits
+
+    def _forward_phases(
+        self, projected: torch.Tensor, previous: torch.Tensor, isp_logits: bool, features: bool
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """The pointwise HR layers applied before the pixel shuffle (same function, see module docstring).
+
+        ``projected`` (B, 4 (C + C_isp), H, W): channel ``4 k + p`` is channel ``k`` of the HR pixel at
+        phase ``p`` of its 2x2 block (``nn.PixelShuffle``'s order). The activation is element-wise, so it
+        commutes with the shuffle; a 1x1 layer ``W`` acts on each phase alike, i.e. as ``W kron I_4``.
+        """
+        act = self.project[2]
+        x = F.leaky_relu_(projected, act.negative_slope)  # the conv's own output: safe in place
+        c4 = 4 * self.channels
+        logits = None
+        if self.isp_head is not None and isp_logits:
+            logits = F.pixel_shuffle(_phase_pointwise(x[:, c4:], self.isp_head), 2)
+        refine = self.refine[0]
+        x = self.refine[1](_phase_pointwise(x, refine))
+        out = self.base_up(previous).to(x.dtype) + F.pixel_shuffle(_phase_pointwise(x, self.out), 2)
+        return (F.pixel_shuffle(x, 2) if features else None), out, logits
+
+
+def _phase_pointwise(x: torch.Tensor, conv: nn.Conv2d, phases: int = 4) -> torch.Tensor:
+    """``conv`` (1x1) applied to every phase of a pre-shuffle map: weight ``W kron I_phases``."""
+    eye = torch.eye(phases, dtype=conv.weight.dtype, device=conv.weight.device)
+    weight = torch.kron(conv.weight[:, :, 0, 0], eye)[:, :, None, None]
+    bias = conv.bias.repeat_interleave(phases) if conv.bias is not None else None
+    return pointwise_conv2d(x, weight, bias)
 
 
 class ProgressiveRefinement(nn.Module):
@@ -180,9 +231,12 @@ class ProgressiveRefinement(nn.Module):
         lr_calibrated: torch.Tensor,
         aux: dict[str, dict[int, torch.Tensor]],
         present: dict[str, dict[int, torch.Tensor]],
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads;
-        the x8 features, which also carry the embedded ISP knowledge).
+        isp_logits: bool = True,
+        features: bool = True,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
+        """Returns (outputs at x2, x4, x8; ISP logits at the same scales, empty without ISP heads
+        or with ``isp_logits=False``; the x8 features, which also carry the embedded ISP knowledge,
+        None when ``features=False`` and the fast path left them out).
 
         ``aux`` maps each modality to its pyramid ``{4: x4 features, 2: x2 features, ...}``; the x8
         stage reads the x4 features. ``present`` maps each modality to its coverage (share of
@@ -192,11 +246,14 @@ class ProgressiveRefinement(nn.Module):
         previous = lr_calibrated
         for scale, stage in zip(SCALES, self.stages):
             level = min(scale, 4)
+            extra = {"features": features} if isinstance(stage, FinalStage) else {}
             feats, previous, isp = stage(
                 feats,
                 previous,
                 {m: pyr[level] for m, pyr in aux.items()},
                 {m: cov[level] for m, cov in present.items()},
+                isp_logits=isp_logits,
+                **extra,
             )
             outputs.append(previous)
             if isp is not None:
@@ -226,11 +283,14 @@ class AuxiliaryDetailEmbedding(nn.Module):
         self.scale = scale
         total = sum(self.bands.values())
         self.gain_lr = conv3x3(lr_channels, total)
-        self.gain_hr = conv1x1(feature_channels, total)
+        self.gain_hr = pointwise(feature_channels, total)
         nn.init.zeros_(self.gain_hr.weight)
         nn.init.zeros_(self.gain_hr.bias)
         self.gain_up = Interpolate(scale, "bilinear")
         self.up = Interpolate(scale, "bicubic")
+
+    fast = True
+    """Per-modality computation with one contraction (module docstring) when no gradient is recorded."""
 
     def forward(
         self,
@@ -243,6 +303,8 @@ class AuxiliaryDetailEmbedding(nn.Module):
         names = [m for m in self.bands if m in images]  # a modality absent from the batch adds 0
         if not names:
             return torch.zeros_like(feats[:, :1])
+        if fast_path(self):
+            return self._forward_fast(lr_feats, feats, images, present, names)
         guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in names], dim=1)
         detail = guides - self.up(area_downsample(guides, self.scale))
         gains = self.gain_up(self.gain_lr(lr_feats)) + self.gain_hr(feats)
@@ -253,3 +315,29 @@ class AuxiliaryDetailEmbedding(nn.Module):
                 start += n
             gains = torch.cat([gains[:, offsets[m][0] : offsets[m][1]] for m in names], dim=1)
         return (gains.to(detail.dtype) * detail).sum(dim=1, keepdim=True)
+
+    def _forward_fast(
+        self,
+        lr_feats: torch.Tensor,
+        feats: torch.Tensor,
+        images: dict[str, torch.Tensor],
+        present: dict[str, torch.Tensor],
+        names: list[str],
+    ) -> torch.Tensor:
+        """The same sum, one modality at a time: no HR concatenation, gains x detail in one contraction."""
+        gains_lr = self.gain_lr(lr_feats)
+        weight, bias = self.gain_hr.weight, self.gain_hr.bias
+        total, start = None, 0
+        for m, n in self.bands.items():
+            lo, start = start, start + n
+            if m not in names:
+                continue
+            guide = images[m] * present[m].to(images[m].dtype)  # a new tensor: safe in place below
+            detail = guide.sub_(self.up(area_downsample(guide, self.scale)))
+            gains = self.gain_up(gains_lr[:, lo:start])
+            gains = gains.add_(pointwise_conv2d(feats, weight[lo:start], bias[lo:start]).to(gains.dtype))
+            term = torch.einsum(
+                "bhwc,bhwc->bhw", gains.to(detail.dtype).permute(0, 2, 3, 1), detail.permute(0, 2, 3, 1)
+            ).unsqueeze(1)
+            total = term if total is None else total + term
+        return total
