@@ -99,22 +99,11 @@ def load_model(choice: ModelChoice, device: str = "auto"):
     Raises:
         CheckpointError: the checkpoint is missing or corrupt.
     """
-    from deeplight.infer import resolve_device
+    from deeplight.infer.models import open_model
 
-    dev = resolve_device(device)
-    if choice.checkpoint is not None:
-        from deeplight.models.checkpoint import load_checkpoint
-
-        if not choice.checkpoint.exists():
-            raise CheckpointError(f"checkpoint {choice.checkpoint} not found; pick another model")
-        model, meta = load_checkpoint(choice.checkpoint, dev)
-        model_id = str(meta.get("sha256", choice.id))
-    else:
-        from deeplight.models.registry import get_model
-
-        model = get_model(choice.name).to(dev)
-        model_id = choice.name
-    model.eval()
+    if choice.checkpoint is not None and not choice.checkpoint.exists():
+        raise CheckpointError(f"checkpoint {choice.checkpoint} not found; pick another model")
+    model, model_id, _name = open_model(choice.checkpoint if choice.checkpoint is not None else choice.name, device)
     return model, model_id
 
 
@@ -140,15 +129,10 @@ def reconstruct(
     Returns:
         The reconstruction, (8h, 8w) radiance in nW/cm^2/sr.
     """
-    from deeplight.infer import predict_array
+    from deeplight.infer import predict_scene_array
 
-    aux = {}
-    if crop.dmo is not None:
-        aux["dmo"] = crop.dmo
-    if crop.dem is not None:
-        aux["dem"] = crop.dem
-    result = predict_array(
-        model, crop.lr, aux, self_ensemble=self_ensemble, progress=progress, cache=cache, model_id=model_id
+    result = predict_scene_array(
+        model, crop, self_ensemble=self_ensemble, progress=progress, cache=cache, model_id=model_id
     )
     return Reconstruction(
         radiance=np.asarray(result.radiance, dtype=np.float32),

@@ -2,16 +2,19 @@
 
 Public API (see docs/inference.md):
 
-* :func:`predict_array` - in-memory LR array -> :class:`SRResult` (the dashboard).
+* :func:`predict_array` - in-memory LR array -> :class:`SRResult`.
+* :func:`predict_scene_array` - a Scene held in memory (LR + its DMO / DEM) -> :class:`SRResult`
+  (the dashboard's reconstruction, ``predict --dataset``, ``sdg --dataset --predict``).
+* :func:`predict_scene` - a catalogued Scene -> 8x finer COG on its HR grid (``predict --dataset``).
 * :func:`predict_raster` - LR GeoTIFF -> 8x finer COG, streamed by windows, atomic.
 * :class:`TileCache`, :func:`default_cache_dir` - the content-addressed prediction cache.
 * :func:`resolve_device` - "auto" / "cpu" / "cuda[:N]" / "mps" -> torch.device.
 """
 
-from deeplight.infer.array import SRResult, predict_array
+from deeplight.infer.array import SRResult, predict_array, predict_scene_array
 from deeplight.infer.cache import CacheInfo, TileCache, cache_key, default_cache_dir
 from deeplight.infer.devices import resolve_device
-from deeplight.infer.raster import PredictionOutput, predict_raster, uncertainty_path_for
+from deeplight.infer.raster import PredictionOutput, predict_raster, predict_scene, uncertainty_path_for
 from deeplight.infer.tiling import plan_tiles
 
 __all__ = [
@@ -24,6 +27,8 @@ __all__ = [
     "plan_tiles",
     "predict_array",
     "predict_raster",
+    "predict_scene",
+    "predict_scene_array",
     "resolve_device",
     "uncertainty_path_for",
 ]

@@ -142,3 +142,23 @@ def predict_array(
         radiance=arrays["radiance"], uncertainty=arrays.get("uncertainty"), from_cache=hit,
         tiles=0 if hit else int(arrays["tiles"][0]),
     )
+
+
+def predict_scene_array(model: torch.nn.Module, scene, *, model_id: str | None = None, **kwargs) -> SRResult:
+    """Super-resolve a (cropped) :class:`~deeplight.io.scene.Scene` held in memory: its LR DN with its
+    DMO / DEM, if any, through :func:`predict_array`.
+
+    The one way a scene is reconstructed: the dashboard's reconstruction of a region, ``deeplight
+    predict --dataset`` for a scene whose LR is in memory and ``deeplight sdg --dataset --predict`` all
+    call it, so the same scene and model give the same cache entry and the same SR.
+
+    Args:
+        model: a model following docs/CONTRACTS.md.
+        scene: the scene (``scene.lr`` in DN; ``scene.dmo`` / ``scene.dem`` arrays or lazy layers).
+        model_id: identity of the weights (checkpoint SHA-256 or a baseline's registry name).
+        **kwargs: the other options of :func:`predict_array` (tile, overlap, self_ensemble, cache ...).
+    """
+    from deeplight.io.scene import materialise
+
+    aux = {name: materialise(getattr(scene, name)) for name in ("dmo", "dem") if getattr(scene, name) is not None}
+    return predict_array(model, scene.lr, aux, model_id=model_id, **kwargs)

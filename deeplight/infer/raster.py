@@ -388,8 +388,7 @@ def predict_scene(
             f"{scene.title}: its LR is held in memory (simulated when the data set is opened), so it cannot "
             "be shipped to Dask workers by windows; run it without --workers / --scheduler"
         )
-    from deeplight.infer.array import predict_array
-    from deeplight.io.scene import materialise
+    from deeplight.infer.array import predict_scene_array
 
     check_tiling(tile, overlap)
     resolved = resolve_device(device)
@@ -399,7 +398,6 @@ def predict_scene(
     _check_output(out, on_disk)
     net, identity = _resolve_model(checkpoint, model, resolved, model_id)
     _prepare_output(out)
-    aux = {name: materialise(getattr(scene, name)) for name in ("dmo", "dem") if getattr(scene, name) is not None}
     calibration = scene_calibration(net.to(resolved), scene.lr)
     tags = _sr_tags(
         scene.title, scene.lr_simulated, identity, dict(scene.sources), lr_units="dn",
@@ -411,8 +409,8 @@ def predict_scene(
         targets.append((unc_out, dict(tags, modality="sr_uncertainty",
                                       provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")))
     with _output_lock(out):
-        result = predict_array(
-            net, scene.lr, aux, tile=tile, overlap=overlap, batch_size=batch_size, device=resolved,
+        result = predict_scene_array(
+            net, scene, tile=tile, overlap=overlap, batch_size=batch_size, device=resolved,
             self_ensemble=self_ensemble, progress=progress, cache=cache, model_id=identity["model_id"],
         )
         height, width = result.radiance.shape

@@ -15,6 +15,9 @@ Public API:
     inspect_raster, check_values: the one validator of every raster input (deeplight.io.validation);
     size limits from the environment in deeplight.io.limits (DEEPLIGHT_MAX_PIXELS ...).
     Scene, open_scene, crop_scene, LazyRaster: THE scene type (deeplight.io.scene) and its reader;
+    GeoRaster, read_georaster: one band with its grid, what the indicators compute on
+    (deeplight.io.georaster; ``Scene.georaster(name)`` makes one from a scene layer);
+    read_window, read_dataset_window: the one window reader (deeplight.io.raster);
     check_lr_hr_grids, hr_transform_from_lr, lr_transform_from_hr: the LR/HR grid contract.
 """
 
@@ -22,7 +25,8 @@ from deeplight.io.clip import clip_to_region
 from deeplight.io.cog import write_cog
 from deeplight.io.modalities import DMO_BAND_NAMES, MODALITIES, SCENE_MODALITIES, get_modality
 from deeplight.io.netcdf import read_netcdf_cube
-from deeplight.io.raster import raster_grid, read_raster
+from deeplight.io.georaster import GeoRaster, read_georaster
+from deeplight.io.raster import raster_grid, read_dataset_window, read_raster, read_window
 from deeplight.io.coverage import coverage_fraction, membership_mask, region_coverage
 from deeplight.io.pixel_area import pixel_area_m2
 from deeplight.io.population import warp_population
@@ -41,6 +45,10 @@ from deeplight.io.scene import (
 from deeplight.io.validation import check_values, inspect_raster
 
 __all__ = [
+    "GeoRaster",
+    "read_georaster",
+    "read_dataset_window",
+    "read_window",
     "LazyRaster",
     "RegionCrop",
     "Scene",

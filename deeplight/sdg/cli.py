@@ -153,7 +153,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="read only the part of each raster around the regions (large rasters); "
         "Otsu/calibrated thresholds are then set on that part",
     )
-    parser.add_argument("--model", help="model name of the SR (metadata)")
+    parser.add_argument(
+        "--predict",
+        metavar="MODEL",
+        help="with --dataset and no --sr: reconstruct the regions' crop first, as the dashboard does, with "
+        "a .safetensors checkpoint or a weight-free baseline (bicubic); shares the dashboard's prediction cache",
+    )
+    parser.add_argument("--model", help="model name of the SR (metadata; default with --predict: its name)")
     parser.add_argument("--checkpoint", help="checkpoint of the SR (metadata)")
     parser.set_defaults(func=run)
 
@@ -259,6 +265,8 @@ def _run_dataset(args: argparse.Namespace, thresholds) -> int:
         )
     if args.sr_std and not args.sr:
         raise DeepLightError("--sr-std needs --sr (the uncertainty belongs to the SR product)")
+    if args.predict and args.sr:
+        raise DeepLightError("give either --sr (an SR raster on the set's HR grid) or --predict MODEL, not both")
     if args.year is not None and args.month is not None:
         raise DeepLightError("give either --year (annual sets) or --month YYYY-MM (monthly sets), not both")
     if args.regions and args.region:
@@ -291,9 +299,13 @@ def _run_dataset(args: argparse.Namespace, thresholds) -> int:
     crop = crop_scene(scene, unary_union(geometries), "|".join(sorted(names)), max_hr_pixels=2**62)
     sr = _on_crop_grid(args.sr, "--sr", scene, crop) if args.sr else None
     sr_std = _on_crop_grid(args.sr_std, "--sr-std", scene, crop) if args.sr_std else None
+    model_name = args.model
+    if args.predict:
+        sr, name = _predict_crop(args.predict, crop.scene)
+        model_name = model_name or name
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = scene_report(crop.scene, sr, sr_std, regions, thresholds, args.model)
+        report = scene_report(crop.scene, sr, sr_std, regions, thresholds, model_name)
     for warning in caught:
         print(f"deeplight sdg: warning: {warning.message}", file=sys.stderr)
     written = write_indicator_outputs(report.table, out, geo=args.geo, regions=regions, metadata=report.metadata)
@@ -306,6 +318,20 @@ def _run_dataset(args: argparse.Namespace, thresholds) -> int:
     if simulated:
         print(f"SIMULATED products (made by the degradation model or generated): {', '.join(simulated)}")
     return 0
+
+
+def _predict_crop(spec: str, crop_scene) -> tuple["np.ndarray", str]:
+    """(SR radiance of the crop, the model's name): the dashboard's reconstruction of a region
+    (:func:`deeplight.infer.predict_scene_array`, the default prediction cache)."""
+    import numpy as np
+
+    from deeplight.infer import TileCache, default_cache_dir, predict_scene_array
+    from deeplight.infer.models import open_model
+
+    model, model_id, name = open_model(spec)
+    result = predict_scene_array(model, crop_scene, model_id=model_id, cache=TileCache(default_cache_dir()))
+    print(f"{crop_scene.title}: SR by {name}" + (" (from the prediction cache)" if result.from_cache else ""))
+    return np.asarray(result.radiance, dtype=np.float32), name
 
 
 def _thresholds_of(args: argparse.Namespace):

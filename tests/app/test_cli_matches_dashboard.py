@@ -145,8 +145,9 @@ def _threshold_args() -> list[str]:
     ]  # fmt: skip
 
 
-def _dashboard_and_dataset_cli(home, folder, names: list[str] | None) -> tuple[bytes, bytes]:
-    """The SDG page's CSV for ``names`` (None: all the demo's regions) and `deeplight sdg --dataset demo`'s."""
+def _dashboard_and_dataset_cli(home, folder, names: list[str] | None, predict: bool = False) -> tuple[bytes, bytes]:
+    """The SDG page's CSV for ``names`` (None: all the demo's regions) and `deeplight sdg --dataset demo`'s
+    (with the page's SR download as ``--sr``, or, with ``predict``, reconstructing it: ``--predict``)."""
     import os
 
     from shapely.ops import unary_union
@@ -174,8 +175,8 @@ def _dashboard_and_dataset_cli(home, folder, names: list[str] | None) -> tuple[b
     previous = os.environ.get("DEEPLIGHT_HOME")
     os.environ["DEEPLIGHT_HOME"] = str(home)
     try:
-        code = main(["sdg", "--dataset", "demo", *regions, "--sr", str(sr_path), "--model", MODEL,
-                     *_threshold_args(), "--out", str(out)])  # fmt: skip
+        sr_args = ["--predict", MODEL] if predict else ["--sr", str(sr_path), "--model", MODEL]
+        code = main(["sdg", "--dataset", "demo", *regions, *sr_args, *_threshold_args(), "--out", str(out)])
     finally:
         if previous is None:
             os.environ.pop("DEEPLIGHT_HOME")
@@ -198,7 +199,15 @@ def one_region_csvs(tiny_home, tmp_path_factory):
     return _dashboard_and_dataset_cli(tiny_home, tmp_path_factory.mktemp("one_region"), [first])
 
 
-@pytest.mark.parametrize("pair", ["dataset_csvs", "one_region_csvs"])
+@pytest.fixture(scope="module")
+def predicted_csvs(tiny_home, tmp_path_factory):
+    from deeplight.catalog import load_scene_for
+
+    first = str(load_scene_for("demo", home=tiny_home).regions["name"].iloc[0])
+    return _dashboard_and_dataset_cli(tiny_home, tmp_path_factory.mktemp("predicted"), [first], predict=True)
+
+
+@pytest.mark.parametrize("pair", ["dataset_csvs", "one_region_csvs", "predicted_csvs"])
 def test_sdg_dataset_demo_gives_the_pages_csv(pair, request):
     dashboard, cli = request.getfixturevalue(pair)
     (dashboard_meta, dashboard_table), (cli_meta, cli_table) = _split(dashboard), _split(cli)
@@ -226,6 +235,14 @@ def test_sdg_dataset_errors_name_what_to_do(tiny_home, tmp_path, monkeypatch, ca
     assert "has no year 2020" in capsys.readouterr().err
     assert main(["sdg", "--lr", "lr.tif", "--out", out]) != 0
     assert "give --regions" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "demo", "--predict", "bicubic", "--sr", "sr.tif", "--out", out]) != 0
+    assert "--sr" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "demo", "--predict", "no_such_model", "--out", out]) != 0
+    assert "unknown model 'no_such_model'" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "demo", "--predict", "edsr", "--out", out]) != 0
+    assert "has trainable weights" in capsys.readouterr().err
+    assert main(["sdg", "--dataset", "demo", "--predict", str(tmp_path / "gone.safetensors"), "--out", out]) != 0
+    assert "gone.safetensors not found" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
 
 
