@@ -19,6 +19,8 @@ code; every raster lives in a temporary folder that is deleted afterwards.
 Usage: ``.venv/bin/python benchmarks/bench_infer.py [--threads 2] [--big-model bicubic|demo]``
 (``--skip-big`` leaves out the 2048 x 2048 run, which writes ~2 GB of temporary files; ``--only e2e``
 re-runs one part and keeps the other rows; ``--e2e-lr 256`` sets the LR side of the end-to-end run).
+The ``cote`` part (``--only cote --before-tree /tmp/old --before-label d154fcb``) times ``deeplight
+predict`` on the real Cote d'Ivoire LR of the shared data, this tree against an older one.
 """
 
 from __future__ import annotations
@@ -642,8 +644,92 @@ def bench_inflight(
     torch.set_num_threads(args.threads)
 
 
+COTE_DIVOIRE_LR = REPO.parent / "shared" / "data" / "cote_divoire" / "ntl.tif"
+"""The national VIIRS radiance raster of the shared data (1361 x 1420 LR, NaN outside the country)."""
+
+
+def cote_divoire_input(work: Path, crop: int | None) -> Path:
+    """The Cote d'Ivoire LR, or a fixed ``crop x crop`` window of it (top-left at the raster's centre
+    minus half the crop, so it holds Abidjan's latitude band and the country's interior), as a GeoTIFF."""
+    if not crop:
+        return COTE_DIVOIRE_LR
+    from rasterio.windows import Window
+
+    out = work / f"cote_divoire_crop{crop}.tif"
+    with rasterio.open(COTE_DIVOIRE_LR) as src:
+        row, col = max(0, (src.height - crop) // 2), max(0, (src.width - crop) // 2)
+        window = Window(col, row, min(crop, src.width), min(crop, src.height))
+        profile = src.profile | {
+            "width": int(window.width), "height": int(window.height),
+            "transform": src.window_transform(window), "driver": "GTiff",
+        }
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(src.read(window=window))
+    return out
+
+
+def bench_cote_divoire(rows: list[dict], work: Path, args: argparse.Namespace) -> None:
+    """Wall time of ``deeplight predict`` on the Cote d'Ivoire LR (shipped checkpoint, no aux), this tree
+    vs ``--before-tree`` (a ``git archive`` copy of an older commit), alternated, at equal ``nice``.
+
+    Each run is a fresh process (``python -m deeplight.cli predict`` with the tree as working
+    directory, so that tree's ``deeplight`` package is imported), with ``--no-cache --quiet``, the
+    same checkpoint file, ``--lr-units radiance`` and ``--threads``; the output COG goes to the
+    temporary folder and is deleted.
+    """
+    if not COTE_DIVOIRE_LR.exists():
+        print(f"  cote: {COTE_DIVOIRE_LR} not found; part skipped", file=sys.stderr)
+        return
+    lr = cote_divoire_input(work, args.cote_crop)
+    with rasterio.open(lr) as src:
+        lr_shape = (src.height, src.width)
+    hr_mp = 64 * lr_shape[0] * lr_shape[1] / 1e6
+    now = Path(args.after_tree).resolve() if args.after_tree else REPO
+    now_label = f"now ({args.after_label})" if args.after_label else "now"
+    trees = {now_label: now}
+    if args.before_tree:
+        trees = {f"before ({args.before_label})": Path(args.before_tree).resolve(), now_label: now}
+    times: dict[str, list[tuple[float, float, float]]] = {k: [] for k in trees}
+    for _ in range(args.cote_repeats):
+        for label, tree in trees.items():
+            out = work / f"cote_{len(times[label])}_{label.split()[0]}.tif"
+            cmd = ["nice", "-n", str(args.cote_nice), sys.executable, "-m", "deeplight.cli", "predict", str(lr),
+                   "--checkpoint", str(DEMO_CHECKPOINT), "--out", str(out), "--lr-units", "radiance",
+                   "--no-cache", "--quiet", "--threads", str(args.threads)]
+            env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+            env["PYTHONPATH"] = str(tree)
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise RuntimeError(f"deeplight predict in {tree} failed:\n{proc.stderr[-3000:]}")
+            times[label].append((wall, load, os.getloadavg()[0]))
+            out.unlink(missing_ok=True)
+            print(f"  cote {label}: {wall:.1f} s (load {load:.1f} -> {os.getloadavg()[0]:.1f})", file=sys.stderr)
+    what = "the whole LR" if not args.cote_crop else f"a fixed {lr_shape[0]}x{lr_shape[1]} LR crop (centre)"
+    best = {}
+    for label, values in times.items():
+        wall, load_before, load_after = min(values)
+        best[label] = wall
+        rows.append(dict(
+            measure=f"deeplight predict, Cote d'Ivoire LR {lr_shape[0]}x{lr_shape[1]} -> HR, no aux, {label}",
+            value=round(wall, 1), unit="s",
+            setting=f"{what}, shipped checkpoint, --lr-units radiance --no-cache --threads {args.threads}, "
+            f"nice {args.cote_nice}; best of {len(values)} alternated runs ({', '.join(f'{v[0]:.1f}' for v in values)} s; "
+            f"load {load_before:.1f} -> {load_after:.1f} for the best); {hr_mp / wall:.2f} HR MP/s",
+            seconds=round(wall, 1),
+        ))
+    if len(best) == 2:
+        before, now = best[next(iter(best))], best[now_label]
+        rows.append(dict(
+            measure="deeplight predict, Cote d'Ivoire LR, speed-up now vs before", value=round(before / now, 2),
+            unit="x", setting=f"before / now wall time of the rows above (target of issue 14: >= 2x)", seconds="",
+        ))
+
+
 FIELDS = ["part", "measure", "value", "unit", "setting", "model", "run_utc", "load_1min", "seconds"]
-PARTS = ("e2e", "inflight", "throughput", "seams", "cache", "memory", "dask")
+PARTS = ("e2e", "inflight", "throughput", "seams", "cache", "memory", "dask", "cote")
 
 
 def results_stem(device: torch.device) -> str:
@@ -706,6 +792,14 @@ def main() -> int:
     parser.add_argument(
         "--only", choices=PARTS, action="append", help="re-run these parts, keep the others' rows"
     )
+    parser.add_argument("--before-tree", help="cote part: a `git archive` copy of an older commit to time too")
+    parser.add_argument("--before-label", default="before", help="cote part: how to name that tree (a commit)")
+    parser.add_argument("--after-tree", help="cote part: the tree timed as 'now' (default this one; e.g. a "
+                        "`git archive HEAD` copy, so colleagues' uncommitted edits are not timed)")
+    parser.add_argument("--after-label", default="", help="cote part: how to name that tree (a commit)")
+    parser.add_argument("--cote-crop", type=int, default=None, help="cote part: a centred LR crop of this side")
+    parser.add_argument("--cote-repeats", type=int, default=1, help="cote part: alternated runs per tree")
+    parser.add_argument("--cote-nice", type=int, default=10, help="cote part: nice level of every run")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-model", help=argparse.SUPPRESS)
     parser.add_argument("--child-lr", help=argparse.SUPPRESS)
@@ -725,7 +819,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     omp_env = os.environ.get("OMP_NUM_THREADS", "unset")  # before a Dask cluster changes it
     model, description = load_model("demo")
-    parts = args.only or list(PARTS)
+    parts = args.only or [p for p in PARTS if p != "cote"]  # the real-data timing runs only when asked
     if device.type != "cpu":
         unsupported = [p for p in parts if p not in CUDA_PARTS]
         if args.only and unsupported:
@@ -743,6 +837,7 @@ def main() -> int:
         "cache": lambda out: bench_cache(model, out, work, args.tile, args.overlap),
         "memory": lambda out: bench_memory(out, work, args),
         "dask": lambda out: bench_dask(model, out, work, args),
+        "cote": lambda out: bench_cote_divoire(out, work, args),
     }
     work = Path(tempfile.mkdtemp(prefix="bench_infer_"))
     try:
@@ -760,7 +855,8 @@ def main() -> int:
     header = [
         f"machine: {machine_line(args.threads, device)}; the `load` column is the 1-minute load average at "
         "the end of each part (other engineers' jobs share the 2 cores, so times vary with it)",
-        "inputs: synthetic DMSP-like DN rasters, simulated (made by code)",
+        "inputs: synthetic DMSP-like DN rasters, simulated (made by code); the `cote` rows: the real Cote "
+        "d'Ivoire VIIRS radiance raster of the shared data (`cote_divoire/ntl.tif`)",
         f"OMP_NUM_THREADS={omp_env}",
     ]
     print(write_tables(rows, header, stem))

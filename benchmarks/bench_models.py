@@ -4,9 +4,13 @@ For each thread count (CPU) the run times, in interleaved rounds (round r runs e
 load from other jobs affects all of them alike): a large fp32 ``torch.mm`` (the machine's GEMM rate
 in this run), every registered model with every modality present, and DeepLightSR as inference runs
 it with and without auxiliary layers (absent DMO/DEM: the branches are skipped exactly) in the
-channels_last layout the CPU inference path uses and in the contiguous layout. Each entry gets HR
+channels_last layout the CPU inference path uses and in the contiguous layout, and with its fast
+inference paths switched off (``set_fast_inference(False)``: the reference computation, issue 14) so
+the restructured forward is compared side by side with the computation it replaces. Each entry gets HR
 megapixels per second (forward, batch 1, ``torch.inference_mode``), its FLOP rate (1 MAC = 2 FLOP,
-MACs from :mod:`deeplight.models.macs`) and that rate as a share of the GEMM rate. Peak memory is
+MACs from :mod:`deeplight.models.macs`; for DeepLightSR always those of the reference computation,
+so a faster way to compute the same function shows as a higher rate, not as fewer MACs) and that
+rate as a share of the GEMM rate. Peak memory is
 measured in a fresh worker process per model (growth of the peak resident set over one forward).
 
 DeepLightSR is the shipped checkpoint ``data/checkpoints/deeplightsr_demo`` for the ``demo`` preset
@@ -176,7 +180,12 @@ def candidates(preset: str, lr_size: int, device) -> list[dict]:
     def add(
         label: str, name: str, model, batch: dict, small_batch: dict, aux: bool, layout: str, weights: str
     ) -> None:
+        fast = getattr(model, "fast", None)
+        if fast is not None:  # the MACs of the function: count the reference computation's layers
+            model.set_fast_inference(False)
         macs = count_macs(model, to_layout(small_batch, layout == "channels_last", device))
+        if fast is not None:
+            model.set_fast_inference(fast)
         on_device = to_layout(batch, layout == "channels_last", device)
 
         def call(model=model, on_device=on_device):
@@ -201,6 +210,9 @@ def candidates(preset: str, lr_size: int, device) -> list[dict]:
                 other = build_model(name, preset)[0].to(device).to(memory_format=torch.contiguous_format)
                 add("deeplightsr, contiguous", name, other, full, small, True, "contiguous", weights)
                 add("deeplightsr, no aux, contiguous", name, other, *no_aux, False, "contiguous", weights)
+            reference = prepare_model(build_model(name, preset)[0], device).set_fast_inference(False)
+            add("deeplightsr, reference forward", name, reference, full, small, True, layout, weights)
+            add("deeplightsr, no aux, reference forward", name, reference, *no_aux, False, layout, weights)
     return entries
 
 
@@ -314,9 +326,14 @@ def tables(rows: list[dict], gemm: dict, preset: str, lr_size: int, header: str,
     notes = []
     for t in threads_list:
         dl, edsr = by.get(("deeplightsr", t)), by.get(("edsr", t))
-        variants = ("no aux", "contiguous", "no aux, contiguous")
-        dl_na, cont, cont_na = (by.get((f"deeplightsr, {v}", t)) for v in variants)
+        variants = ("no aux", "contiguous", "no aux, contiguous", "reference forward", "no aux, reference forward")
+        dl_na, cont, cont_na, ref, ref_na = (by.get((f"deeplightsr, {v}", t)) for v in variants)
         parts = []
+        if dl and ref:
+            parts.append(f"the fast inference paths are {ref['best_s'] / dl['best_s']:.2f}x faster than the "
+                         "reference computation with aux")
+        if dl_na and ref_na:
+            parts.append(f"{ref_na['best_s'] / dl_na['best_s']:.2f}x without")
         if dl and edsr:
             parts.append(f"DeepLightSR with DMO + DEM takes {dl['best_s'] / edsr['best_s']:.2f}x EDSR's time")
         if dl_na and edsr:
@@ -354,7 +371,10 @@ def tables(rows: list[dict], gemm: dict, preset: str, lr_size: int, header: str,
     md += [
         f"Weights: DeepLightSR {dl_weights}; the baselines have random weights; "
         "speed does not depend on the values. Layout: the one `deeplight.infer.engine.prepare_model` gives "
-        "the model on this device (DeepLightSR: channels_last on CPU). MACs: convolutions, linear layers, "
+        "the model on this device (DeepLightSR: channels_last on CPU). \"reference forward\": the same "
+        "DeepLightSR with `set_fast_inference(False)` (the computation the fast paths replace; the exact "
+        "skips of absent layers, which are not behind that switch, apply to both). DeepLightSR's MACs are "
+        "those of the reference computation for every entry. MACs: convolutions, linear layers, "
         "attention products, deformable sampling, STN warps and interpolations, counted by forward hooks "
         "(deeplight/models/macs.py) on a 32x32 LR input of the same kind (with or without aux); element-wise "
         "operations and FFTs are not counted; 1 MAC = 2 FLOP. % of GEMM: the model's FLOP rate over the "

@@ -283,11 +283,26 @@ class DeepLightSR(nn.Module):
 
         pyramids: dict[str, dict[int, torch.Tensor]] = {}
         aligned: dict[str, torch.Tensor] = {}
-        aligned_cover: dict[str, torch.Tensor] = {}
+        aligned_cover: dict[str, torch.Tensor | None] = {}
         coverage: dict[str, dict[int, torch.Tensor]] = {}
+        fast = fast_path(self)
         for m in self.modalities:
             bands = self.bands[m]
             present = inputs.has_dmo if m == "dmo" else inputs.has_dem
+            if fast and inputs.fully_covered(m):
+                # every band and pixel observed: the coverage channels are ones, so neither they
+                # nor their warp (ones, to rounding) are built at HR; None stands for "all 1"
+                values = getattr(inputs, m)
+                if m in self.global_align:
+                    values = self.global_align[m].warp_covered(lr_cal.to(values.dtype), values)
+                aligned[m], aligned_cover[m] = values, None
+                b, _, hh, ww = values.shape
+                coverage[m] = {f: values.new_ones(b, 1, hh * f // self.scale, ww * f // self.scale) for f in (1, 2, 4)}
+                pyramid = self.encoders[m].forward_covered(values)
+                if m in self.local_align:
+                    pyramid[1] = self.local_align[m](pyramid[1], feats)
+                pyramids[m] = pyramid
+                continue
             cover_hr = inputs.coverage(m).to(lr.dtype)
             if not bool(present.any()) or not bool(cover_hr.any()):
                 # absent from the whole batch (every real data set so far): skip the branch
@@ -317,7 +332,6 @@ class DeepLightSR(nn.Module):
             feats = self.high_fusion(feats, high_level, lr_cover)
         feats = self.body_tail(feats) + skip
 
-        fast = fast_path(self)
         use_detail = self.detail is not None and bool(aligned)
         outputs, logits, hr_feats = self.refinement(
             feats,

@@ -52,6 +52,23 @@ class AuxEncoder(nn.Module):
         f2 = self.down2(f4)
         return {4: f4, 2: f2, 1: self.down1(f2)}
 
+    def forward_covered(self, values: torch.Tensor) -> dict[int, torch.Tensor]:
+        """:meth:`forward` of ``cat([values, ones])`` (a fully covered image) without building it.
+
+        The stem's convolution is linear in its input channels: the coverage channels' part is the
+        convolution of one all-ones channel with the sum of their weights (same function to rounding).
+        """
+        conv = self.stem[0]
+        n = values.shape[1]
+        weight = conv.weight
+        x = F.conv2d(values, weight[:, :n], conv.bias, stride=conv.stride, padding=conv.padding)
+        ones = values.new_ones(values.shape[0], 1, *values.shape[-2:])
+        covered = weight[:, n:].sum(dim=1, keepdim=True)
+        x = x.add_(F.conv2d(ones, covered, None, stride=conv.stride, padding=conv.padding))
+        f4 = self.stem[1](x)
+        f2 = self.down2(f4)
+        return {4: f4, 2: f2, 1: self.down1(f2)}
+
 
 class GatedSFTFusion(nn.Module):
     """Gated SFT injection of several auxiliary feature maps into the main stream.

@@ -87,7 +87,11 @@ class SpatialTransformer(nn.Module):
         large inference tile (``affine_grid`` coordinates span the whole input: an unscaled
         translation of 0.1 is 0.8 LR px on a 16-px clip but 6.4 LR px on a 128-px tile).
         """
-        pooled = area_downsample(aux, self.scale).to(main_lr.dtype)
+        return self._theta(main_lr, area_downsample(aux, self.scale))
+
+    def _theta(self, main_lr: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """:meth:`predict_theta` from the auxiliary image already averaged to the LR grid."""
+        pooled = pooled.to(main_lr.dtype)
         theta = self.localisation(torch.cat([main_lr, pooled], dim=1)).float().view(-1, 2, 3)
         size = torch.tensor([main_lr.shape[-1], main_lr.shape[-2]], dtype=theta.dtype, device=theta.device)
         shift = theta[:, :, 2] * (REFERENCE_LR_SIZE / size)
@@ -96,6 +100,15 @@ class SpatialTransformer(nn.Module):
     def forward(self, main_lr: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
         """Return ``aux`` (B, C, s h, s w) warped onto the main stream's geometry."""
         return affine_warp(aux, self.predict_theta(main_lr, aux), separable_grid=fast_path(self))
+
+    def warp_covered(self, main_lr: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for an image whose coverage channels (the second half) are all 1, given
+        only its values (B, C/2, s h, s w): returns the warped values. The coverage is not warped
+        (a warp of ones is ones, to rounding) and enters the localisation network as its exact LR
+        mean, 1."""
+        pooled = area_downsample(values, self.scale)
+        pooled = torch.cat([pooled, torch.ones_like(pooled)], dim=1)
+        return affine_warp(values, self._theta(main_lr, pooled), separable_grid=fast_path(self))
 
     fast = True
     """Without autograd, build the sampling grid in separable form (:func:`affine_warp`)."""

@@ -58,6 +58,7 @@ class ModelInputs:
             that was not given (a 3-band RGB gives bands 2-4 only), a NaN pixel or a pixel outside
             the layer's footprint is 0, never a 0 value marked present.
         dem_mask: (B, 1, 8h, 8w) coverage of the DEM, likewise.
+        dmo_full, dem_full: the mask is known to be 1 everywhere (given, no NaN, no mask given).
     """
 
     lr: torch.Tensor
@@ -66,6 +67,13 @@ class ModelInputs:
     present: torch.Tensor
     dmo_mask: torch.Tensor | None = None
     dem_mask: torch.Tensor | None = None
+    dmo_full: bool = False
+    dem_full: bool = False
+
+    def fully_covered(self, name: str) -> bool:
+        """True when every band and pixel of ``"dmo"`` / ``"dem"`` is observed in every sample
+        (coverage exactly 1 everywhere; False when unknown)."""
+        return self.dmo_full if name == "dmo" else self.dem_full
 
     def coverage(self, name: str) -> torch.Tensor:
         """(B, bands, 8h, 8w) coverage of ``"dmo"`` or ``"dem"`` (presence broadcast when no mask)."""
@@ -151,27 +159,31 @@ def read_inputs(batch: dict, scale: int = SUPPORTED_SCALE, dmo_channels: int = D
         present[:, PRESENT_INDEX["dem"]] = 0
     # Coverage per band and pixel: NaN (nodata, outside the footprint) or a band not given is
     # absent, never a zero marked present. Absent pixels carry 0 in the image as well.
-    dmo, dmo_mask = _covered(dmo, dmo_mask, present[:, PRESENT_INDEX["dmo"]], lr.dtype)
-    dem, dem_mask = _covered(dem, dem_mask, present[:, PRESENT_INDEX["dem"]], lr.dtype)
+    dmo, dmo_mask, dmo_full = _covered(dmo, dmo_mask, present[:, PRESENT_INDEX["dmo"]], lr.dtype)
+    dem, dem_mask, dem_full = _covered(dem, dem_mask, present[:, PRESENT_INDEX["dem"]], lr.dtype)
     lr = torch.nan_to_num(lr, nan=0.0, posinf=0.0, neginf=0.0)
-    return ModelInputs(lr=lr, dmo=dmo, dem=dem, present=present, dmo_mask=dmo_mask, dem_mask=dem_mask)
+    return ModelInputs(
+        lr=lr, dmo=dmo, dem=dem, present=present, dmo_mask=dmo_mask, dem_mask=dem_mask,
+        dmo_full=dmo_full, dem_full=dem_full,
+    )
 
 
 def _covered(
     image: torch.Tensor, mask: torch.Tensor | None, present: torch.Tensor, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(image with uncovered pixels zeroed, coverage mask) of one auxiliary modality."""
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(image with uncovered pixels zeroed, coverage mask, whether that mask is 1 everywhere)."""
     if not bool(present.any()):
         # absent from the whole batch (the inference engine passes zeros marked absent): every
         # pixel is uncovered, so both are zeros; skip the full-resolution passes over the layer
         zeros = torch.zeros(image.shape, dtype=dtype, device=image.device)
-        return zeros, torch.zeros_like(zeros)
+        return zeros, torch.zeros_like(zeros), False
     finite = torch.isfinite(image)
     cover = finite.to(dtype) * present.to(dtype).view(-1, 1, 1, 1)
+    full = mask is None and bool((present == 1).all()) and bool(finite.all())
     if mask is not None:
         cover = cover * (torch.nan_to_num(mask.to(dtype), nan=0.0) > 0.5).to(dtype)
     clean = torch.where(finite, image.to(dtype), torch.zeros((), dtype=dtype, device=image.device))
-    return clean * cover, cover
+    return clean * cover, cover, full
 
 
 def pad_inputs(

@@ -305,7 +305,7 @@ class AuxiliaryDetailEmbedding(nn.Module):
             return torch.zeros_like(feats[:, :1])
         if fast_path(self):
             return self._forward_fast(lr_feats, feats, images, present, names)
-        guides = torch.cat([images[m] * present[m].to(images[m].dtype) for m in names], dim=1)
+        guides = torch.cat([_covered_guide(images[m], present.get(m)) for m in names], dim=1)
         detail = guides - self.up(area_downsample(guides, self.scale))
         gains = self.gain_up(self.gain_lr(lr_feats)) + self.gain_hr(feats)
         if len(names) < len(self.bands):
@@ -332,8 +332,13 @@ class AuxiliaryDetailEmbedding(nn.Module):
             lo, start = start, start + n
             if m not in names:
                 continue
-            guide = images[m] * present[m].to(images[m].dtype)  # a new tensor: safe in place below
-            detail = guide.sub_(self.up(area_downsample(guide, self.scale)))
+            cover = present.get(m)
+            if cover is None:  # fully covered: the guide is the image itself (not modified)
+                guide = images[m]
+                detail = guide - self.up(area_downsample(guide, self.scale))
+            else:
+                guide = images[m] * cover.to(images[m].dtype)  # a new tensor: safe in place
+                detail = guide.sub_(self.up(area_downsample(guide, self.scale)))
             gains = self.gain_up(gains_lr[:, lo:start])
             gains = gains.add_(pointwise_conv2d(feats, weight[lo:start], bias[lo:start]).to(gains.dtype))
             term = torch.einsum(
@@ -341,3 +346,8 @@ class AuxiliaryDetailEmbedding(nn.Module):
             ).unsqueeze(1)
             total = term if total is None else total + term
         return total
+
+
+def _covered_guide(image: torch.Tensor, cover: torch.Tensor | None) -> torch.Tensor:
+    """The image times its coverage (None: covered everywhere, the image itself)."""
+    return image if cover is None else image * cover.to(image.dtype)

@@ -155,3 +155,15 @@ def test_fast_paths_keep_the_state_dict(shipped):
     for name, module in shipped.named_modules():
         if hasattr(module, "fast"):
             assert module.fast, name
+
+
+def test_full_coverage_is_known_only_when_every_band_and_pixel_is_observed():
+    from deeplight.models.inputs import read_inputs
+
+    scene = _variants()
+    assert read_inputs(scene["all"]).fully_covered("dmo") and read_inputs(scene["all"]).fully_covered("dem")
+    partial = read_inputs(scene["partial dmo"])
+    assert not partial.fully_covered("dmo") and partial.fully_covered("dem")
+    masked = dict(scene["all"], dem_mask=torch.ones_like(scene["all"]["dem"]))
+    assert not read_inputs(masked).fully_covered("dem")  # a mask given: not assumed full
+    assert not read_inputs(scene["no aux"]).fully_covered("dmo")
