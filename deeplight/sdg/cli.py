@@ -80,7 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--year", type=int, help="year of the products")
     parser.add_argument(
-        "--lr-units", choices=("DN", "radiance"), help="units of --lr (detected when omitted)"
+        "--lr-units",
+        type=lambda text: "dn" if text.lower() == "dn" else text,
+        choices=("dn", "radiance"),
+        help="units of --lr, as for `deeplight predict` (dn or radiance; detected when omitted)",
     )
     parser.add_argument(
         "--simulated",
@@ -381,7 +384,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_names(out, args.geo)  # every output is validated before anything is computed or written
     if args.band is not None and args.time is not None:
         raise DeepLightError("give either --band or --time, not both")
-    units = {"lr": "DN" if args.lr_units == "DN" else "nW/cm2/sr"} if args.lr_units else None
+    units = {"lr": "DN" if args.lr_units == "dn" else "nW/cm2/sr"} if args.lr_units else None
     simulated_flags = {name: True for name in args.simulated} or None
     thresholds = _thresholds_of(args)
 

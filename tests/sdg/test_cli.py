@@ -1,5 +1,7 @@
 """`deeplight sdg` on tiny rasters: outputs, flags and clear errors."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -237,3 +239,16 @@ def test_cli_series_is_the_per_year_region_reports_stacked(inputs, tmp_path):
     nord = cli[(cli.region == "Nord") & derived].set_index(["indicator", "year"])["value"]
     assert nord[("gdp_growth_prior", 2020)] == pytest.approx(0.3 * np.log(8 / 6))
     assert nord[("lcr", 2020)] == pytest.approx(np.log(8 / 4) / 10)
+
+
+@pytest.mark.parametrize("spelling", ["dn", "DN"])
+def test_cli_lr_units_are_spelled_as_for_predict(inputs, spelling):
+    """`--lr-units dn` (predict's spelling) and the older `DN` both declare a DN LR."""
+    tmp_path, hr, lr, regions = inputs
+    out = tmp_path / f"units_{spelling}.csv"
+    args = ["sdg", "--raster", str(hr), "--lr", str(lr), "--regions", str(regions), "--out", str(out),
+            "--urban-method", "fixed"]  # fmt: skip
+    assert main([*args, "--lr-units", spelling]) == 0
+    header = [line for line in out.read_text(encoding="utf-8").splitlines() if line.startswith("# products: ")]
+    products = json.loads(header[0].removeprefix("# products: "))
+    assert products["lr"]["units"] == "DN"
