@@ -24,13 +24,14 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 from rasterio.errors import RasterioError
-from rasterio.warp import Resampling, reproject, transform_bounds
+from rasterio.warp import Resampling, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from deeplight.contracts import tag_is_true
 from deeplight.errors import RasterError
 from deeplight.io.limits import check_pixel_count
 from deeplight.io.raster import read_dataset_window
+from deeplight.io.reproject import reproject_array
 from deeplight.io.validation import check_values, emit, inspect_raster, unreadable_pixels
 
 RasterInput = str | os.PathLike[str] | Any
@@ -219,24 +220,15 @@ def reproject_like(
 ) -> GeoRaster:
     """Resample ``raster`` onto the grid of ``like`` (float64, NaN outside the source's footprint).
 
-    ``raster`` itself when it is already on that grid. Unlike :func:`deeplight.io.reproject_array`
-    (float32 layers of a Scene, resampling picked by modality) the values stay float64 and the caller
-    picks the resampling (the indicators average a reference map's urban fraction, interpolate an
-    uncertainty layer).
+    ``raster`` itself when it is already on that grid. The warp is :func:`deeplight.io.reproject_array`
+    (the project's one warp) with the caller's resampling and a float64 result (the indicators average a
+    reference map's urban fraction, interpolate an uncertainty layer).
     """
     if raster.same_grid(like):
         return raster
-    dst = np.full(like.shape, np.nan, dtype=np.float64)
-    reproject(
-        source=raster.values,
-        destination=dst,
-        src_transform=raster.transform,
-        src_crs=raster.crs,
-        src_nodata=np.nan,
-        dst_transform=like.transform,
-        dst_crs=like.crs,
-        dst_nodata=np.nan,
-        resampling=resampling,
+    dst = reproject_array(
+        raster.values, raster.crs, raster.transform, like.crs, like.transform, like.shape, None,
+        resampling=resampling, dtype=np.float64,
     )
     return GeoRaster(dst, like.transform, like.crs, raster.source, dict(raster.tags))
 

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.warp import reproject
+from rasterio.warp import Resampling, reproject
 
 from deeplight.errors import RasterError
 from deeplight.io.modalities import get_modality
@@ -33,28 +33,38 @@ def reproject_array(
     dst_crs: CRS,
     dst_transform: Affine,
     dst_shape: tuple[int, int],
-    modality: str,
+    modality: str | None,
+    *,
+    resampling: Resampling | None = None,
+    dtype: type = np.float32,
 ) -> np.ndarray:
-    """Warp a ``(y, x)`` or ``(band, y, x)`` float array (NaN = nodata) onto another grid.
+    """Warp a ``(y, x)`` or ``(band, y, x)`` float array (NaN = nodata) onto another grid: the one
+    warp of the project (scene layers, and the indicators through
+    :func:`deeplight.io.georaster.reproject_like`).
 
     Args:
         source: pixel values, NaN where invalid.
         src_crs, src_transform: source grid.
         dst_crs, dst_transform, dst_shape: target grid (height, width).
         modality: a name from :data:`deeplight.io.modalities.MODALITIES`; picks the resampling
-            and, for ``population``, conserves totals (:func:`deeplight.io.population.warp_population`).
+            and, for ``population``, conserves totals (:func:`deeplight.io.population.warp_population`);
+            None when ``resampling`` is given.
+        resampling: the resampling to use instead of the modality's.
+        dtype: of the result (the warp itself runs in float64).
 
     Returns:
-        float32 array on the target grid (same leading band axis as ``source``), NaN where no
+        array of ``dtype`` on the target grid (same leading band axis as ``source``), NaN where no
         source pixel contributes.
     """
-    spec = get_modality(modality)
+    if modality is None and resampling is None:
+        raise ValueError("give a modality or a resampling")
+    method = resampling if resampling is not None else get_modality(modality).resampling
     squeeze = source.ndim == 2
     bands = source[None] if squeeze else source
     src = bands.astype(np.float64)
     out = np.full((bands.shape[0], *dst_shape), np.nan, dtype=np.float64)
     for index in range(bands.shape[0]):
-        if modality == "population":
+        if modality == "population" and resampling is None:
             out[index] = warp_population(src[index], src_transform, src_crs, dst_transform, dst_crs, dst_shape).counts
             continue
         reproject(
@@ -66,9 +76,9 @@ def reproject_array(
             dst_transform=dst_transform,
             dst_crs=dst_crs,
             dst_nodata=np.nan,
-            resampling=spec.resampling,
+            resampling=method,
         )
-    out = out.astype(np.float32)
+    out = out.astype(dtype, copy=False)
     return out[0] if squeeze else out
 
 
