@@ -62,12 +62,29 @@ class AuxEncoder(nn.Module):
         n = values.shape[1]
         weight = conv.weight
         x = F.conv2d(values, weight[:, :n], conv.bias, stride=conv.stride, padding=conv.padding)
-        ones = values.new_ones(values.shape[0], 1, *values.shape[-2:])
-        covered = weight[:, n:].sum(dim=1, keepdim=True)
-        x = x.add_(F.conv2d(ones, covered, None, stride=conv.stride, padding=conv.padding))
+        x = x.add_(_conv_of_ones(weight[:, n:].sum(dim=1), values.shape[-2:], conv.stride, conv.padding))
         f4 = self.stem[1](x)
         f2 = self.down2(f4)
         return {4: f4, 2: f2, 1: self.down1(f2)}
+
+
+def _conv_of_ones(
+    kernel: torch.Tensor, size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> torch.Tensor:
+    """``F.conv2d(ones(1, 1, H, W), kernel[:, None], stride=stride, padding=padding)`` (zero padding)
+    without the full-size input: a tap reads 1 where it falls inside the image and 0 outside, which
+    factorises into a row indicator and a column indicator, so the result is two small matrix
+    products. ``kernel``: (C_out, kh, kw); returns (1, C_out, H_out, W_out)."""
+    out_channels, kh, kw = kernel.shape
+
+    def inside(length: int, k: int, s: int, p: int) -> torch.Tensor:  # (n_out, k) 0/1
+        n_out = (length + 2 * p - k) // s + 1
+        pos = torch.arange(n_out, device=kernel.device)[:, None] * s - p + torch.arange(k, device=kernel.device)
+        return ((pos >= 0) & (pos < length)).to(kernel.dtype)
+
+    rows = inside(size[0], kh, stride[0], padding[0])  # (H_out, kh)
+    cols = inside(size[1], kw, stride[1], padding[1])  # (W_out, kw)
+    return torch.einsum("pu,ouv,qv->opq", rows, kernel, cols).unsqueeze(0)
 
 
 class GatedSFTFusion(nn.Module):
