@@ -33,6 +33,7 @@ import numpy as np
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from app.tiles import TILE_PX
 from app.overlay import Overlay, palette_overlay
 from app.settings import STATIC_URL
 
@@ -227,7 +228,7 @@ def _add_overlay(
                 {}
                 if tiles is None
                 else {"tilesUrl": tiles.url, "tilesMin": tiles.min_zoom, "tilesMax": tiles.max_zoom,
-                      "tilesBounds": tiles.bounds}
+                      "tilesBounds": tiles.bounds, "tilesPx": TILE_PX}
             ),
         },
     )
@@ -251,7 +252,7 @@ def _add_overlay(
         # level beyond (pixelated, see MAP_CSS); no request outside the raster's bounds
         tiles_js = (
             f"{name}.tiles = L.tileLayer({{{{ this.data.tilesUrl }}}}, {{minZoom: {{{{ this.data.tilesMin }}}},"
-            " maxNativeZoom: {{ this.data.tilesMax }}, maxZoom: 24, tileSize: 256,"
+            " maxNativeZoom: {{ this.data.tilesMax }}, maxZoom: 24, tileSize: {{ this.data.tilesPx }},"
             " bounds: L.latLngBounds({{ this.data.tilesBounds }}), pane: {{ this.data.tilePane }},"
             " className: 'deeplight-tiles', keepBuffer: 1})"
             ".addTo({{ this._parent.get_name() }});"

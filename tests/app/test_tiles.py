@@ -21,6 +21,7 @@ from app.overlay import MAX_OVERLAY_PIXELS, radiance_overlay
 from app.tiles import (
     EARTH_CIRCUMFERENCE_M,
     TILE_PX,
+    WORLD_PX,
     evict,
     pyramid_zooms,
     render_tiles,
@@ -48,7 +49,7 @@ def test_zoom_range_runs_from_the_overlay_to_the_native_resolution():
     min_zoom, max_zoom, native = pyramid_zooms(UTM50, transform, array.shape, MAX_OVERLAY_PIXELS)
     # 130 m UTM pixels near 31.6 N are ~153 m in Web Mercator: native zoom ceil(log2(C / (256 x 153)))
     assert (min_zoom, max_zoom, native) == (10, 11, True)
-    metres = EARTH_CIRCUMFERENCE_M / (TILE_PX * 2**max_zoom)
+    metres = EARTH_CIRCUMFERENCE_M / (WORLD_PX * 2**max_zoom)  # one screen pixel at that zoom
     assert metres <= 130.0 / math.cos(math.radians(31.6)) < 2 * metres  # the finest level is the first as fine as the raster
 
 
@@ -59,15 +60,16 @@ def test_no_tiles_when_the_overlay_is_already_as_sharp_as_the_raster():
 
 
 def test_levels_are_capped_so_a_country_does_not_fill_the_disk(monkeypatch):
-    monkeypatch.setattr(tiles_mod, "MAX_TILES_PER_LEVEL", 64)
+    monkeypatch.setattr(tiles_mod, "MAX_TILES_PER_LEVEL", 64 * 256**2 // TILE_PX**2)  # 4 Mpixel a level
     array, transform = _scene()
     min_zoom, max_zoom, native = pyramid_zooms(UTM50, transform, array.shape, MAX_OVERLAY_PIXELS)
     assert (min_zoom, max_zoom, native) == (10, 10, False)
 
 
 def _tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int, int, int]:
-    """Tile x, y and the pixel column/row inside it of a point (slippy-map formulas)."""
-    n = 2**zoom
+    """Tile x, y and the pixel column/row inside it of a point (slippy-map formulas; a 512 px tile
+    at ``zoom`` spans the 256 px tile of ``zoom - 1``)."""
+    n = 2**zoom * WORLD_PX // TILE_PX
     fx = (lon + 180.0) / 360.0 * n
     lat_r = math.radians(lat)
     fy = (1.0 - math.asinh(math.tan(lat_r)) / math.pi) / 2.0 * n

@@ -1,5 +1,5 @@
 """Full resolution in a real browser: a region larger than the overlay cap gets its tile pyramid, and
-zooming in loads 256 px tiles from /app/static/tiles in the synchronised panels and the swipe map."""
+zooming in loads 512 px tiles from /app/static/tiles in the synchronised panels and the swipe map."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import urllib.parse
 
 import pytest
 
+from app.tiles import TILE_PX
 from tests.e2e.browser_helpers import map_frames, wait_for_map
 from tests.e2e.conftest import SCREENSHOTS
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.e2e
 # the whole of Cote d'Ivoire: 1420 x 1361 HR pixels, more than the 1200 px overlay holds
 COTE_DIVOIRE_AOI = "-8.7,4.2;-2.4,4.2;-2.4,10.8;-8.7,10.8"
 
-LOADED_TILES_JS = """() => Array.from(document.querySelectorAll('.deeplight-tiles img.leaflet-tile'))
-  .filter(img => img.complete && img.naturalWidth === 256)
+LOADED_TILES_JS = f"""() => Array.from(document.querySelectorAll('.deeplight-tiles img.leaflet-tile'))
+  .filter(img => img.complete && img.naturalWidth === {TILE_PX})
   .map(img => new URL(img.src).pathname)"""
 
 
