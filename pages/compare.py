@@ -33,6 +33,16 @@ VIEW = (
 )
 
 
+KEPT_DIFFERENCE = "_kept_difference_map"
+"""Session key of the last difference map shown: ``(context, date A, html)`` (see :func:`_difference_context`)."""
+
+
+def _difference_context(ctx) -> tuple:
+    """What a difference map depends on besides date A: the scene of date B, the region (name and
+    geometry), the model and the basemap. A kept map is shown again only for the same context and A."""
+    return (ctx.scene.key, ctx.region, ctx.geometry.wkb_hex, ctx.model.id if ctx.model else None, ctx.basemap)
+
+
 def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
     """The before/after difference map (B = the slider's date, A picked here) and the region's change."""
     st.subheader("Change between two dates")
@@ -42,13 +52,22 @@ def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
         help="B is the date of the slider above the maps; pick A below. Each date is reconstructed once, "
         "then cached.",
     )
+    # fixed places for the date picker and the map: the map element keeps its position in the page
+    # whether the toggle is on or off, so a difference map hidden by the toggle stays loaded in the
+    # browser and comes back at once (a new map frame takes 1.5-2.5 s to build)
+    controls, map_slot = st.container(), st.container()
+    kept = st.session_state.get(KEPT_DIFFERENCE)
     if not show:
+        same_a = kept is not None and st.session_state.get("diff_before", kept[1]) == kept[1]
+        if same_a and kept[0] == _difference_context(ctx):
+            with map_slot:
+                map_view(kept[2], 0, "map_difference")  # hidden (0 px), still loaded
         return
     times = list(ctx.dataset.times)
     if st.session_state.get("diff_before") not in times:
         st.session_state["diff_before"] = times[0]
     after = ctx.time
-    before = st.select_slider(
+    before = controls.select_slider(
         f"Before (A) - after (B) is {after}", options=times, key="diff_before", help="The date subtracted."
     )
     if before == after:
@@ -104,7 +123,9 @@ def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
             tile_key=html_key,
         ),
     )
-    map_view(html, 380 + 60, "map_difference")
+    with map_slot:
+        map_view(html, 380 + 60, "map_difference")
+    st.session_state[KEPT_DIFFERENCE] = (_difference_context(ctx), before, html)
     simulated = (
         "Each date's LR is simulated separately from its HR (own gain drift and noise draw), so part of "
         "the LR (and SR) change is the simulation's, not the place's. "

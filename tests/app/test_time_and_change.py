@@ -306,6 +306,28 @@ def test_compare_difference_map_and_change_table(real_app):
     assert len(iframe_html(again)) == 2
 
 
+def test_a_hidden_difference_map_stays_in_the_page_for_its_context(real_app):
+    """Off again, the difference map is kept at 0 px (loaded in the browser, back at once); for another
+    region or date A it is dropped, never shown stale."""
+    query = {"dataset": "shanghai_npp_viirs", "region": HUANGPU, "model": "bicubic", "year": "2020"}
+    at = run_page("compare", query=query)
+    at.toggle(key="diff").set_value(True).run()
+    shown = iframe_html(at)[1]
+    heights = [json.loads(e.proto.json_args)["height"] for e in at.get("component_instance")]
+    assert heights[1] > 300
+    at.toggle(key="diff").set_value(False).run()
+    assert not at.exception
+    html = iframe_html(at)
+    assert len(html) == 2 and html[1] == shown  # the same document ...
+    assert [json.loads(e.proto.json_args)["height"] for e in at.get("component_instance")][1] == 0  # ... hidden
+    at.toggle(key="diff").set_value(True).run()
+    assert iframe_html(at)[1] == shown
+    at.toggle(key="diff").set_value(False).run()
+    at.session_state["diff_before"] = 2015  # another date A: the kept map no longer applies
+    at.run()
+    assert len(iframe_html(at)) == 1
+
+
 def test_compare_monthly_set_steps_by_month(real_app):
     at = run_page("compare", query={"dataset": "himalaya_leh", "model": "bicubic", "month": "2016-07"})
     assert not at.exception

@@ -81,6 +81,24 @@ def test_difference_map_draws_and_is_kept_in_the_url(page, app_url, shared_data)
     page.goto(page.url)  # a reload keeps the toggle, the "before" date and the year
     state = wait_for_map(page, min_rasters=3, predicate=lambda s: "panel-diff-hr" in s["titles"])
     assert _params(page.url)["diff"] == "1" and _params(page.url)["year"] == "2020"
+    # off and on again: the difference map stays loaded while hidden and comes back fitted, not rebuilt
+    diff_frame = next(f for f in map_frames(page) if f.locator("#panel-diff-hr").count())
+    zooms = diff_frame.evaluate(ZOOMS_JS)
+    diff_frame.evaluate("window.deeplightKept = 1")
+    toggle = page.get_by_text("Before/after difference map")
+    toggle.click()
+    page.wait_for_url(lambda url: "diff" not in _params(url), timeout=60_000)
+    page.wait_for_function(
+        "el => el.getBoundingClientRect().height === 0", arg=diff_frame.frame_element(), timeout=60_000
+    )
+    toggle.click()
+    page.wait_for_url(lambda url: _params(url).get("diff") == "1", timeout=60_000)
+    page.wait_for_function(
+        "el => el.getBoundingClientRect().height > 300", arg=diff_frame.frame_element(), timeout=60_000
+    )
+    assert diff_frame.evaluate("window.deeplightKept") == 1  # the same map document
+    page.wait_for_timeout(300)
+    assert diff_frame.evaluate(ZOOMS_JS) == zooms  # fitted to its visible size again
 
 
 def test_sdg_co2_input_and_small_multiples(page, app_url, shared_data):
