@@ -197,6 +197,11 @@ def upsample_polyphase(x: torch.Tensor, scale: int, mode: str = "bicubic") -> to
     Returns:
         (B, C, scale h, scale w), channels-last.
     """
+    with torch.autocast(x.device.type, enabled=False):  # interpolation stays in x's precision
+        return _upsample_polyphase(x, scale, mode)
+
+
+def _upsample_polyphase(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
     weights = torch.tensor(_phase_weights(scale, mode), dtype=x.dtype, device=x.device)  # (s, T)
     taps = weights.shape[1]
     pad = taps // 2

@@ -341,9 +341,10 @@ class AuxiliaryDetailEmbedding(nn.Module):
                 detail = guide.sub_(self.up(area_downsample(guide, self.scale)))
             gains = self.gain_up(gains_lr[:, lo:start])
             gains = gains.add_(pointwise_conv2d(feats, weight[lo:start], bias[lo:start]).to(gains.dtype))
-            term = torch.einsum(
-                "bhwc,bhwc->bhw", gains.to(detail.dtype).permute(0, 2, 3, 1), detail.permute(0, 2, 3, 1)
-            ).unsqueeze(1)
+            with torch.autocast(detail.device.type, enabled=False):  # the reference sums in detail's dtype
+                term = torch.einsum(
+                    "bhwc,bhwc->bhw", gains.to(detail.dtype).permute(0, 2, 3, 1), detail.permute(0, 2, 3, 1)
+                ).unsqueeze(1)
             total = term if total is None else total + term
         return total
 
