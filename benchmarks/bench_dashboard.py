@@ -182,23 +182,36 @@ def _analyst_rows(browser, home: Path) -> list[tuple[str, str, str, str]]:
         toggle.click()  # first time: the "before" year is read and reconstructed
         wait_for_map(page, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-diff-hr" in s["titles"])
         toggle.click()
+        # switched off: the difference map is gone or kept hidden (0 px) in the page
         page.wait_for_function(
             "() => !Array.from(document.querySelectorAll('iframe')).some(f => {"
-            " try { return f.contentDocument.querySelector('iframe') &&"
-            " f.contentDocument.querySelector('iframe').contentDocument.getElementById('panel-diff-hr'); }"
+            " try { const inner = f.contentDocument.querySelector('iframe');"
+            " return inner && inner.getBoundingClientRect().height > 0 &&"
+            " inner.contentDocument.getElementById('panel-diff-hr'); }"
             " catch (e) { return false; } })",
             timeout=120_000,
         )
         start = time.perf_counter()
         toggle.click()
-        wait_for_map(page, min_rasters=3, timeout_s=240, predicate=lambda s: "panel-diff-hr" in s["titles"])
+        # on again: three drawn panels in a visible frame (a kept map only has to be shown and refitted)
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('iframe')).some(f => {"
+            " try { const inner = f.contentDocument.querySelector('iframe');"
+            " if (!inner || inner.getBoundingClientRect().height < 300) return false;"
+            " const d = inner.contentDocument; return !!d.getElementById('panel-diff-hr') &&"
+            " Array.from(d.querySelectorAll('img.leaflet-image-layer')).filter(i => i.complete && i.naturalWidth > 0).length >= 3; }"
+            " catch (e) { return false; } })",
+            timeout=240_000,
+            polling=20,
+        )
         t_diff = time.perf_counter() - start
         rows.append(
             (
                 "difference map switched on again (Shanghai, 2013 vs 2018)",
                 f"{t_diff:.2f}",
                 "< 1",
-                "toggle -> three diverging-scale panels drawn; both dates already reconstructed",
+                "toggle -> three diverging-scale panels drawn and visible; both dates already reconstructed; the map "
+                "switched off was kept hidden in the page",
             )
         )
         aoi = "-8.7,4.2;-2.4,4.2;-2.4,10.8;-8.7,10.8"  # the whole of Cote d'Ivoire, 1420 x 1361 HR cells
