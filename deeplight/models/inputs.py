@@ -175,8 +175,8 @@ def _covered(
     if not bool(present.any()):
         # absent from the whole batch (the inference engine passes zeros marked absent): every
         # pixel is uncovered, so both are zeros; skip the full-resolution passes over the layer
-        zeros = torch.zeros(image.shape, dtype=dtype, device=image.device)
-        return zeros, torch.zeros_like(zeros), False
+        zeros = torch.zeros((), dtype=dtype, device=image.device).expand(image.shape)  # read-only
+        return zeros, zeros, False
     if mask is None and bool((present == 1).all()) and bool(torch.isfinite(image.sum())):
         # given in every sample and every value finite (a finite sum has no NaN or inf term):
         # covered everywhere, the values unchanged; the mask is a broadcast 1 (read-only)

@@ -167,3 +167,13 @@ def test_full_coverage_is_known_only_when_every_band_and_pixel_is_observed():
     masked = dict(scene["all"], dem_mask=torch.ones_like(scene["all"]["dem"]))
     assert not read_inputs(masked).fully_covered("dem")  # a mask given: not assumed full
     assert not read_inputs(scene["no aux"]).fully_covered("dmo")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_one_channel_shuffle_equals_pixel_shuffle(channels_last):
+    from deeplight.models.refinement import _shuffle_one_channel
+
+    x = torch.rand(2, 4, 5, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(_shuffle_one_channel(x), F.pixel_shuffle(x, 2))
