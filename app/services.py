@@ -28,13 +28,10 @@ from app.settings import get_settings
 from app.sources import list_datasets, load_scene_for
 from deeplight.catalog import DatasetInfo
 from app.tiles import tiles_present
-from app.uploads import UploadSeries
+from app.uploads import MAX_SESSION_UPLOAD_BYTES, UploadSeries
 
 MAX_SESSION_UPLOADS = 3
 """Uploaded scenes one browser session keeps in memory (least recently used evicted first)."""
-MAX_SESSION_UPLOAD_BYTES = 768 * 1024**2
-"""Memory one session's uploaded scenes may hold together (arrays and regions); the newest upload is
-always kept, older ones are evicted (least recently used first) until the rest fits."""
 MAX_SHELVED_BROWSERS = 16
 """Browsers whose uploads the process keeps between page reloads (least recently active dropped)."""
 MAX_SHELVED_BYTES = 2 * 1024**3

@@ -104,12 +104,28 @@ def _bounds(transform, shape) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def upload_key(ntl: UploadedFile, role: str, lr_units: str, extra: list[UploadedFile]) -> str:
-    """``upload:<sha256 prefix>`` of every uploaded byte and option (same upload, same key)."""
+def upload_key(ntl: UploadedFile, role: str, lr_units: str, extra: dict[str, UploadedFile | None]) -> str:
+    """``upload:<sha256 prefix>`` of every uploaded byte, each part tagged with what it is
+    (``extra``: ``{"dmo": file, "dem": ..., "regions": ..., "cloud_free": ...}``), and the options: the
+    same upload, the same key; the same bytes in another role, another key. The user's file names do
+    not count (a file renamed is the same data)."""
     digest = hashlib.sha256()
-    for part in (ntl, *extra):
-        digest.update(hashlib.sha256(part.data).digest())
-    digest.update(f"{role}|{lr_units}".encode())
+    digest.update(b"ntl|" + hashlib.sha256(ntl.data).digest())
+    for part, upload in sorted(extra.items()):
+        if upload is not None:
+            digest.update(f"|{part}|".encode() + hashlib.sha256(upload.data).digest())
+    digest.update(f"|{role}|{lr_units}".encode())
+    return "upload:" + digest.hexdigest()[:16]
+
+
+def series_key(dated: dict, counts: dict, role: str, lr_units: str, extra: dict[str, UploadedFile | None]) -> str:
+    """``upload:<sha256 prefix>`` of a time series: each night-light and count file's bytes with the date
+    its name gives (the same bytes under other dates are another series), the shared layers, options."""
+    digest = hashlib.sha256()
+    for tag, files in (("ntl", dated), ("cloud_free", counts)):
+        for when, upload in files.items():
+            digest.update(f"{tag}|{when}|".encode() + hashlib.sha256(upload.data).digest())
+    digest.update(upload_key(next(iter(dated.values())), role, lr_units, extra).encode())
     return "upload:" + digest.hexdigest()[:16]
 
 
@@ -150,8 +166,7 @@ def build_upload_scene(
         raise DeepLightError(f"role must be one of {ROLES}, got {role!r}")
     if lr_units not in ("radiance", "dn"):
         raise DeepLightError(f"LR units must be 'radiance' or 'dn', got {lr_units!r}")
-    extra = [f for f in (dmo, dem, regions, cloud_free) if f is not None]
-    key = upload_key(ntl, role, lr_units, extra)
+    key = upload_key(ntl, role, lr_units, {"dmo": dmo, "dem": dem, "regions": regions, "cloud_free": cloud_free})
     ntl_role = "hr" if role == "hr" else ("lr_radiance" if lr_units == "radiance" else "lr")
     ntl_label = f"night-light raster {ntl.name!r}"
     title = Path(ntl.name).name[:60]
@@ -232,14 +247,18 @@ def _mask_cloud_free(folder: Path, da, cloud_free: UploadedFile, limit_mb: int, 
     """``da`` with NaN wherever the uploaded cloud-free count is 0 or unknown (same grid required)."""
     what = "cloud-free count raster"
     counts = _read_uploaded_raster(folder, "cloud_free", cloud_free, limit_mb, what, role="count")
-    same = counts.shape[-2:] == da.shape[-2:] and counts.rio.crs == da.rio.crs and all(
-        abs(a - b) <= 1e-9 * max(1.0, abs(a))
-        for a, b in zip(tuple(counts.rio.transform(recalc=False))[:6], tuple(da.rio.transform(recalc=False))[:6])
-    )
-    if not same:
+    differs = []
+    if counts.shape[-2:] != da.shape[-2:]:
+        differs.append(f"shape {counts.shape[-2]}x{counts.shape[-1]} vs {da.shape[-2]}x{da.shape[-1]}")
+    if counts.rio.crs != da.rio.crs:
+        differs.append(f"CRS {counts.rio.crs} vs {da.rio.crs}")
+    a, b = counts.rio.transform(recalc=False), da.rio.transform(recalc=False)
+    if any(abs(x - y) > 1e-9 * max(1.0, abs(x)) for x, y in zip(tuple(a)[:6], tuple(b)[:6])):
+        differs.append(f"origin/pixel size ({a.c:.6g}, {a.f:.6g}; {a.a:.6g}) vs ({b.c:.6g}, {b.f:.6g}; {b.a:.6g})")
+    if differs:
         raise RasterError(
-            f"{what} {cloud_free.name!r} is not on the grid of the {ntl_label} (shape {counts.shape[-2:]} vs "
-            f"{da.shape[-2:]}); upload the cf_cvg layer of the same composite"
+            f"{what} {cloud_free.name!r} is not on the grid of the {ntl_label} ({'; '.join(differs)}); upload "
+            "the cf_cvg layer of the same composite"
         )
     values = np.asarray(da.values, dtype=np.float32)
     masked = mask_without_cloud_free(values.reshape(values.shape[-2:]), np.asarray(counts.values).reshape(values.shape[-2:]))
@@ -252,21 +271,32 @@ def _mask_cloud_free(folder: Path, da, cloud_free: UploadedFile, limit_mb: int, 
 
 MAX_SERIES_STEPS = 120
 """Most dated files one time-series upload may hold (ten years of months)."""
+MAX_SESSION_UPLOAD_BYTES = 768 * 1024**2
+"""Memory one browser session's uploads may hold together (``app.services.SessionUploads``); a time
+series is refused while it is built once its LR and HR arrays alone pass it."""
 _MONTH = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])(?!\d)")
+_RANGE = re.compile(r"(?<!\d)((?:19|20)\d{2})(0[1-9]|1[0-2])\d{2}-((?:19|20)\d{2})(0[1-9]|1[0-2])\d{2}(?!\d)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_NOT_A_MONTH = re.compile(r"(?<!\d)(?:19|20)\d{2}[-_.](?:00|1[3-9]|[2-9]\d)(?!\d)")
 
 
 def date_in_name(name: str) -> str | int | None:
     """The date a file's name carries: ``"YYYY-MM"`` for a month (``2024-03``, ``2024_03``,
-    ``202403``), an ``int`` year (``VNL_2021.tif``), None when it has none or several."""
+    ``202403``, a VIIRS range within one month ``20210101-20210131``), an ``int`` year
+    (``VNL_2021.tif``), None when it has none, several, or a year with an impossible two-digit month
+    (``2024-00``, ``2024-13``)."""
     stem = Path(name).name
     for suffix in (".tiff", ".tif"):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
+    ranges = _RANGE.findall(stem)  # VIIRS monthly names: SVDNB_npp_20210101-20210131_...
+    if ranges:
+        months = {f"{y0}-{m0}" for y0, m0, y1, m1 in ranges if (y0, m0) == (y1, m1)}
+        return months.pop() if len(months) == 1 and len(ranges) == 1 else None
     months = {f"{y}-{m}" for y, m in _MONTH.findall(stem)}
     if len(months) == 1:
         return months.pop()
-    if months:
+    if months or _NOT_A_MONTH.search(stem):  # several months, or a year with a month that is none (2024-00)
         return None
     years = {int(y) for y in _YEAR.findall(stem)}
     return years.pop() if len(years) == 1 else None
@@ -302,13 +332,19 @@ class UploadSeries:
         return self.steps[next(reversed(self.steps))]
 
     def step(self, when) -> Scene:
-        """The scene of ``when`` (a month ``"YYYY-MM"``, a year as int or text), else the latest."""
-        if self.monthly:
-            return self.steps.get(str(when), self.latest)
-        try:
-            return self.steps.get(int(when), self.latest)
-        except (TypeError, ValueError):
+        """The scene of ``when`` (a month ``"YYYY-MM"``, a year as int or text); None: the latest.
+
+        Raises:
+            RasterError: the series has no such date (it lists the dates it has).
+        """
+        if when is None:
             return self.latest
+        key = str(when) if self.monthly else (int(when) if str(when).strip().isdigit() else None)
+        if key not in self.steps:
+            raise RasterError(
+                f"{self.title} has no date {when}; it has {', '.join(map(str, self.steps))}"
+            )
+        return self.steps[key]
 
 
 def _dated(files: Sequence[UploadedFile], what: str) -> dict:
@@ -341,6 +377,7 @@ def build_upload_series(
     regions: UploadedFile | None = None,
     cloud_free: Sequence[UploadedFile] = (),
     limit_mb: int = 50,
+    max_bytes: int = MAX_SESSION_UPLOAD_BYTES,
 ) -> UploadSeries:
     """Build a time series from several dated night-light GeoTIFFs (one per year or month).
 
@@ -349,8 +386,12 @@ def build_upload_series(
     grid; the auxiliary layers and regions are read once and shared by every step. Cloud-free count
     files are matched to the months by the date in their names; a month without one is not masked.
 
+    Args:
+        max_bytes: most memory the steps' LR and HR arrays may hold together.
+
     Raises:
-        DeepLightError: fewer than 2 or more than :data:`MAX_SERIES_STEPS` files, an undated or
+        DeepLightError: fewer than 2 or more than :data:`MAX_SERIES_STEPS` files, more than
+            ``max_bytes`` of arrays, an undated or
             doubly dated name, years mixed with months, a count file of no uploaded month, a file off
             the first one's grid, or any error of :func:`build_upload_scene`.
     """
@@ -367,10 +408,10 @@ def build_upload_series(
             f"cloud-free count raster(s) {', '.join(map(repr, unmatched))} match no uploaded night-light date "
             f"({', '.join(map(str, dated))})"
         )
-    extra = [f for f in (dmo, dem, regions) if f is not None]
-    key = upload_key(ntls[0], role, lr_units, [*ntls[1:], *extra, *cloud_free])
+    key = series_key(dated, counts, role, lr_units, {"dmo": dmo, "dem": dem, "regions": regions})
     steps: dict = {}
     first: Scene | None = None
+    held = 0
     for when, upload in dated.items():
         label = f"{what} {upload.name!r}"
         scene = build_upload_scene(
@@ -388,6 +429,13 @@ def build_upload_series(
             shared = {k: v for k, v in first.sources.items() if k in ("dmo", "dem")}
             scene = replace(scene, regions=first.regions, dmo=first.dmo, dem=first.dem,
                             sources={**scene.sources, **shared})
+        held += sum(a.nbytes for a in (scene.lr, scene.hr) if isinstance(a, np.ndarray))
+        if held > max_bytes:
+            raise DeepLightError(
+                f"the series is too large to keep in memory: after {upload.name!r} ({len(steps) + 1} of "
+                f"{len(dated)} files) it holds {held / 1024**2:.0f} MiB, over the {max_bytes / 1024**2:.0f} MiB a "
+                "session may keep; crop the files to your region or upload fewer dates"
+            )
         month = when if isinstance(when, str) else None
         steps[when] = replace(
             scene, key=f"{key}:{when}", title=f"{scene.title} ({when})",

@@ -111,7 +111,10 @@ if submitted:
                 f"Loaded {item.title}: LR {scene.lr.shape[0]}x{scene.lr.shape[1]} pixels, "
                 f"{len(scene.regions)} region(s)" + (", LR simulated from it" if scene.lr_simulated else "")
             )
-            for note in (*(series.notes if series else ()), *scene.notes):
+            notes = scene.notes if series is None else (
+                *series.notes, *(note for step in series.steps.values() for note in step.notes)
+            )
+            for note in dict.fromkeys(notes):  # every step's notes (regions, auxiliary layers, values), once
                 status.caption(note)
             status.page_link(page("compare"), label="Reconstruct and compare it", icon=":material/compare:")
 

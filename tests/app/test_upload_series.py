@@ -21,7 +21,11 @@ from tests.app.test_uploads import GEO_TRANSFORM, _geotiff_bytes, _radiance
         ("VNL_v2_npp_2020_global_vcmslcfg_c202102150000.average_masked.tif", 2020),
         ("ntl.tif", None),
         ("ntl_2020_2021.tif", None),  # two years: ambiguous
-        ("ntl_2024-13.tif", 2024),  # no month 13: read as a year
+        ("ntl_2024-13.tif", None),  # no month 13: refused, not read as the year 2024
+        ("ntl_2024-00.tif", None),
+        ("SVDNB_npp_20210101-20210131_75N060W_vcmcfg_v10_c202102.avg_rade9h.tif", "2021-01"),
+        ("SVDNB_npp_20210101-20210228_x.tif", None),  # a range over two months
+        ("NTL_2020_1km.tif", 2020),
     ],
 )
 def test_the_date_comes_from_the_file_name(name, date):
@@ -41,7 +45,9 @@ def test_a_monthly_series_is_one_scene_per_month_on_one_grid(tmp_path):
     assert jan.month == "2024-01" and jan.year == 2024 and jan.key == f"{series.key}:2024-01"
     single = build_upload_scene(files[1], role="hr")
     np.testing.assert_array_equal(jan.hr, single.hr)  # each step is what one upload of that file gives
-    assert series.step("2023-12") is series.latest is series.steps["2024-03"]  # unknown step: latest
+    assert series.step(None) is series.latest is series.steps["2024-03"]
+    with pytest.raises(RasterError, match="has no date 2023-12; it has 2024-01, 2024-02, 2024-03"):
+        series.step("2023-12")  # never another month's data under the asked date
     assert len({s.key for s in series.steps.values()}) == 3
     assert all(s.regions is jan.regions for s in series.steps.values())
     assert series.lr_simulated and any("3 months" in n for n in series.notes)
@@ -90,12 +96,36 @@ def test_bad_series_are_refused_with_the_file_named(tmp_path):
         build_upload_series(_files(tmp_path, ["a_2024-01.tif", "a_2024-02.tif"]), role="hr", cloud_free=off_grid)
 
 
-def test_the_session_store_lists_a_series_with_its_steps(app_env, tmp_path):
+def test_the_same_bytes_under_other_dates_are_another_series(tmp_path):
+    """The caches shared by every session are keyed by the scene key: a series must not get the key of
+    another whose files carry the same bytes under other dates."""
+    a, b = _files(tmp_path, ["x_2024-01.tif", "x_2024-02.tif"])
+    one = build_upload_series([a, b], role="hr")
+    swapped = build_upload_series([UploadedFile("x_2024-02.tif", a.data), UploadedFile("x_2024-01.tif", b.data)],
+                                  role="hr")
+    assert one.key != swapped.key and one.steps["2024-01"].key != swapped.steps["2024-01"].key
+    renamed = build_upload_series([UploadedFile("y_2024-01.tif", a.data), UploadedFile("y_2024-02.tif", b.data)],
+                                  role="hr")
+    assert renamed.key == one.key  # a file renamed with the same date is the same data
+
+
+def test_a_series_too_large_for_a_session_is_refused_while_it_is_built(tmp_path):
+    files = _files(tmp_path, ["m_2024-01.tif", "m_2024-02.tif", "m_2024-03.tif"])
+    one_step = 40 * 48 * 4 + 5 * 6 * 4  # HR and LR float32
+    with pytest.raises(DeepLightError, match="too large to keep in memory: after 'm_2024-02.tif'"):
+        build_upload_series(files, role="hr", max_bytes=int(1.5 * one_step))
+
+
+def test_steps_share_the_auxiliary_layers_and_the_store_counts_them_once(app_env, tmp_path):
     from app import services
 
-    series = build_upload_series(_files(tmp_path, ["m_2024-01.tif", "m_2024-02.tif"]), role="hr")
+    dem = UploadedFile("dem.tif", _geotiff_bytes(tmp_path, np.full((40, 48), 120.0)))
+    series = build_upload_series(_files(tmp_path, ["m_2024-01.tif", "m_2024-02.tif"]), role="hr", dem=dem)
+    first, second = series.steps.values()
+    assert second.dem is first.dem and first.dem is not None
+    distinct = {id(a): a.nbytes for step in (first, second) for a in (step.lr, step.hr, step.dem)}
+    layers = sum(distinct.values())
+    assert layers <= services.scene_nbytes(series) < layers + 64 * 1024  # the DEM once, plus the region table
     store = services.SessionUploads()
     store[series.key] = series
-    shared = [s.hr for s in series.steps.values()]
-    assert services.scene_nbytes(series) >= sum(a.nbytes for a in shared)
     assert store.get(series.key) is series
