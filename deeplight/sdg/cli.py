@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--year", type=int, help="year of the products")
     parser.add_argument(
         "--lr-units",
-        type=lambda text: "dn" if text.lower() == "dn" else text,
+        type=str.lower,
         choices=("dn", "radiance"),
         help="units of --lr, as for `deeplight predict` (dn or radiance; detected when omitted)",
     )
@@ -355,9 +355,12 @@ def run(args: argparse.Namespace) -> int:
     """Compute the indicators and write the outputs; returns the exit status."""
     if args.dataset:
         return _run_dataset(args, _thresholds_of(args))
-    for name, flag in (("month", "--month"), ("region", "--region"), ("data_dir", "--data-dir")):
+    for name, flag in (("month", "--month"), ("region", "--region"), ("data_dir", "--data-dir"), ("predict", "--predict")):
         if getattr(args, name):
-            raise DeepLightError(f"{flag} goes with --dataset ID (a data set of `deeplight data list`)")
+            raise DeepLightError(
+                f"{flag} goes with --dataset ID (a data set of `deeplight data list`)"
+                + ("; with files, give the reconstruction as --sr (deeplight predict writes it)" if name == "predict" else "")
+            )
     if not args.regions:
         raise DeepLightError(
             "give --regions (a polygon file, 'naturalearth' or bbox:...), or --dataset ID to use a data set's regions"

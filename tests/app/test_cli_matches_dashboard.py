@@ -237,6 +237,8 @@ def test_sdg_dataset_errors_name_what_to_do(tiny_home, tmp_path, monkeypatch, ca
     assert "give --regions" in capsys.readouterr().err
     assert main(["sdg", "--dataset", "demo", "--predict", "bicubic", "--sr", "sr.tif", "--out", out]) != 0
     assert "--sr" in capsys.readouterr().err
+    assert main(["sdg", "--lr", "lr.tif", "--regions", "r.geojson", "--predict", "bicubic", "--out", out]) != 0
+    assert "--predict goes with --dataset ID" in capsys.readouterr().err
     assert main(["sdg", "--dataset", "demo", "--predict", "no_such_model", "--out", out]) != 0
     assert "unknown model 'no_such_model'" in capsys.readouterr().err
     assert main(["sdg", "--dataset", "demo", "--predict", "edsr", "--out", out]) != 0

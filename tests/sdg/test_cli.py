@@ -241,7 +241,7 @@ def test_cli_series_is_the_per_year_region_reports_stacked(inputs, tmp_path):
     assert nord[("lcr", 2020)] == pytest.approx(np.log(8 / 4) / 10)
 
 
-@pytest.mark.parametrize("spelling", ["dn", "DN"])
+@pytest.mark.parametrize("spelling", ["dn", "DN", "Dn"])
 def test_cli_lr_units_are_spelled_as_for_predict(inputs, spelling):
     """`--lr-units dn` (predict's spelling) and the older `DN` both declare a DN LR."""
     tmp_path, hr, lr, regions = inputs
