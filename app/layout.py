@@ -385,8 +385,10 @@ def staged(title: str, keep: bool = True) -> Iterator[Stages]:
         try:
             yield stages
         except BaseException:
+            failed = stages._current
             stages._close_stage()
-            slot.status(f"{title}: stopped", state="error", expanded=True)
+            where = f" while {failed[0].lower()}{failed[1:]}" if failed else ""
+            slot.status(f"{title}: stopped{where}", state="error", expanded=True)
             raise
     stages._close_stage()
     if stages.elapsed < SLOW_STEP_S or not keep:

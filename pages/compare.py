@@ -62,6 +62,8 @@ def _change_section(ctx, crop, view, sr, uncertainty: bool) -> None:
         if same_a and kept[0] == _difference_context(ctx):
             with map_slot:
                 map_view(kept[2], 0, "map_difference")  # hidden (0 px), still loaded
+        else:
+            st.session_state.pop(KEPT_DIFFERENCE, None)  # another context: never shown, not kept
         return
     times = list(ctx.dataset.times)
     if st.session_state.get("diff_before") not in times:
