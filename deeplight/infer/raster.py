@@ -394,13 +394,15 @@ def predict_scene(
     resolved = resolve_device(device)
     out = Path(out_path)
     unc_out = uncertainty_path_for(out) if self_ensemble else None
-    on_disk = [Path(p) for p in scene.sources.values() if Path(p).is_file()]
+    # the layers' files (sources also holds notes such as "lr_conversion", which are no paths)
+    layer_files = {k: v for k, v in scene.sources.items() if k in ("lr", "hr", "dmo", "dem", "isp", "population")}
+    on_disk = [Path(p) for p in layer_files.values() if Path(p).is_file()]
     _check_output(out, on_disk)
     net, identity = _resolve_model(checkpoint, model, resolved, model_id)
     _prepare_output(out)
     calibration = scene_calibration(net.to(resolved), scene.lr)
     tags = _sr_tags(
-        scene.title, scene.lr_simulated, identity, dict(scene.sources), lr_units="dn",
+        scene.title, scene.lr_simulated, identity, layer_files, lr_units="dn",
         self_ensemble=self_ensemble, tile=tile, overlap=overlap, extra=extra,
     )
     tags.update(_calibration_tag(net, calibration))
