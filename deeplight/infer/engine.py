@@ -196,6 +196,12 @@ def _forward_sr(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     return sr.float()
 
 
+def has_auxiliary(tiles: TileBatch) -> bool:
+    """Whether any tile of the batch has an observed DMO or DEM pixel (such batches run in float32 on
+    CUDA: :func:`deeplight.infer.devices.inference_context`)."""
+    return any(a is not None and bool(np.isfinite(a).any()) for a in (tiles.dmo, tiles.dem))
+
+
 def run_tile_batch(
     model: torch.nn.Module, tiles: TileBatch, device: torch.device, self_ensemble: bool = False,
     on_device: bool = False,
@@ -217,7 +223,7 @@ def run_tile_batch(
     """
     batch = model_batch(tiles, device, channels_last=uses_channels_last(model))
     host = (lambda t: t) if on_device else (lambda t: t.cpu().numpy())
-    with inference_context(device):
+    with inference_context(device, reduced_precision=not has_auxiliary(tiles)):
         if not self_ensemble:
             radiance = denormalize_radiance(_forward_sr(model, batch))[:, 0]
             return TileOutput(radiance=host(radiance.float()))

@@ -60,3 +60,35 @@ def test_threads_follow_omp_num_threads_and_workers(monkeypatch):
     monkeypatch.setattr("os.getloadavg", lambda: (3.2, 0.0, 0.0))  # a busy machine: only idle cores
     assert sensible_cpu_threads() == 1
     assert configure_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+
+
+def test_batches_with_auxiliary_layers_run_in_float32_even_on_cuda(monkeypatch):
+    """bf16 autocast (CUDA) is asked for only when no DMO / DEM pixel is observed in the batch: with
+    them the shipped checkpoint under bf16 is far from float32 (docs in devices.inference_context)."""
+    import contextlib
+
+    import numpy as np
+
+    from deeplight.infer import engine
+    from deeplight.infer.engine import TileBatch, has_auxiliary, run_tile_batch
+
+    lr = np.full((1, 4, 4), 20.0, np.float32)
+    nan_dem = np.full((1, 32, 32), np.nan, np.float32)
+    assert not has_auxiliary(TileBatch(lr))
+    assert not has_auxiliary(TileBatch(lr, dem=nan_dem))  # present but unobserved in these tiles
+    assert has_auxiliary(TileBatch(lr, dem=np.where(np.arange(32) < 3, 100.0, np.nan)[None, None, :].repeat(32, 1)))
+    asked = []
+
+    @contextlib.contextmanager
+    def recording(device, reduced_precision=True):
+        asked.append(reduced_precision)
+        with torch.inference_mode():
+            yield
+
+    monkeypatch.setattr(engine, "inference_context", recording)
+    from deeplight.models.registry import get_model
+
+    model = get_model("bicubic").eval()
+    run_tile_batch(model, TileBatch(lr), torch.device("cpu"))
+    run_tile_batch(model, TileBatch(lr, dem=np.full((1, 32, 32), 50.0, np.float32)), torch.device("cpu"))
+    assert asked == [True, False]
