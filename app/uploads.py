@@ -27,6 +27,7 @@ from deeplight.catalog import CLOUD_FREE_NOTE, mask_without_cloud_free, scene_fr
 from deeplight.contracts import SCALE
 from deeplight.errors import DeepLightError, RasterError, RegionError
 from deeplight.io import read_raster
+from deeplight.io.coverage import transforms_match
 from deeplight.io.limits import check_pixel_count
 from deeplight.io.scene import Scene, hr_transform_from_lr, open_scene, same_grid, scene_regions
 from deeplight.io.validation import check_overlap, inspect_raster
@@ -253,7 +254,7 @@ def _mask_cloud_free(folder: Path, da, cloud_free: UploadedFile, limit_mb: int, 
     if counts.rio.crs != da.rio.crs:
         differs.append(f"CRS {counts.rio.crs} vs {da.rio.crs}")
     a, b = counts.rio.transform(recalc=False), da.rio.transform(recalc=False)
-    if any(abs(x - y) > 1e-9 * max(1.0, abs(x)) for x, y in zip(tuple(a)[:6], tuple(b)[:6])):
+    if not transforms_match(a, b):
         differs.append(f"origin/pixel size ({a.c:.6g}, {a.f:.6g}; {a.a:.6g}) vs ({b.c:.6g}, {b.f:.6g}; {b.a:.6g})")
     if differs:
         raise RasterError(

@@ -54,6 +54,18 @@ class Grid:
     source: str = "the raster"
 
 
+def transforms_match(a: Affine, b: Affine, rel: float = 1e-9) -> bool:
+    """Whether two affine transforms are equal to float noise: every coefficient within ``rel`` of the
+    larger magnitude (at least 1), so a UTM origin of 5e5 m and a pixel of 1e-3 degrees are judged alike."""
+    return all(abs(x - y) <= rel * max(1.0, abs(x), abs(y)) for x, y in zip(tuple(a)[:6], tuple(b)[:6]))
+
+
+def grids_match(a: GridLike, b: GridLike, rel: float = 1e-9) -> bool:
+    """Whether two grids (``shape``, ``transform``, ``crs``) are the same: the one rule of the project
+    (scenes, GeoRasters, the population warp, uploads)."""
+    return tuple(a.shape) == tuple(b.shape) and a.crs == b.crs and transforms_match(a.transform, b.transform, rel)
+
+
 @dataclass
 class RegionCoverage:
     """The cells of one grid covered by one region.

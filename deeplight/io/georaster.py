@@ -71,13 +71,11 @@ class GeoRaster:
         """True when the raster's ``simulated`` tag is "true" (made by the degradation model)."""
         return tag_is_true(self.tags)
 
-    def same_grid(self, other: GeoRaster, tol: float = 1e-9) -> bool:
-        """Whether ``other`` has the same CRS, shape and transform (within ``tol``)."""
-        return (
-            self.shape == other.shape
-            and self.crs == other.crs
-            and np.allclose(tuple(self.transform)[:6], tuple(other.transform)[:6], atol=tol, rtol=0)
-        )
+    def same_grid(self, other: GeoRaster) -> bool:
+        """Whether ``other`` has the same CRS, shape and transform (:func:`deeplight.io.coverage.grids_match`)."""
+        from deeplight.io.coverage import grids_match
+
+        return grids_match(self, other)
 
     def with_values(self, values: np.ndarray) -> GeoRaster:
         """The same grid, source and tags with other (H, W) values."""

@@ -30,7 +30,7 @@ from pyproj import CRS
 from rasterio.warp import Resampling, reproject
 
 from deeplight.errors import RasterError
-from deeplight.io.coverage import Grid, region_coverage
+from deeplight.io.coverage import Grid, grids_match, region_coverage
 from deeplight.io.pixel_area import pixel_area_m2
 from deeplight.io.regions import REGION_COLUMN
 
@@ -52,14 +52,6 @@ class PopulationWarp:
     resampled_total: float
     reprojected: bool
     message: str
-
-
-def _same_grid(src: Grid, dst: Grid, tol: float = 1e-9) -> bool:
-    return (
-        tuple(src.shape) == tuple(dst.shape)
-        and src.crs == dst.crs
-        and np.allclose(tuple(src.transform)[:6], tuple(dst.transform)[:6], atol=tol, rtol=0)
-    )
 
 
 def footprint_total(values: np.ndarray, source: Grid, target: Grid) -> float:
@@ -107,7 +99,7 @@ def warp_population(
         raise RasterError(f"{source}: the population raster and the target grid both need a CRS")
     src = Grid(values.shape, src_transform, CRS.from_user_input(src_crs), source)
     dst = Grid(tuple(int(n) for n in dst_shape), dst_transform, CRS.from_user_input(dst_crs), "the target grid")
-    if _same_grid(src, dst):
+    if grids_match(src, dst):
         total = float(np.nansum(values))
         return PopulationWarp(values, total, total, False, "population on the same grid as the product")
     density = values / (pixel_area_m2(src.transform, src.crs, src.shape) / 1e6)

@@ -37,7 +37,7 @@ from shapely.geometry.base import BaseGeometry
 
 from deeplight.contracts import SCALE, radiance_to_nominal_dn, tag_is_true
 from deeplight.errors import RasterError, RegionError
-from deeplight.io.coverage import MASK_MIN_FRACTION, Grid, coverage_fraction, membership_mask
+from deeplight.io.coverage import MASK_MIN_FRACTION, Grid, coverage_fraction, grids_match, membership_mask
 from deeplight.io.georaster import GeoRaster
 from deeplight.io.modalities import MODALITIES
 from deeplight.io.raster import raster_grid, read_raster, read_window
@@ -438,11 +438,8 @@ def scene_regions(regions: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
 
 def same_grid(a: Scene, b: Scene) -> bool:
     """Whether two (cropped) scenes lie on the same LR/HR grid (CRS, transform and shape)."""
-    pairs = zip(tuple(a.hr_transform)[:6], tuple(b.hr_transform)[:6])
-    return (
-        a.lr.shape == b.lr.shape
-        and a.crs == b.crs
-        and all(abs(x - y) <= 1e-9 * max(1.0, abs(x)) for x, y in pairs)
+    return a.lr.shape == b.lr.shape and grids_match(
+        Grid(a.hr_shape, a.hr_transform, a.crs), Grid(b.hr_shape, b.hr_transform, b.crs)
     )
 
 

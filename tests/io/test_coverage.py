@@ -67,3 +67,23 @@ def test_mask_is_half_covered_cells_or_any_cell_of_a_tiny_region():
     assert not membership_mask(np.zeros((2, 2))).any()
     with pytest.raises(RasterError, match="min_fraction must be in"):
         membership_mask(fraction, min_fraction=0.0)
+
+
+def test_one_grid_rule_tolerates_float_noise_only():
+    """``grids_match`` is the project's one same-grid rule (scenes, GeoRasters, population, uploads)."""
+    from affine import Affine
+    from pyproj import CRS
+
+    from deeplight.io.coverage import Grid, grids_match, transforms_match
+
+    utm = CRS.from_epsg(32650)
+    base = Affine(130.0, 0, 500_000.0, 0, -130.0, 3_500_000.0)
+    noisy = Affine(130.0 + 1e-10, 0, 500_000.0 + 1e-5, 0, -130.0, 3_500_000.0 - 1e-5)  # rounding of a warp
+    shifted = Affine(130.0, 0, 500_000.5, 0, -130.0, 3_500_000.0)  # half a metre: another grid
+    assert transforms_match(base, noisy) and not transforms_match(base, shifted)
+    degrees = Affine(0.004, 0, 5.0, 0, -0.004, 33.0)
+    assert not transforms_match(degrees, Affine(0.004 + 1e-7, 0, 5.0, 0, -0.004, 33.0))
+    a = Grid((10, 12), base, utm)
+    assert grids_match(a, Grid((10, 12), noisy, utm))
+    assert not grids_match(a, Grid((10, 13), base, utm))
+    assert not grids_match(a, Grid((10, 12), base, CRS.from_epsg(32651)))
