@@ -13,6 +13,9 @@ from deeplight.errors import DeepLightError
 
 page_setup("Upload your own data")
 limit = get_settings().upload_limit_mb
+# Every outcome of an upload (error, success, notes) is written here, at the top of the page, so it is
+# seen without scrolling past the form.
+status = st.container()
 st.markdown(
     f"Upload a single-band night-light **GeoTIFF** (with a CRS; at most **{limit} MiB**). Files are parsed "
     "in a temporary folder and deleted; nothing is kept on disk. Then pick it as the data set in the sidebar.  \n"
@@ -63,9 +66,6 @@ with st.form("upload_form"):
         help="Cells with no cloud-free night are masked as no data, not read as dark.",
     )
     submitted = st.form_submit_button("Load the upload")
-# Every outcome of an upload (error, success, notes) is written right under the button that was just
-# clicked: the form is taller than a screen, so a message at the top of the page was out of view.
-status = st.container()
 if submitted:
     if not ntls:
         status.error("Choose a night-light GeoTIFF first.")
