@@ -42,26 +42,17 @@ XSRF_COOKIE = "_streamlit_xsrf"
 
 def scene_nbytes(scene_obj: Scene | UploadSeries) -> int:
     """Bytes of the in-memory layers (LR, HR, DMO, DEM, ISP, population) and regions of a scene, or of
-    every step of a time-series upload (arrays the steps share counted once)."""
-    if isinstance(scene_obj, UploadSeries):
-        seen: set[int] = set()
-        total = 0
-        for step in scene_obj.steps.values():
-            for layer in (step.lr, step.hr, step.dmo, step.dem, step.isp, step.population):
-                if isinstance(layer, np.ndarray) and id(layer) not in seen:
-                    seen.add(id(layer))
-                    total += layer.nbytes
-        try:
-            total += int(scene_obj.latest.regions.memory_usage(deep=True).sum())
-        except (AttributeError, TypeError, ValueError):
-            pass
-        return total
-    total = 0
-    for layer in (scene_obj.lr, scene_obj.hr, scene_obj.dmo, scene_obj.dem, scene_obj.isp, scene_obj.population):
-        if isinstance(layer, np.ndarray):
-            total += layer.nbytes
+    every step of a time-series upload (arrays the steps share, and their one region table, counted once)."""
+    steps = list(scene_obj.steps.values()) if isinstance(scene_obj, UploadSeries) else [scene_obj]
+    arrays = {
+        id(layer): layer.nbytes
+        for step in steps
+        for layer in (step.lr, step.hr, step.dmo, step.dem, step.isp, step.population)
+        if isinstance(layer, np.ndarray)
+    }
+    total = sum(arrays.values())
     try:
-        total += int(scene_obj.regions.memory_usage(deep=True).sum())
+        total += int(steps[-1].regions.memory_usage(deep=True).sum())
     except (AttributeError, TypeError, ValueError):
         pass
     return total

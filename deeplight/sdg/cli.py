@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dataset",
         metavar="ID",
         help="a data set of the catalogue (`deeplight data list`) instead of --raster/--lr/--series; "
-        "--year (or --month) picks its date, --sr an SR on its HR grid",
+        "--year (or --month) picks its date, --sr an SR on its HR grid or --predict MODEL reconstructs it",
     )
     parser.add_argument("--month", help="with --dataset: the YYYY-MM month of a monthly set")
     parser.add_argument(

@@ -120,13 +120,7 @@ def both_csvs(tiny_home, tmp_path_factory):
         "--regions", str(demo / "regions.geojson"),
         "--name-column", "name",
         "--model", MODEL,
-        "--lit-threshold", str(THRESHOLDS["lit_radiance"]),
-        "--lit-threshold-dn", str(THRESHOLDS["lit_dn"]),
-        "--urban-method", THRESHOLDS["urban_method"],
-        "--urban-threshold", str(THRESHOLDS["urban_radiance"]),
-        "--co2-total", str(THRESHOLDS["co2_total"]),
-        "--co2-unit", THRESHOLDS["co2_unit"],
-        "--co2-power-law", *(str(v) for v in THRESHOLDS["co2_power_law"]),
+        *_threshold_args(),
         "--out", str(out),
     ]  # fmt: skip
     assert main(args) == 0

@@ -75,8 +75,8 @@ def test_batches_with_auxiliary_layers_run_in_float32_even_on_cuda(monkeypatch):
     lr = np.full((1, 4, 4), 20.0, np.float32)
     nan_dem = np.full((1, 32, 32), np.nan, np.float32)
     assert not has_auxiliary(TileBatch(lr))
-    assert not has_auxiliary(TileBatch(lr, dem=nan_dem))  # present but unobserved in these tiles
-    assert has_auxiliary(TileBatch(lr, dem=np.where(np.arange(32) < 3, 100.0, np.nan)[None, None, :].repeat(32, 1)))
+    assert has_auxiliary(TileBatch(lr, dem=nan_dem))  # the layer's presence decides (no pixel scan)
+    assert has_auxiliary(TileBatch(lr, dmo=np.zeros((1, 7, 32, 32), np.float32)))
     asked = []
 
     @contextlib.contextmanager
