@@ -16,14 +16,19 @@ Functions accept numpy arrays or torch tensors.
 from __future__ import annotations
 
 import math
+import sys
 from typing import TypeVar
 
 import numpy as np
 
-try:  # torch is a hard dependency of the package, but keep this module importable without it
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None  # type: ignore[assignment]
+
+
+def _is_tensor(x: object) -> bool:
+    """Whether ``x`` is a torch tensor, without importing torch (1.4 s) into a process that has none:
+    where torch is not imported yet, no tensor exists."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
 
 Array = TypeVar("Array")
 
@@ -40,23 +45,23 @@ _LOG_RMAX = math.log1p(RADIANCE_MAX)
 
 
 def _log1p(x):
-    return torch.log1p(x) if torch is not None and isinstance(x, torch.Tensor) else np.log1p(x)
+    return x.log1p() if _is_tensor(x) else np.log1p(x)
 
 
 def _expm1(x):
-    return torch.expm1(x) if torch is not None and isinstance(x, torch.Tensor) else np.expm1(x)
+    return x.expm1() if _is_tensor(x) else np.expm1(x)
 
 
 def normalize_radiance(radiance: Array) -> Array:
     """Radiance (nW/cm^2/sr, >= 0) -> normalised log scale in [0, ~1]."""
-    if torch is not None and isinstance(radiance, torch.Tensor):
+    if _is_tensor(radiance):
         return _log1p(radiance.clamp_min(0)) / _LOG_RMAX
     return _log1p(np.maximum(radiance, 0)) / _LOG_RMAX
 
 
 def denormalize_radiance(value: Array) -> Array:
     """Normalised log scale -> radiance (nW/cm^2/sr); negative inputs give 0."""
-    if torch is not None and isinstance(value, torch.Tensor):
+    if _is_tensor(value):
         return _expm1(value.clamp_min(0) * _LOG_RMAX)
     return _expm1(np.maximum(value, 0) * _LOG_RMAX)
 
@@ -94,7 +99,7 @@ def radiance_to_nominal_dn(radiance: Array) -> Array:
     This is the mean response of the degradation model without gain drift, blur, shift or noise;
     use it to feed a real radiance raster (e.g. VIIRS) as LR input. NaN stays NaN.
     """
-    if torch is not None and isinstance(radiance, torch.Tensor):
+    if _is_tensor(radiance):
         return (NOMINAL_DN_GAIN * radiance.clamp_min(0) ** NOMINAL_DN_GAMMA).clamp(0, DN_MAX)
     with np.errstate(invalid="ignore"):
         return np.clip(NOMINAL_DN_GAIN * np.maximum(radiance, 0) ** NOMINAL_DN_GAMMA, 0, DN_MAX)
@@ -103,7 +108,7 @@ def radiance_to_nominal_dn(radiance: Array) -> Array:
 def nominal_dn_to_radiance(dn: Array) -> Array:
     """Inverse of :func:`radiance_to_nominal_dn` for DN in 0..63 (DN 63 gives the saturation
     radiance, a lower bound of the true one). NaN stays NaN."""
-    if torch is not None and isinstance(dn, torch.Tensor):
+    if _is_tensor(dn):
         return (dn.clamp(0, DN_MAX) / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GAMMA)
     with np.errstate(invalid="ignore"):
         return (np.clip(dn, 0, DN_MAX) / NOMINAL_DN_GAIN) ** (1.0 / NOMINAL_DN_GAMMA)

@@ -1,6 +1,6 @@
 """No import runs up the layers of the package (issue 12): each package imports only lower layers.
 
-Layers, lowest first: the ground floor (``contracts``, ``errors``, ``utils_io``, ``runtime``), ``io``,
+Layers, lowest first: the ground floor (``contracts``, ``errors``, ``utils_io``, ``runtime``, ``lazy``), ``io``,
 ``data``, ``models``, ``train``, then ``eval`` and ``infer`` (side by side), ``sdg``, ``report``, and the
 data catalogue ``catalog`` (it opens every data set as a Scene, with the demo's labels of ``report``).
 Command modules (``*/cli.py``, ``__main__.py``, ``deeplight/cli.py``) sit on top and may import
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "deeplight"
 RANK = {
-    "contracts": 0, "errors": 0, "utils_io": 0, "runtime": 0, "__init__": 0,
+    "contracts": 0, "errors": 0, "utils_io": 0, "runtime": 0, "lazy": 0, "__init__": 0,
     "io": 1, "data": 2, "models": 3, "train": 4, "eval": 5, "infer": 5, "sdg": 6, "report": 7, "catalog": 8,
 }
 COMMANDS = {"cli.py", "__main__.py"}

@@ -178,10 +178,10 @@ def _band_variable(header) -> str | None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from deeplight.data.demo import make_demo
+    from deeplight.data.demo import DEMO_SEED, make_demo
 
     start = time.perf_counter()
-    result = make_demo(args.out, seed=args.seed, force=args.force)
+    result = make_demo(args.out, seed=DEMO_SEED if args.seed is None else args.seed, force=args.force)
     state = "created" if result.generated else "up to date, skipped"
     print(
         f"demo scene {state}: {result.folder} ({time.perf_counter() - start:.1f} s; synthetic, LR simulated)"
@@ -229,9 +229,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``deeplight data ...`` to the ``deeplight`` parser."""
-    from deeplight.data.demo import DEMO_SEED
-
+    """Add ``deeplight data ...`` to the ``deeplight`` parser (imports nothing heavy: the generator and
+    its scipy / pandas load only when ``data demo`` runs)."""
     data = subparsers.add_parser(
         "data",
         help="synthetic data, degradation, raster info, demo",
@@ -277,7 +276,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     demo = sub.add_parser("demo", help="create the built-in demo scene (idempotent)")
     demo.add_argument("--out", required=True)
-    demo.add_argument("--seed", type=int, default=DEMO_SEED)
+    demo.add_argument("--seed", type=int, default=None, help="generator seed (default: the shipped demo's, DEMO_SEED)")
     demo.add_argument("--force", action="store_true", help="regenerate even if up to date")
     demo.set_defaults(func=_cmd_demo)
 

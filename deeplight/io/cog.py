@@ -16,12 +16,13 @@ import glob
 import os
 import secrets
 import shutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
-import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
@@ -32,6 +33,9 @@ except ImportError:  # pragma: no cover - a rasterio without the private module
     CPLE_BaseError = RasterioError
 
 from deeplight.errors import RasterError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 PathLike = str | os.PathLike[str]
 RASTER_LIB_ERRORS: tuple[type[BaseException], ...] = (RasterioError, CPLE_BaseError)
@@ -112,7 +116,10 @@ def write_cog(
             ``path`` holds either its previous content or a complete, verified raster.
     """
     path = Path(path)
-    if isinstance(data, xr.DataArray):
+    xarray = sys.modules.get("xarray")  # not imported for ndarrays: no DataArray exists without it
+    if xarray is not None and isinstance(data, xarray.DataArray):
+        import rioxarray  # noqa: F401  (the .rio accessor)
+
         if crs is None and data.rio.crs is not None:
             crs = data.rio.crs
         if transform is None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
-import rioxarray  # noqa: F401  (registers the .rio accessor)
-import xarray as xr
 from rasterio.errors import RasterioError, RasterioIOError
 
 from deeplight.errors import RasterError
 from deeplight.io.validation import check_values, emit, inspect_raster, unreadable_pixels
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 PathLike = str | os.PathLike[str]
 
@@ -108,6 +110,9 @@ def read_raster(
     transform = header.transform
     crs = header.crs
     height, width = header.height, header.width
+    import rioxarray  # noqa: F401  (registers the .rio accessor; imported here, not at start-up)
+    import xarray as xr
+
     xs = transform.c + transform.a * (np.arange(width) + 0.5)
     ys = transform.f + transform.e * (np.arange(height) + 0.5)
     if len(indexes) == 1:

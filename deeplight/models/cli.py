@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from deeplight.models.summary import model_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the table; returns the exit status."""
     if args.lr_size < 1:
         raise ValueError(f"--lr-size must be a positive number of LR pixels, got {args.lr_size}")
+    from deeplight.models.summary import model_table
+
     rows = model_table(preset=args.preset, lr_size=args.lr_size)
     if args.format == "json":
         print(json.dumps(rows, indent=2))

@@ -24,8 +24,7 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from deeplight.errors import DeepLightError
 from deeplight.sdg.thresholds import (
@@ -34,6 +33,9 @@ from deeplight.sdg.thresholds import (
     URBAN_METHODS,
     VIIRS_LIT_THRESHOLD,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -180,6 +182,8 @@ def _parse_series(items: list[str]) -> dict[int, dict[str, str]]:
 
 def _read_population_table(path: str) -> pd.DataFrame:
     """Read the region/year/population CSV of --population-table."""
+    import pandas as pd
+
     table = pd.read_csv(path, comment="#")
     missing = {"region", "year", "population"} - set(table.columns)
     if missing:

@@ -129,6 +129,7 @@ def test_workers_flag_runs_a_local_cluster_with_the_same_output(tmp_path):
 
 
 def test_log_level_shows_the_librarys_messages_and_a_bad_level_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DEEPLIGHT_CACHE_DIR", str(tmp_path / "cache"))  # "2 computed" even after an earlier run
     weights = _checkpoint(tmp_path)
     write_lr(tmp_path / "lr.tif", h=12, w=20)
     args = ["predict", str(tmp_path / "lr.tif"), "--out", str(tmp_path / "sr.tif"), "--checkpoint",
