@@ -93,7 +93,7 @@ class BlendingAccumulator:
     def add(self, tile: Tile, radiance, uncertainty=None) -> None:
         """Blend one tile's prediction (``8*tile.height x 8*tile.width``) into the output."""
         top = tile.row * SCALE
-        if top > self.base:
+        while top > self.base:  # more than one buffer of rows when tiles without data were left out
             self._flush(top)
         weights = self._window(tile)
         rows = slice(top - self.base, top - self.base + tile.height * SCALE)

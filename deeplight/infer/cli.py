@@ -260,8 +260,9 @@ def _predict(args: argparse.Namespace) -> int:
         if client is not None:
             close_client(client)
     seconds = time.perf_counter() - start
+    void = f", {result.void} without LR data (not computed)" if result.void else ""
     print(f"wrote {result.path} ({result.tiles} tiles: {result.computed} computed, "
-          f"{result.cached} from cache; {seconds:.1f} s)")
+          f"{result.cached} from cache{void}; {seconds:.1f} s)")
     if result.uncertainty_path is not None:
         print(f"wrote {result.uncertainty_path} (per-pixel std of the x8 self-ensemble, nW/cm2/sr)")
     if tag_is_true(result.tags):

@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import dask
 import torch
 
 from deeplight.errors import ConfigError
@@ -153,6 +152,7 @@ def start_client(
     Call it under ``if __name__ == "__main__":`` (LocalCluster starts processes). Close the returned
     client (and its cluster, ``client.cluster``) when done, e.g. with :func:`close_client`.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if (workers is None) == (scheduler is None):

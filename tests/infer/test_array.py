@@ -208,3 +208,39 @@ def test_deeplightsr_tiles_share_the_scene_calibration(monkeypatch):
     own = rel_l1(predict_array(net, lr, None, tile=20, overlap=16, batch_size=2, device="cpu").radiance)
     # what is left is the finite overlap (3e-4 here); each tile calibrating itself is 8x worse
     assert shared < 1e-3 and shared < own / 4
+
+
+@pytest.mark.parametrize("self_ensemble", [False, True])
+def test_tiles_without_lr_data_are_skipped_and_the_output_is_unchanged(model, monkeypatch, self_ensemble):
+    """Tiles whose whole LR window is nodata (NaN outside a country) are not computed: every pixel they
+    would write is masked when blended. A band of such tiles taller than the blending buffer (two rows
+    of tiles) and a corner of them leave the output bit for bit as computing them does."""
+    from deeplight.infer import tiled
+    from deeplight.infer.sources import ArraySource
+    from deeplight.infer.tiling import plan_tiles
+    from tests.infer.tiny_models import CountingModel
+
+    lr, aux = _inputs(64, 48)
+    lr[16:44, :] = np.nan
+    lr[44:, 28:] = np.nan
+    plan = plan_tiles(64, 48, 16, 4)
+    void = tiled.void_tiles(ArraySource(lr, aux), plan)
+    assert 0 < len(void) < len(plan)
+    assert all(np.isnan(lr[t.row:t.row + t.height, t.col:t.col + t.width]).all() for t in plan if t.index in void)
+    counting = CountingModel()
+    counting.load_state_dict(model.state_dict())
+    counting.eval()
+    kwargs = dict(tile=16, overlap=4, batch_size=1, device="cpu", self_ensemble=self_ensemble)
+    CountingModel.calls = 0
+    skipped = predict_array(counting, lr, aux, **kwargs)
+    calls_skipped = CountingModel.calls
+    monkeypatch.setattr(tiled, "void_tiles", lambda source, plan: set())
+    CountingModel.calls = 0
+    full = predict_array(counting, lr, aux, **kwargs)
+    members = 8 if self_ensemble else 1
+    assert CountingModel.calls == len(plan) * members
+    assert calls_skipped == (len(plan) - len(void)) * members
+    np.testing.assert_array_equal(skipped.radiance, full.radiance)
+    if self_ensemble:
+        np.testing.assert_array_equal(skipped.uncertainty, full.uncertainty)
+    assert np.isnan(skipped.radiance[16 * 8:44 * 8]).all() and np.isfinite(skipped.radiance[4 * 8:16 * 8]).all()

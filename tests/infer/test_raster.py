@@ -334,6 +334,29 @@ def test_repeated_request_is_copied_from_the_cache_and_tiles_back_it_up(tmp_path
             assert a.tags() == b.tags()
 
 
+def test_tiles_without_lr_data_are_counted_and_not_cached(tmp_path, model):
+    """A raster that is nodata outside its country: such tiles are neither computed nor stored, the
+    counts say so, and a rerun on the tile cache computes nothing."""
+    lr = write_lr(tmp_path / "lr.tif", h=40, w=40)
+    lr[:, 20:] = np.nan
+    with rasterio.open(tmp_path / "lr.tif", "r+") as dst:
+        dst.write(lr, 1)
+    cache = TileCache(tmp_path / "cache")
+    kwargs = dict(model=model, tile=16, overlap=4, device="cpu", cache=cache)
+    first = predict_raster(tmp_path / "lr.tif", tmp_path / "a.tif", **kwargs)
+    assert first.void > 0 and first.computed + first.void == first.tiles and first.cached == 0
+    assert len(list((tmp_path / "cache" / "entries").glob("*/*.dlc"))) == first.computed  # tiles only
+    for whole_output in (tmp_path / "cache" / "files").glob("*/*"):
+        whole_output.unlink()  # so the rerun goes through the tile cache
+    second = predict_raster(tmp_path / "lr.tif", tmp_path / "b.tif", **kwargs)
+    assert not second.from_request_cache and second.computed == 0
+    assert second.cached == first.computed and second.void == first.void
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        sr = a.read(1)
+        np.testing.assert_array_equal(sr, b.read(1))
+    assert np.isnan(sr[:, 160:]).all() and np.isfinite(sr[16:, :160]).all()
+
+
 def test_real_viirs_raster_as_lr_in_radiance_units(shared_data, tmp_path, model):
     """A real VIIRS raster (Touggourt, EPSG:4326) fed as LR radiance, streamed to an 8x finer COG."""
     src = next((shared_data / "touggourt").glob("VNL_v2_*average_masked.tif"))
