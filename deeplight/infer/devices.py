@@ -1,7 +1,8 @@
 """Choosing the device, precision, batch size and CPU threads for inference.
 
-CUDA runs under ``torch.autocast(bfloat16)`` with larger batches, except batches with auxiliary
-layers (float32: see :func:`inference_context`); Apple MPS and CPU run in float32.
+CUDA runs under ``torch.autocast(bfloat16)`` with larger batches (batches with auxiliary layers only
+for a model checked for it, DeepLightSR: :func:`deeplight.infer.engine.reduced_precision_allowed`);
+Apple MPS and CPU run in float32.
 Everything runs under ``torch.inference_mode``. ``device="auto"`` picks CUDA, then MPS, then CPU.
 :func:`configure_runtime` is the one place that sets a process up for CPU inference: passive OpenMP
 waits, glibc malloc thresholds (:mod:`deeplight.runtime`) and torch's thread count.
@@ -76,11 +77,10 @@ def default_batch_size(device: torch.device) -> int:
 def inference_context(device: torch.device, reduced_precision: bool = True) -> Iterator[None]:
     """``torch.inference_mode`` plus bf16 autocast on CUDA when ``reduced_precision`` (float32 elsewhere).
 
-    The engine asks for reduced precision only for batches without auxiliary layers
-    (:func:`deeplight.infer.engine.run_tile_batch`): with DMO / DEM the shipped checkpoint under bf16
-    autocast was 0.48-0.78 off float32 on the normalised scale on demo crops (CPU autocast; any one
-    stage in bf16, the others in float32, was already 0.04-0.53 off), so those batches run in float32.
-    Without them it stays within 0.02 (``tests/models/test_guarantees.py``).
+    The engine asks for it per batch (:func:`deeplight.infer.engine.reduced_precision_allowed`): always
+    without DMO / DEM, with them only for DeepLightSR, which keeps float32 where rounding is amplified
+    (its module docstring; 0.0146 off float32 on demo crops with DMO + DEM, 0.18 before). Checked on
+    the CPU (``tests/models/test_guarantees.py``).
     """
     with torch.inference_mode():
         if device.type == "cuda" and reduced_precision:

@@ -197,10 +197,22 @@ def _forward_sr(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
 
 
 def has_auxiliary(tiles: TileBatch) -> bool:
-    """Whether the batch carries a DMO or DEM layer (such batches run in float32 on CUDA:
-    :func:`deeplight.infer.devices.inference_context`). The layer's presence decides, not a scan of its
+    """Whether the batch carries a DMO or DEM layer. The layer's presence decides, not a scan of its
     pixels: a batch of up to 16 HR tiles x 8 bands is not read twice on the GPU's hot path."""
     return tiles.dmo is not None or tiles.dem is not None
+
+
+REDUCED_PRECISION_WITH_AUX = "reduced_precision_with_auxiliary"
+"""A model sets this attribute to True when it is checked to stay within 0.02 of float32 under bf16
+autocast with auxiliary layers (DeepLightSR: float32 where rounding is amplified, see its module
+docstring)."""
+
+
+def reduced_precision_allowed(model: torch.nn.Module, tiles: TileBatch) -> bool:
+    """Whether ``tiles`` may run under bf16 autocast on CUDA (:func:`deeplight.infer.devices.inference_context`):
+    always without DMO / DEM; with them only for a model that says it is safe there
+    (:data:`REDUCED_PRECISION_WITH_AUX`), the others run such batches in float32."""
+    return not has_auxiliary(tiles) or bool(getattr(model, REDUCED_PRECISION_WITH_AUX, False))
 
 
 def run_tile_batch(
@@ -224,7 +236,7 @@ def run_tile_batch(
     """
     batch = model_batch(tiles, device, channels_last=uses_channels_last(model))
     host = (lambda t: t) if on_device else (lambda t: t.cpu().numpy())
-    with inference_context(device, reduced_precision=not has_auxiliary(tiles)):
+    with inference_context(device, reduced_precision=reduced_precision_allowed(model, tiles)):
         if not self_ensemble:
             radiance = denormalize_radiance(_forward_sr(model, batch))[:, 0]
             return TileOutput(radiance=host(radiance.float()))

@@ -12,7 +12,9 @@ with ``fast = False`` it runs the reference computation. Both are tested equal t
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import ClassVar
 
@@ -34,6 +36,19 @@ def conv1x1(in_channels: int, out_channels: int, bias: bool = True) -> nn.Conv2d
 def fast_path(module: nn.Module) -> bool:
     """True when ``module`` may take its fast inference path: ``module.fast`` and no autograd recording."""
     return bool(getattr(module, "fast", False)) and not torch.is_grad_enabled()
+
+
+@contextlib.contextmanager
+def float32_region(x: torch.Tensor, active: bool = True) -> Iterator[None]:
+    """Autocast switched off on ``x``'s device while the block runs (when ``active`` and autocast is on),
+    so the block computes in float32 under a bf16 / fp16 autocast; its callers cast its inputs with
+    ``.float()``. Used where the output amplifies rounding (DeepLightSR's auxiliary fusion and LR body,
+    which feed the flux transport)."""
+    if active and torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            yield
+    else:
+        yield
 
 
 def pointwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

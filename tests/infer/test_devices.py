@@ -62,9 +62,9 @@ def test_threads_follow_omp_num_threads_and_workers(monkeypatch):
     assert configure_cpu_threads(1) == 1 and torch.get_num_threads() == 1
 
 
-def test_batches_with_auxiliary_layers_run_in_float32_even_on_cuda(monkeypatch):
-    """bf16 autocast (CUDA) is asked for only when no DMO / DEM pixel is observed in the batch: with
-    them the shipped checkpoint under bf16 is far from float32 (docs in devices.inference_context)."""
+def test_batches_with_auxiliary_layers_run_in_float32_unless_the_model_is_checked_for_bf16(monkeypatch):
+    """bf16 autocast (CUDA) is asked for without DMO / DEM, and with them only for a model that says it
+    is safe there (DeepLightSR, checked in tests/models/test_guarantees.py); others run them in float32."""
     import contextlib
 
     import numpy as np
@@ -90,5 +90,10 @@ def test_batches_with_auxiliary_layers_run_in_float32_even_on_cuda(monkeypatch):
 
     model = get_model("bicubic").eval()
     run_tile_batch(model, TileBatch(lr), torch.device("cpu"))
-    run_tile_batch(model, TileBatch(lr, dem=np.full((1, 32, 32), 50.0, np.float32)), torch.device("cpu"))
+    with_dem = TileBatch(lr, dem=np.full((1, 32, 32), 50.0, np.float32))
+    run_tile_batch(model, with_dem, torch.device("cpu"))
     assert asked == [True, False]
+    deeplightsr = get_model("deeplightsr", preset="tiny").eval()
+    assert deeplightsr.reduced_precision_with_auxiliary is True
+    run_tile_batch(deeplightsr, with_dem, torch.device("cpu"))
+    assert asked == [True, False, True]
