@@ -1,6 +1,6 @@
 """Choosing the device, precision, batch size and CPU threads for inference.
 
-CUDA runs under ``torch.autocast(bfloat16)`` with larger batches (batches with auxiliary layers only
+CUDA runs under ``torch.autocast(bfloat16)`` (fp16 on GPUs without bf16) with larger batches (batches with auxiliary layers only
 for a model checked for it, DeepLightSR: :func:`deeplight.infer.engine.reduced_precision_allowed`);
 Apple MPS and CPU run in float32.
 Everything runs under ``torch.inference_mode``. ``device="auto"`` picks CUDA, then MPS, then CPU.
@@ -73,9 +73,19 @@ def default_batch_size(device: torch.device) -> int:
     return DEFAULT_BATCH_SIZE.get(device.type, 1)
 
 
+def cuda_autocast_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on a GPU that supports it, else fp16 (pre-Ampere GPUs). DeepLightSR's output is within 0.02
+    of float32 in both (fp16 even closer: 0.0012 vs 0.0146 on demo crops with DMO + DEM,
+    ``benchmarks/results/precision.md``); fp16 has no loss scaling to worry about at inference."""
+    if not torch.cuda.is_available():  # nothing to ask (a CPU-only build answers False)
+        return torch.bfloat16
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 @contextlib.contextmanager
 def inference_context(device: torch.device, reduced_precision: bool = True) -> Iterator[None]:
-    """``torch.inference_mode`` plus bf16 autocast on CUDA when ``reduced_precision`` (float32 elsewhere).
+    """``torch.inference_mode`` plus reduced-precision autocast on CUDA when ``reduced_precision``
+    (:func:`cuda_autocast_dtype`: bf16, or fp16 where the GPU lacks bf16; float32 elsewhere).
 
     The engine asks for it per batch (:func:`deeplight.infer.engine.reduced_precision_allowed`): always
     without DMO / DEM, with them only for DeepLightSR, which keeps float32 where rounding is amplified
@@ -84,7 +94,7 @@ def inference_context(device: torch.device, reduced_precision: bool = True) -> I
     """
     with torch.inference_mode():
         if device.type == "cuda" and reduced_precision:
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            with torch.autocast(device_type="cuda", dtype=cuda_autocast_dtype(device)):
                 yield
         else:
             yield

@@ -97,3 +97,15 @@ def test_batches_with_auxiliary_layers_run_in_float32_unless_the_model_is_checke
     assert deeplightsr.reduced_precision_with_auxiliary is True
     run_tile_batch(deeplightsr, with_dem, torch.device("cpu"))
     assert asked == [True, False, True]
+
+
+def test_gpus_without_bf16_autocast_in_fp16(monkeypatch):
+    """Pre-Ampere GPUs lack bf16: the CUDA path autocasts to fp16 there (DeepLightSR is within 0.02 of
+    float32 in both, tests/models/test_guarantees.py)."""
+    from deeplight.infer.devices import cuda_autocast_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert cuda_autocast_dtype(torch.device("cuda")) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert cuda_autocast_dtype(torch.device("cuda")) == torch.float16
