@@ -22,7 +22,6 @@ from typing import TypeVar
 import numpy as np
 
 
-
 def _is_tensor(x: object) -> bool:
     """Whether ``x`` is a torch tensor, without importing torch (1.4 s) into a process that has none:
     where torch is not imported yet, no tensor exists."""

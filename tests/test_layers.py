@@ -53,3 +53,17 @@ def test_no_import_runs_up_the_layers():
             if RANK[target] > RANK[own] or (RANK[target] == RANK[own] and RANK[own] > 0):
                 upward.append(f"{path.relative_to(PACKAGE.parent)} ({own}) imports deeplight.{target}")
     assert not upward, "imports that run up (or across) the layers:\n" + "\n".join(upward)
+
+
+def test_every_lazy_export_resolves_to_its_module():
+    """``deeplight.io``, ``.infer`` and ``.sdg`` load their exports on first use (``deeplight.lazy``):
+    each name of ``__all__`` is defined by the module its table names (a typo would only surface when
+    a caller first asked for the name)."""
+    import importlib
+
+    for package in ("deeplight.io", "deeplight.infer", "deeplight.sdg"):
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            value = getattr(module, name)
+            assert value is getattr(importlib.import_module(module._PROVIDERS[name]), name), (package, name)
+    assert importlib.import_module("deeplight.infer").tiling.__name__ == "deeplight.infer.tiling"  # a submodule, as before

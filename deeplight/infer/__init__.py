@@ -41,18 +41,5 @@ _PROVIDERS = {
 }
 __getattr__, __dir__ = lazy_exports("deeplight.infer", _PROVIDERS)
 
-__all__ = [
-    "CacheInfo",
-    "PredictionOutput",
-    "SRResult",
-    "TileCache",
-    "cache_key",
-    "default_cache_dir",
-    "plan_tiles",
-    "predict_array",
-    "predict_raster",
-    "predict_scene",
-    "predict_scene_array",
-    "resolve_device",
-    "uncertainty_path_for",
-]
+__all__ = sorted(_PROVIDERS)
+

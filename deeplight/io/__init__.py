@@ -86,36 +86,5 @@ _PROVIDERS = {
 }
 __getattr__, __dir__ = lazy_exports("deeplight.io", _PROVIDERS)
 
-__all__ = [
-    "GeoRaster",
-    "read_georaster",
-    "read_dataset_window",
-    "read_window",
-    "LazyRaster",
-    "RegionCrop",
-    "Scene",
-    "crop_scene",
-    "open_scene",
-    "DMO_BAND_NAMES",
-    "MODALITIES",
-    "SCENE_MODALITIES",
-    "check_values",
-    "check_lr_hr_grids",
-    "clip_to_region",
-    "coverage_fraction",
-    "get_modality",
-    "hr_transform_from_lr",
-    "inspect_raster",
-    "load_regions",
-    "lr_transform_from_hr",
-    "membership_mask",
-    "pixel_area_m2",
-    "raster_grid",
-    "read_netcdf_cube",
-    "read_raster",
-    "region_coverage",
-    "reproject_array",
-    "reproject_to",
-    "warp_population",
-    "write_cog",
-]
+__all__ = sorted(_PROVIDERS)
+

@@ -83,40 +83,5 @@ _PROVIDERS = {
 }
 __getattr__, __dir__ = lazy_exports("deeplight.sdg", _PROVIDERS)
 
-__all__ = [
-    "TIDY_COLUMNS",
-    "compute_indicators",
-    "compute_time_series",
-    "land_consumption_table",
-    "urban_extent_accuracy",
-    "confusion_scores",
-    "load_regions",
-    "natural_earth_countries",
-    "regions_from_bbox",
-    "indicators_to_csv_bytes",
-    "indicators_to_json_sidecar",
-    "write_indicators",
-    "read_indicators_csv",
-    "indicators_to_geodataframe",
-    "indicators_to_geo_export",
-    "indicators_to_geojson_bytes",
-    "indicators_to_geopackage_bytes",
-    "write_geo",
-    "pixel_area_m2",
-    "population_on_grid",
-    "population_per_region",
-    "zonal_statistics",
-    "otsu_threshold",
-    "calibrated_threshold",
-    "sum_of_lights",
-    "lit_area",
-    "lit_share",
-    "electricity_access_proxy",
-    "co2_disaggregation",
-    "co2_pixel_disaggregation",
-    "co2_power_law",
-    "gdp_growth_from_lights",
-    "land_consumption_rate",
-    "population_growth_rate",
-    "lcr_pgr_ratio",
-]
+__all__ = sorted(_PROVIDERS)
+
