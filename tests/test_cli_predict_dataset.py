@@ -80,6 +80,7 @@ def test_an_in_memory_lr_takes_the_array_path_with_the_dashboards_cache_identity
     result = predict_scene(scene, tmp_path / "sr.tif", model=model, model_id=BASELINE, device="cpu",
                            self_ensemble=True, cache=cache)
     assert not result.from_request_cache and result.uncertainty_path.exists()
+    assert result.computed + result.void == result.tiles > 0
     with rasterio.open(result.path) as src:
         assert src.shape == scene.hr_shape and src.transform.almost_equals(scene.hr_transform)
         assert src.tags()["scene"] == "test:hr" and src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"

@@ -10,7 +10,7 @@ import torch
 from deeplight.contracts import SCALE, radiance_to_nominal_dn
 from deeplight.errors import ConfigError
 from deeplight.infer.cache import TileCache, cache_key
-from deeplight.infer.devices import default_batch_size, resolve_device
+from deeplight.infer.devices import default_batch_size, precision_key, resolve_device
 from deeplight.infer.engine import scene_calibration
 from deeplight.infer.executors import LocalExecutor
 from deeplight.infer.fingerprint import model_fingerprint
@@ -30,12 +30,15 @@ class SRResult:
         uncertainty: (8h, 8w) float32 per-pixel std of the x8 self-ensemble (nW/cm^2/sr), or None.
         from_cache: True when the result was read from the cache rather than computed.
         tiles: number of tiles of the layout (0 when served from the request cache).
+        void: of those, the tiles without LR data, not computed (``deeplight.infer.tiled.void_tiles``; 0
+            when served from the request cache).
     """
 
     radiance: np.ndarray
     uncertainty: np.ndarray | None = None
     from_cache: bool = False
     tiles: int = 0
+    void: int = 0
 
 
 def lr_to_dn(lr: np.ndarray, lr_units: str) -> np.ndarray:
@@ -118,7 +121,8 @@ def predict_array(
             batch_size=size, self_ensemble=self_ensemble, model_id="", params={}, cache=None,
             progress=progress, scene_calibration=scene_calibration(model.to(resolved), source.lr),
         )
-        out = {"radiance": radiance, "tiles": np.array([stats["tiles"]], dtype=np.int64)}
+        out = {"radiance": radiance, "tiles": np.array([stats["tiles"]], dtype=np.int64),
+               "void": np.array([stats["void"]], dtype=np.int64)}
         if uncertainty is not None:
             out["uncertainty"] = uncertainty
         return out
@@ -132,6 +136,7 @@ def predict_array(
             inputs=input_id or source.content_id,
             lr_units=lr_units,
             tile=tile, overlap=overlap, self_ensemble=self_ensemble, device_type=resolved.type,
+            **precision_key(resolved),
             calibration="scene",  # tiles share the whole scene's calibration (engine.scene_calibration)
         )
         arrays, hit = cache.get_or_compute(key, compute)
@@ -140,7 +145,7 @@ def predict_array(
             progress(count, count)
     return SRResult(
         radiance=arrays["radiance"], uncertainty=arrays.get("uncertainty"), from_cache=hit,
-        tiles=0 if hit else int(arrays["tiles"][0]),
+        tiles=0 if hit else int(arrays["tiles"][0]), void=0 if hit else int(arrays["void"][0]),
     )
 
 

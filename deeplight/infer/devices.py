@@ -82,6 +82,15 @@ def cuda_autocast_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def precision_key(device: torch.device) -> dict[str, str]:
+    """The part of a cache key that names the reduced precision ``device`` computes in: ``{}`` where
+    inference runs in float32 (CPU, MPS: keys as before), ``{"precision": "bfloat16"}`` or ``"float16"``
+    on CUDA, so a bf16 and an fp16 GPU sharing one cache do not reuse each other's tiles."""
+    if device.type != "cuda":
+        return {}
+    return {"precision": str(cuda_autocast_dtype(device)).removeprefix("torch.")}
+
+
 @contextlib.contextmanager
 def inference_context(device: torch.device, reduced_precision: bool = True) -> Iterator[None]:
     """``torch.inference_mode`` plus reduced-precision autocast on CUDA when ``reduced_precision``

@@ -30,7 +30,7 @@ from deeplight import __version__
 from deeplight.contracts import SCALE
 from deeplight.errors import ConfigError, RasterError
 from deeplight.infer.cache import TileCache, cache_key
-from deeplight.infer.devices import default_batch_size, resolve_device
+from deeplight.infer.devices import default_batch_size, precision_key, resolve_device
 from deeplight.infer.engine import SCENE_CALIBRATION_SIDE, scene_calibration
 from deeplight.infer.executors import LocalExecutor
 from deeplight.infer.fingerprint import model_fingerprint
@@ -64,7 +64,8 @@ class PredictionOutput:
         tags: the tags written on the SR raster.
         from_request_cache: the files were copied from the cache of an identical earlier request.
         seconds: wall time of the stages (``run_tiled``'s ``read``, ``model``, ``blend``, ``write``,
-            ``cache``, plus ``cog``: compression, overviews and read-back); empty on a request-cache hit.
+            ``cache``, plus ``prepare``: opening and checking the inputs, hashing, the scene calibration, and
+            ``cog``: compression, overviews and read-back); empty on a request-cache hit.
     """
 
     path: Path
@@ -208,6 +209,7 @@ def predict_raster(
         RasterError: bad inputs (no CRS, aux not overlapping...), an unwritable folder, a full disk, or
             another run writing the same output. ConfigError / CheckpointError: bad settings or checkpoint.
     """
+    started = time.perf_counter()
     check_tiling(tile, overlap)
     resolved = resolve_device(device)
     size = batch_size if batch_size is not None else default_batch_size(resolved)
@@ -238,7 +240,7 @@ def predict_raster(
             return _run_and_write(
                 source, executor, out, unc_out, tags, tile=tile, overlap=overlap, batch_size=size,
                 self_ensemble=self_ensemble, identity=identity, device_type=resolved.type,
-                cache=cache, progress=progress, scene=scene,
+                cache=cache, progress=progress, scene=scene, started=started,
             )
 
 
@@ -259,14 +261,20 @@ def _run_and_write(
     source: RasterSource, executor: BatchExecutor, out: Path, unc_out: Path | None, tags: dict[str, str], *,
     tile: int, overlap: int, batch_size: int, self_ensemble: bool, identity: dict[str, str], device_type: str,
     cache: TileCache | None, progress: ProgressCallback | None, scene: np.ndarray | None = None,
+    started: float | None = None,
 ) -> PredictionOutput:
+    """Run the tiles into the COG writer (or copy a cached answer). ``started``: ``time.perf_counter()`` when
+    the request began, so the seconds include ``prepare`` (opening and checking the inputs, hashing,
+    the scene calibration, the writer's set-up)."""
     targets = [(out, tags)]
     if unc_out is not None:
         unc_tags = dict(tags, modality="sr_uncertainty",
                         provenance=tags["provenance"] + "; per-pixel std of the x8 self-ensemble")
         targets.append((unc_out, unc_tags))
     # the tags hold the input paths and hashes, model, checkpoint hash, units and tiling
-    request = cache_key(kind="predict_raster", model=identity["model_id"], device_type=device_type, tags=tags)
+    precision = precision_key(torch.device(device_type))
+    request = cache_key(kind="predict_raster", model=identity["model_id"], device_type=device_type, tags=tags,
+                        **precision)
     names = ["sr.tif", "uncertainty.tif"][: len(targets)]
     # the one atomic COG scheme (deeplight.io.cog): exclusive, since the caller holds the output's lock
     writer = StreamingCogWriter(
@@ -289,15 +297,19 @@ def _run_and_write(
                 if len(targets) > 1 and unc is not None:
                     writer.write_rows(1, row0, unc)
 
+            prepare = time.perf_counter() - started if started is not None else None
             stats = run_tiled(
                 source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
                 self_ensemble=self_ensemble, model_id=identity["model_id"],
-                params={"device_type": device_type, "lr_units": source.lr_units}, cache=cache, progress=progress,
+                params={"device_type": device_type, "lr_units": source.lr_units, **precision}, cache=cache,
+                progress=progress,
                 scene_calibration=scene,
             )
-            started = time.perf_counter()
+            if prepare is not None:
+                stats["seconds"]["prepare"] = prepare
+            finishing = time.perf_counter()
             cogs = writer.finish()
-            stats["seconds"]["cog"] = time.perf_counter() - started
+            stats["seconds"]["cog"] = time.perf_counter() - finishing
             if cache is not None:  # the whole output, for a repeated request
                 for name, cog_tmp in zip(names, cogs, strict=True):
                     cache.put_file(request, name, cog_tmp)
@@ -429,8 +441,9 @@ def predict_scene(
             writer.commit()
     count = len(plan_tiles(*scene.lr.shape, tile, overlap))
     LOGGER.info("%s: %s predicted in memory (%d tiles%s); verified and renamed", out, scene.title, count,
-                ", from the cache" if result.from_cache else "")
+                ", from the cache" if result.from_cache else f", {result.void} without LR data")
     return PredictionOutput(
-        path=out, uncertainty_path=unc_out, tiles=count, computed=0 if result.from_cache else count,
-        cached=count if result.from_cache else 0, tags=tags, from_request_cache=result.from_cache,
+        path=out, uncertainty_path=unc_out, tiles=count,
+        computed=0 if result.from_cache else count - result.void, cached=count if result.from_cache else 0,
+        void=result.void, tags=tags, from_request_cache=result.from_cache,
     )

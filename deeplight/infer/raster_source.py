@@ -52,6 +52,13 @@ LOGGER = logging.getLogger(__name__)
 WARP_MEMORY_MB = 256
 """GDAL warp working memory for an auxiliary layer on another grid (the default, 64 MB, splits an
 HR tile of 7 bands into many small warps)."""
+AUX_SCAN_VALUES = 64 * 2**20
+"""Values (bands x pixels) of an auxiliary layer checked before any work; a larger layer is checked
+on evenly spaced blocks of rows that add up to about this many (:func:`deeplight.io.validation.scan_raster`
+with ``max_values``), enough to refuse wrong units or scales up front, and every value the model
+reads is checked as its tile is read (:meth:`RasterSource.read`), so no bad value gets through: the
+run stops at the first such tile, before any output is written. The full scan read the whole layer
+a second time: 10.5 of 106 s of an LR 1024 run with DMO + DEM on the 2-core machine."""
 
 
 def _grid_offset(header: RasterHeader, crs, hr_transform: Affine) -> tuple[int, int] | None:
@@ -114,7 +121,9 @@ class RasterSource:
     header (readable, real pixels, CRS, one band for the LR, 7 for the DMO, LR pixels within
     ``DEEPLIGHT_MAX_STREAM_PIXELS``, aux layers overlapping the LR), then the values, streamed by
     blocks of rows (no +-inf, not all nodata, DN 0..63 or radiance >= -2 nW/cm2/sr, reflectance and
-    elevation in range).
+    elevation in range). An auxiliary layer larger than :data:`AUX_SCAN_VALUES` is checked on a
+    sample of its rows up front and value by value as each tile reads it (the run stops there, before
+    any output is written).
 
     Args:
         lr_path: single-band LR raster with a CRS; DN 0..63 (or radiance, see ``lr_units``).
@@ -189,7 +198,9 @@ class RasterSource:
                           mode="stream", limit_factor=SCALE * SCALE)  # it is read on the 8x finer HR grid
         ds = _open(header)
         self._aux_datasets.append(ds)
-        stats = scan_raster(_NaNFilledReads(ds), header, name, window=window)
+        stats = scan_raster(_NaNFilledReads(ds), header, name, window=window, max_values=AUX_SCAN_VALUES)
+        if "sampled" in stats.extra and not stats.valid:  # nothing valid in the sample: look at every row
+            stats = scan_raster(_NaNFilledReads(ds), header, name, window=window)
         emit(judge(stats, name, header.label, where=" under the LR raster"))
         offset = _grid_offset(header, self.crs, self.hr_transform)
         if offset is not None:  # already on the HR grid (a whole-pixel shift): read it, no warp

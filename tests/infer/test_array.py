@@ -240,6 +240,7 @@ def test_tiles_without_lr_data_are_skipped_and_the_output_is_unchanged(model, mo
     members = 8 if self_ensemble else 1
     assert CountingModel.calls == len(plan) * members
     assert calls_skipped == (len(plan) - len(void)) * members
+    assert (skipped.tiles, skipped.void, full.void) == (len(plan), len(void), 0)  # counted, as the file path does
     np.testing.assert_array_equal(skipped.radiance, full.radiance)
     if self_ensemble:
         np.testing.assert_array_equal(skipped.uncertainty, full.uncertainty)

@@ -109,3 +109,20 @@ def test_gpus_without_bf16_autocast_in_fp16(monkeypatch):
     assert cuda_autocast_dtype(torch.device("cuda")) == torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert cuda_autocast_dtype(torch.device("cuda")) == torch.float16
+
+
+def test_cache_keys_name_the_reduced_precision_of_a_gpu(monkeypatch):
+    """A bf16 GPU and an fp16 GPU sharing one cache compute different tiles (within 0.02): their keys
+    differ; float32 devices add nothing, so the CPU's keys are those of earlier versions."""
+    from deeplight.infer.cache import cache_key
+    from deeplight.infer.devices import precision_key
+
+    assert precision_key(torch.device("cpu")) == {} and precision_key(torch.device("mps")) == {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    bf16 = precision_key(torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    fp16 = precision_key(torch.device("cuda"))
+    assert bf16 == {"precision": "bfloat16"} and fp16 == {"precision": "float16"}
+    keys = {cache_key(model="m", device_type="cuda", **p) for p in (bf16, fp16, {})}
+    assert len(keys) == 3

@@ -530,3 +530,56 @@ def test_a_file_changed_just_before_it_was_hashed_is_not_remembered(tmp_path, mo
         predict_raster(tmp_path / "lr.tif", tmp_path / out, model=model, tile=16, overlap=4, device="cpu",
                        cache=cache)
     assert hashed == ["lr.tif", "lr.tif"]
+
+
+def _hr_dem(path: Path, lr_h: int, lr_w: int, value: float = 120.0) -> np.ndarray:
+    dem = np.full((8 * lr_h, 8 * lr_w), value, np.float32)
+    with rasterio.open(path, "w", driver="GTiff", width=dem.shape[1], height=dem.shape[0], count=1,
+                       dtype="float32", crs="EPSG:32650", transform=LR_TRANSFORM @ Affine.scale(1 / 8),
+                       nodata=np.nan) as dst:
+        dst.write(dem, 1)
+    return dem
+
+
+def test_a_large_aux_layer_is_sampled_up_front_and_every_value_read_is_checked(tmp_path, model, monkeypatch):
+    """An auxiliary layer above AUX_SCAN_VALUES is checked on a sample of its rows before any work (wrong
+    units are refused there) and value by value as the tiles read it: an infinite pixel outside the
+    sample stops the run at its tile, naming the file, and no output is written."""
+    from deeplight.infer import raster_source
+
+    monkeypatch.setattr(raster_source, "AUX_SCAN_VALUES", 1)  # the first block of 512 HR rows only
+    write_lr(tmp_path / "lr.tif", h=72, w=16)
+    dem = _hr_dem(tmp_path / "dem.tif", 72, 16)
+    kwargs = dict(model=model, aux_paths={"dem": tmp_path / "dem.tif"}, tile=32, overlap=8, device="cpu")
+    result = predict_raster(tmp_path / "lr.tif", tmp_path / "ok.tif", **kwargs)
+    assert result.computed == result.tiles
+
+    dem[540, 7] = np.inf  # HR row 540: beyond the sampled rows 0..511
+    with rasterio.open(tmp_path / "dem.tif", "r+") as dst:
+        dst.write(dem, 1)
+    with pytest.raises(RasterError, match=r"dem\.tif: 1 dem value\(s\) are infinite"):
+        predict_raster(tmp_path / "lr.tif", tmp_path / "bad" / "sr.tif", **kwargs)
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())  # no output, no partial
+
+    _hr_dem(tmp_path / "dem.tif", 72, 16, value=25000.0)  # wrong units: the sample refuses it before any tile
+    reads = []
+    real_read = raster_source.RasterSource.read
+    monkeypatch.setattr(raster_source.RasterSource, "read", lambda self, t: reads.append(t) or real_read(self, t))
+    with pytest.raises(RasterError, match=r"dem\.tif: dem values span 2\.5e\+04\.\.2\.5e\+04, outside"):
+        predict_raster(tmp_path / "lr.tif", tmp_path / "units.tif", **kwargs)
+    assert reads == [] and not (tmp_path / "units.tif").exists()
+
+
+def test_an_aux_layer_whose_sample_is_all_nodata_is_scanned_in_full(tmp_path, model, monkeypatch):
+    """Nodata in every sampled row does not refuse a layer that has data elsewhere under the LR."""
+    from deeplight.infer import raster_source
+
+    monkeypatch.setattr(raster_source, "AUX_SCAN_VALUES", 1)
+    write_lr(tmp_path / "lr.tif", h=72, w=16)
+    dem = _hr_dem(tmp_path / "dem.tif", 72, 16)
+    dem[:512] = np.nan  # the sampled block of rows holds no data
+    with rasterio.open(tmp_path / "dem.tif", "r+") as dst:
+        dst.write(dem, 1)
+    result = predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=model,
+                            aux_paths={"dem": tmp_path / "dem.tif"}, tile=32, overlap=8, device="cpu")
+    assert result.computed == result.tiles

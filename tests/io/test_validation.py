@@ -189,3 +189,59 @@ def test_inspect_names_the_band_count_of_an_rgb_image(tmp_path):
     with pytest.raises(RasterError, match=r"rgb\.tif: has 3 bands but a single-band raster is expected.*RGB"):
         inspect_raster(tmp_path / "rgb.tif", single_band=True)
     assert inspect_raster(tmp_path / "rgb.tif", band=2).bands == [2]
+
+
+def test_value_stats_equal_a_count_over_the_valid_values():
+    """The block statistics (reductions that skip NaN, no copy of the valid values) equal counting the
+    finite values directly, with nodata, infinite, out-of-range and noise pixels in the block."""
+    from deeplight.io.validation import new_stats
+
+    rng = np.random.default_rng(4)
+    block = rng.normal(3.0, 4.0, (3, 40, 50)).astype("f4")
+    block[0, :7] = np.nan
+    block[1, 5, 9], block[2, 30, 1] = np.inf, -np.inf
+    for role in ("radiance", "dem", "dmo"):
+        stats = new_stats(role)
+        stats.add(block[:, :20], row0=0)
+        stats.add(block[:, 20:], row0=20)
+        finite = block[np.isfinite(block)]
+        low, high = stats.low, stats.high
+        assert (stats.total, stats.valid, stats.infinite) == (block.size, finite.size, 2)
+        assert stats.first_infinite == (5, 9)
+        assert stats.vmin == pytest.approx(float(finite.min())) and stats.vmax == pytest.approx(float(finite.max()))
+        assert stats.vsum == pytest.approx(float(finite.sum(dtype=np.float64)), rel=1e-9)
+        assert stats.below == (int((finite < low).sum()) if low is not None else 0)
+        assert stats.above == (int((finite > high).sum()) if high is not None else 0)
+        if stats.radiance:
+            assert stats.noise == int(((finite < -1e-3) & (finite >= low)).sum()) > 0
+
+
+def test_a_sampled_scan_reads_evenly_spaced_rows_and_says_so(tmp_path):
+    """With ``max_values`` a large raster is read on evenly spaced blocks of rows (the first and last
+    among them): values found there are judged as in a full scan."""
+    from deeplight.io.validation import judge, scan_raster
+
+    dem = np.full((64, 16), 120.0, "f4")
+    dem[60, 3] = 20000.0  # in the last block of rows: the sample sees it
+    dem[20, 5] = np.inf  # in an unsampled block: only the full scan sees it
+    path = write_plain_tif(tmp_path / "dem.tif", dem, transform=HR_TRANSFORM)
+    header = inspect_raster(path, role="dem", label="dem raster dem.tif")
+    reads = []
+
+    class Counting:
+        def __init__(self, ds):
+            self.ds = ds
+
+        def read(self, indexes, window, masked):
+            reads.append(int(window.row_off))
+            return self.ds.read(indexes, window=window, masked=masked)
+
+    with header.open() as ds:
+        full = scan_raster(Counting(ds), header, "dem", rows_per_read=8)
+        assert reads == list(range(0, 64, 8)) and "sampled" not in full.extra and full.infinite == 1
+        reads.clear()
+        sampled = scan_raster(Counting(ds), header, "dem", rows_per_read=8, max_values=3 * 16 * 8)
+    assert reads == [0, 32, 56] and sampled.extra["sampled"] == (24, 64)
+    assert sampled.valid == 24 * 16 and sampled.infinite == 0 and sampled.above == 1
+    with pytest.raises(RasterError, match=r"dem\.tif: dem values span 120\.\.2e\+04.*metres"):
+        judge(sampled, "dem", header.label)
