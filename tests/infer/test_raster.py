@@ -553,6 +553,7 @@ def test_a_large_aux_layer_is_sampled_up_front_and_every_value_read_is_checked(t
     kwargs = dict(model=model, aux_paths={"dem": tmp_path / "dem.tif"}, tile=32, overlap=8, device="cpu")
     result = predict_raster(tmp_path / "lr.tif", tmp_path / "ok.tif", **kwargs)
     assert result.computed == result.tiles
+    assert {"prepare", "read", "model", "blend", "write", "cog"} <= set(result.seconds)  # the stage timers
 
     dem[540, 7] = np.inf  # HR row 540: beyond the sampled rows 0..511
     with rasterio.open(tmp_path / "dem.tif", "r+") as dst:
