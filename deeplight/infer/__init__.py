@@ -42,4 +42,3 @@ _PROVIDERS = {
 __getattr__, __dir__ = lazy_exports("deeplight.infer", _PROVIDERS)
 
 __all__ = sorted(_PROVIDERS)
-

@@ -260,8 +260,7 @@ def _output_lock(out: Path) -> Iterator[None]:
 def _run_and_write(
     source: RasterSource, executor: BatchExecutor, out: Path, unc_out: Path | None, tags: dict[str, str], *,
     tile: int, overlap: int, batch_size: int, self_ensemble: bool, identity: dict[str, str], device_type: str,
-    cache: TileCache | None, progress: ProgressCallback | None, scene: np.ndarray | None = None,
-    started: float | None = None,
+    cache: TileCache | None, progress: ProgressCallback | None, scene: np.ndarray | None, started: float,
 ) -> PredictionOutput:
     """Run the tiles into the COG writer (or copy a cached answer). ``started``: ``time.perf_counter()`` when
     the request began, so the seconds include ``prepare`` (opening and checking the inputs, hashing,
@@ -297,7 +296,7 @@ def _run_and_write(
                 if len(targets) > 1 and unc is not None:
                     writer.write_rows(1, row0, unc)
 
-            prepare = time.perf_counter() - started if started is not None else None
+            prepare = time.perf_counter() - started
             stats = run_tiled(
                 source, executor, write, tile=tile, overlap=overlap, batch_size=batch_size,
                 self_ensemble=self_ensemble, model_id=identity["model_id"],
@@ -305,8 +304,7 @@ def _run_and_write(
                 progress=progress,
                 scene_calibration=scene,
             )
-            if prepare is not None:
-                stats["seconds"]["prepare"] = prepare
+            stats["seconds"]["prepare"] = prepare
             finishing = time.perf_counter()
             cogs = writer.finish()
             stats["seconds"]["cog"] = time.perf_counter() - finishing

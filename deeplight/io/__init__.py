@@ -87,4 +87,3 @@ _PROVIDERS = {
 __getattr__, __dir__ = lazy_exports("deeplight.io", _PROVIDERS)
 
 __all__ = sorted(_PROVIDERS)
-

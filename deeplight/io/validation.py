@@ -400,7 +400,7 @@ class ValueStats:
         n_inf = int(np.count_nonzero(infinite))
         if n_inf:
             if self.first_infinite is None:
-                where = np.argwhere(infinite)[0]
+                where = np.argwhere(np.atleast_2d(infinite))[0]  # a 1-D block is one row
                 self.first_infinite = (int(where[-2]) + row0, int(where[-1]) + col0)
             self.infinite += n_inf
             values = np.where(infinite, np.nan, values)  # rare (and refused): counted as the finite rest

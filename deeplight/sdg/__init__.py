@@ -84,4 +84,3 @@ _PROVIDERS = {
 __getattr__, __dir__ = lazy_exports("deeplight.sdg", _PROVIDERS)
 
 __all__ = sorted(_PROVIDERS)
-

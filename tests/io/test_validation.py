@@ -86,6 +86,8 @@ def test_radiance_noise_is_clipped_with_a_warning_and_real_negatives_refused():
         check_values(np.array([1.0, -0.5, -0.5, -0.5], "f4"), "hr", "HR raster x.tif")  # not noise: an offset
     with pytest.raises(RasterError, match=r"1 pixel\(s\) are infinite .*row 0, column 1"):
         check_values(np.array([[1.0, np.inf]], "f4"), "dem", "DEM raster d.tif")
+    with pytest.raises(RasterError, match=r"1 pixel\(s\) are infinite .*row 0, column 1"):  # a 1-D array too
+        check_values(np.array([1.0, np.inf], "f4"), "dem", "DEM raster d.tif")
     with pytest.raises(RasterError, match="every pixel is nodata"):
         check_values(np.full((2, 2), np.nan, "f4"), "any", "x")
 
