@@ -4,7 +4,10 @@ The ``e2e`` part puts, in one run and at each thread count, the machine's fp32 G
 ``torch.mm``), the model-only rate of one tile with and without auxiliary layers (HR MP/s and % of
 the GEMM rate, MACs from ``deeplight.models.macs``, 1 MAC = 2 FLOP) and the end-to-end rate of
 ``predict_raster`` on GeoTIFFs (reading, warping, tiles with their overlap, blending, COG writing) with
-its ratio to the model-only rate. The ``inflight`` part compares, on the same tiles, two threads per
+its ratio to the model-only rate, and the run's CPU time: the core-seconds of the model's own work
+against everything else, so the best wall time the machine's cores allow is on the table. The
+``auxread`` part times the reading of a tile's DMO + DEM for several GeoTIFF encodings of the same
+pixels. The ``inflight`` part compares, on the same tiles, two threads per
 tile with one thread per tile and two tiles in flight (two Python threads).
 
 Writes ``benchmarks/results/infer.md`` and ``benchmarks/results/infer.csv`` and prints the table;
@@ -47,23 +50,31 @@ import rasterio  # noqa: E402
 import torch  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
 
-from bench_models import peak_rss_kib  # noqa: E402  (one VmHWM reader for both benchmarks)
+from bench_models import cpu_description, peak_rss_kib  # noqa: E402  (shared with the model benchmark)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEMO_CHECKPOINT = REPO / "data" / "checkpoints" / "deeplightsr_demo.safetensors"
 
 
+def machine_label(device: torch.device | None = None) -> str:
+    """The machine in a few words, for the ``machine`` column of every row (rows of parts not re-run
+    keep theirs, so a table mixing runs still says which machine gave each figure)."""
+    if device is not None and device.type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(device)}, {cpu_description()} host"
+    return cpu_description()
+
+
 def machine_line(threads: int, device: torch.device | None = None) -> str:
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_description()
     policy = PROCESS.wait_policy or "unset"
     malloc = ", ".join(PROCESS.malloc_tuned) or "not tuned"
     settings = f"OMP_WAIT_POLICY={policy}, mallopt: {malloc}"
     version = torch.__version__
     if device is not None and device.type == "cuda":
         gpu = torch.cuda.get_device_name(device)
-        return f"GPU {gpu}, {os.cpu_count()}-core host ({cpu}; torch {version}; {settings})"
-    return f"{os.cpu_count()}-core {cpu} CPU, no GPU (torch {version}, {threads} threads; {settings})"
+        return f"GPU {gpu}, {cpu} host (torch {version}; {settings})"
+    return f"{cpu} CPU, no GPU (torch {version}, {threads} threads; {settings})"
 
 
 def load_model(kind: str):
@@ -573,13 +584,13 @@ def bench_e2e(model, rows: list[dict], work: Path, args: argparse.Namespace, dev
                 f"{macs / (8 * tile) ** 2:,.0f} MACs/HR px, {pct:.1f}% of the fp32 GEMM rate",
                 seconds=round(seconds, 3),
             ))
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), process_cpu_seconds()
             result = predict_raster(
                 work / "lr_e2e.tif", work / f"sr_e2e_{threads}_{int(with_aux)}.tif", model=prepared,
                 aux_paths=aux_paths if with_aux else None, tile=tile, overlap=args.overlap, device=device,
                 cache=None,
             )
-            e2e_s = time.perf_counter() - start
+            e2e_s, cpu_s = time.perf_counter() - start, process_cpu_seconds() - cpu_start
             e2e = hr_total / e2e_s
             stages = getattr(result, "seconds", {}) or {}
             # read overlaps (prefetch thread); read_wait is inside model (the loop waits in the executor)
@@ -606,7 +617,43 @@ def bench_e2e(model, rows: list[dict], work: Path, args: argparse.Namespace, dev
                     f"1 / {share:.2f} = {1 / share:.2f}",
                     seconds=round(stages["model"], 1),
                 ))
+            if device.type == "cpu":
+                rows.append(core_seconds_row(label, threads, cpu_s, e2e_s, result.computed, seconds, hr_total / rate))
     torch.set_num_threads(args.threads)
+
+
+def process_cpu_seconds() -> float:
+    """CPU time of this process, every thread (user + system, GDAL's and OpenMP's threads included)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity where the OS tells it, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def core_seconds_row(label: str, threads: int, cpu_s: float, wall_s: float, computed: int, forward_s: float,
+                     model_only_s: float) -> dict:
+    """The CPU-time budget of an end-to-end run: what the model's own work costs in core-seconds at the
+    model-only rate, what everything else costs, and the best wall time (and end-to-end / model-only
+    ratio) that budget allows with every core busy all the time."""
+    cores = usable_cores()
+    model_core_s = computed * forward_s * threads
+    floor_s = cpu_s / cores
+    return dict(
+        measure=f"end to end, {label}, {threads} thread(s): CPU time", value=round(cpu_s, 1), unit="core-seconds",
+        setting=f"{cpu_s:.1f} core-s in {wall_s:.1f} s ({cpu_s / wall_s:.2f} of {cores} cores busy on average); "
+        f"the model's own work at the model-only rate: {model_core_s:.1f} core-s ({computed} tiles x "
+        f"{forward_s:.3f} s x {threads} thread(s)); everything else (reading and decoding, checks, hashing, "
+        f"blending, COG compression and read-back): {cpu_s - model_core_s:.1f} core-s. With all {cores} cores "
+        f"busy the whole time this work takes at least {floor_s:.1f} s: at most {model_only_s / floor_s:.2f}x "
+        "the model-only rate",
+        seconds=round(cpu_s, 1),
+    )
 
 
 def bench_inflight(
@@ -655,6 +702,62 @@ def bench_inflight(
                 seconds=round(min(values), 2),
             ))
     torch.set_num_threads(args.threads)
+
+
+AUX_ENCODINGS = {
+    "DEFLATE (no predictor; the e2e inputs)": dict(compress="deflate"),
+    "DEFLATE, floating-point predictor": dict(compress="deflate", predictor=3),
+    "ZSTD level 1, floating-point predictor": dict(compress="zstd", zstd_level=1, predictor=3),
+    "uncompressed": dict(compress=None),
+}
+"""GeoTIFF encodings of the DMO / DEM layers timed by the ``auxread`` part."""
+
+
+def bench_auxread(rows: list[dict], work: Path, side: int = 256, tile: int = 128, overlap: int = 16) -> None:
+    """Reading the tiles' DMO + DEM (the run's ``read`` stage) for each :data:`AUX_ENCODINGS`: the same
+    pixels and the same work per tile as :meth:`deeplight.infer.raster_source.RasterSource.read` on a
+    layer on the HR grid (``read_dataset_window``, then ``check_value_range``); only the files'
+    encoding differs. Each round opens the files afresh: GDAL's block cache belongs to the open
+    dataset, and the source's up-front value scan would otherwise leave a small file's blocks decoded."""
+    from rasterio.windows import Window
+
+    from deeplight.infer.tiling import plan_tiles
+    from deeplight.io.raster import read_dataset_window
+    from deeplight.io.value_ranges import check_value_range
+
+    plain = write_aux(work, side, side)
+    tiles = plan_tiles(side, side, tile, overlap)
+    hr_mp = sum((8 * t.height) * (8 * t.width) for t in tiles) / 1e6
+    for encoding, options in AUX_ENCODINGS.items():
+        paths = {}
+        for name, path in plain.items():
+            paths[name] = work / f"{name}_{options.get('compress')}_{options.get('predictor')}.tif"
+            with rasterio.open(path) as src:
+                profile = {**src.profile, **options}
+                with rasterio.open(paths[name], "w", **profile) as dst:
+                    dst.write(src.read())
+        size = sum(p.stat().st_size for p in paths.values()) / 1e6
+        best = float("inf")
+        for _ in range(3):
+            datasets = {name: rasterio.open(path) for name, path in paths.items()}
+            try:
+                start = time.perf_counter()
+                for t in tiles:
+                    window = Window(8 * t.col, 8 * t.row, 8 * t.width, 8 * t.height)
+                    for name, ds in datasets.items():
+                        check_value_range(name, read_dataset_window(ds, window), str(paths[name]))
+                best = min(best, time.perf_counter() - start)
+            finally:
+                for ds in datasets.values():
+                    ds.close()
+        rows.append(dict(
+            measure=f"aux read, DMO + DEM as {encoding}", value=round(1000 * best / len(tiles), 1), unit="ms per tile",
+            setting=f"{len(tiles)} tiles of LR {tiles[0].height}x{tiles[0].width} (8 HR bands, {hr_mp:.1f} HR MP in "
+            f"all) read and range-checked, best of 3: {best:.2f} s, {hr_mp / best:.1f} HR MP/s; files {size:.0f} MB",
+            seconds=round(best, 2),
+        ))
+        for path in paths.values():
+            path.unlink()
 
 
 COTE_DIVOIRE_LR = REPO.parent / "shared" / "data" / "cote_divoire" / "ntl.tif"
@@ -741,8 +844,8 @@ def bench_cote_divoire(rows: list[dict], work: Path, args: argparse.Namespace) -
         ))
 
 
-FIELDS = ["part", "measure", "value", "unit", "setting", "model", "run_utc", "load_1min", "seconds"]
-PARTS = ("e2e", "inflight", "throughput", "seams", "cache", "memory", "dask", "cote")
+FIELDS = ["part", "measure", "value", "unit", "setting", "model", "machine", "run_utc", "load_1min", "seconds"]
+PARTS = ("e2e", "auxread", "inflight", "throughput", "seams", "cache", "memory", "dask", "cote")
 
 
 def results_stem(device: torch.device) -> str:
@@ -772,12 +875,12 @@ def write_tables(rows: list[dict], header: list[str], stem: str = "infer") -> st
     lines += [f"- {line}" for line in header]
     lines += [
         "",
-        "| measure | value | unit | setting | model | run (UTC) | load |",
-        "|---|---:|---|---|---|---|---:|",
+        "| measure | value | unit | setting | model | machine | run (UTC) | load |",
+        "|---|---:|---|---|---|---|---|---:|",
     ]
     lines += [
-        f"| {r['measure']} | {r['value']} | {r['unit']} | {r['setting']} | {r['model']} | {r['run_utc']} "
-        f"| {r['load_1min']} |"
+        f"| {r['measure']} | {r['value']} | {r['unit']} | {r['setting']} | {r['model']} "
+        f"| {r.get('machine') or 'not recorded'} | {r['run_utc']} | {r['load_1min']} |"
         for r in rows
     ]
     text = "\n".join(lines) + "\n"
@@ -844,6 +947,7 @@ def main() -> int:
     rows = [row for row in read_previous_rows(stem) if row["part"] not in parts]
     benches = {
         "e2e": lambda out: bench_e2e(model, out, work, args, device),
+        "auxread": lambda out: bench_auxread(out, work),
         "inflight": lambda out: bench_inflight(model, out, args),
         "throughput": lambda out: bench_throughput(model, out, args.tile, args.overlap, args.threads),
         "seams": lambda out: bench_seams(model, out, work, args.tile, args.overlap),
@@ -861,6 +965,7 @@ def main() -> int:
             stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
             for row in new_rows:
                 row.setdefault("model", description)
+                row.setdefault("machine", machine_label(device))
                 row.update(part=part, run_utc=stamp, load_1min=f"{os.getloadavg()[0]:.1f}")
             rows += new_rows
     finally:

@@ -54,6 +54,27 @@ GEMM_SIZE = {"cpu": 2048, "cuda": 8192}
 """Side of the square matrices of the GEMM-rate measurement."""
 
 
+def cpu_description() -> str:
+    """The CPU in a few words, e.g. "2-core AMD EPYC (AVX-512)": its model name and widest vector
+    unit from ``/proc/cpuinfo`` (Linux; elsewhere the architecture). Figures from machines with the
+    same core count differ 2-3x with the vector unit (AVX2 vs AVX-512), so every table names it."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                name = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags = set(value.split())
+            if flags and name:
+                break
+    except OSError:
+        pass
+    unit = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON"))
+                 if flag in flags), "")
+    return f"{os.cpu_count()}-core {name}" + (f" ({unit})" if unit else "")
+
+
 def peak_rss_kib() -> int:
     """High-water mark of this process's resident set (KiB).
 
@@ -273,9 +294,9 @@ def machine_line(device, threads_list: list[int], load_before: tuple, load_after
     import torch
 
     if device.type == "cuda":
-        what = f"GPU {torch.cuda.get_device_name(device)}, {os.cpu_count()}-core {platform.machine()} host"
+        what = f"GPU {torch.cuda.get_device_name(device)}, {cpu_description()} host"
     else:
-        what = f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU used"
+        what = f"{cpu_description()} CPU, no GPU used"
     policy = PROCESS.wait_policy or "unset"
     malloc = ", ".join(PROCESS.malloc_tuned) or "not tuned"
     return (
