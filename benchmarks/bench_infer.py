@@ -40,10 +40,12 @@ import tempfile
 import time
 from pathlib import Path
 
-# Passive OpenMP waits and glibc malloc thresholds, as `deeplight predict` sets them (before torch)
-from deeplight.runtime import prepare_process
+# Passive OpenMP waits, glibc malloc thresholds and GDAL's block cache, as `deeplight predict` sets them
+# (before torch, before any raster is read)
+from deeplight.runtime import GDAL_CACHE_VARIABLE, bound_gdal_cache, prepare_process
 
 PROCESS = prepare_process()
+bound_gdal_cache()
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
@@ -69,7 +71,8 @@ def machine_line(threads: int, device: torch.device | None = None) -> str:
     cpu = cpu_description()
     policy = PROCESS.wait_policy or "unset"
     malloc = ", ".join(PROCESS.malloc_tuned) or "not tuned"
-    settings = f"OMP_WAIT_POLICY={policy}, mallopt: {malloc}"
+    gdal_cache = os.environ.get(GDAL_CACHE_VARIABLE)
+    settings = f"OMP_WAIT_POLICY={policy}, mallopt: {malloc}, {GDAL_CACHE_VARIABLE}={gdal_cache}"
     version = torch.__version__
     if device is not None and device.type == "cuda":
         gpu = torch.cuda.get_device_name(device)
@@ -618,7 +621,8 @@ def bench_e2e(model, rows: list[dict], work: Path, args: argparse.Namespace, dev
                     seconds=round(stages["model"], 1),
                 ))
             if device.type == "cpu":
-                rows.append(core_seconds_row(label, threads, cpu_s, e2e_s, result.computed, seconds, hr_total / rate))
+                rows.append(core_seconds_row(
+                    label, threads, cpu_s, e2e_s, result.computed, seconds, hr_total / rate))
     torch.set_num_threads(args.threads)
 
 
@@ -645,12 +649,15 @@ def core_seconds_row(label: str, threads: int, cpu_s: float, wall_s: float, comp
     model_core_s = computed * forward_s * threads
     floor_s = cpu_s / cores
     return dict(
-        measure=f"end to end, {label}, {threads} thread(s): CPU time", value=round(cpu_s, 1), unit="core-seconds",
-        setting=f"{cpu_s:.1f} core-s in {wall_s:.1f} s ({cpu_s / wall_s:.2f} of {cores} cores busy on average); "
+        measure=f"end to end, {label}, {threads} thread(s): CPU time", value=round(cpu_s, 1),
+        unit="core-seconds",
+        setting=f"{cpu_s:.1f} core-s in {wall_s:.1f} s ({cpu_s / wall_s:.2f} of {cores} cores busy on "
+        "average); "
         f"the model's own work at the model-only rate: {model_core_s:.1f} core-s ({computed} tiles x "
         f"{forward_s:.3f} s x {threads} thread(s)); everything else (reading and decoding, checks, hashing, "
-        f"blending, COG compression and read-back): {cpu_s - model_core_s:.1f} core-s. With all {cores} cores "
-        f"busy the whole time this work takes at least {floor_s:.1f} s: at most {model_only_s / floor_s:.2f}x "
+        f"blending, COG compression and read-back): {cpu_s - model_core_s:.1f} core-s. With all {cores} "
+        f"cores busy the whole time this work takes at least {floor_s:.1f} s: at most "
+        f"{model_only_s / floor_s:.2f}x "
         "the model-only rate",
         seconds=round(cpu_s, 1),
     )
@@ -751,9 +758,11 @@ def bench_auxread(rows: list[dict], work: Path, side: int = 256, tile: int = 128
                 for ds in datasets.values():
                     ds.close()
         rows.append(dict(
-            measure=f"aux read, DMO + DEM as {encoding}", value=round(1000 * best / len(tiles), 1), unit="ms per tile",
-            setting=f"{len(tiles)} tiles of LR {tiles[0].height}x{tiles[0].width} (8 HR bands, {hr_mp:.1f} HR MP in "
-            f"all) read and range-checked, best of 3: {best:.2f} s, {hr_mp / best:.1f} HR MP/s; files {size:.0f} MB",
+            measure=f"aux read, DMO + DEM as {encoding}", value=round(1000 * best / len(tiles), 1),
+            unit="ms per tile",
+            setting=f"{len(tiles)} tiles of LR {tiles[0].height}x{tiles[0].width} (8 HR bands, {hr_mp:.1f} "
+            f"HR MP in all) read and range-checked, best of 3: {best:.2f} s, {hr_mp / best:.1f} HR MP/s; "
+            f"files {size:.0f} MB",
             seconds=round(best, 2),
         ))
         for path in paths.values():
@@ -844,7 +853,9 @@ def bench_cote_divoire(rows: list[dict], work: Path, args: argparse.Namespace) -
         ))
 
 
-FIELDS = ["part", "measure", "value", "unit", "setting", "model", "machine", "run_utc", "load_1min", "seconds"]
+FIELDS = [
+    "part", "measure", "value", "unit", "setting", "model", "machine", "run_utc", "load_1min", "seconds",
+]
 PARTS = ("e2e", "auxread", "inflight", "throughput", "seams", "cache", "memory", "dask", "cote")
 
 

@@ -16,6 +16,7 @@ This module never imports torch, so an entry point (the ``deeplight`` command, t
   user's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` is left alone.
 
 ``deeplight.infer.devices.configure_runtime`` calls this and also sets torch's thread count.
+``deeplight predict`` also bounds GDAL's block cache (:func:`bound_gdal_cache`) before it reads a raster.
 
 It also holds the one rule for where a process keeps its files (docs/CONTRACTS.md):
 :func:`default_home` (``$DEEPLIGHT_HOME``) and :func:`default_cache_dir` (``$DEEPLIGHT_CACHE_DIR``,
@@ -130,6 +131,33 @@ def tune_malloc() -> tuple[str, ...]:
         if libc.mallopt(param, value) == 1:
             applied.append(name)
     return tuple(applied)
+
+
+GDAL_CACHE_VARIABLE = "GDAL_CACHEMAX"
+GDAL_CACHE_MB = 256
+"""GDAL's block cache for ``deeplight predict`` (MB): a tile row of a 7-band HR DMO fits (about
+270 MB at 8192 HR pixels a row), and the cache does not grow with the machine as GDAL's default (5%
+of RAM) does. With it, the tile reads of an LR 1024 run with DMO + DEM took 8.6-8.7 s instead of
+10.3-10.5 s with a cache too small to hold a block, for 150-220 MB more peak memory."""
+
+
+def bound_gdal_cache(megabytes: int = GDAL_CACHE_MB) -> bool:
+    """Give this process's GDAL a block cache of ``megabytes`` unless the user set ``GDAL_CACHEMAX``.
+
+    GDAL reads the variable (a number below 100000 is megabytes) the first time it sizes its cache,
+    so this must come before the process reads any raster; afterwards it changes nothing. It is not
+    set per call with ``rasterio.Env(GDAL_CACHEMAX=...)``: rasterio passes that value to GDAL as bytes
+    and does not restore the size on leaving a nested environment, so ``GDAL_CACHEMAX=256`` there left
+    the whole process with a cache of 256 bytes (every later downsampled read took about 1 s, every
+    block was decoded again for each band of a pixel-interleaved file).
+
+    Returns:
+        True when this call set the variable.
+    """
+    if os.environ.get(GDAL_CACHE_VARIABLE, "").strip():
+        return False
+    os.environ[GDAL_CACHE_VARIABLE] = str(int(megabytes))
+    return True
 
 
 _DONE: dict[str, ProcessSettings] = {}

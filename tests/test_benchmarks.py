@@ -49,7 +49,8 @@ def test_core_seconds_row_gives_the_floor_the_cores_allow(bench_infer, monkeypat
 
 def test_tables_say_which_machine_gave_each_row(bench_infer, monkeypatch, tmp_path):
     monkeypatch.setattr(bench_infer, "RESULTS", tmp_path)
-    common = dict(value=1, unit="s", setting="x", model="m", run_utc="2026-12-03 15:00", load_1min="1.0", seconds=1)
+    common = dict(value=1, unit="s", setting="x", model="m", run_utc="2026-12-03 15:00", load_1min="1.0",
+                  seconds=1)
     rows = [
         dict(part="e2e", measure="now", machine="2-core Test CPU (AVX2)", **common),
         dict(part="dask", measure="an earlier run", **common),  # a row kept from a CSV without the column

@@ -68,3 +68,44 @@ def test_the_cli_sets_the_wait_policy_before_torch_is_imported(user_policy, tmp_
     assert info["before"] is False  # importing the CLI does not load torch
     assert info["policy"] == (user_policy or "PASSIVE") and info["effective"] is True
     assert info["set_here"] is (user_policy is None)
+
+
+@pytest.mark.parametrize("user_cache", [None, "64"])
+def test_predict_bounds_gdals_block_cache_unless_the_user_set_it(user_cache, tmp_path):
+    """`deeplight predict` gives GDAL a 256 MB block cache (in megabytes, as GDAL reads the variable),
+    sized before any raster is read; a user's GDAL_CACHEMAX wins. A cache given to rasterio.Env as
+    256 was 256 *bytes* for the rest of the process."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    lr = tmp_path / "lr.tif"
+    with rasterio.open(lr, "w", driver="GTiff", width=20, height=16, count=1, dtype="float32",
+                       crs="EPSG:32650", transform=from_origin(300000, 3500000, 1000, 1000)) as dst:
+        dst.write(np.full((16, 20), 10.0, np.float32), 1)
+    script = (
+        "import sys\n"
+        "from deeplight import cli\n"
+        "code = cli.main(['predict', sys.argv[1], '--model', 'bicubic', '--out', sys.argv[2], '--no-cache',"
+        " '--quiet'])\n"
+        "from rasterio.env import get_gdal_config\n"
+        "print(code, get_gdal_config('GDAL_CACHEMAX'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
+    if user_cache:
+        env["GDAL_CACHEMAX"] = user_cache
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(lr), str(tmp_path / "sr.tif")],
+        capture_output=True, text=True, env=env, cwd=REPO, check=True,
+    )
+    code, cache_bytes = proc.stdout.strip().splitlines()[-1].split()
+    assert int(code or 0) == 0 and (tmp_path / "sr.tif").exists()
+    megabytes = int(user_cache) if user_cache else runtime.GDAL_CACHE_MB
+    assert int(cache_bytes) == megabytes * 2**20
+
+
+def test_bound_gdal_cache_keeps_the_users_setting(monkeypatch):
+    monkeypatch.setenv("GDAL_CACHEMAX", "1024")
+    assert runtime.bound_gdal_cache() is False and os.environ["GDAL_CACHEMAX"] == "1024"
+    monkeypatch.delenv("GDAL_CACHEMAX")
+    assert runtime.bound_gdal_cache(128) is True and os.environ["GDAL_CACHEMAX"] == "128"

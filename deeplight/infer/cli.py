@@ -212,7 +212,9 @@ def _predict(args: argparse.Namespace) -> int:
     from deeplight.infer.devices import configure_runtime
     from deeplight.infer.distributed import close_client, start_client
     from deeplight.infer.raster import predict_raster, predict_scene, scene_input_files
+    from deeplight.runtime import bound_gdal_cache
 
+    bound_gdal_cache()  # before any raster is read: GDAL sizes its cache once
     if args.lr is not None and args.dataset is not None:
         raise ConfigError("give an LR raster or --dataset ID, not both")
     if args.lr is None and args.dataset is None:

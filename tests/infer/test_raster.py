@@ -98,6 +98,17 @@ def test_output_is_georeferenced_8x_finer_and_tagged(tmp_path, model):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sr.tif"]  # nothing else left behind
 
 
+def test_predict_raster_leaves_gdals_block_cache_as_it_found_it(tmp_path, model):
+    """The cache size is the process's (``deeplight predict`` sets it once, deeplight.runtime.bound_gdal_cache):
+    a run that set ``rasterio.Env(GDAL_CACHEMAX=256)`` left GDAL with a 256-byte cache afterwards."""
+    from rasterio.env import get_gdal_config
+
+    write_lr(tmp_path / "lr.tif")
+    before = get_gdal_config("GDAL_CACHEMAX")
+    predict_raster(tmp_path / "lr.tif", tmp_path / "sr.tif", model=model, tile=16, overlap=12, device="cpu")
+    assert get_gdal_config("GDAL_CACHEMAX") == before > 2**20
+
+
 def test_real_input_is_not_tagged_simulated_and_ensemble_writes_uncertainty(tmp_path, model):
     write_lr(tmp_path / "lr.tif", simulated=False)
     result = predict_raster(
