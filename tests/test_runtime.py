@@ -46,6 +46,18 @@ def test_configure_runtime_sets_threads_and_reports_the_process_settings(monkeyp
     assert again is settings and torch.get_num_threads() == 1
 
 
+def last_line_of_python(script: str, *args: str, variable: str, value: str | None) -> str:
+    """Run ``script`` in a fresh interpreter with the environment variable ``variable`` set to ``value``
+    (None: unset) and return the last line it printed."""
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    if value:
+        env[variable] = value
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, cwd=REPO, check=True,
+    )
+    return proc.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.parametrize("user_policy", [None, "ACTIVE"])
 def test_the_cli_sets_the_wait_policy_before_torch_is_imported(user_policy, tmp_path):
     script = (
@@ -57,14 +69,8 @@ def test_the_cli_sets_the_wait_policy_before_torch_is_imported(user_policy, tmp_
         "print(json.dumps({'before': before, 'policy': os.environ.get('OMP_WAIT_POLICY'),"
         " 'effective': s.wait_policy_effective, 'set_here': s.wait_policy_set_here}))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if user_policy:
-        env["OMP_WAIT_POLICY"] = user_policy
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "cache")],
-        capture_output=True, text=True, env=env, cwd=REPO, check=True,
-    )
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    line = last_line_of_python(script, str(tmp_path / "cache"), variable="OMP_WAIT_POLICY", value=user_policy)
+    info = json.loads(line)
     assert info["before"] is False  # importing the CLI does not load torch
     assert info["policy"] == (user_policy or "PASSIVE") and info["effective"] is True
     assert info["set_here"] is (user_policy is None)
@@ -91,14 +97,9 @@ def test_predict_bounds_gdals_block_cache_unless_the_user_set_it(user_cache, tmp
         "from rasterio.env import get_gdal_config\n"
         "print(code, get_gdal_config('GDAL_CACHEMAX'))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
-    if user_cache:
-        env["GDAL_CACHEMAX"] = user_cache
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(lr), str(tmp_path / "sr.tif")],
-        capture_output=True, text=True, env=env, cwd=REPO, check=True,
-    )
-    code, cache_bytes = proc.stdout.strip().splitlines()[-1].split()
+    line = last_line_of_python(script, str(lr), str(tmp_path / "sr.tif"), variable="GDAL_CACHEMAX",
+                               value=user_cache)
+    code, cache_bytes = line.split()
     assert int(code or 0) == 0 and (tmp_path / "sr.tif").exists()
     megabytes = int(user_cache) if user_cache else runtime.GDAL_CACHE_MB
     assert int(cache_bytes) == megabytes * 2**20
