@@ -32,7 +32,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -75,8 +74,7 @@ def machine_line(threads: int, device: torch.device | None = None) -> str:
     settings = f"OMP_WAIT_POLICY={policy}, mallopt: {malloc}, {GDAL_CACHE_VARIABLE}={gdal_cache}"
     version = torch.__version__
     if device is not None and device.type == "cuda":
-        gpu = torch.cuda.get_device_name(device)
-        return f"GPU {gpu}, {cpu} host (torch {version}; {settings})"
+        return f"{machine_label(device)} (torch {version}; {settings})"
     return f"{cpu} CPU, no GPU (torch {version}, {threads} threads; {settings})"
 
 
@@ -652,13 +650,11 @@ def core_seconds_row(label: str, threads: int, cpu_s: float, wall_s: float, comp
         measure=f"end to end, {label}, {threads} thread(s): CPU time", value=round(cpu_s, 1),
         unit="core-seconds",
         setting=f"{cpu_s:.1f} core-s in {wall_s:.1f} s ({cpu_s / wall_s:.2f} of {cores} cores busy on "
-        "average); "
-        f"the model's own work at the model-only rate: {model_core_s:.1f} core-s ({computed} tiles x "
-        f"{forward_s:.3f} s x {threads} thread(s)); everything else (reading and decoding, checks, hashing, "
-        f"blending, COG compression and read-back): {cpu_s - model_core_s:.1f} core-s. With all {cores} "
-        f"cores busy the whole time this work takes at least {floor_s:.1f} s: at most "
-        f"{model_only_s / floor_s:.2f}x "
-        "the model-only rate",
+        f"average); the model's own work at the model-only rate: {model_core_s:.1f} core-s ({computed} "
+        f"tiles x {forward_s:.3f} s x {threads} thread(s)); everything else (reading and decoding, checks, "
+        f"hashing, blending, COG compression and read-back): {cpu_s - model_core_s:.1f} core-s. With all "
+        f"{cores} cores busy the whole time this work takes at least {floor_s:.1f} s: at most "
+        f"{model_only_s / floor_s:.2f}x the model-only rate",
         seconds=round(cpu_s, 1),
     )
 

@@ -148,8 +148,8 @@ def bound_gdal_cache(megabytes: int = GDAL_CACHE_MB) -> bool:
     so this must come before the process reads any raster; afterwards it changes nothing. It is not
     set per call with ``rasterio.Env(GDAL_CACHEMAX=...)``: rasterio passes that value to GDAL as bytes
     and does not restore the size on leaving a nested environment, so ``GDAL_CACHEMAX=256`` there left
-    the whole process with a cache of 256 bytes (every later downsampled read took about 1 s, every
-    block was decoded again for each band of a pixel-interleaved file).
+    the whole process with a cache of 256 bytes (a downsampled read of an LR 1024 raster then took
+    1-2 s instead of 0.01 s).
 
     Returns:
         True when this call set the variable.

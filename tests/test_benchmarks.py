@@ -11,11 +11,14 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+PROCESS_VARIABLES = ("OMP_WAIT_POLICY", "GDAL_CACHEMAX")
+"""What importing a benchmark sets, as the CLI does (deeplight.runtime)."""
+
+
 @pytest.fixture(scope="module")
 def bench_infer():
-    # importing a benchmark prepares the process as the CLI does (OMP_WAIT_POLICY): undone afterwards,
-    # so that the processes later tests start inherit the environment they would have had
-    policy = os.environ.get("OMP_WAIT_POLICY")
+    # undone afterwards, so that the processes later tests start inherit the environment they would have had
+    saved = {name: os.environ.get(name) for name in PROCESS_VARIABLES}
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import bench_infer
@@ -23,10 +26,11 @@ def bench_infer():
         yield bench_infer
     finally:
         sys.path.remove(str(BENCHMARKS))
-        if policy is None:
-            os.environ.pop("OMP_WAIT_POLICY", None)
-        else:
-            os.environ["OMP_WAIT_POLICY"] = policy
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def test_cpu_description_names_cores_and_model(bench_infer):
